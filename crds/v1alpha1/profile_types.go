@@ -1,0 +1,280 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Profile is what one workload container was observed doing: the capability
+// checks the kernel made for it, the files it opened, the addresses it
+// connected to and the programs it executed. Profiles from every replica and
+// node of a workload are merged into one. Generate a securityContext patch or
+// an EnforcementPolicy from it with `footprint export`.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=fpp,categories=footprint
+type Profile struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the observed behaviour.
+	Spec ProfileSpec `json:"spec,omitempty"`
+	// Status reports conditions about the profile (for example that entries
+	// were collapsed to stay under the size limit).
+	Status ProfileStatus `json:"status,omitempty"`
+}
+
+// ProfileSpec is the observed behaviour of one workload container. Entries
+// are kept sorted so that two profiles of the same behaviour are identical.
+type ProfileSpec struct {
+	// Workload is the object that owns the recorded container: a Deployment,
+	// StatefulSet, DaemonSet, Job, CronJob, or a bare Pod. Empty for a profile
+	// recorded from a local command.
+	// +optional
+	Workload *WorkloadReference `json:"workload,omitempty"`
+
+	// Container is the container's name in the pod template.
+	// +optional
+	Container string `json:"container,omitempty"`
+
+	// Command is the command line that a local `footprint record` ran.
+	// Empty for profiles recorded in a cluster.
+	// +optional
+	Command []string `json:"command,omitempty"`
+
+	// Capabilities are the capability checks the kernel made, one entry per
+	// capability, verdict and kind of check.
+	// +optional
+	// +listType=atomic
+	Capabilities []CapabilityEntry `json:"capabilities,omitempty"`
+
+	// Files are the files opened, one entry per path with every kind of access
+	// seen.
+	// +optional
+	// +listType=atomic
+	Files []FileEntry `json:"files,omitempty"`
+
+	// Connections are the outbound connections and datagrams, one entry per
+	// protocol, address and port.
+	// +optional
+	// +listType=atomic
+	Connections []ConnectionEntry `json:"connections,omitempty"`
+
+	// Executables are the programs executed, one entry per resolved path.
+	// +optional
+	// +listType=atomic
+	Executables []ExecutableEntry `json:"executables,omitempty"`
+
+	// Collapsed lists where entries were folded into a glob to keep the
+	// profile under its size bound, so a reader knows the profile is wider
+	// than what was observed there.
+	// +optional
+	// +listType=atomic
+	Collapsed []Collapse `json:"collapsed,omitempty"`
+
+	// Sources says where and when the entries were observed: one per
+	// node and pod (replica), or one per local run.
+	// +optional
+	// +listType=atomic
+	Sources []Source `json:"sources,omitempty"`
+}
+
+// WorkloadReference names the object that owns a container.
+type WorkloadReference struct {
+	// APIVersion of the workload, e.g. apps/v1.
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+	// Kind of the workload: Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod.
+	Kind string `json:"kind"`
+	// Name of the workload in the profile's namespace.
+	Name string `json:"name"`
+}
+
+// CapabilityVerdict is the kernel's answer to a capability check.
+// +kubebuilder:validation:Enum=Granted;Denied
+type CapabilityVerdict string
+
+const (
+	// VerdictGranted means the process held the capability.
+	VerdictGranted CapabilityVerdict = "Granted"
+	// VerdictDenied means the process did not hold it and the check failed.
+	VerdictDenied CapabilityVerdict = "Denied"
+)
+
+// CapabilityEntry is one kind of capability check.
+type CapabilityEntry struct {
+	// Name is the capability in the kernel's spelling, e.g. CAP_NET_BIND_SERVICE.
+	// +kubebuilder:validation:Pattern=`^CAP_[A-Z_]+$`
+	Name string `json:"name"`
+	// Verdict is the kernel's answer.
+	Verdict CapabilityVerdict `json:"verdict"`
+	// Probe is true when the kernel asked without auditing (CAP_OPT_NOAUDIT):
+	// it was checking whether the process happens to hold the capability (for
+	// example memory accounting's CAP_SYS_ADMIN check on every mmap), not
+	// whether the operation needs it. Probes never justify adding a capability.
+	// +optional
+	Probe bool `json:"probe,omitempty"`
+	// UserNamespace is true when the check was made against a user namespace
+	// other than the initial one.
+	// +optional
+	UserNamespace bool `json:"userNamespace,omitempty"`
+	// Count is how many times the check was made.
+	Count int64 `json:"count"`
+}
+
+// FileAccessMode is one way a file was opened.
+// +kubebuilder:validation:Enum=read;write;exec;create;truncate
+type FileAccessMode string
+
+const (
+	// AccessRead means the file was opened for reading.
+	AccessRead FileAccessMode = "read"
+	// AccessWrite means the file was opened for writing.
+	AccessWrite FileAccessMode = "write"
+	// AccessExec means the file was opened to be executed or mapped as a program.
+	AccessExec FileAccessMode = "exec"
+	// AccessCreate means the open created the file.
+	AccessCreate FileAccessMode = "create"
+	// AccessTruncate means the file was opened with O_TRUNC.
+	AccessTruncate FileAccessMode = "truncate"
+)
+
+// FileEntry is one file (or, after normalisation, a glob of files) that was opened.
+type FileEntry struct {
+	// Path is the path as the process saw it, inside its mount namespace and
+	// chroot. After normalisation it may hold globs: `*` matches within one
+	// path component, `**` any number of components.
+	Path string `json:"path"`
+	// Access lists every way the file was opened, in the order read, write,
+	// exec, create, truncate.
+	// +listType=set
+	Access []FileAccessMode `json:"access"`
+	// Filesystem is the type of the filesystem the file lives on, e.g.
+	// overlay, tmpfs, ext4, proc.
+	// +optional
+	Filesystem string `json:"filesystem,omitempty"`
+	// RootFilesystem is true when the file lives on the process's root
+	// filesystem, as opposed to a volume, a bind mount or a tmpfs mounted
+	// elsewhere. Writes there prevent readOnlyRootFilesystem.
+	// +optional
+	RootFilesystem bool `json:"rootFilesystem,omitempty"`
+	// Count is how many opens were observed.
+	Count int64 `json:"count"`
+}
+
+// Protocol is a transport protocol.
+// +kubebuilder:validation:Enum=TCP;UDP
+type Protocol string
+
+const (
+	// ProtocolTCP is TCP.
+	ProtocolTCP Protocol = "TCP"
+	// ProtocolUDP is UDP.
+	ProtocolUDP Protocol = "UDP"
+)
+
+// ConnectionEntry is one outbound destination.
+type ConnectionEntry struct {
+	// Protocol is TCP or UDP.
+	Protocol Protocol `json:"protocol"`
+	// Address is the destination IP address (IPv4 or IPv6).
+	Address string `json:"address"`
+	// Port is the destination port.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+	// Count is how many connects or unconnected sends were observed.
+	Count int64 `json:"count"`
+}
+
+// ExecutableEntry is one program that was executed.
+type ExecutableEntry struct {
+	// Path is the resolved path of the program the kernel ran (for a script,
+	// a second entry names its interpreter).
+	Path string `json:"path"`
+	// Setuid is true when the file has the set-user-ID bit.
+	// +optional
+	Setuid bool `json:"setuid,omitempty"`
+	// Setgid is true when the file has the set-group-ID bit.
+	// +optional
+	Setgid bool `json:"setgid,omitempty"`
+	// PrivilegeGain is true when executing it raised privileges: a set-ID
+	// bit or file capabilities took effect (the kernel's AT_SECURE).
+	// +optional
+	PrivilegeGain bool `json:"privilegeGain,omitempty"`
+	// UIDs are the effective user IDs it ran with.
+	// +optional
+	// +listType=set
+	UIDs []int64 `json:"uids,omitempty"`
+	// GIDs are the effective group IDs it ran with.
+	// +optional
+	// +listType=set
+	GIDs []int64 `json:"gids,omitempty"`
+	// Count is how many times it was executed.
+	Count int64 `json:"count"`
+}
+
+// Collapse records that entries were folded into a glob.
+type Collapse struct {
+	// Glob is the pattern that replaced the entries, e.g. /var/cache/app/**.
+	Glob string `json:"glob"`
+	// Entries is how many entries it replaced.
+	Entries int32 `json:"entries"`
+	// Reason says why, e.g. "more than 64 entries under one directory".
+	Reason string `json:"reason"`
+}
+
+// Source is one place and time span in which entries were observed.
+type Source struct {
+	// Node is the node (or, for a local run, the host) the agent ran on.
+	// +optional
+	Node string `json:"node,omitempty"`
+	// Pod is the pod (replica) the container belonged to.
+	// +optional
+	Pod string `json:"pod,omitempty"`
+	// Recording is the ProfileRecording that produced the entries.
+	// +optional
+	Recording string `json:"recording,omitempty"`
+	// Kernel is the kernel release the entries were recorded on.
+	// +optional
+	Kernel string `json:"kernel,omitempty"`
+	// Backends maps each event kind to the kernel hook that recorded it, e.g.
+	// capabilities: tp_btf/cap_capable.
+	// +optional
+	Backends map[string]string `json:"backends,omitempty"`
+	// FirstSeen is when recording started.
+	FirstSeen metav1.Time `json:"firstSeen"`
+	// LastSeen is when recording ended (or was last flushed).
+	LastSeen metav1.Time `json:"lastSeen"`
+	// Events is how many events the kernel observed, repeats included.
+	// +optional
+	Events int64 `json:"events,omitempty"`
+	// LostRecords is how many ring-buffer records the kernel could not
+	// deliver. Their entries were still recovered from the kernel's
+	// aggregation maps; only the first-seen details were lost.
+	// +optional
+	LostRecords int64 `json:"lostRecords,omitempty"`
+}
+
+// ProfileStatus holds conditions about a profile.
+type ProfileStatus struct {
+	// Conditions about the profile, e.g. Collapsed.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ProfileList is a list of Profiles.
+//
+// +kubebuilder:object:root=true
+type ProfileList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the profiles.
+	Items []Profile `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Profile{}, &ProfileList{})
+}

@@ -163,7 +163,7 @@ type FileEntry struct {
 }
 
 // Protocol is a transport protocol.
-// +kubebuilder:validation:Enum=TCP;UDP
+// +kubebuilder:validation:Enum=TCP;UDP;SCTP
 type Protocol string
 
 const (
@@ -171,11 +171,13 @@ const (
 	ProtocolTCP Protocol = "TCP"
 	// ProtocolUDP is UDP.
 	ProtocolUDP Protocol = "UDP"
+	// ProtocolSCTP is SCTP.
+	ProtocolSCTP Protocol = "SCTP"
 )
 
 // ConnectionEntry is one outbound destination.
 type ConnectionEntry struct {
-	// Protocol is TCP or UDP.
+	// Protocol is TCP, UDP or SCTP.
 	Protocol Protocol `json:"protocol"`
 	// Address is the destination IP address (IPv4 or IPv6).
 	Address string `json:"address"`

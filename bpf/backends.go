@@ -1,0 +1,171 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// backend is one way of hooking a kind of event: a set of programs in one
+// object, loaded and attached together.
+type backend struct {
+	// name is what `footprint probe` shows, e.g. "tp_btf/cap_capable".
+	name string
+	// object names the bpf2go object holding the programs.
+	object string
+	// programs are the program names in the object.
+	programs []string
+	// optional programs may be missing from the kernel (a syscall
+	// tracepoint that does not exist on this architecture or version)
+	// without failing the backend.
+	optional map[string]bool
+	// note explains a limit of this backend to the user.
+	note string
+}
+
+// backends lists each kind's backends, best first. Cgroup tracking and exec
+// come first in load order: exec is what opens a watched cgroup for
+// recording, and cgroup tracking is what covers cgroups created under it.
+var backends = []struct {
+	kind     Kind
+	required bool
+	choices  []backend
+}{
+	{KindCgroup, true, []backend{
+		{name: "tp_btf/cgroup_mkdir", object: "cgroup", programs: []string{"fp_cgroup_mkdir", "fp_cgroup_rmdir"}},
+	}},
+	{KindExec, true, []backend{
+		{name: "tp_btf/sched_process_exec", object: "exec", programs: []string{"fp_exec_tp_btf"}},
+		{name: "tracepoint/sched/sched_process_exec", object: "exec", programs: []string{"fp_exec_tp"},
+			note: "scripts are recorded as their interpreter only"},
+	}},
+	{KindCapability, false, []backend{
+		{name: "fexit/cap_capable", object: "capability", programs: []string{"fp_capable_fexit"}},
+		{name: "tp_btf/cap_capable", object: "capability", programs: []string{"fp_capable_tp_btf"},
+			note: "no-audit probes recognised by their caller's address"},
+	}},
+	{KindFile, false, []backend{
+		{name: "lsm/file_open", object: "file", programs: []string{"fp_file_open_lsm"}},
+		{name: "fentry/security_file_open", object: "file", programs: []string{"fp_file_open_fentry"}},
+		{name: "tracepoint/syscalls/sys_exit_open*", object: "file",
+			programs: []string{"fp_file_exit_openat", "fp_file_exit_open", "fp_file_exit_openat2", "fp_file_exit_creat"},
+			optional: map[string]bool{"fp_file_exit_open": true, "fp_file_exit_openat2": true, "fp_file_exit_creat": true},
+			note:     "open syscalls only: execve's and the kernel's own opens are not seen"},
+	}},
+	{KindConnect, false, []backend{
+		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "connect",
+			programs: []string{"fp_connect4", "fp_connect6", "fp_sendmsg4", "fp_sendmsg6"}},
+	}},
+}
+
+// BackendNames lists the backends footprint knows for a kind, best first.
+func BackendNames(k Kind) []string {
+	for _, b := range backends {
+		if b.kind == k {
+			names := make([]string, len(b.choices))
+			for i, c := range b.choices {
+				names[i] = c.name
+			}
+			return names
+		}
+	}
+	return nil
+}
+
+// Rejection is a backend the kernel refused, and why.
+type Rejection struct {
+	Backend string
+	Reason  string
+}
+
+// BackendChoice is the outcome of probing one kind's backends.
+type BackendChoice struct {
+	Kind Kind
+	// Chosen is the backend in use; empty when none loaded.
+	Chosen string
+	// Note explains a limit of the chosen backend, if any.
+	Note string
+	// Rejected lists the better backends the kernel refused (and, when a
+	// backend was pinned, the ones not tried).
+	Rejected []Rejection
+}
+
+// attach attaches one loaded program according to its section.
+func attach(prog *ebpf.Program, spec *ebpf.ProgramSpec, cgroupRoot string) (link.Link, error) {
+	switch spec.Type {
+	case ebpf.Tracing:
+		return link.AttachTracing(link.TracingOptions{Program: prog})
+	case ebpf.LSM:
+		return link.AttachLSM(link.LSMOptions{Program: prog})
+	case ebpf.TracePoint:
+		parts := strings.SplitN(spec.SectionName, "/", 3)
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("tracepoint section %q is not tracepoint/GROUP/NAME", spec.SectionName)
+		}
+		if err := ensureTracefs(); err != nil {
+			return nil, err
+		}
+		return link.Tracepoint(parts[1], parts[2], prog, nil)
+	case ebpf.CGroupSockAddr:
+		return link.AttachCgroup(link.CgroupOptions{Path: cgroupRoot, Attach: spec.AttachType, Program: prog})
+	}
+	return nil, fmt.Errorf("program %s: no attach method for type %s", spec.Name, spec.Type)
+}
+
+// describe turns a load or attach error into the short reason `footprint
+// probe` prints, e.g. "load refused: operation not permitted".
+func describe(stage string, err error) string {
+	var verr *ebpf.VerifierError
+	switch {
+	case errors.As(err, &verr) && len(verr.Log) > 0:
+		return stage + " refused by the verifier: " + lastVerifierLine(verr)
+	case errors.Is(err, unix.EPERM):
+		return stage + " refused: operation not permitted"
+	case errors.Is(err, unix.EACCES):
+		return stage + " refused: permission denied"
+	case errors.Is(err, btf.ErrNotFound):
+		return stage + ": hook not present in this kernel"
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return stage + ": not supported by this kernel"
+	case errors.Is(err, os.ErrNotExist):
+		return stage + ": hook not present in this kernel"
+	}
+	return stage + ": " + err.Error()
+}
+
+func lastVerifierLine(verr *ebpf.VerifierError) string {
+	for i := len(verr.Log) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(verr.Log[i])
+		if line != "" && !strings.HasPrefix(line, "processed ") && !strings.HasPrefix(line, "verification time") {
+			return line
+		}
+	}
+	return verr.Cause.Error()
+}
+
+// tracefsDir is where tracefs is mounted when nobody has mounted it.
+const tracefsDir = "/sys/kernel/tracing"
+
+// ensureTracefs mounts tracefs when it is not mounted: tracepoints are
+// attached through it, and minimal hosts and containers often lack it.
+func ensureTracefs() error {
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return fmt.Errorf("read mounts: %w", err)
+	}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && (f[2] == "tracefs" || f[2] == "debugfs") {
+			return nil
+		}
+	}
+	if err := unix.Mount("tracefs", tracefsDir, "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("tracefs is not mounted and mounting it at %s failed (%w): mount it with `mount -t tracefs tracefs %s`", tracefsDir, err, tracefsDir)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Capability checks: which capability, the kernel's verdict, and whether the
+ * check was a no-audit probe (CAP_OPT_NOAUDIT) rather than a need.
+ *
+ * Backends, best first: fexit/cap_capable sees opts directly;
+ * tp_btf/cap_capable (6.14+) has no opts, so no-audit callers are recognised
+ * by their address on the kernel stack. lsm/capable is not used for
+ * recording: the capability module runs first and a denied check never
+ * reaches the BPF LSM.
+ */
+#include "common.h"
+
+#define CAP_OPT_NOAUDIT (1U << 1)
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Aggregation: one entry per (cgroup, capability, flags). 41 capabilities x a
+ * few flag combinations x hundreds of containers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fp_capability_key);
+	__type(value, struct fp_seen);
+} capabilities_seen SEC(".maps");
+
+/* Text ranges of kernel functions that only make no-audit checks (e.g.
+ * cap_vm_enough_memory, ns_capable_noaudit), filled from /proc/kallsyms by
+ * the loader. Empty when kallsyms hides addresses. */
+const volatile struct fp_text_range noaudit_callers[FP_NOAUDIT_RANGES] = {};
+const volatile __u32 noaudit_caller_count = 0;
+
+static __always_inline bool called_without_audit(void *ctx)
+{
+	__u64 ips[FP_STACK_DEPTH] = {};
+	long n;
+
+	if (noaudit_caller_count == 0)
+		return false;
+	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
+	if (n <= 0)
+		return false;
+	for (int i = 0; i < FP_STACK_DEPTH; i++) {
+		if (i * sizeof(__u64) >= n)
+			break;
+		for (int j = 0; j < FP_NOAUDIT_RANGES; j++) {
+			if (j >= noaudit_caller_count)
+				break;
+			if (ips[i] >= noaudit_callers[j].start && ips[i] < noaudit_callers[j].end)
+				return true;
+		}
+	}
+	return false;
+}
+
+static __always_inline void record_capability(__u64 cgid, int cap, int ret, __u32 flags,
+					      const struct user_namespace *ns)
+{
+	struct fp_capability_key key = {};
+	struct fp_capability_event *ev;
+
+	key.cgroup_id = cgid;
+	key.cap = cap;
+	key.flags = flags;
+	if (ret)
+		key.flags |= FP_CAP_DENIED;
+	if (BPF_CORE_READ(ns, level) > 0)
+		key.flags |= FP_CAP_USERNS;
+	if (!seen(&capabilities_seen, &key, FP_KIND_CAPABILITY))
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(FP_KIND_CAPABILITY, FP_COUNT_RINGBUF_LOST);
+		return;
+	}
+	fill_header(&ev->hdr, FP_KIND_CAPABILITY);
+	ev->key = key;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+SEC("fexit/cap_capable")
+int BPF_PROG(fp_capable_fexit, const struct cred *cred, struct user_namespace *ns, int cap,
+	     unsigned int opts, int ret)
+{
+	__u64 cgid;
+
+	if (!recording(FP_KIND_CAPABILITY, &cgid))
+		return 0;
+	record_capability(cgid, cap, ret, (opts & CAP_OPT_NOAUDIT) ? FP_CAP_NOAUDIT : 0, ns);
+	return 0;
+}
+
+SEC("tp_btf/cap_capable")
+int BPF_PROG(fp_capable_tp_btf, const struct cred *cred, struct user_namespace *target_ns,
+	     const struct user_namespace *capable_ns, int cap, int ret)
+{
+	__u64 cgid;
+
+	if (!recording(FP_KIND_CAPABILITY, &cgid))
+		return 0;
+	record_capability(cgid, cap, ret, called_without_audit(ctx) ? FP_CAP_NOAUDIT : 0,
+			  target_ns);
+	return 0;
+}

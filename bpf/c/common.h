@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Maps and helpers shared by every footprint program. Each object that
+ * includes this header declares the same shared maps; the loader creates them
+ * once and hands the same instances to every object (MapReplacements), so the
+ * definitions here must stay identical across objects.
+ */
+#ifndef FOOTPRINT_COMMON_H
+#define FOOTPRINT_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "footprint.h"
+
+#ifndef E2BIG
+#define E2BIG 7
+#endif
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+/*
+ * Cgroups whose processes are recorded, by cgroup v2 id. The one lookup an
+ * unwatched process pays. 16384 covers hundreds of pods with a few nested
+ * cgroups each; the loader may raise it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct fp_watch);
+} watched_cgroups SEC(".maps");
+
+/*
+ * First sightings, to user space. Repeats never come here: they are counted
+ * in the aggregation maps. 256 KiB holds ~450 file records; the loader may
+ * resize it, and losing records loses no entry (user space sweeps the maps).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Per-CPU counters, indexed kind * FP_COUNTERS_PER_KIND + enum fp_counter_what. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 kind, __u32 what)
+{
+	__u32 idx = kind * FP_COUNTERS_PER_KIND + what;
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+/*
+ * recording returns the watch of the current process's cgroup when events of
+ * this kind are being recorded there, and stores the cgroup id in *cgid.
+ */
+static __always_inline struct fp_watch *recording(__u32 kind, __u64 *cgid)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+	struct fp_watch *w = bpf_map_lookup_elem(&watched_cgroups, &id);
+
+	if (!w)
+		return NULL;
+	if (!(w->flags & FP_WATCH_LIVE) || !(w->kinds & (1U << kind)))
+		return NULL;
+	*cgid = id;
+	return w;
+}
+
+static __always_inline void fill_header(struct fp_event_header *hdr, __u32 kind)
+{
+	hdr->kind = kind;
+	hdr->pid = bpf_get_current_pid_tgid() >> 32;
+	hdr->timestamp_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+/*
+ * seen counts one event under key in an aggregation map whose values are
+ * struct fp_seen, and returns true when this is the entry's first sighting
+ * (the caller then sends it to user space). When the map is full the event
+ * is still reported as a first sighting: the ring buffer is then the only
+ * copy, and the MAP_FULL counter says so.
+ */
+static __always_inline bool seen(void *map, const void *key, __u32 kind)
+{
+	struct fp_seen *s = bpf_map_lookup_elem(map, key);
+	struct fp_seen first = {};
+	long err;
+
+	count(kind, FP_COUNT_EVENTS);
+	if (s) {
+		__sync_fetch_and_add(&s->count, 1);
+		return false;
+	}
+	first.count = 1;
+	first.first_seen_ns = bpf_ktime_get_ns();
+	err = bpf_map_update_elem(map, key, &first, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* Another CPU inserted it between our lookup and update. */
+		s = bpf_map_lookup_elem(map, key);
+		if (s)
+			__sync_fetch_and_add(&s->count, 1);
+		return false;
+	}
+	if (err)
+		count(kind, FP_COUNT_MAP_FULL);
+	else
+		count(kind, FP_COUNT_NEW);
+	return true;
+}
+
+#endif /* FOOTPRINT_COMMON_H */

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * File opens: the path as the process sees it, how the file was opened, the
+ * filesystem it lives on and whether that is the process's root filesystem.
+ *
+ * Backends, best first: lsm/file_open and fentry/security_file_open see every
+ * open (execve's and the kernel's own included) and resolve the path with
+ * bpf_d_path; the sys_exit_open* tracepoints see the syscalls and walk the
+ * path by hand.
+ *
+ * A repeat costs one lookup of a 32-byte (cgroup, inode, mount, access) key;
+ * only a new inode pays for the path walk and the 552-byte path key.
+ */
+#include "path.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define FMODE_READ (1U << 0)
+#define FMODE_WRITE (1U << 1)
+#define FMODE_EXEC (1U << 5)
+#define FMODE_PATH (1U << 14)
+#define FMODE_CREATED (1U << 20)
+#define O_TRUNC 01000
+
+/* The truth: one entry per (cgroup, path, access). Sized for a few hundred
+ * containers with some hundred files each; entries cost memory only once
+ * used (no prealloc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fp_file_key);
+	__type(value, struct fp_file_seen);
+} file_paths_seen SEC(".maps");
+
+/* The fast path: repeats counted by inode. Not an LRU: an evicted entry
+ * would take its counts with it. When full, opens fall back to the path
+ * walk and are counted in file_paths_seen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fp_inode_key);
+	__type(value, struct fp_inode_seen);
+} file_inodes_seen SEC(".maps");
+
+/* The key under construction: too big for the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_file_key);
+} file_key_scratch SEC(".maps");
+
+/* Per-CPU sequence numbers for file entry ids: (cpu << 48) | seq. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} file_entry_seq SEC(".maps");
+
+static __always_inline __u64 next_entry_id(void)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&file_entry_seq, &zero);
+
+	if (!seq)
+		return 0;
+	*seq += 1;
+	return ((__u64)bpf_get_smp_processor_id() << 48) | *seq;
+}
+
+static __always_inline __u32 access_of(struct file *file, __u32 open_flags)
+{
+	__u32 mode = BPF_CORE_READ(file, f_mode);
+	__u32 access = 0;
+
+	if (mode & FMODE_READ)
+		access |= FP_ACCESS_READ;
+	if (mode & FMODE_WRITE)
+		access |= FP_ACCESS_WRITE;
+	if (mode & FMODE_EXEC)
+		access |= FP_ACCESS_EXEC;
+	if (mode & FMODE_CREATED)
+		access |= FP_ACCESS_CREATE;
+	if ((open_flags & O_TRUNC) && (mode & FMODE_WRITE))
+		access |= FP_ACCESS_TRUNCATE;
+	return access;
+}
+
+static __always_inline void emit_file(struct fp_file_key *key)
+{
+	struct fp_file_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count(FP_KIND_FILE, FP_COUNT_RINGBUF_LOST);
+		return;
+	}
+	fill_header(&ev->hdr, FP_KIND_FILE);
+	__builtin_memcpy(&ev->key, key, sizeof(*key));
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * fill_path resolves the file's path into key->path. With use_d_path the
+ * kernel's d_path does it (LSM and fentry backends); otherwise it is walked.
+ */
+static __always_inline int fill_path(struct fp_file_key *key, struct file *file,
+				     struct task_struct *task, bool use_d_path)
+{
+	if (use_d_path) {
+		long n = bpf_d_path((struct path *)&file->f_path, key->path, sizeof(key->path));
+
+		if (n < 0) {
+			/* ENAMETOOLONG: d_path keeps nothing useful. */
+			key->flags |= FP_PATH_TRUNCATED;
+			count(FP_KIND_FILE, FP_COUNT_TRUNCATED);
+		}
+		return 0;
+	}
+
+	struct path_scratch *s = get_path_scratch();
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__u32 off;
+
+	if (!s || !fs)
+		return -1;
+	off = walk_path(s, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
+			&fs->root, FP_PATH_MAX, &key->flags);
+	if (key->flags & FP_PATH_TRUNCATED)
+		count(FP_KIND_FILE, FP_COUNT_TRUNCATED);
+	copy_path(key->path, s, off);
+	return 0;
+}
+
+static __always_inline void record_open(__u64 cgid, struct file *file, __u32 open_flags,
+					bool use_d_path)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct fp_inode_key ikey = {};
+	struct fp_inode_seen *iseen, inode_first = {};
+	struct fp_file_seen *pseen, path_first = {};
+	struct fp_file_key *key;
+	__u32 zero = 0;
+	long err;
+
+	if (BPF_CORE_READ(file, f_mode) & FMODE_PATH)
+		return; /* O_PATH: a handle, not an access */
+
+	ikey.cgroup_id = cgid;
+	ikey.ino = BPF_CORE_READ(inode, i_ino);
+	ikey.sb = (__u64)BPF_CORE_READ(inode, i_sb);
+	ikey.mnt_id = BPF_CORE_READ(container_of(vfsmnt, struct mount, mnt), mnt_id);
+	ikey.access = access_of(file, open_flags);
+
+	count(FP_KIND_FILE, FP_COUNT_EVENTS);
+	iseen = bpf_map_lookup_elem(&file_inodes_seen, &ikey);
+	if (iseen) {
+		__sync_fetch_and_add(&iseen->count, 1);
+		return;
+	}
+
+	key = bpf_map_lookup_elem(&file_key_scratch, &zero);
+	if (!key)
+		return;
+	key->cgroup_id = cgid;
+	key->access = ikey.access;
+	key->fs_magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	key->flags = 0;
+	key->_pad = 0;
+	if (vfsmnt == BPF_CORE_READ(task, fs, root.mnt))
+		key->flags |= FP_PATH_ROOTFS;
+	if (fill_path(key, file, task, use_d_path) < 0) {
+		count(FP_KIND_FILE, FP_COUNT_READ_ERROR);
+		return;
+	}
+
+	pseen = bpf_map_lookup_elem(&file_paths_seen, key);
+	if (pseen) {
+		/* A known path through a new inode (the file was replaced):
+		 * count it here and remember the inode for next time. */
+		__sync_fetch_and_add(&pseen->count, 1);
+		inode_first.entry_id = pseen->entry_id;
+	} else {
+		path_first.count = 1;
+		path_first.first_seen_ns = bpf_ktime_get_ns();
+		path_first.entry_id = next_entry_id();
+		inode_first.entry_id = path_first.entry_id;
+		err = bpf_map_update_elem(&file_paths_seen, key, &path_first, BPF_NOEXIST);
+		if (err == -EEXIST) {
+			pseen = bpf_map_lookup_elem(&file_paths_seen, key);
+			if (!pseen)
+				return;
+			__sync_fetch_and_add(&pseen->count, 1);
+			inode_first.entry_id = pseen->entry_id;
+		} else {
+			if (err) {
+				/* Not remembered: the ring buffer carries the
+				 * only copy, and later opens walk again. */
+				count(FP_KIND_FILE, FP_COUNT_MAP_FULL);
+				emit_file(key);
+				return;
+			}
+			count(FP_KIND_FILE, FP_COUNT_NEW);
+			emit_file(key);
+		}
+	}
+	if (bpf_map_update_elem(&file_inodes_seen, &ikey, &inode_first, BPF_NOEXIST) == -E2BIG)
+		count(FP_KIND_FILE, FP_COUNT_MAP_FULL);
+}
+
+/* ---- tracepoint backend: sys_exit_open* ---- */
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *file = NULL;
+
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/*
+ * open_exit handles the return of an open-family syscall. The flags argument
+ * (for O_TRUNC; FMODE_CREATED already says whether the file was created) is
+ * read back from the syscall's saved user registers, which the kernel leaves
+ * intact on the way out, so no sys_enter program is needed.
+ */
+static __always_inline int open_exit(long ret, int flags_arg)
+{
+	struct task_struct *task;
+	struct pt_regs *regs;
+	struct file *file;
+	__u32 flags = 0;
+	__u64 cgid;
+
+	if (ret < 0)
+		return 0;
+	if (!recording(FP_KIND_FILE, &cgid))
+		return 0;
+	task = bpf_get_current_task_btf();
+	file = fd_file(task, ret);
+	if (!file) {
+		count(FP_KIND_FILE, FP_COUNT_READ_ERROR);
+		return 0;
+	}
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	switch (flags_arg) {
+	case 2: /* open(path, flags, mode) */
+		flags = BPF_CORE_READ(regs, si);
+		break;
+	case 3: /* openat(dirfd, path, flags, mode) */
+		flags = BPF_CORE_READ(regs, dx);
+		break;
+	case 4: { /* openat2(dirfd, path, how, size): how->flags */
+		struct open_how *how = (struct open_how *)BPF_CORE_READ(regs, dx);
+		__u64 f = 0;
+
+		bpf_probe_read_user(&f, sizeof(f), &how->flags);
+		flags = f;
+		break;
+	}
+	default: /* creat(path, mode) is open(O_CREAT|O_WRONLY|O_TRUNC) */
+		flags = O_TRUNC;
+	}
+	record_open(cgid, file, flags, false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int fp_file_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 2);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int fp_file_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 3);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int fp_file_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 4);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int fp_file_exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 1);
+}
+
+/* ---- LSM and fentry backends: every open, path by bpf_d_path ---- */
+
+static __always_inline void file_open_hook(struct file *file)
+{
+	__u64 cgid;
+
+	if (!recording(FP_KIND_FILE, &cgid))
+		return;
+	/* O_TRUNC is still in f_flags here: do_dentry_open clears it after
+	 * the LSM hook. */
+	record_open(cgid, file, BPF_CORE_READ(file, f_flags), true);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(fp_file_open_lsm, struct file *file)
+{
+	file_open_hook(file);
+	return 0;
+}
+
+SEC("fentry/security_file_open")
+int BPF_PROG(fp_file_open_fentry, struct file *file)
+{
+	file_open_hook(file);
+	return 0;
+}

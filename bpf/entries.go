@@ -1,0 +1,188 @@
+package bpf
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Kind is a kind of recorded event.
+type Kind uint32
+
+// The kinds, numbered as enum fp_kind in include/footprint.h.
+const (
+	KindCapability Kind = 1
+	KindFile       Kind = 2
+	KindConnect    Kind = 3
+	KindExec       Kind = 4
+	// KindCgroup reports a cgroup created under a watched one; it never
+	// becomes a profile entry.
+	KindCgroup Kind = 5
+)
+
+// RecordedKinds are the kinds that become profile entries.
+var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec}
+
+func (k Kind) String() string {
+	switch k {
+	case KindCapability:
+		return "capabilities"
+	case KindFile:
+		return "files"
+	case KindConnect:
+		return "connections"
+	case KindExec:
+		return "executables"
+	case KindCgroup:
+		return "cgroups"
+	}
+	return fmt.Sprintf("kind(%d)", uint32(k))
+}
+
+// ParseKind parses a kind by the name String gives it.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range append(RecordedKinds[:len(RecordedKinds):len(RecordedKinds)], KindCgroup) {
+		if k.String() == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown event kind %q: use one of capabilities, files, connections, executables", s)
+}
+
+// KindSet is a set of kinds, as the kernel's watch map holds it.
+type KindSet uint32
+
+// AllKinds records every kind.
+const AllKinds = KindSet(1<<KindCapability | 1<<KindFile | 1<<KindConnect | 1<<KindExec)
+
+// Has reports whether k is in the set.
+func (s KindSet) Has(k Kind) bool { return s&(1<<k) != 0 }
+
+// With returns the set with k added.
+func (s KindSet) With(k Kind) KindSet { return s | 1<<k }
+
+// Access is how a file was opened, as bits of enum fp_access.
+type Access uint32
+
+// Access bits.
+const (
+	AccessRead     Access = 1 << 0
+	AccessWrite    Access = 1 << 1
+	AccessExec     Access = 1 << 2
+	AccessCreate   Access = 1 << 3
+	AccessTruncate Access = 1 << 4
+)
+
+var accessNames = []struct {
+	bit  Access
+	name string
+}{
+	{AccessRead, "read"}, {AccessWrite, "write"}, {AccessExec, "exec"},
+	{AccessCreate, "create"}, {AccessTruncate, "truncate"},
+}
+
+// Names lists the access kinds set, in a fixed order.
+func (a Access) Names() []string {
+	var names []string
+	for _, n := range accessNames {
+		if a&n.bit != 0 {
+			names = append(names, n.name)
+		}
+	}
+	return names
+}
+
+func (a Access) String() string { return strings.Join(a.Names(), ",") }
+
+// Flags of file and exec entries (enum fp_path_flag).
+const (
+	flagPathTruncated = 1 << 0
+	flagRootFS        = 1 << 1
+	flagSetuid        = 1 << 2
+	flagSetgid        = 1 << 3
+	flagSecureExec    = 1 << 4
+	flagScript        = 1 << 5
+)
+
+// Flags of capability entries (enum fp_capability_flag).
+const (
+	flagCapDenied  = 1 << 0
+	flagCapNoAudit = 1 << 1
+	flagCapUserNS  = 1 << 2
+)
+
+// Capability is a capability check.
+type Capability struct {
+	// Cap is the capability number (CAP_CHOWN is 0).
+	Cap int
+	// Denied is the kernel's verdict.
+	Denied bool
+	// NoAudit marks a probe (CAP_OPT_NOAUDIT), not a need.
+	NoAudit bool
+	// UserNamespace marks a check against a non-initial user namespace.
+	UserNamespace bool
+}
+
+// FileOpen is an open of a file.
+type FileOpen struct {
+	// Path is the path as the process saw it.
+	Path   string
+	Access Access
+	// FSMagic is the filesystem's magic number; FilesystemName names it.
+	FSMagic uint32
+	// RootFS is true when the file is on the process's root mount.
+	RootFS bool
+	// Truncated is true when the path was too long or too deep to keep
+	// whole: Path then holds its last components.
+	Truncated bool
+}
+
+// Connect is an outbound connection or unconnected datagram.
+type Connect struct {
+	Addr     netip.Addr
+	Port     uint16
+	Protocol uint8 // IPPROTO_TCP (6) or IPPROTO_UDP (17), or another IP protocol
+	// SendMsg is true for an unconnected send (sendmsg/sendto), false for
+	// connect.
+	SendMsg bool
+}
+
+// Exec is an execution of a program.
+type Exec struct {
+	// Path is the resolved path of the program, or of the script for
+	// Script entries.
+	Path     string
+	UID, GID uint32
+	Setuid   bool
+	Setgid   bool
+	// Secure is the kernel's AT_SECURE: the exec raised privileges.
+	Secure bool
+	// Script marks the script an interpreter was started for.
+	Script    bool
+	Truncated bool
+}
+
+// Entry is one unique observation in one cgroup, with how often it was seen.
+// Exactly one of Capability, File, Connect and Exec is set.
+type Entry struct {
+	Kind      Kind
+	CgroupID  uint64
+	Count     uint64
+	FirstSeen time.Time
+
+	Capability *Capability
+	File       *FileOpen
+	Connect    *Connect
+	Exec       *Exec
+}
+
+// Event is a ring-buffer record: the first sighting of an entry, with the
+// process that caused it. Its Count is 1.
+type Event struct {
+	Entry
+	PID  uint32
+	Comm string
+	// NewCgroup and ParentCgroup are set for KindCgroup events.
+	NewCgroup, ParentCgroup uint64
+}

@@ -1,0 +1,12 @@
+package bpf
+
+// The kernel programs, one object per concern, compiled with CO-RE against
+// include/vmlinux.h. The objects and their Go bindings are committed; `make
+// generate` reproduces them and CI checks they are not stale.
+//
+//go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -type fp_watch -type fp_seen -type fp_event_header -type fp_capability_key -type fp_file_key -type fp_connect_key -type fp_exec_key -type fp_capability_event -type fp_file_event -type fp_file_seen -type fp_inode_key -type fp_inode_seen -type fp_connect_event -type fp_exec_event -type fp_cgroup_event -type fp_text_range types c/types.bpf.c -- -I./include
+//go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types capability c/capability.bpf.c -- -I./include
+//go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types file c/file.bpf.c -- -I./include
+//go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types connect c/connect.bpf.c -- -I./include
+//go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types exec c/exec.bpf.c -- -I./include
+//go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types cgroup c/cgroup.bpf.c -- -I./include

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Structures shared by footprint's kernel programs and its Go loader.
+ * bpf2go turns every struct here into a Go type, so the layout is the
+ * contract: fixed-width fields only, explicit padding, no holes.
+ */
+#ifndef FOOTPRINT_H
+#define FOOTPRINT_H
+
+/* Bytes of path kept in a file or exec entry, NUL included. Longer paths
+ * keep their last components and are flagged FP_PATH_TRUNCATED. A power of
+ * two: the path walker masks offsets with it. */
+#define FP_PATH_MAX 512
+/* Path components walked before giving up (and flagging truncation). */
+#define FP_PATH_DEPTH 48
+#define FP_COMM_LEN 16
+/* Kernel stack frames inspected to tell no-audit capability probes apart. */
+#define FP_STACK_DEPTH 8
+/* Address ranges of kernel functions that only make no-audit checks. */
+#define FP_NOAUDIT_RANGES 16
+
+enum fp_kind {
+	FP_KIND_CAPABILITY = 1,
+	FP_KIND_FILE = 2,
+	FP_KIND_CONNECT = 3,
+	FP_KIND_EXEC = 4,
+	/* Not recorded into profiles: a cgroup created under a watched one. */
+	FP_KIND_CGROUP = 5,
+};
+
+/* fp_watch.flags */
+enum fp_watch_flag {
+	/* Events count only after the cgroup's first exec: what runs before it
+	 * is the container runtime's or footprint's own set-up. */
+	FP_WATCH_LIVE = 1 << 0,
+	/* Added by the kernel because its parent was watched. */
+	FP_WATCH_INHERITED = 1 << 1,
+};
+
+/* Value of watched_cgroups: what to record for processes in a cgroup. */
+struct fp_watch {
+	__u64 recording_id; /* user space's id for the recording */
+	__u32 kinds;        /* (1 << enum fp_kind) per recorded kind */
+	__u32 flags;        /* enum fp_watch_flag */
+};
+
+/* fp_capability_key.flags */
+enum fp_capability_flag {
+	FP_CAP_DENIED = 1 << 0,
+	/* CAP_OPT_NOAUDIT: a probe, not a need. */
+	FP_CAP_NOAUDIT = 1 << 1,
+	/* Checked against a user namespace other than the initial one. */
+	FP_CAP_USERNS = 1 << 2,
+};
+
+struct fp_capability_key {
+	__u64 cgroup_id;
+	__u32 cap;
+	__u32 flags; /* enum fp_capability_flag */
+};
+
+/* Access bits of a file open. */
+enum fp_access {
+	FP_ACCESS_READ = 1 << 0,
+	FP_ACCESS_WRITE = 1 << 1,
+	FP_ACCESS_EXEC = 1 << 2,
+	FP_ACCESS_CREATE = 1 << 3,
+	FP_ACCESS_TRUNCATE = 1 << 4,
+};
+
+/* Flags of file and exec entries. */
+enum fp_path_flag {
+	/* The path did not fit: the entry keeps its last components. */
+	FP_PATH_TRUNCATED = 1 << 0,
+	/* The file lives on the process's root mount. */
+	FP_PATH_ROOTFS = 1 << 1,
+	FP_EXEC_SETUID = 1 << 2,
+	FP_EXEC_SETGID = 1 << 3,
+	/* The exec raised privileges (AT_SECURE). */
+	FP_EXEC_SECURE = 1 << 4,
+	/* The path is a script handed to an interpreter. */
+	FP_EXEC_SCRIPT = 1 << 5,
+	/* The exec backend could not tell setuid/setgid/AT_SECURE. */
+	FP_EXEC_NO_CREDS = 1 << 6,
+};
+
+/* Key of file_paths_seen: one open, as the process saw it. */
+struct fp_file_key {
+	__u64 cgroup_id;
+	__u32 access;   /* enum fp_access */
+	__u32 fs_magic; /* super_block.s_magic of the file's filesystem */
+	__u32 flags;    /* enum fp_path_flag */
+	__u32 _pad;
+	char path[FP_PATH_MAX];
+};
+
+struct fp_file_seen {
+	__u64 count;
+	__u64 first_seen_ns;
+	/* Joins this entry with its file_inodes_seen entries. */
+	__u64 entry_id;
+};
+
+/*
+ * Key of file_inodes_seen: the cheap key looked up before walking a path.
+ * A repeat open of the same inode through the same mount with the same
+ * access costs one lookup of this 32-byte key instead of a path walk.
+ */
+struct fp_inode_key {
+	__u64 cgroup_id;
+	__u64 ino;
+	__u32 mnt_id;
+	__u32 access;
+	__u64 sb; /* super_block address: inode numbers are per filesystem */
+};
+
+struct fp_inode_seen {
+	__u64 count;    /* opens counted here, not in file_paths_seen */
+	__u64 entry_id; /* the file_paths_seen entry these opens belong to */
+};
+
+/* fp_connect_key.op */
+enum fp_connect_op {
+	FP_CONNECT = 1,
+	FP_SENDMSG = 2,
+};
+
+struct fp_connect_key {
+	__u64 cgroup_id;
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+	__u16 family;  /* AF_INET or AF_INET6 */
+	__u16 port;    /* host byte order */
+	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 op;       /* enum fp_connect_op */
+	__u8 _pad[2];
+};
+
+struct fp_exec_key {
+	__u64 cgroup_id;
+	__u32 uid;   /* effective uid after the exec */
+	__u32 gid;   /* effective gid after the exec */
+	__u32 flags; /* enum fp_path_flag */
+	__u32 _pad;
+	char path[FP_PATH_MAX];
+};
+
+/* Value of capabilities_seen, connections_seen and executables_seen. */
+struct fp_seen {
+	__u64 count;
+	__u64 first_seen_ns;
+};
+
+/* Header of every ring-buffer record: the first sighting of an entry. */
+struct fp_event_header {
+	__u32 kind; /* enum fp_kind */
+	__u32 pid;  /* thread group id */
+	__u64 timestamp_ns;
+	char comm[FP_COMM_LEN];
+};
+
+struct fp_capability_event {
+	struct fp_event_header hdr;
+	struct fp_capability_key key;
+};
+
+struct fp_file_event {
+	struct fp_event_header hdr;
+	struct fp_file_key key;
+};
+
+struct fp_connect_event {
+	struct fp_event_header hdr;
+	struct fp_connect_key key;
+};
+
+struct fp_exec_event {
+	struct fp_event_header hdr;
+	struct fp_exec_key key;
+};
+
+struct fp_cgroup_event {
+	struct fp_event_header hdr;
+	__u64 cgroup_id;
+	__u64 parent_id;
+	__u64 recording_id;
+};
+
+/* Index into the per-CPU counters array: kind * FP_COUNTERS_PER_KIND + what. */
+enum fp_counter_what {
+	FP_COUNT_EVENTS = 0,       /* events in live watched cgroups, repeats included */
+	FP_COUNT_NEW = 1,          /* first sightings */
+	FP_COUNT_RINGBUF_LOST = 2, /* first sightings the ring buffer had no room for */
+	FP_COUNT_MAP_FULL = 3,     /* entries an aggregation map had no room for */
+	FP_COUNT_TRUNCATED = 4,    /* paths that did not fit */
+	FP_COUNT_READ_ERROR = 5,   /* kernel data that could not be read */
+	FP_COUNTERS_PER_KIND = 8,
+};
+#define FP_COUNTERS (8 * FP_COUNTERS_PER_KIND)
+
+/* An address range [start, end) of kernel text. */
+struct fp_text_range {
+	__u64 start;
+	__u64 end;
+};
+
+#endif /* FOOTPRINT_H */

@@ -1,0 +1,243 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Options configures Load.
+type Options struct {
+	// CgroupRoot is the cgroup v2 mount the connect hooks attach to.
+	CgroupRoot string
+	// RingBufferBytes sizes the ring buffer of first sightings: a power
+	// of two, at least one page. 0 keeps the default, 256 KiB.
+	RingBufferBytes int
+	// Backends pins kinds to one backend each, by the name `footprint
+	// probe` shows; the other backends of that kind are not tried.
+	Backends map[Kind]string
+	// Kallsyms is the kernel symbol table to find no-audit callers in.
+	// Empty means /proc/kallsyms.
+	Kallsyms string
+}
+
+// Recorder is footprint's loaded kernel side: attached programs, the watch
+// map that selects what they record, and the maps they aggregate into.
+type Recorder struct {
+	watched  *ebpf.Map
+	events   *ebpf.Map
+	counters *ebpf.Map
+	// collections holds the loaded object of each kind's chosen backend.
+	collections map[Kind]*ebpf.Collection
+	links       []link.Link
+	choices     []BackendChoice
+	noAudit     noAuditStatus
+}
+
+// ErrNoBTF means the kernel does not describe its own types (no
+// CONFIG_DEBUG_INFO_BTF), which CO-RE programs need.
+var ErrNoBTF = errors.New("kernel BTF not found at /sys/kernel/btf/vmlinux: footprint needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian, Ubuntu, Fedora and RHEL kernels are)")
+
+// Load loads and attaches footprint's programs, choosing one backend per kind
+// of event. Kinds without any working backend are reported in Choices; Load
+// fails only when a required kind (exec, cgroup tracking) cannot be hooked
+// or when the process may not use BPF at all.
+func Load(opts Options) (*Recorder, error) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, ErrNoBTF
+	}
+	if opts.CgroupRoot == "" {
+		return nil, errors.New("load BPF programs: no cgroup v2 mount given")
+	}
+	for k, name := range opts.Backends {
+		if !slices.Contains(BackendNames(k), name) {
+			return nil, fmt.Errorf("unknown backend %q for %s: choose one of %q", name, k, BackendNames(k))
+		}
+	}
+	// Where the memlock rlimit still applies (kernels before 5.11), lift it;
+	// elsewhere BPF memory is charged to the memory cgroup and this is a
+	// no-op.
+	if err := rlimit.RemoveMemlock(); err != nil && !errors.Is(err, unix.EPERM) {
+		return nil, fmt.Errorf("lift memlock rlimit: %w", err)
+	}
+
+	specs, err := loadSpecs()
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{collections: map[Kind]*ebpf.Collection{}}
+	if err := r.createSharedMaps(specs["capability"], opts); err != nil {
+		return nil, err
+	}
+	r.noAudit = configureNoAudit(specs["capability"], opts.Kallsyms)
+
+	for _, b := range backends {
+		choice := BackendChoice{Kind: b.kind}
+		pinned := opts.Backends[b.kind]
+		for _, c := range b.choices {
+			if pinned != "" && c.name != pinned {
+				choice.Rejected = append(choice.Rejected, Rejection{c.name, "not tried: another backend was chosen with --backend"})
+				continue
+			}
+			coll, links, reason := r.tryBackend(specs[c.object], c, opts.CgroupRoot)
+			if reason != "" {
+				choice.Rejected = append(choice.Rejected, Rejection{c.name, reason})
+				continue
+			}
+			r.collections[b.kind] = coll
+			r.links = append(r.links, links...)
+			choice.Chosen, choice.Note = c.name, c.note
+			break
+		}
+		r.choices = append(r.choices, choice)
+		if choice.Chosen == "" && b.required {
+			r.Close()
+			return nil, fmt.Errorf("no backend for %s loads on this kernel: %s", b.kind, rejections(choice))
+		}
+	}
+	return r, nil
+}
+
+func rejections(c BackendChoice) string {
+	s := ""
+	for i, rj := range c.Rejected {
+		if i > 0 {
+			s += "; "
+		}
+		s += rj.Backend + ": " + rj.Reason
+	}
+	return s
+}
+
+func loadSpecs() (map[string]*ebpf.CollectionSpec, error) {
+	loaders := map[string]func() (*ebpf.CollectionSpec, error){
+		"capability": loadCapability,
+		"file":       loadFile,
+		"connect":    loadConnect,
+		"exec":       loadExec,
+		"cgroup":     loadCgroup,
+	}
+	specs := map[string]*ebpf.CollectionSpec{}
+	for name, load := range loaders {
+		spec, err := load()
+		if err != nil {
+			return nil, fmt.Errorf("parse embedded %s object: %w", name, err)
+		}
+		specs[name] = spec
+	}
+	return specs, nil
+}
+
+func (r *Recorder) createSharedMaps(spec *ebpf.CollectionSpec, opts Options) error {
+	events := spec.Maps["events"].Copy()
+	if opts.RingBufferBytes != 0 {
+		n := opts.RingBufferBytes
+		if n < os.Getpagesize() || n&(n-1) != 0 {
+			return fmt.Errorf("ring buffer size %d: must be a power of two of at least %d bytes", n, os.Getpagesize())
+		}
+		events.MaxEntries = uint32(n)
+	}
+	var err error
+	if r.watched, err = ebpf.NewMap(spec.Maps["watched_cgroups"]); err != nil {
+		return mapError("watched_cgroups", err)
+	}
+	if r.events, err = ebpf.NewMap(events); err != nil {
+		r.Close()
+		return mapError("events", err)
+	}
+	if r.counters, err = ebpf.NewMap(spec.Maps["counters"]); err != nil {
+		r.Close()
+		return mapError("counters", err)
+	}
+	return nil
+}
+
+// ErrPermission means the kernel refused BPF to this process.
+var ErrPermission = errors.New("the kernel refused to create BPF maps: footprint needs root with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (run it with sudo; in a container, run it privileged)")
+
+func mapError(name string, err error) error {
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("create map %s: %w", name, ErrPermission)
+	}
+	return fmt.Errorf("create map %s: %w", name, err)
+}
+
+// tryBackend loads the backend's programs (and only them) from the object and
+// attaches them. It returns the reason when the kernel refuses.
+func (r *Recorder) tryBackend(spec *ebpf.CollectionSpec, c backend, cgroupRoot string) (*ebpf.Collection, []link.Link, string) {
+	s := spec.Copy()
+	for name := range s.Programs {
+		if !slices.Contains(c.programs, name) {
+			delete(s.Programs, name)
+		}
+	}
+	replacements := map[string]*ebpf.Map{}
+	for name, m := range map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters} {
+		if _, ok := s.Maps[name]; ok {
+			replacements[name] = m
+		}
+	}
+	// The object's own ring buffer spec must match the shared one's size.
+	if ev, ok := s.Maps["events"]; ok {
+		ev.MaxEntries = r.events.MaxEntries()
+	}
+	coll, err := ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: replacements})
+	if err != nil {
+		return nil, nil, describe("load", err)
+	}
+	var links []link.Link
+	for _, name := range c.programs {
+		l, err := attach(coll.Programs[name], s.Programs[name], cgroupRoot)
+		if err != nil {
+			if c.optional[name] && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			for _, l := range links {
+				l.Close()
+			}
+			coll.Close()
+			return nil, nil, describe("attach", err)
+		}
+		links = append(links, l)
+	}
+	return coll, links, ""
+}
+
+// Choices reports, per kind, the backend in use and the ones refused.
+func (r *Recorder) Choices() []BackendChoice { return slices.Clone(r.choices) }
+
+// Backend returns the backend in use for a kind, or "" when none loaded.
+func (r *Recorder) Backend(k Kind) string {
+	for _, c := range r.choices {
+		if c.Kind == k {
+			return c.Chosen
+		}
+	}
+	return ""
+}
+
+// Close detaches every program and frees the maps.
+func (r *Recorder) Close() error {
+	var errs []error
+	for _, l := range r.links {
+		errs = append(errs, l.Close())
+	}
+	r.links = nil
+	for _, c := range r.collections {
+		c.Close()
+	}
+	r.collections = map[Kind]*ebpf.Collection{}
+	for _, m := range []*ebpf.Map{r.watched, r.events, r.counters} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
+	r.watched, r.events, r.counters = nil, nil, nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,154 @@
+package bpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cilium/ebpf"
+)
+
+// Sweep reads every entry the kernel aggregated for the cgroups keep accepts
+// (all when keep is nil), with its full count. The aggregation maps are the
+// source of truth: an entry whose ring-buffer record was lost is still here.
+func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
+	if keep == nil {
+		keep = func(uint64) bool { return true }
+	}
+	clock := newBootClock()
+	var out []Entry
+	if m := r.aggregation(KindCapability, "capabilities_seen"); m != nil {
+		var k typesFpCapabilityKey
+		var v typesFpSeen
+		it := m.Iterate()
+		for it.Next(&k, &v) {
+			if keep(k.CgroupId) {
+				out = append(out, Entry{Kind: KindCapability, CgroupID: k.CgroupId, Count: v.Count,
+					FirstSeen: clock.wall(v.FirstSeenNs), Capability: capabilityOf(k)})
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("sweep capabilities: %w", err)
+		}
+	}
+	files, err := r.sweepFiles(keep, clock)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, files...)
+	if m := r.aggregation(KindConnect, "connections_seen"); m != nil {
+		var k typesFpConnectKey
+		var v typesFpSeen
+		it := m.Iterate()
+		for it.Next(&k, &v) {
+			if keep(k.CgroupId) {
+				out = append(out, Entry{Kind: KindConnect, CgroupID: k.CgroupId, Count: v.Count,
+					FirstSeen: clock.wall(v.FirstSeenNs), Connect: connectOf(k)})
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("sweep connections: %w", err)
+		}
+	}
+	if m := r.aggregation(KindExec, "executables_seen"); m != nil {
+		var k typesFpExecKey
+		var v typesFpSeen
+		it := m.Iterate()
+		for it.Next(&k, &v) {
+			if keep(k.CgroupId) {
+				out = append(out, Entry{Kind: KindExec, CgroupID: k.CgroupId, Count: v.Count,
+					FirstSeen: clock.wall(v.FirstSeenNs), Exec: execOf(&k)})
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("sweep executables: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// sweepFiles joins the path entries with the repeat counts kept by inode.
+func (r *Recorder) sweepFiles(keep func(uint64) bool, clock bootClock) ([]Entry, error) {
+	paths := r.aggregation(KindFile, "file_paths_seen")
+	inodes := r.aggregation(KindFile, "file_inodes_seen")
+	if paths == nil || inodes == nil {
+		return nil, nil
+	}
+	byID := map[uint64]int{}
+	var out []Entry
+	var k typesFpFileKey
+	var v typesFpFileSeen
+	it := paths.Iterate()
+	for it.Next(&k, &v) {
+		if !keep(k.CgroupId) {
+			continue
+		}
+		byID[v.EntryId] = len(out)
+		out = append(out, Entry{Kind: KindFile, CgroupID: k.CgroupId, Count: v.Count,
+			FirstSeen: clock.wall(v.FirstSeenNs), File: fileOf(&k)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("sweep files: %w", err)
+	}
+	var ik typesFpInodeKey
+	var iv typesFpInodeSeen
+	it = inodes.Iterate()
+	for it.Next(&ik, &iv) {
+		if i, ok := byID[iv.EntryId]; ok {
+			out[i].Count += iv.Count
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("sweep file repeats: %w", err)
+	}
+	return out, nil
+}
+
+// aggregationMaps names each kind's aggregation maps. Every key starts with
+// the cgroup id.
+var aggregationMaps = map[Kind][]string{
+	KindCapability: {"capabilities_seen"},
+	KindFile:       {"file_paths_seen", "file_inodes_seen"},
+	KindConnect:    {"connections_seen"},
+	KindExec:       {"executables_seen"},
+}
+
+// aggregation returns one of a kind's aggregation maps, or nil when the kind
+// has no backend loaded.
+func (r *Recorder) aggregation(k Kind, name string) *ebpf.Map {
+	if c := r.collections[k]; c != nil {
+		return c.Maps[name]
+	}
+	return nil
+}
+
+// Forget deletes the aggregated entries of the cgroups keep accepts, e.g.
+// once a recording is written.
+func (r *Recorder) Forget(keep func(cgroupID uint64) bool) error {
+	for kind, names := range aggregationMaps {
+		for _, name := range names {
+			m := r.aggregation(kind, name)
+			if m == nil {
+				continue
+			}
+			var doomed [][]byte
+			var key, value []byte
+			it := m.Iterate()
+			for it.Next(&key, &value) {
+				if keep(binary.NativeEndian.Uint64(key)) {
+					doomed = append(doomed, slices.Clone(key))
+				}
+			}
+			if err := it.Err(); err != nil {
+				return fmt.Errorf("forget %s: %w", name, err)
+			}
+			for _, k := range doomed {
+				if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+					return fmt.Errorf("forget %s: %w", name, err)
+				}
+			}
+		}
+	}
+	return nil
+}

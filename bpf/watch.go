@@ -1,0 +1,71 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// Watch says what to record in a cgroup.
+type Watch struct {
+	// RecordingID is the caller's id for the recording; cgroups created
+	// under a watched one inherit it.
+	RecordingID uint64
+	// Kinds are the kinds of event to record.
+	Kinds KindSet
+	// Live starts recording at once. When false, recording starts at the
+	// cgroup's first exec, so that a runtime's or footprint's own set-up of
+	// the process is not recorded.
+	Live bool
+	// Inherited is set on cgroups the kernel added because their parent
+	// was watched.
+	Inherited bool
+}
+
+const (
+	watchLive      = 1 << 0
+	watchInherited = 1 << 1
+)
+
+// Watch starts recording the cgroup with the given id (and every cgroup
+// created under it from now on).
+func (r *Recorder) Watch(cgroupID uint64, w Watch) error {
+	v := typesFpWatch{RecordingId: w.RecordingID, Kinds: uint32(w.Kinds)}
+	if w.Live {
+		v.Flags |= watchLive
+	}
+	if err := r.watched.Update(cgroupID, v, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("watch cgroup %d: %w", cgroupID, err)
+	}
+	return nil
+}
+
+// Unwatch stops recording the cgroup. Entries already aggregated stay until
+// Forget.
+func (r *Recorder) Unwatch(cgroupID uint64) error {
+	if err := r.watched.Delete(cgroupID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("unwatch cgroup %d: %w", cgroupID, err)
+	}
+	return nil
+}
+
+// Watched returns every watched cgroup, including those the kernel added.
+func (r *Recorder) Watched() (map[uint64]Watch, error) {
+	out := map[uint64]Watch{}
+	var id uint64
+	var v typesFpWatch
+	it := r.watched.Iterate()
+	for it.Next(&id, &v) {
+		out[id] = Watch{
+			RecordingID: v.RecordingId,
+			Kinds:       KindSet(v.Kinds),
+			Live:        v.Flags&watchLive != 0,
+			Inherited:   v.Flags&watchInherited != 0,
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read watched cgroups: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,152 @@
+package recorder
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the program under recording: run with
+// FOOTPRINT_TEST_ACTION set, it performs that action and exits instead of
+// running tests.
+const actionEnv = "FOOTPRINT_TEST_ACTION"
+
+func TestMain(m *testing.M) {
+	if action := os.Getenv(actionEnv); action != "" {
+		if err := runAction(action, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", action, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// helperCommand returns a command line that runs the test binary as a
+// recorded program performing action.
+func helperCommand(t *testing.T, action string, args ...string) []string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{"/usr/bin/env", actionEnv + "=" + action, self}, args...)
+}
+
+func runAction(action string, args []string) error {
+	switch action {
+	case "open-many": // path count
+		n, _ := strconv.Atoi(args[1])
+		for i := 0; i < n; i++ {
+			fd, err := unix.Open(args[0], unix.O_RDONLY, 0)
+			if err != nil {
+				return err
+			}
+			unix.Close(fd)
+		}
+	case "open-distinct": // dir count: creates and opens count distinct files
+		n, _ := strconv.Atoi(args[1])
+		for i := 0; i < n; i++ {
+			f, err := os.Create(filepath.Join(args[0], fmt.Sprintf("f%05d", i)))
+			if err != nil {
+				return err
+			}
+			f.Close()
+		}
+	case "open-modes": // dir: read, write, create, truncate
+		dir := args[0]
+		if f, err := os.Open(filepath.Join(dir, "read")); err != nil {
+			return err
+		} else {
+			f.Close()
+		}
+		if f, err := os.OpenFile(filepath.Join(dir, "write"), os.O_WRONLY, 0); err != nil {
+			return err
+		} else {
+			f.Close()
+		}
+		if f, err := os.OpenFile(filepath.Join(dir, "created"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
+			return err
+		} else {
+			f.Close()
+		}
+		if f, err := os.OpenFile(filepath.Join(dir, "truncated"), os.O_RDWR|os.O_TRUNC, 0); err != nil {
+			return err
+		} else {
+			f.Close()
+		}
+	case "openat": // dir name: openat(dirfd, name)
+		dirfd, err := unix.Open(args[0], unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Openat(dirfd, args[1], unix.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		unix.Close(fd)
+		unix.Close(dirfd)
+	case "openat2": // dir name: openat2(dirfd, name, {O_WRONLY|O_TRUNC})
+		dirfd, err := unix.Open(args[0], unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Openat2(dirfd, args[1], &unix.OpenHow{Flags: unix.O_WRONLY | unix.O_TRUNC})
+		if err != nil {
+			return err
+		}
+		unix.Close(fd)
+	case "chroot-open": // root path: chroot(root), open(path)
+		if err := unix.Chroot(args[0]); err != nil {
+			return err
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return err
+		}
+		f, err := os.Open(args[1])
+		if err != nil {
+			return err
+		}
+		f.Close()
+	case "chown": // path uid
+		uid, _ := strconv.Atoi(args[1])
+		return os.Chown(args[0], uid, -1)
+	case "syslog": // expects EPERM (run with CAP_SYSLOG out of the bounding set)
+		_, err := unix.Klogctl(unix.SYSLOG_ACTION_SIZE_UNREAD, nil)
+		if err != unix.EPERM {
+			return fmt.Errorf("syslog(SIZE_UNREAD) = %v, want EPERM", err)
+		}
+	case "mmap": // a private writable mapping: memory accounting's no-audit CAP_SYS_ADMIN probe
+		b, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			return err
+		}
+		unix.Munmap(b)
+	case "tcp-connect": // addr
+		c, err := net.Dial("tcp", args[0])
+		if err != nil {
+			return err
+		}
+		c.Close()
+	case "udp-send": // addr: an unconnected sendto
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		to, err := net.ResolveUDPAddr("udp", args[0])
+		if err != nil {
+			return err
+		}
+		_, err = c.WriteToUDP([]byte("ping"), to)
+		return err
+	default:
+		return fmt.Errorf("unknown action")
+	}
+	return nil
+}

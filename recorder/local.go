@@ -1,0 +1,342 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+)
+
+// LocalOptions configures a local recording of one command.
+type LocalOptions struct {
+	// Command is the program and its arguments.
+	Command []string
+	// Duration stops the command cleanly after this long; 0 means until it
+	// exits.
+	Duration time.Duration
+	// Kinds are the kinds of event to record; 0 means all.
+	Kinds bpf.KindSet
+	// RingBufferBytes sizes the kernel's ring buffer (0: default).
+	RingBufferBytes int
+	// Backends pins kinds to a backend by name.
+	Backends map[bpf.Kind]string
+	// Stdin, Stdout and Stderr are the command's; nil means /dev/null.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Progress, if set, is called about every ProgressInterval while the
+	// command runs.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
+	// StopGrace is how long the command has to exit after SIGTERM before
+	// everything in its cgroup is killed. 0 means 5s.
+	StopGrace time.Duration
+}
+
+// Progress is a live view of a recording.
+type Progress struct {
+	Elapsed time.Duration
+	// Events is every event seen, repeats included.
+	Events uint64
+	// Unique is first sightings so far, per kind.
+	Unique map[bpf.Kind]int
+	// Lost is first sightings the ring buffer dropped (their entries are
+	// recovered at the end).
+	Lost uint64
+}
+
+// LocalResult is the outcome of a local recording.
+type LocalResult struct {
+	Profile *v1alpha1.Profile
+	// ExitCode is the command's, shell style: 128+N when a signal N ended it.
+	ExitCode int
+	// Stopped says why footprint stopped the command ("" when it exited by
+	// itself).
+	Stopped string
+	// Leftover is how many processes the command left running that were
+	// killed when it exited.
+	Leftover int
+	Counters map[bpf.Kind]bpf.KindCounters
+	Choices  []bpf.BackendChoice
+	// Notes describe what the profile could not hold.
+	Notes []string
+}
+
+// ErrCommandNotFound means the command to record does not exist.
+var ErrCommandNotFound = errors.New("command not found")
+
+// RecordCommand runs a command in a fresh cgroup v2 under footprint's
+// programs and returns its profile. Recording starts at the command's exec,
+// so footprint's own set-up is not in the profile, and covers every process
+// the command starts. It ends when the command exits, when Duration elapses
+// or when ctx is cancelled (then the command gets SIGTERM and StopGrace to
+// exit), and the profile is built either way.
+func RecordCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error) {
+	if len(opts.Command) == 0 {
+		return nil, errors.New("no command to record")
+	}
+	path, err := exec.LookPath(opts.Command[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s (%v)", ErrCommandNotFound, opts.Command[0], errors.Unwrap(err))
+	}
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, RingBufferBytes: opts.RingBufferBytes, Backends: opts.Backends})
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Close()
+
+	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", "record-"+strconv.Itoa(os.Getpid())))
+	if err != nil {
+		return nil, fmt.Errorf("%w (footprint creates its cgroups under %s)", err, mount)
+	}
+	defer cg.Remove()
+	kinds := opts.Kinds
+	if kinds == 0 {
+		kinds = bpf.AllKinds
+	}
+	if err := rec.Watch(cg.ID, bpf.Watch{RecordingID: cg.ID, Kinds: kinds}); err != nil {
+		return nil, err
+	}
+	defer rec.Unwatch(cg.ID)
+
+	s := &session{rec: rec, cg: cg, opts: opts, unique: map[bpf.Kind]int{}}
+	return s.run(ctx, path)
+}
+
+type session struct {
+	rec  *bpf.Recorder
+	cg   *cgroupfs.Cgroup
+	opts LocalOptions
+
+	mu     sync.Mutex
+	unique map[bpf.Kind]int
+}
+
+func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
+	reader, err := s.rec.NewReader()
+	if err != nil {
+		return nil, err
+	}
+	readDone := make(chan error, 1)
+	go func() { readDone <- s.readEvents(reader) }()
+	defer func() {
+		reader.Close()
+		<-readDone
+	}()
+
+	dir, err := s.cg.Open()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, s.opts.Command[1:]...)
+	cmd.Args[0] = s.opts.Command[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.opts.Stdin, s.opts.Stdout, s.opts.Stderr
+	// clone3(CLONE_INTO_CGROUP): the child is in the recorded cgroup from
+	// its first instruction, and nothing of footprint's runs there.
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	started := time.Now()
+	err = cmd.Start()
+	dir.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", s.opts.Command[0], err)
+	}
+
+	result := &LocalResult{}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	var timeout <-chan time.Time
+	if s.opts.Duration > 0 {
+		t := time.NewTimer(s.opts.Duration)
+		defer t.Stop()
+		timeout = t.C
+	}
+	interval := s.opts.ProgressInterval
+	if interval <= 0 {
+		interval = 250 * time.Millisecond
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+
+	var waitErr error
+wait:
+	for {
+		select {
+		case waitErr = <-exited:
+			break wait
+		case <-ticker.C:
+			s.report(started)
+		case <-timeout:
+			result.Stopped = fmt.Sprintf("duration %s elapsed", s.opts.Duration)
+			timeout = nil
+			waitErr = s.stop(cmd, exited)
+			break wait
+		case <-ctx.Done():
+			result.Stopped = "interrupted"
+			waitErr = s.stop(cmd, exited)
+			break wait
+		}
+	}
+	result.ExitCode = exitCode(cmd, waitErr)
+
+	// What the command left behind is not recorded further: the recording
+	// covers the command's lifetime. Kill it so the cgroup can go.
+	if pids, err := s.cg.Procs(); err == nil && len(pids) > 0 {
+		result.Leftover = len(pids)
+		if err := s.cg.Kill(); err != nil {
+			return nil, err
+		}
+	}
+	waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.cg.WaitEmpty(waitCtx); err != nil {
+		return nil, err
+	}
+	finished := time.Now()
+	s.report(started)
+
+	// The maps are the truth; the ring buffer was only for progress.
+	entries, err := s.rec.Sweep(nil)
+	if err != nil {
+		return nil, err
+	}
+	counters, err := s.rec.Counters()
+	if err != nil {
+		return nil, err
+	}
+	spec, notes := BuildSpec(entries)
+	spec.Command = s.opts.Command
+	spec.Sources = []v1alpha1.Source{s.source(started, finished, counters)}
+	result.Profile = &v1alpha1.Profile{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Profile"},
+		ObjectMeta: metav1.ObjectMeta{Name: ProfileName(s.opts.Command)},
+		Spec:       spec,
+	}
+	result.Counters = counters
+	result.Choices = s.rec.Choices()
+	result.Notes = notes
+	for k, c := range counters {
+		if c.MapFull > 0 {
+			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full for %d entries: only their ring-buffer records reached the profile", k, c.MapFull))
+		}
+	}
+	return result, nil
+}
+
+// stop asks the command to exit with SIGTERM and, after the grace period,
+// kills everything in its cgroup. It returns the command's wait error.
+func (s *session) stop(cmd *exec.Cmd, exited <-chan error) error {
+	grace := s.opts.StopGrace
+	if grace <= 0 {
+		grace = 5 * time.Second
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(grace):
+	}
+	s.cg.Kill()
+	return <-exited
+}
+
+func exitCode(cmd *exec.Cmd, waitErr error) int {
+	if cmd.ProcessState == nil {
+		return 1
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// readEvents counts first sightings for the progress display until the
+// reader is closed.
+func (s *session) readEvents(rd *bpf.Reader) error {
+	for {
+		ev, err := rd.Read()
+		if errors.Is(err, bpf.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Kind == bpf.KindCgroup {
+			continue
+		}
+		s.mu.Lock()
+		s.unique[ev.Kind]++
+		s.mu.Unlock()
+	}
+}
+
+func (s *session) report(started time.Time) {
+	if s.opts.Progress == nil {
+		return
+	}
+	p := Progress{Elapsed: time.Since(started), Unique: map[bpf.Kind]int{}}
+	if counters, err := s.rec.Counters(); err == nil {
+		for _, c := range counters {
+			p.Events += c.Events
+			p.Lost += c.RingBufferLost
+		}
+	}
+	s.mu.Lock()
+	for k, n := range s.unique {
+		p.Unique[k] = n
+	}
+	s.mu.Unlock()
+	s.opts.Progress(p)
+}
+
+func (s *session) source(started, finished time.Time, counters map[bpf.Kind]bpf.KindCounters) v1alpha1.Source {
+	src := v1alpha1.Source{
+		FirstSeen: metav1.NewTime(started.Truncate(time.Second)),
+		LastSeen:  metav1.NewTime(finished.Truncate(time.Second)),
+		Backends:  map[string]string{},
+	}
+	src.Node, _ = os.Hostname()
+	var uts syscall.Utsname
+	if syscall.Uname(&uts) == nil {
+		src.Kernel = utsString(uts.Release)
+	}
+	for _, c := range s.rec.Choices() {
+		if c.Kind != bpf.KindCgroup && c.Chosen != "" {
+			src.Backends[c.Kind.String()] = c.Chosen
+		}
+	}
+	for k, c := range counters {
+		if k != bpf.KindCgroup {
+			src.Events += int64(c.Events)
+			src.LostRecords += int64(c.RingBufferLost)
+		}
+	}
+	return src
+}
+
+func utsString(a [65]int8) string {
+	b := make([]byte, 0, len(a))
+	for _, c := range a {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}

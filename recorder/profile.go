@@ -1,0 +1,201 @@
+package recorder
+
+import (
+	"cmp"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/profiles"
+)
+
+// truncatedPathPrefix marks a path whose leading components did not fit in
+// the kernel's buffer: what follows is its tail. It can never be mistaken for
+// a real absolute path.
+const truncatedPathPrefix = "…"
+
+// BuildSpec folds swept kernel entries (from any number of cgroups) into the
+// entries of a profile: one capability entry per capability, verdict and
+// kind of check; one file entry per path with every access seen; one
+// connection per protocol, address and port; one executable per path.
+// Entries that a profile cannot express are described in notes.
+func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) {
+	type capKey struct {
+		name              string
+		denied, probe, ns bool
+	}
+	caps := map[capKey]*v1alpha1.CapabilityEntry{}
+	files := map[string]*v1alpha1.FileEntry{}
+	fileAccess := map[string]bpf.Access{}
+	type connKey struct {
+		proto v1alpha1.Protocol
+		addr  string
+		port  int32
+	}
+	conns := map[connKey]*v1alpha1.ConnectionEntry{}
+	execs := map[string]*v1alpha1.ExecutableEntry{}
+	skippedProtocols := map[uint8]int64{}
+	truncated := 0
+
+	for _, e := range entries {
+		count := int64(e.Count)
+		switch {
+		case e.Capability != nil:
+			c := e.Capability
+			k := capKey{profiles.CapabilityName(c.Cap), c.Denied, c.NoAudit, c.UserNamespace}
+			entry := caps[k]
+			if entry == nil {
+				verdict := v1alpha1.VerdictGranted
+				if c.Denied {
+					verdict = v1alpha1.VerdictDenied
+				}
+				entry = &v1alpha1.CapabilityEntry{Name: k.name, Verdict: verdict, Probe: c.NoAudit, UserNamespace: c.UserNamespace}
+				caps[k] = entry
+			}
+			entry.Count += count
+		case e.File != nil:
+			f := e.File
+			path := f.Path
+			if f.Truncated {
+				path = truncatedPathPrefix + path
+				truncated++
+			}
+			entry := files[path]
+			if entry == nil {
+				entry = &v1alpha1.FileEntry{Path: path, Filesystem: filesystemName(f.FSMagic)}
+				files[path] = entry
+			}
+			entry.RootFilesystem = entry.RootFilesystem || f.RootFS
+			entry.Count += count
+			fileAccess[path] |= f.Access
+		case e.Connect != nil:
+			c := e.Connect
+			proto, ok := protocolName(c.Protocol)
+			if !ok {
+				skippedProtocols[c.Protocol] += count
+				continue
+			}
+			k := connKey{proto, c.Addr.String(), int32(c.Port)}
+			entry := conns[k]
+			if entry == nil {
+				entry = &v1alpha1.ConnectionEntry{Protocol: proto, Address: k.addr, Port: k.port}
+				conns[k] = entry
+			}
+			entry.Count += count
+		case e.Exec != nil:
+			x := e.Exec
+			path := x.Path
+			if x.Script {
+				path = filepath.Clean(path)
+			}
+			if x.Truncated {
+				path = truncatedPathPrefix + path
+				truncated++
+			}
+			entry := execs[path]
+			if entry == nil {
+				entry = &v1alpha1.ExecutableEntry{Path: path}
+				execs[path] = entry
+			}
+			entry.Setuid = entry.Setuid || x.Setuid
+			entry.Setgid = entry.Setgid || x.Setgid
+			entry.PrivilegeGain = entry.PrivilegeGain || x.Secure
+			entry.UIDs = addID(entry.UIDs, int64(x.UID))
+			entry.GIDs = addID(entry.GIDs, int64(x.GID))
+			entry.Count += count
+		}
+	}
+
+	for _, c := range caps {
+		spec.Capabilities = append(spec.Capabilities, *c)
+	}
+	slices.SortFunc(spec.Capabilities, func(a, b v1alpha1.CapabilityEntry) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Verdict, b.Verdict),
+			boolCompare(a.Probe, b.Probe), boolCompare(a.UserNamespace, b.UserNamespace))
+	})
+	for path, f := range files {
+		for _, name := range fileAccess[path].Names() {
+			f.Access = append(f.Access, v1alpha1.FileAccessMode(name))
+		}
+		spec.Files = append(spec.Files, *f)
+	}
+	slices.SortFunc(spec.Files, func(a, b v1alpha1.FileEntry) int { return cmp.Compare(a.Path, b.Path) })
+	for _, c := range conns {
+		spec.Connections = append(spec.Connections, *c)
+	}
+	slices.SortFunc(spec.Connections, func(a, b v1alpha1.ConnectionEntry) int {
+		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
+	})
+	for _, x := range execs {
+		spec.Executables = append(spec.Executables, *x)
+	}
+	slices.SortFunc(spec.Executables, func(a, b v1alpha1.ExecutableEntry) int { return cmp.Compare(a.Path, b.Path) })
+
+	for proto, n := range skippedProtocols {
+		notes = append(notes, fmt.Sprintf("%d sends over IP protocol %d are not in the profile: profiles hold TCP, UDP and SCTP destinations", n, proto))
+	}
+	if truncated > 0 {
+		notes = append(notes, fmt.Sprintf("%d paths were too long or too deep to record whole; they start with %q and keep their last components", truncated, truncatedPathPrefix))
+	}
+	slices.Sort(notes)
+	return spec, notes
+}
+
+func protocolName(p uint8) (v1alpha1.Protocol, bool) {
+	switch p {
+	case 6:
+		return v1alpha1.ProtocolTCP, true
+	case 17:
+		return v1alpha1.ProtocolUDP, true
+	case 132:
+		return v1alpha1.ProtocolSCTP, true
+	}
+	return "", false
+}
+
+func addID(ids []int64, id int64) []int64 {
+	if i, found := slices.BinarySearch(ids, id); !found {
+		ids = slices.Insert(ids, i, id)
+	}
+	return ids
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// ProfileName turns a command into a Kubernetes object name: the program's
+// base name, lower-case, with anything but letters, digits, '-' and '.'
+// replaced.
+func ProfileName(command []string) string {
+	name := "command"
+	if len(command) > 0 {
+		name = filepath.Base(command[0])
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-.")
+	if out == "" {
+		out = "command"
+	}
+	if len(out) > 63 {
+		out = strings.TrimRight(out[:63], "-.")
+	}
+	return out
+}

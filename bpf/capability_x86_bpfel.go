@@ -62,10 +62,11 @@ type capabilityProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type capabilityMapSpecs struct {
-	CapabilitiesSeen *ebpf.MapSpec `ebpf:"capabilities_seen"`
-	Counters         *ebpf.MapSpec `ebpf:"counters"`
-	Events           *ebpf.MapSpec `ebpf:"events"`
-	WatchedCgroups   *ebpf.MapSpec `ebpf:"watched_cgroups"`
+	CapabilitiesSeen  *ebpf.MapSpec `ebpf:"capabilities_seen"`
+	Counters          *ebpf.MapSpec `ebpf:"counters"`
+	Events            *ebpf.MapSpec `ebpf:"events"`
+	NoauditByCallSite *ebpf.MapSpec `ebpf:"noaudit_by_call_site"`
+	WatchedCgroups    *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
 
 // capabilityVariableSpecs contains global variables before they are loaded into the kernel.
@@ -96,10 +97,11 @@ func (o *capabilityObjects) Close() error {
 //
 // It can be passed to loadCapabilityObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capabilityMaps struct {
-	CapabilitiesSeen *ebpf.Map `ebpf:"capabilities_seen"`
-	Counters         *ebpf.Map `ebpf:"counters"`
-	Events           *ebpf.Map `ebpf:"events"`
-	WatchedCgroups   *ebpf.Map `ebpf:"watched_cgroups"`
+	CapabilitiesSeen  *ebpf.Map `ebpf:"capabilities_seen"`
+	Counters          *ebpf.Map `ebpf:"counters"`
+	Events            *ebpf.Map `ebpf:"events"`
+	NoauditByCallSite *ebpf.Map `ebpf:"noaudit_by_call_site"`
+	WatchedCgroups    *ebpf.Map `ebpf:"watched_cgroups"`
 }
 
 func (m *capabilityMaps) Close() error {
@@ -107,6 +109,7 @@ func (m *capabilityMaps) Close() error {
 		m.CapabilitiesSeen,
 		m.Counters,
 		m.Events,
+		m.NoauditByCallSite,
 		m.WatchedCgroups,
 	)
 }

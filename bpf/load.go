@@ -241,3 +241,18 @@ func (r *Recorder) Close() error {
 	r.watched, r.events, r.counters = nil, nil, nil
 	return errors.Join(errs...)
 }
+
+// NoAuditDetection says how this kernel's capability backend tells no-audit
+// probes from needs.
+func (r *Recorder) NoAuditDetection() string {
+	switch r.Backend(KindCapability) {
+	case "fexit/cap_capable":
+		return "from the check's CAP_OPT_NOAUDIT option"
+	case "tp_btf/cap_capable":
+		if r.noAudit.err != nil {
+			return "not possible: " + r.noAudit.err.Error()
+		}
+		return fmt.Sprintf("by the calling kernel function (%d no-audit callers found in kallsyms)", r.noAudit.ranges)
+	}
+	return "no capability backend"
+}

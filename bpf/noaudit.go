@@ -16,7 +16,7 @@ import (
 // (tp_btf/cap_capable), a check is a probe when one of these is on the
 // kernel stack. Functions inlined on a given kernel are simply not found.
 var noAuditCallers = []string{
-	"cap_vm_enough_memory",      // every accountable mmap: CAP_SYS_ADMIN
+	"cap_vm_enough_memory", // every accountable mmap: CAP_SYS_ADMIN
 	// ... which 6.x kernels inline into the LSM wrapper; the wrapper makes
 	// no other capability check.
 	"security_vm_enough_memory_mm",

@@ -233,6 +233,15 @@ func TestRecordsCapabilityChecksWithTheirVerdict(t *testing.T) {
 			t.Fatalf("CAP_SYSLOG granted although it was out of the bounding set")
 		}
 	})
+	t.Run("seccomp's CAP_SYS_ADMIN is a probe", func(t *testing.T) {
+		res := record(t, LocalOptions{Command: helperCommand(t, "seccomp")})
+		if findCapability(res.Profile, "CAP_SYS_ADMIN", v1alpha1.VerdictGranted, true) == nil {
+			t.Fatalf("no CAP_SYS_ADMIN probe in %+v", res.Profile.Spec.Capabilities)
+		}
+		if c := findCapability(res.Profile, "CAP_SYS_ADMIN", v1alpha1.VerdictGranted, false); c != nil {
+			t.Fatalf("CAP_SYS_ADMIN recorded as a need (%d times) though only seccomp probed it", c.Count)
+		}
+	})
 	t.Run("memory accounting's CAP_SYS_ADMIN is a probe", func(t *testing.T) {
 		res := record(t, LocalOptions{Command: helperCommand(t, "mmap")})
 		if findCapability(res.Profile, "CAP_SYS_ADMIN", v1alpha1.VerdictGranted, true) == nil {

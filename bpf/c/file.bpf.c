@@ -20,6 +20,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FMODE_EXEC (1U << 5)
 #define FMODE_PATH (1U << 14)
 #define FMODE_CREATED (1U << 20)
+/* In f_flags of files execve opens (kernels where f_mode lacks FMODE_EXEC);
+ * the kernel strips it from user-supplied open flags. */
+#define __FMODE_EXEC 0x20
 #define O_TRUNC 01000
 
 /* The truth: one entry per (cgroup, path, access). Sized for a few hundred
@@ -80,7 +83,7 @@ static __always_inline __u32 access_of(struct file *file, __u32 open_flags)
 		access |= FP_ACCESS_READ;
 	if (mode & FMODE_WRITE)
 		access |= FP_ACCESS_WRITE;
-	if (mode & FMODE_EXEC)
+	if ((mode & FMODE_EXEC) || (BPF_CORE_READ(file, f_flags) & __FMODE_EXEC))
 		access |= FP_ACCESS_EXEC;
 	if (mode & FMODE_CREATED)
 		access |= FP_ACCESS_CREATE;

@@ -1,0 +1,342 @@
+// Package vm runs Go tests inside a throw-away QEMU VM booted with Debian's stock kernel,
+// for what the development and CI hosts cannot do: load BPF LSM, fentry and fexit programs
+// (see shared/KERNEL.md). The VM is driven by vmtest.sh in this directory, embedded here so
+// the helper works from any package; the script installs qemu and the kernel on first use
+// and caches them.
+//
+// A test that needs the VM routes on the environment: on the host it launches itself in
+// the VM, inside the VM (FOOTPRINT_IN_VM=1) it runs its body:
+//
+//	func TestDenyOpen(t *testing.T) {
+//		if !vm.InVMOrLaunch(t) {
+//			return // ran in the VM, its verdict is this test's verdict
+//		}
+//		// body: runs as root inside the VM, BPF LSM available
+//	}
+//
+// RunPackageTests runs a whole package's tests (matching a pattern) in one VM boot instead.
+// Neither skips silently: a VM that cannot be set up or booted fails the test with a
+// message saying how to fix it. Only FOOTPRINT_SKIP_VM=1 skips, and the skip says what is
+// left untested.
+package vm
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	// EnvInVM is set to "1" in the environment of every binary the harness runs in the VM.
+	EnvInVM = "FOOTPRINT_IN_VM"
+	// EnvSkip, set to "1", makes the helpers skip instead of booting the VM.
+	EnvSkip = "FOOTPRINT_SKIP_VM"
+	// envKernel pins the kernel package (PACKAGE=VERSION) the script boots.
+	envKernel = "FOOTPRINT_VM_KERNEL"
+	// envTimeout bounds the VM's run in seconds.
+	envTimeout = "FOOTPRINT_VM_TIMEOUT"
+
+	// exitSetup and exitNoCode are vmtest.sh's own exit codes.
+	exitSetup  = 124
+	exitNoCode = 125
+
+	// defaultTimeout bounds a VM run when the test has no deadline.
+	defaultTimeout = 20 * time.Minute
+	// deadlineMargin is kept between the VM's timeout and the test's deadline so that a
+	// hung VM is reported by this package rather than by the test binary's panic.
+	deadlineMargin = 15 * time.Second
+	// inVMMargin is kept between the in-VM test binary's -test.timeout and the VM's
+	// timeout so that a hung test dumps its goroutines before the VM is killed; it covers
+	// boot and power-off.
+	inVMMargin = 45 * time.Second
+)
+
+//go:embed vmtest.sh
+var script []byte
+
+// ErrNoExitCode means the VM ended without reporting the binary's exit code: it did not
+// boot, the kernel panicked, or it timed out.
+var ErrNoExitCode = errors.New("the VM reported no exit code (boot failure, kernel panic or timeout)")
+
+// ErrSetup means the harness could not install its packages or prepare the kernel.
+var ErrSetup = errors.New("the VM harness could not be set up")
+
+// InVM reports whether this process runs inside the harness's VM.
+func InVM() bool { return os.Getenv(EnvInVM) == "1" }
+
+// InVMOrLaunch routes a top-level test that must run in the VM. Inside the VM it returns
+// true and the caller goes on with the test body. On the host it runs this very test
+// (-test.run ^NAME$) of the current package in the VM, through RunPackageTests with env,
+// and returns false: the caller must return at once, the body has run and been judged.
+func InVMOrLaunch(t *testing.T, env ...string) bool {
+	t.Helper()
+	if InVM() {
+		return true
+	}
+	if strings.Contains(t.Name(), "/") {
+		t.Fatalf("vm.InVMOrLaunch needs a top-level test, %s is a subtest", t.Name())
+	}
+	RunPackageTests(t, ".", "^"+regexp.QuoteMeta(t.Name())+"$", env...)
+	return false
+}
+
+// RunPackageTests builds the test binary of the package in pkgDir (a directory relative
+// to the calling test's package, or an import path) statically, runs its tests matching
+// runPattern in the VM with -test.v and the extra environment env (KEY=VALUE; EnvInVM is
+// always set), and streams the VM's console into t's log. t fails when the harness cannot
+// be set up, the VM does not boot or reports no exit code, the tests fail, no test
+// matches runPattern, or a test skips inside the VM (a VM test that skips where it is
+// meant to run tests nothing).
+func RunPackageTests(t testing.TB, pkgDir, runPattern string, env ...string) {
+	t.Helper()
+	pkg := pkgDir
+	if abs, err := filepath.Abs(pkgDir); err == nil && strings.HasPrefix(pkgDir, ".") {
+		pkg = abs // "." says nothing in a log
+	}
+	skipIfAsked(t, fmt.Sprintf("%s (-test.run %s)", pkg, runPattern))
+	if InVM() {
+		t.Fatalf("vm.RunPackageTests called inside the VM (%s=1): gate the in-VM test body on vm.InVM()", EnvInVM)
+	}
+
+	timeout := defaultTimeout
+	if d, ok := deadline(t); ok && time.Until(d)-deadlineMargin < timeout {
+		timeout = time.Until(d) - deadlineMargin
+	}
+	if timeout < 2*inVMMargin {
+		t.Fatalf("only %v left before the test deadline, too little for a VM run; raise go test -timeout", timeout.Round(time.Second))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	bin := filepath.Join(t.TempDir(), "vm.test")
+	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, pkgDir)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the test binary of %s: %v\n%s", pkg, err, out)
+	}
+
+	var console bytes.Buffer
+	w := &prefixWriter{w: t.Output(), prefix: "vm| "}
+	args := []string{"-test.v", "-test.run", runPattern, "-test.timeout", (timeout - inVMMargin).Round(time.Second).String()}
+	start := time.Now()
+	code, err := Run(ctx, io.MultiWriter(w, &console), bin, args, env...)
+	w.Flush()
+	switch {
+	case errors.Is(err, ErrSetup):
+		t.Fatalf("%v. The harness needs root, Debian's apt mirror and bash; the output above says what failed. To prepare a machine by hand: sudo bash test/vm/vmtest.sh --setup", err)
+	case errors.Is(err, ErrNoExitCode):
+		t.Fatalf("running %s -test.run %s: %v; the console output above shows how far it got", pkg, runPattern, err)
+	case err != nil:
+		t.Fatalf("running %s -test.run %s in the VM: %v", pkg, runPattern, err)
+	}
+	t.Logf("VM run of %s -test.run %s: exit code %d after %v", pkg, runPattern, code, time.Since(start).Round(100*time.Millisecond))
+	for _, problem := range judge(code, console.String()) {
+		t.Error(problem)
+	}
+}
+
+// skipIfAsked skips t, loudly, when EnvSkip asks to: what is skipped is untested, and
+// the log should say so wherever it is read.
+func skipIfAsked(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv(EnvSkip) == "1" {
+		msg := fmt.Sprintf("%s=1: NOT running %s in the BPF-LSM VM; what it covers is UNTESTED", EnvSkip, what)
+		fmt.Fprintln(os.Stderr, "WARNING: "+msg)
+		t.Skip(msg)
+	}
+}
+
+// deadline is testing.T's Deadline for the test types that have one.
+func deadline(t testing.TB) (time.Time, bool) {
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		return d.Deadline()
+	}
+	return time.Time{}, false
+}
+
+var (
+	reSkip = regexp.MustCompile(`(?m)^\s*--- SKIP: (\S+)`)
+	rePass = regexp.MustCompile(`(?m)^\s*--- PASS: `)
+)
+
+// judge lists what is wrong with an in-VM run of a Go test binary (-test.v) that exited
+// with code and printed output; none means it passed and tested something.
+func judge(code int, output string) []string {
+	var problems []string
+	if code != 0 {
+		problems = append(problems, fmt.Sprintf("the tests failed in the VM (exit code %d); their output is above", code))
+	}
+	if strings.Contains(output, "testing: warning: no tests to run") {
+		problems = append(problems, "no test matched the -test.run pattern in the VM")
+	} else if code == 0 && !rePass.MatchString(output) {
+		problems = append(problems, "exit code 0 but no test reported PASS in the VM output")
+	}
+	for _, m := range reSkip.FindAllStringSubmatch(output, -1) {
+		problems = append(problems, fmt.Sprintf("%s skipped inside the VM, where it is meant to run", m[1]))
+	}
+	return problems
+}
+
+// Run boots the VM, runs the statically linked binary with args and the extra environment
+// env (KEY=VALUE; EnvInVM is always set) as root in it, copies the VM's console and the
+// harness's messages to out, and returns the binary's exit code. The error wraps ErrSetup
+// when the harness could not be set up and ErrNoExitCode when the VM reported no exit
+// code. FOOTPRINT_VM_* variables in this process's environment configure the VM (see
+// vmtest.sh); without FOOTPRINT_VM_TIMEOUT the VM may run until ctx's deadline.
+func Run(ctx context.Context, out io.Writer, binary string, args []string, env ...string) (int, error) {
+	if err := checkStatic(binary); err != nil {
+		return 0, err
+	}
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return 0, fmt.Errorf("environment entry %q is not KEY=VALUE", kv)
+		}
+	}
+	f, err := os.CreateTemp("", "vmtest-*.sh")
+	if err != nil {
+		return 0, fmt.Errorf("writing vmtest.sh: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(script); err != nil {
+		f.Close()
+		return 0, fmt.Errorf("writing vmtest.sh: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("writing vmtest.sh: %w", err)
+	}
+
+	// Set up first, on its own: installing packages can take a minute on a fresh
+	// machine and must not eat into the VM's timeout, and the run then boots exactly the
+	// kernel the set-up resolved, without asking apt again.
+	var pin bytes.Buffer
+	code, err := runScript(ctx, io.MultiWriter(out, &pin), nil, f.Name(), "--setup")
+	if err != nil {
+		return 0, fmt.Errorf("vmtest.sh --setup: %w", err)
+	}
+	if code != 0 {
+		return 0, fmt.Errorf("%w: vmtest.sh --setup exited with %d", ErrSetup, code)
+	}
+	kernel := ""
+	for line := range strings.Lines(pin.String()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), envKernel+"="); ok {
+			kernel = v
+		}
+	}
+	if kernel == "" {
+		return 0, fmt.Errorf("%w: vmtest.sh --setup did not print %s", ErrSetup, envKernel)
+	}
+
+	extra := []string{envKernel + "=" + kernel}
+	if d, ok := ctx.Deadline(); ok && os.Getenv(envTimeout) == "" {
+		extra = append(extra, fmt.Sprintf("%s=%d", envTimeout, int(time.Until(d).Seconds())))
+	}
+	cmdline := []string{f.Name()}
+	for _, kv := range env {
+		cmdline = append(cmdline, "-e", kv)
+	}
+	cmdline = append(cmdline, "--", binary)
+	cmdline = append(cmdline, args...)
+	code, err = runScript(ctx, out, extra, cmdline...)
+	if err != nil {
+		return 0, err
+	}
+	switch code {
+	case exitSetup:
+		return 0, fmt.Errorf("%w: vmtest.sh exited with %d", ErrSetup, code)
+	case exitNoCode:
+		return 0, ErrNoExitCode
+	}
+	return code, nil
+}
+
+// runScript runs bash with args and returns its exit code. It runs in a process group of
+// its own so that cancelling ctx also stops qemu, which otherwise outlives the script.
+func runScript(ctx context.Context, out io.Writer, extraEnv []string, args ...string) (int, error) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		return 0, fmt.Errorf("%w: bash not found: %v", ErrSetup, err)
+	}
+	cmd := exec.CommandContext(ctx, bash, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	err = cmd.Run()
+	if cmd.Process != nil {
+		// Whatever is left of the group (qemu when bash was killed first) goes too.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("stopped the VM harness: %w", ctx.Err())
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("running vmtest.sh: %w", err)
+	}
+	return 0, nil
+}
+
+// checkStatic refuses a binary that is not a statically linked x86-64 ELF executable: the
+// VM has no dynamic loader or libc, so it would fail there with a confusing "not found".
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening %s as ELF: %w", path, err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_X86_64 {
+		return fmt.Errorf("%s is built for %v, the VM is x86-64", path, f.Machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked, the VM has no libc: build it with CGO_ENABLED=0", path)
+		}
+	}
+	return nil
+}
+
+// prefixWriter prefixes each line with prefix, so the VM's console stands out in a test
+// log, and hands whole lines on as they complete.
+type prefixWriter struct {
+	w       io.Writer
+	prefix  string
+	partial []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		if _, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.partial[:i]); err != nil {
+			return len(b), err
+		}
+		p.partial = p.partial[i+1:]
+	}
+}
+
+// Flush writes an unterminated last line.
+func (p *prefixWriter) Flush() {
+	if len(p.partial) > 0 {
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.partial)
+		p.partial = nil
+	}
+}

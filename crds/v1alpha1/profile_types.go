@@ -119,6 +119,9 @@ type CapabilityEntry struct {
 	// +optional
 	UserNamespace bool `json:"userNamespace,omitempty"`
 	// Count is how many times the check was made.
+	// In a profile merged from several (replicas, nodes, repeated flushes),
+	// it is the largest count any of them reported, so that merging the same
+	// data twice never inflates it; per-replica totals are in sources.
 	Count int64 `json:"count"`
 }
 
@@ -159,6 +162,9 @@ type FileEntry struct {
 	// +optional
 	RootFilesystem bool `json:"rootFilesystem,omitempty"`
 	// Count is how many opens were observed.
+	// In a profile merged from several (replicas, nodes, repeated flushes),
+	// it is the largest count any of them reported, so that merging the same
+	// data twice never inflates it; per-replica totals are in sources.
 	Count int64 `json:"count"`
 }
 
@@ -186,6 +192,9 @@ type ConnectionEntry struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port"`
 	// Count is how many connects or unconnected sends were observed.
+	// In a profile merged from several (replicas, nodes, repeated flushes),
+	// it is the largest count any of them reported, so that merging the same
+	// data twice never inflates it; per-replica totals are in sources.
 	Count int64 `json:"count"`
 }
 
@@ -213,6 +222,9 @@ type ExecutableEntry struct {
 	// +listType=set
 	GIDs []int64 `json:"gids,omitempty"`
 	// Count is how many times it was executed.
+	// In a profile merged from several (replicas, nodes, repeated flushes),
+	// it is the largest count any of them reported, so that merging the same
+	// data twice never inflates it; per-replica totals are in sources.
 	Count int64 `json:"count"`
 }
 

@@ -1,0 +1,355 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// EnforcementPolicy holds the selected containers to what their profile shows:
+// the capabilities they may use, the files they may open and how, the
+// destinations they may connect to and the programs they may execute. The
+// footprint agent compiles it into kernel maps and applies it before a
+// selected container's first instruction. Generate one from a Profile with
+// `footprint export policy`, start in Audit mode, and switch to Enforce once
+// a quiet period shows no violations.
+//
+// Each kind of allow-list is optional: a kind that is absent is not enforced,
+// while a kind that is present but empty denies every operation of that kind.
+//
+// Paths in files and executables use a language the kernel can match with a
+// bounded number of hash lookups per open (one per path component): literal
+// components, `*` standing for exactly one whole component (`/proc/*/status`),
+// and a trailing `/**` standing for the directory itself and everything below
+// it. There are no partial-component globs (`app-*.log`), no `?` and no
+// character classes: a profile entry that holds one is widened to `*` for the
+// whole component when a policy is generated, and the generated YAML says so.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=fpe,categories=footprint
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
+// +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.action`
+// +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.selector.workload.name`
+// +kubebuilder:printcolumn:name="Containers",type=string,JSONPath=`.spec.selector.containers`
+// +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profile`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type EnforcementPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says which containers the policy applies to, what they may do, and
+	// what happens when they try something else.
+	Spec EnforcementPolicySpec `json:"spec"`
+	// Status reports whether the policy is loaded and, per node, how each kind
+	// of operation is enforced there.
+	// +optional
+	Status EnforcementPolicyStatus `json:"status,omitempty"`
+}
+
+// EnforcementPolicySpec is what the selected containers may do.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.selector) || has(self.selector.workload) || has(self.selector.podSelector)",message="selector needs a workload or a podSelector: a selector with neither would select every pod in the namespace"
+type EnforcementPolicySpec struct {
+	// Selector picks the containers the policy applies to, in the policy's
+	// namespace. In a cluster a policy without a selector applies to nothing.
+	// It is left out of a policy used locally with
+	// `footprint enforce --policy FILE -- CMD`, where the policy applies to the
+	// command and every process it starts.
+	// +optional
+	Selector *PolicySelector `json:"selector,omitempty"`
+
+	// Mode is Audit (report each operation the policy would deny, and allow
+	// it) or Enforce (apply Action to it).
+	// +kubebuilder:default=Audit
+	// +optional
+	Mode EnforcementMode `json:"mode,omitempty"`
+
+	// Action is what happens to an operation outside the policy in Enforce
+	// mode: Deny makes it fail with EPERM where the kernel can refuse it
+	// before it happens; Kill sends SIGKILL to the process. Where the kernel
+	// cannot refuse an operation (no BPF LSM), Deny falls back to Kill after
+	// the fact; the status says which kinds are affected on each node.
+	// +kubebuilder:default=Deny
+	// +optional
+	Action EnforcementAction `json:"action,omitempty"`
+
+	// Capabilities the containers may use. Absent: capability checks are not
+	// enforced. Only checks the kernel would grant are subject to the policy:
+	// a check that fails anyway is left alone, and so is a check made without
+	// auditing (CAP_OPT_NOAUDIT), which asks whether the process happens to
+	// hold a capability (memory accounting does this on every allocation)
+	// rather than requesting the privilege.
+	// +optional
+	Capabilities *CapabilityRules `json:"capabilities,omitempty"`
+
+	// Files the containers may open, and how. Absent: file opens are not
+	// enforced. An open is allowed when every way it opens the file (read,
+	// write, exec, create, truncate) is granted by some rule matching its
+	// path. Files without a path in the filesystem (pipes, sockets and
+	// anonymous inodes, which the kernel names like `pipe:[1234]`) are not
+	// subject to the policy: they can only be reopened through a descriptor
+	// the process already holds.
+	// +optional
+	Files *FileRules `json:"files,omitempty"`
+
+	// Connect lists the destinations the containers may connect or send
+	// datagrams to. Absent: connections are not enforced. An IPv4-mapped IPv6
+	// destination (::ffff:10.0.0.1) is matched as its IPv4 address.
+	// +optional
+	Connect *ConnectRules `json:"connect,omitempty"`
+
+	// Executables the containers may run, by the resolved path of the program
+	// the kernel executes (for a script, its interpreter is executed too and
+	// needs a rule of its own). Absent: executions are not enforced.
+	// +optional
+	Executables *ExecutableRules `json:"executables,omitempty"`
+
+	// Profile names the Profile (in the same namespace) the policy was
+	// generated from, for reference.
+	// +optional
+	Profile string `json:"profile,omitempty"`
+}
+
+// PolicySelector picks containers in the policy's namespace. Workload and
+// PodSelector, when both are given, must both match.
+type PolicySelector struct {
+	// Workload selects the pods owned by one workload: a Deployment,
+	// StatefulSet, DaemonSet, Job, CronJob, or a bare Pod by name.
+	// +optional
+	Workload *WorkloadReference `json:"workload,omitempty"`
+
+	// PodSelector selects pods by their labels.
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+
+	// Containers are the names of the containers, in the selected pods, that
+	// the policy applies to. Empty: every container of the selected pods,
+	// init containers included.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:items:MaxLength=63
+	Containers []string `json:"containers,omitempty"`
+}
+
+// EnforcementMode says whether a policy only reports or also acts.
+// +kubebuilder:validation:Enum=Audit;Enforce
+type EnforcementMode string
+
+const (
+	// ModeAudit reports each operation the policy would deny, and allows it.
+	ModeAudit EnforcementMode = "Audit"
+	// ModeEnforce applies the policy's action to each operation outside it.
+	ModeEnforce EnforcementMode = "Enforce"
+)
+
+// EnforcementAction is what happens to an operation outside the policy.
+// +kubebuilder:validation:Enum=Deny;Kill
+type EnforcementAction string
+
+const (
+	// ActionDeny makes the operation fail with EPERM.
+	ActionDeny EnforcementAction = "Deny"
+	// ActionKill sends SIGKILL to the process that attempted the operation.
+	ActionKill EnforcementAction = "Kill"
+)
+
+// CapabilityRules lists the capabilities the containers may use.
+type CapabilityRules struct {
+	// Allow lists the capabilities, in the kernel's spelling
+	// (CAP_NET_BIND_SERVICE), that may be used against the container's own
+	// user namespace (the initial one, unless the pod uses user namespaces).
+	// Empty: every such capability check the kernel would grant is refused.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^CAP_[A-Z_]+$`
+	Allow []string `json:"allow,omitempty"`
+
+	// AllowInUserNamespace lists the capabilities that may be used against a
+	// user namespace the container created itself (for example a sandbox
+	// that calls unshare(CLONE_NEWUSER) and then mounts inside it).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^CAP_[A-Z_]+$`
+	AllowInUserNamespace []string `json:"allowInUserNamespace,omitempty"`
+}
+
+// FileRules lists the files the containers may open.
+type FileRules struct {
+	// Allow lists paths and how they may be opened. Rules add up: an open is
+	// allowed when each of its access modes is granted by some matching rule.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=4096
+	Allow []FileRule `json:"allow,omitempty"`
+}
+
+// FileRule allows some ways of opening the paths a pattern matches.
+type FileRule struct {
+	// Path is an absolute path pattern: literal components, `*` for exactly
+	// one whole component, and an optional trailing `/**` for the directory
+	// itself and everything below it. `.` and `..` components, empty
+	// components and partial-component globs are refused.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:Pattern=`^(/|/\*\*|(/([^/*.][^/*]*|\.[^/*.][^/*]*|\.\.[^/*]+|\*))+(/\*\*)?)$`
+	Path string `json:"path"`
+
+	// Access lists the ways the paths may be opened: read, write, exec
+	// (executed or mapped as a program), create (the open creates the file)
+	// and truncate (O_TRUNC).
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	Access []FileAccessMode `json:"access"`
+}
+
+// ConnectRules lists the destinations the containers may reach.
+type ConnectRules struct {
+	// Allow lists destinations as address ranges, protocol and ports.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1024
+	Allow []ConnectRule `json:"allow,omitempty"`
+}
+
+// ConnectRule allows connects to, and datagrams sent to, one address range
+// on one port or range of ports.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.endPort) || self.endPort >= self.port",message="endPort must not be lower than port"
+type ConnectRule struct {
+	// CIDR is the destination address range, e.g. 10.96.0.10/32 or
+	// fd00::/64. Host bits must be zero.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=43
+	CIDR string `json:"cidr"`
+
+	// Protocol is TCP or UDP.
+	Protocol Protocol `json:"protocol"`
+
+	// Port is the destination port. A UDP connect to port 0, which resolvers
+	// use to pick a source address without sending anything, needs a rule
+	// with port 0.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+
+	// EndPort, when set, makes the rule cover every port from Port to EndPort
+	// inclusive.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	EndPort *int32 `json:"endPort,omitempty"`
+}
+
+// ExecutableRules lists the programs the containers may run.
+type ExecutableRules struct {
+	// Allow lists program paths.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1024
+	Allow []ExecutableRule `json:"allow,omitempty"`
+}
+
+// ExecutableRule allows executing the programs a path pattern matches.
+type ExecutableRule struct {
+	// Path is an absolute path pattern in the same language as file rules:
+	// literal components, `*` for one whole component, an optional trailing
+	// `/**`.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:Pattern=`^(/|/\*\*|(/([^/*.][^/*]*|\.[^/*.][^/*]*|\.\.[^/*]+|\*))+(/\*\*)?)$`
+	Path string `json:"path"`
+}
+
+// EnforcementPolicyStatus reports where and how a policy is enforced.
+type EnforcementPolicyStatus struct {
+	// ObservedGeneration is the generation of the spec the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions about the policy, e.g. Ready (compiled and loaded on every
+	// node running a selected container) and Invalid (refused, with the
+	// offending field in the message).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Nodes reports, for each node running a selected container, how each
+	// kind of operation is enforced there, which depends on the node's kernel.
+	// +optional
+	// +listType=map
+	// +listMapKey=node
+	Nodes []NodeEnforcement `json:"nodes,omitempty"`
+}
+
+// NodeEnforcement is how one node enforces a policy.
+type NodeEnforcement struct {
+	// Node is the node's name.
+	Node string `json:"node"`
+
+	// Kinds says, per kind of operation, which kernel hook enforces it and
+	// with what effect.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	Kinds []KindEnforcement `json:"kinds,omitempty"`
+
+	// Violations is how many distinct violations the node has reported.
+	// +optional
+	Violations int64 `json:"violations,omitempty"`
+}
+
+// EnforcedKind is a kind of operation a policy governs.
+// +kubebuilder:validation:Enum=capabilities;files;connect;executables
+type EnforcedKind string
+
+const (
+	// KindCapabilities is capability checks.
+	KindCapabilities EnforcedKind = "capabilities"
+	// KindFiles is file opens.
+	KindFiles EnforcedKind = "files"
+	// KindConnect is connects and unconnected datagram sends.
+	KindConnect EnforcedKind = "connect"
+	// KindExecutables is program executions.
+	KindExecutables EnforcedKind = "executables"
+)
+
+// EnforcementEffect is what a node can do about an operation outside a policy.
+// +kubebuilder:validation:Enum=Prevented;KilledAfter;Unavailable
+type EnforcementEffect string
+
+const (
+	// EffectPrevented means the operation fails before it happens.
+	EffectPrevented EnforcementEffect = "Prevented"
+	// EffectKilledAfter means the process is killed once the operation has
+	// happened: it cannot be refused on this kernel.
+	EffectKilledAfter EnforcementEffect = "KilledAfter"
+	// EffectUnavailable means the node cannot enforce this kind at all.
+	EffectUnavailable EnforcementEffect = "Unavailable"
+)
+
+// KindEnforcement is how a node enforces one kind of operation.
+type KindEnforcement struct {
+	// Kind of operation.
+	Kind EnforcedKind `json:"kind"`
+	// Backend is the kernel hook used, e.g. lsm/file_open or cgroup/connect4.
+	// +optional
+	Backend string `json:"backend,omitempty"`
+	// Effect is what happens to an operation outside the policy.
+	Effect EnforcementEffect `json:"effect"`
+}
+
+// EnforcementPolicyList is a list of EnforcementPolicies.
+//
+// +kubebuilder:object:root=true
+type EnforcementPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the policies.
+	Items []EnforcementPolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&EnforcementPolicy{}, &EnforcementPolicyList{})
+}

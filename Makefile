@@ -7,6 +7,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 # Packages that are pure logic: no root, no kernel, no API server.
 UNIT_PKGS := ./crds/... ./profiles/... ./generator/...
 FUZZTIME ?= 10s
+BENCHROUNDS ?= 5
 
 .PHONY: help
 help: ## list the targets
@@ -21,6 +22,48 @@ generate: ## regenerate BPF objects and bindings, deepcopy and CRD manifests
 	$(GO) generate ./bpf/...
 	$(GO) tool controller-gen object paths=./crds/...
 
+.PHONY: check-generated
+check-generated: generate ## fail when committed generated files differ from what `make generate` makes
+	@if ! git diff --quiet -- bpf crds; then \
+		git --no-pager diff --stat -- bpf crds; \
+		echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; fi
+
+.PHONY: vmlinux
+vmlinux: ## regenerate bpf/include/vmlinux.h from this machine's kernel BTF (rarely needed: CO-RE)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
+
+.PHONY: test
+test: check-generated ## every test: vet, kernel tests (root), the BPF-LSM VM, short fuzzing
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 60m ./...
+	$(MAKE) fuzz
+
+.PHONY: bench
+bench: ## benchmarks: each loop without footprint, attached but unwatched, and recording (root)
+	$(GO) test -run '^$$' -bench . -count 1 -timeout 60m ./test/bench/ -args -rounds $(BENCHROUNDS)
+
+.PHONY: demo
+demo: build ## the local demo: record a workload, export least privilege from its profile (root)
+	CGO_ENABLED=0 $(GO) build -o bin/demo-app ./examples/demo
+	examples/demo/run.sh
+
 .PHONY: test-unit
 test-unit: ## pure-logic tests (no root needed)
 	$(GO) test $(UNIT_PKGS)
+
+# Every `func FuzzXxx` in a _test.go file is found, so a new fuzz target runs
+# without editing this file. go test -fuzz takes one target per run.
+.PHONY: fuzz
+fuzz: ## run every go test -fuzz target for $(FUZZTIME) each, one after another
+	@set -euo pipefail; \
+	targets=$$(grep -rE --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata '^func Fuzz[A-Za-z0-9_]*\(' . \
+		| sed -E 's|^\./(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|' | sort -u); \
+	if [ -z "$$targets" ]; then echo "no fuzz targets found" >&2; exit 1; fi; \
+	while read -r dir target; do \
+		echo "fuzz: $$target in ./$$dir for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) "./$$dir" </dev/null; \
+	done <<< "$$targets"
+
+.PHONY: test-vm
+test-vm: ## BPF-LSM tests in a QEMU VM with Debian's kernel (root; installs qemu and the kernel on first use)
+	$(GO) test -count=1 -timeout 30m ./test/vm/...

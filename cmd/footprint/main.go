@@ -59,6 +59,9 @@ EnforcementPolicy that footprint enforces in the kernel.`,
 	}
 	root.AddCommand(
 		newVersionCommand(),
+		newProbeCommand(),
+		newRecordCommand(),
+		newShowCommand(), newDiffCommand(), newExportCommand(),
 	)
 	return root
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -158,19 +160,82 @@ func (r *Recorder) createSharedMaps(spec *ebpf.CollectionSpec, opts Options) err
 	return nil
 }
 
-// ErrPermission means the kernel refused BPF to this process.
-var ErrPermission = errors.New("the kernel refused to create BPF maps: footprint needs root with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (run it with sudo; in a container, run it privileged)")
+// ErrPermission means the kernel refused BPF to this process. The error
+// Load returns wraps it and says which capabilities the process lacks.
+var ErrPermission = errors.New("the kernel refused to load eBPF")
 
 func mapError(name string, err error) error {
 	if errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("create map %s: %w", name, ErrPermission)
+		return &permissionError{op: "create map " + name, err: err}
 	}
 	return fmt.Errorf("create map %s: %w", name, err)
 }
 
-// tryBackend loads the backend's programs (and only them) from the object and
-// attaches them. It returns the reason when the kernel refuses.
+// permissionError is an EPERM from bpf(2), explained: which of the
+// capabilities footprint needs the process lacks, or, when it has them all,
+// that something else (seccomp, an LSM) blocks bpf(2).
+type permissionError struct {
+	op  string
+	err error
+}
+
+func (e *permissionError) Error() string {
+	// cilium/ebpf's own hint on EPERM (MEMLOCK) is beside the point here.
+	missing := missingCapabilities()
+	if len(missing) == 0 {
+		return fmt.Sprintf("%v (%s: operation not permitted) although this process has CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: "+
+			"a seccomp filter or an LSM policy blocks bpf(2); run footprint unconfined (in a container: --privileged)", ErrPermission, e.op)
+	}
+	list := strings.Join(missing, ", ")
+	if n := len(missing); n > 1 {
+		list = strings.Join(missing[:n-1], ", ") + " and " + missing[n-1]
+	}
+	return fmt.Sprintf("%v (%s: operation not permitted): this process lacks %s; "+
+		"run footprint as root with its full capabilities (sudo; in a container: --privileged)", ErrPermission, e.op, list)
+}
+
+func (e *permissionError) Unwrap() []error { return []error{ErrPermission, e.err} }
+
+// missingCapabilities lists which of CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN
+// are not in this process's effective set (CAP_BPF and CAP_PERFMON only on
+// kernels that have them: 5.8+).
+func missingCapabilities() []string {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil
+	}
+	last := 63
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	var missing []string
+	for _, c := range []struct {
+		name string
+		bit  int
+	}{{"CAP_BPF", unix.CAP_BPF}, {"CAP_PERFMON", unix.CAP_PERFMON}, {"CAP_SYS_ADMIN", unix.CAP_SYS_ADMIN}} {
+		if c.bit > last {
+			continue
+		}
+		if data[c.bit/32].Effective&(1<<(c.bit%32)) == 0 {
+			missing = append(missing, c.name)
+		}
+	}
+	return missing
+}
+
+// tryBackend loads the backend's programs with the recorder's shared maps.
 func (r *Recorder) tryBackend(spec *ebpf.CollectionSpec, c backend, cgroupRoot string) (*ebpf.Collection, []link.Link, string) {
+	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters}
+	return loadBackend(spec, c, shared, cgroupRoot)
+}
+
+// loadBackend loads the backend's programs (and only them) from the object,
+// with the maps in shared standing in for the object's maps of the same
+// name, and attaches them. It returns the reason when the kernel refuses.
+func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot string) (*ebpf.Collection, []link.Link, string) {
 	s := spec.Copy()
 	for name := range s.Programs {
 		if !slices.Contains(c.programs, name) {
@@ -178,14 +243,15 @@ func (r *Recorder) tryBackend(spec *ebpf.CollectionSpec, c backend, cgroupRoot s
 		}
 	}
 	replacements := map[string]*ebpf.Map{}
-	for name, m := range map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters} {
-		if _, ok := s.Maps[name]; ok {
+	for name, m := range shared {
+		if ms, ok := s.Maps[name]; ok {
 			replacements[name] = m
+			// A ring buffer's size is part of its spec and must
+			// match the shared map's.
+			if ms.Type == ebpf.RingBuf {
+				ms.MaxEntries = m.MaxEntries()
+			}
 		}
-	}
-	// The object's own ring buffer spec must match the shared one's size.
-	if ev, ok := s.Maps["events"]; ok {
-		ev.MaxEntries = r.events.MaxEntries()
 	}
 	coll, err := ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: replacements})
 	if err != nil {

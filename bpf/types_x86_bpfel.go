@@ -51,6 +51,22 @@ type typesFpConnectKey struct {
 	Pad      [2]uint8
 }
 
+type typesFpConnectRuleKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Set       uint32
+	Protocol  uint8
+	AnyPort   uint8
+	Port      uint16
+	Addr      [16]uint8
+}
+
+type typesFpEnforcedCgroup struct {
+	_        structs.HostLayout
+	PolicyId uint32
+	Flags    uint32
+}
+
 type typesFpEventHeader struct {
 	_           structs.HostLayout
 	Kind        uint32
@@ -113,6 +129,34 @@ type typesFpInodeSeen struct {
 	EntryId uint64
 }
 
+type typesFpPathKey struct {
+	_      structs.HostLayout
+	Parent uint32
+	Len    uint32
+	Name   [64]int8
+}
+
+type typesFpPathNode struct {
+	_           structs.HostLayout
+	Id          uint32
+	Access      uint8
+	Descendants uint8
+	Pad         uint16
+}
+
+type typesFpPolicy struct {
+	_                 structs.HostLayout
+	CapsAllowed       uint64
+	CapsAllowedUserns uint64
+	Files             typesFpPathNode
+	Executables       typesFpPathNode
+	ConnectSet        uint32
+	Governs           uint32
+	Mode              uint8
+	Action            uint8
+	Pad               [6]uint8
+}
+
 type typesFpSeen struct {
 	_           structs.HostLayout
 	Count       uint64
@@ -123,6 +167,33 @@ type typesFpTextRange struct {
 	_     structs.HostLayout
 	Start uint64
 	End   uint64
+}
+
+type typesFpViolationEvent struct {
+	_        structs.HostLayout
+	Hdr      typesFpEventHeader
+	CgroupId uint64
+	PolicyId uint32
+	Outcome  uint32
+	Cap      uint32
+	Access   uint32
+	Flags    uint32
+	Uid      uint32
+	Addr     [16]uint8
+	Port     uint16
+	Protocol uint8
+	Pad      [5]uint8
+	Path     [512]int8
+	Exe      [512]int8
+}
+
+type typesFpViolationKey struct {
+	_        structs.HostLayout
+	CgroupId uint64
+	Object   uint64
+	Detail   uint64
+	Kind     uint32
+	PolicyId uint32
 }
 
 type typesFpWatch struct {
@@ -191,6 +262,8 @@ type typesVariableSpecs struct {
 	AnchorFpCgroupEvent     *ebpf.VariableSpec `ebpf:"anchor_fp_cgroup_event"`
 	AnchorFpConnectEvent    *ebpf.VariableSpec `ebpf:"anchor_fp_connect_event"`
 	AnchorFpConnectKey      *ebpf.VariableSpec `ebpf:"anchor_fp_connect_key"`
+	AnchorFpConnectRuleKey  *ebpf.VariableSpec `ebpf:"anchor_fp_connect_rule_key"`
+	AnchorFpEnforcedCgroup  *ebpf.VariableSpec `ebpf:"anchor_fp_enforced_cgroup"`
 	AnchorFpEventHeader     *ebpf.VariableSpec `ebpf:"anchor_fp_event_header"`
 	AnchorFpExecEvent       *ebpf.VariableSpec `ebpf:"anchor_fp_exec_event"`
 	AnchorFpExecKey         *ebpf.VariableSpec `ebpf:"anchor_fp_exec_key"`
@@ -199,8 +272,13 @@ type typesVariableSpecs struct {
 	AnchorFpFileSeen        *ebpf.VariableSpec `ebpf:"anchor_fp_file_seen"`
 	AnchorFpInodeKey        *ebpf.VariableSpec `ebpf:"anchor_fp_inode_key"`
 	AnchorFpInodeSeen       *ebpf.VariableSpec `ebpf:"anchor_fp_inode_seen"`
+	AnchorFpPathKey         *ebpf.VariableSpec `ebpf:"anchor_fp_path_key"`
+	AnchorFpPathNode        *ebpf.VariableSpec `ebpf:"anchor_fp_path_node"`
+	AnchorFpPolicy          *ebpf.VariableSpec `ebpf:"anchor_fp_policy"`
 	AnchorFpSeen            *ebpf.VariableSpec `ebpf:"anchor_fp_seen"`
 	AnchorFpTextRange       *ebpf.VariableSpec `ebpf:"anchor_fp_text_range"`
+	AnchorFpViolationEvent  *ebpf.VariableSpec `ebpf:"anchor_fp_violation_event"`
+	AnchorFpViolationKey    *ebpf.VariableSpec `ebpf:"anchor_fp_violation_key"`
 	AnchorFpWatch           *ebpf.VariableSpec `ebpf:"anchor_fp_watch"`
 }
 
@@ -239,6 +317,8 @@ type typesVariables struct {
 	AnchorFpCgroupEvent     *ebpf.Variable `ebpf:"anchor_fp_cgroup_event"`
 	AnchorFpConnectEvent    *ebpf.Variable `ebpf:"anchor_fp_connect_event"`
 	AnchorFpConnectKey      *ebpf.Variable `ebpf:"anchor_fp_connect_key"`
+	AnchorFpConnectRuleKey  *ebpf.Variable `ebpf:"anchor_fp_connect_rule_key"`
+	AnchorFpEnforcedCgroup  *ebpf.Variable `ebpf:"anchor_fp_enforced_cgroup"`
 	AnchorFpEventHeader     *ebpf.Variable `ebpf:"anchor_fp_event_header"`
 	AnchorFpExecEvent       *ebpf.Variable `ebpf:"anchor_fp_exec_event"`
 	AnchorFpExecKey         *ebpf.Variable `ebpf:"anchor_fp_exec_key"`
@@ -247,8 +327,13 @@ type typesVariables struct {
 	AnchorFpFileSeen        *ebpf.Variable `ebpf:"anchor_fp_file_seen"`
 	AnchorFpInodeKey        *ebpf.Variable `ebpf:"anchor_fp_inode_key"`
 	AnchorFpInodeSeen       *ebpf.Variable `ebpf:"anchor_fp_inode_seen"`
+	AnchorFpPathKey         *ebpf.Variable `ebpf:"anchor_fp_path_key"`
+	AnchorFpPathNode        *ebpf.Variable `ebpf:"anchor_fp_path_node"`
+	AnchorFpPolicy          *ebpf.Variable `ebpf:"anchor_fp_policy"`
 	AnchorFpSeen            *ebpf.Variable `ebpf:"anchor_fp_seen"`
 	AnchorFpTextRange       *ebpf.Variable `ebpf:"anchor_fp_text_range"`
+	AnchorFpViolationEvent  *ebpf.Variable `ebpf:"anchor_fp_violation_event"`
+	AnchorFpViolationKey    *ebpf.Variable `ebpf:"anchor_fp_violation_key"`
 	AnchorFpWatch           *ebpf.Variable `ebpf:"anchor_fp_watch"`
 }
 

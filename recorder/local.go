@@ -17,6 +17,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
@@ -77,6 +78,32 @@ type LocalResult struct {
 // ErrCommandNotFound means the command to record does not exist.
 var ErrCommandNotFound = errors.New("command not found")
 
+// ErrCommandNotExecutable means the command to record exists but cannot be
+// executed (not a regular file with execute permission).
+var ErrCommandNotExecutable = errors.New("command not executable")
+
+// LookCommand resolves the program to record the way a shell does, and says
+// what is wrong when it cannot be run: the errors wrap ErrCommandNotFound or
+// ErrCommandNotExecutable.
+func LookCommand(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	switch {
+	case err == nil:
+		return path, nil
+	case errors.Is(err, exec.ErrDot):
+		return "", fmt.Errorf("%w: %s is in the current directory, which is not searched: run ./%s", ErrCommandNotFound, name, name)
+	case errors.Is(err, exec.ErrNotFound):
+		return "", fmt.Errorf("%w: %s is not in $PATH: check the name or give its full path", ErrCommandNotFound, name)
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("%w: %s: no such file", ErrCommandNotFound, name)
+	case errors.Is(err, syscall.EISDIR):
+		return "", fmt.Errorf("%w: %s is a directory", ErrCommandNotExecutable, name)
+	case errors.Is(err, os.ErrPermission):
+		return "", fmt.Errorf("%w: %s: not a file with execute permission (chmod +x it, or run it through its interpreter)", ErrCommandNotExecutable, name)
+	}
+	return "", fmt.Errorf("%w: %s: %v", ErrCommandNotFound, name, errors.Unwrap(err))
+}
+
 // RecordCommand runs a command in a fresh cgroup v2 under footprint's
 // programs and returns its profile. Recording starts at the command's exec,
 // so footprint's own set-up is not in the profile, and covers every process
@@ -87,9 +114,9 @@ func RecordCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error)
 	if len(opts.Command) == 0 {
 		return nil, errors.New("no command to record")
 	}
-	path, err := exec.LookPath(opts.Command[0])
+	path, err := LookCommand(opts.Command[0])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s (%v)", ErrCommandNotFound, opts.Command[0], errors.Unwrap(err))
+		return nil, err
 	}
 	mount, err := cgroupfs.Mount()
 	if err != nil {
@@ -140,76 +167,17 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 		<-readDone
 	}()
 
-	dir, err := s.cg.Open()
+	run, err := cgroupcmd.Run(ctx, s.cg, cgroupcmd.Options{
+		Path: path, Args: s.opts.Command,
+		Stdin: s.opts.Stdin, Stdout: s.opts.Stdout, Stderr: s.opts.Stderr,
+		Duration: s.opts.Duration, StopGrace: s.opts.StopGrace,
+		Tick: s.report, TickInterval: s.opts.ProgressInterval,
+	})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, s.opts.Command[1:]...)
-	cmd.Args[0] = s.opts.Command[0]
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.opts.Stdin, s.opts.Stdout, s.opts.Stderr
-	// clone3(CLONE_INTO_CGROUP): the child is in the recorded cgroup from
-	// its first instruction, and nothing of footprint's runs there.
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
-	started := time.Now()
-	err = cmd.Start()
-	dir.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", s.opts.Command[0], err)
-	}
-
-	result := &LocalResult{}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
-	var timeout <-chan time.Time
-	if s.opts.Duration > 0 {
-		t := time.NewTimer(s.opts.Duration)
-		defer t.Stop()
-		timeout = t.C
-	}
-	interval := s.opts.ProgressInterval
-	if interval <= 0 {
-		interval = 250 * time.Millisecond
-	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-
-	var waitErr error
-wait:
-	for {
-		select {
-		case waitErr = <-exited:
-			break wait
-		case <-ticker.C:
-			s.report(started)
-		case <-timeout:
-			result.Stopped = fmt.Sprintf("duration %s elapsed", s.opts.Duration)
-			timeout = nil
-			waitErr = s.stop(cmd, exited)
-			break wait
-		case <-ctx.Done():
-			result.Stopped = "interrupted"
-			waitErr = s.stop(cmd, exited)
-			break wait
-		}
-	}
-	result.ExitCode = exitCode(cmd, waitErr)
-
-	// What the command left behind is not recorded further: the recording
-	// covers the command's lifetime. Kill it so the cgroup can go.
-	if pids, err := s.cg.Procs(); err == nil && len(pids) > 0 {
-		result.Leftover = len(pids)
-		if err := s.cg.Kill(); err != nil {
-			return nil, err
-		}
-	}
-	waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.cg.WaitEmpty(waitCtx); err != nil {
-		return nil, err
-	}
-	finished := time.Now()
-	s.report(started)
+	result := &LocalResult{ExitCode: run.ExitCode, Stopped: run.Stopped, Leftover: run.Leftover}
+	started, finished := run.Started, run.Finished
 
 	// The maps are the truth; the ring buffer was only for progress.
 	entries, err := s.rec.Sweep(nil)
@@ -239,33 +207,6 @@ wait:
 	return result, nil
 }
 
-// stop asks the command to exit with SIGTERM and, after the grace period,
-// kills everything in its cgroup. It returns the command's wait error.
-func (s *session) stop(cmd *exec.Cmd, exited <-chan error) error {
-	grace := s.opts.StopGrace
-	if grace <= 0 {
-		grace = 5 * time.Second
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		return err
-	case <-time.After(grace):
-	}
-	s.cg.Kill()
-	return <-exited
-}
-
-func exitCode(cmd *exec.Cmd, waitErr error) int {
-	if cmd.ProcessState == nil {
-		return 1
-	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return cmd.ProcessState.ExitCode()
-}
-
 // readEvents counts first sightings for the progress display until the
 // reader is closed.
 func (s *session) readEvents(rd *bpf.Reader) error {
@@ -286,11 +227,11 @@ func (s *session) readEvents(rd *bpf.Reader) error {
 	}
 }
 
-func (s *session) report(started time.Time) {
+func (s *session) report(elapsed time.Duration) {
 	if s.opts.Progress == nil {
 		return
 	}
-	p := Progress{Elapsed: time.Since(started), Unique: map[bpf.Kind]int{}}
+	p := Progress{Elapsed: elapsed, Unique: map[bpf.Kind]int{}}
 	if counters, err := s.rec.Counters(); err == nil {
 		for _, c := range counters {
 			p.Events += c.Events

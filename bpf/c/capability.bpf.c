@@ -10,8 +10,7 @@
  * reaches the BPF LSM.
  */
 #include "common.h"
-
-#define CAP_OPT_NOAUDIT (1U << 1)
+#include "noaudit.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -24,79 +23,6 @@ struct {
 	__type(key, struct fp_capability_key);
 	__type(value, struct fp_seen);
 } capabilities_seen SEC(".maps");
-
-/* Text ranges of kernel functions that only make no-audit checks (e.g.
- * cap_vm_enough_memory, ns_capable_noaudit), filled from /proc/kallsyms by
- * the loader. Empty when kallsyms hides addresses. */
-const volatile struct fp_text_range noaudit_callers[FP_NOAUDIT_RANGES] = {};
-const volatile __u32 noaudit_caller_count = 0;
-
-/*
- * Walking the stack costs ~2 us; a call site is classified once and
- * remembered by a fingerprint that is cheap to take: the capability, the
- * syscall and the depth of the kernel stack at the hook. The same call path
- * always has the same depth, and two different paths with the same syscall,
- * capability and depth are not expected in practice. 4096 sites is far more
- * than a kernel has capability call paths; LRU so that it never fills.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u8);
-} noaudit_by_call_site SEC(".maps");
-
-static __always_inline bool stack_has_noaudit_caller(void *ctx)
-{
-	__u64 ips[FP_STACK_DEPTH] = {};
-	long n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
-
-	if (n <= 0)
-		return false;
-	for (int i = 0; i < FP_STACK_DEPTH; i++) {
-		if (i * sizeof(__u64) >= n)
-			break;
-		for (int j = 0; j < FP_NOAUDIT_RANGES; j++) {
-			if (j >= noaudit_caller_count)
-				break;
-			if (ips[i] >= noaudit_callers[j].start && ips[i] < noaudit_callers[j].end)
-				return true;
-		}
-	}
-	return false;
-}
-
-static __always_inline __u64 call_site(int cap)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	volatile __u64 anchor = 0;
-	void *here = (void *)&anchor;
-	__u64 sp = 0, depth;
-
-	/* The address of a local, read back as a number: where this program
-	 * runs on the kernel stack. */
-	bpf_probe_read_kernel(&sp, sizeof(sp), &here);
-	depth = sp - (__u64)BPF_CORE_READ(task, stack);
-	return (depth & 0xffffffff) | ((__u64)(cap & 0xff) << 32) |
-	       ((__u64)(BPF_CORE_READ(regs, orig_ax) & 0xffffff) << 40);
-}
-
-static __always_inline bool called_without_audit(void *ctx, int cap)
-{
-	__u64 site;
-	__u8 *known, noaudit;
-
-	if (noaudit_caller_count == 0)
-		return false;
-	site = call_site(cap);
-	known = bpf_map_lookup_elem(&noaudit_by_call_site, &site);
-	if (known)
-		return *known;
-	noaudit = stack_has_noaudit_caller(ctx);
-	bpf_map_update_elem(&noaudit_by_call_site, &site, &noaudit, BPF_ANY);
-	return noaudit;
-}
 
 static __always_inline void record_capability(__u64 cgid, int cap, int ret, __u32 flags,
 					      const struct user_namespace *ns)

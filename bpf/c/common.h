@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Maps and helpers shared by every footprint program. Each object that
+ * Maps and helpers shared by every recorder program. Each object that
  * includes this header declares the same shared maps; the loader creates them
  * once and hands the same instances to every object (MapReplacements), so the
  * definitions here must stay identical across objects.
@@ -8,19 +8,7 @@
 #ifndef FOOTPRINT_COMMON_H
 #define FOOTPRINT_COMMON_H
 
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_endian.h>
-#include "footprint.h"
-
-#ifndef E2BIG
-#define E2BIG 7
-#endif
-#ifndef EEXIST
-#define EEXIST 17
-#endif
+#include "kernel.h"
 
 /*
  * Cgroups whose processes are recorded, by cgroup v2 id. The one lookup an

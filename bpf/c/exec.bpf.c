@@ -12,6 +12,7 @@
  * Backends, best first: tp_btf/sched_process_exec (has the linux_binprm),
  * tracepoint/sched/sched_process_exec (the new mm's exe_file and auxv).
  */
+#include "common.h"
 #include "path.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

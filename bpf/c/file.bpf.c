@@ -11,19 +11,11 @@
  * A repeat costs one lookup of a 32-byte (cgroup, inode, mount, access) key;
  * only a new inode pays for the path walk and the 552-byte path key.
  */
+#include "common.h"
 #include "path.h"
+#include "file.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-#define FMODE_READ (1U << 0)
-#define FMODE_WRITE (1U << 1)
-#define FMODE_EXEC (1U << 5)
-#define FMODE_PATH (1U << 14)
-#define FMODE_CREATED (1U << 20)
-/* In f_flags of files execve opens (kernels where f_mode lacks FMODE_EXEC);
- * the kernel strips it from user-supplied open flags. */
-#define __FMODE_EXEC 0x20
-#define O_TRUNC 01000
 
 /* The truth: one entry per (cgroup, path, access). Sized for a few hundred
  * containers with some hundred files each; entries cost memory only once
@@ -72,24 +64,6 @@ static __always_inline __u64 next_entry_id(void)
 		return 0;
 	*seq += 1;
 	return ((__u64)bpf_get_smp_processor_id() << 48) | *seq;
-}
-
-static __always_inline __u32 access_of(struct file *file, __u32 open_flags)
-{
-	__u32 mode = BPF_CORE_READ(file, f_mode);
-	__u32 access = 0;
-
-	if (mode & FMODE_READ)
-		access |= FP_ACCESS_READ;
-	if (mode & FMODE_WRITE)
-		access |= FP_ACCESS_WRITE;
-	if ((mode & FMODE_EXEC) || (BPF_CORE_READ(file, f_flags) & __FMODE_EXEC))
-		access |= FP_ACCESS_EXEC;
-	if (mode & FMODE_CREATED)
-		access |= FP_ACCESS_CREATE;
-	if ((open_flags & O_TRUNC) && (mode & FMODE_WRITE))
-		access |= FP_ACCESS_TRUNCATE;
-	return access;
 }
 
 static __always_inline void emit_file(struct fp_file_key *key)
@@ -217,27 +191,13 @@ static __always_inline void record_open(__u64 cgid, struct file *file, __u32 ope
 
 /* ---- tracepoint backend: sys_exit_open* ---- */
 
-static __always_inline struct file *fd_file(struct task_struct *task, long fd)
-{
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	struct file *file = NULL;
-
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	return file;
-}
-
-/*
- * open_exit handles the return of an open-family syscall. The flags argument
- * (for O_TRUNC; FMODE_CREATED already says whether the file was created) is
- * read back from the syscall's saved user registers, which the kernel leaves
- * intact on the way out, so no sys_enter program is needed.
- */
+/* open_exit handles the return of an open-family syscall; no sys_enter
+ * program is needed (see open_flags_at_exit). */
 static __always_inline int open_exit(long ret, int flags_arg)
 {
 	struct task_struct *task;
-	struct pt_regs *regs;
 	struct file *file;
-	__u32 flags = 0;
+	__u32 flags;
 	__u64 cgid;
 
 	if (ret < 0)
@@ -250,25 +210,7 @@ static __always_inline int open_exit(long ret, int flags_arg)
 		count(FP_KIND_FILE, FP_COUNT_READ_ERROR);
 		return 0;
 	}
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	switch (flags_arg) {
-	case 2: /* open(path, flags, mode) */
-		flags = BPF_CORE_READ(regs, si);
-		break;
-	case 3: /* openat(dirfd, path, flags, mode) */
-		flags = BPF_CORE_READ(regs, dx);
-		break;
-	case 4: { /* openat2(dirfd, path, how, size): how->flags */
-		struct open_how *how = (struct open_how *)BPF_CORE_READ(regs, dx);
-		__u64 f = 0;
-
-		bpf_probe_read_user(&f, sizeof(f), &how->flags);
-		flags = f;
-		break;
-	}
-	default: /* creat(path, mode) is open(O_CREAT|O_WRONLY|O_TRUNC) */
-		flags = O_TRUNC;
-	}
+	flags = open_flags_at_exit(task, flags_arg);
 	record_open(cgid, file, flags, false);
 	return 0;
 }

@@ -9,9 +9,11 @@
 #ifndef FOOTPRINT_PATH_H
 #define FOOTPRINT_PATH_H
 
-#include "common.h"
+#include "kernel.h"
 
 #define FP_PATH_MASK (FP_PATH_MAX - 1)
+/* comp_start entries: a power of two above FP_PATH_DEPTH, for masking. */
+#define FP_PATH_COMPONENTS 64
 
 /*
  * The path is built backwards from the end of the first half; the second
@@ -25,7 +27,12 @@ struct path_scratch {
 	 * not track map memory, so every iteration of the walk looks the
 	 * same to it and its states merge instead of multiplying. */
 	__u32 off;
+	/* Where each component's "/name" starts, leaf first, and how many:
+	 * the enforcer matches rules from the root down. */
+	__u32 ncomp;
+	__u32 end; /* where the path ends */
 	__u32 _pad;
+	__u16 comp_start[FP_PATH_COMPONENTS];
 };
 
 struct {
@@ -59,6 +66,8 @@ static __always_inline __u32 walk_path(struct path_scratch *s, struct dentry *de
 	__u32 off;
 
 	s->off = end > FP_PATH_MAX ? FP_PATH_MAX : end;
+	s->end = s->off;
+	s->ncomp = 0;
 
 	for (int i = 0; i < FP_PATH_DEPTH; i++) {
 		struct dentry *mnt_root, *parent;
@@ -101,6 +110,8 @@ static __always_inline __u32 walk_path(struct path_scratch *s, struct dentry *de
 		bpf_probe_read_kernel(&s->buf[(start + 1) & FP_PATH_MASK], len, name.name);
 		s->buf[start & FP_PATH_MASK] = '/';
 		s->off = start;
+		s->comp_start[s->ncomp & (FP_PATH_COMPONENTS - 1)] = start;
+		s->ncomp++;
 		dentry = parent;
 	}
 	if (!reached_root && !(*flags & FP_PATH_TRUNCATED)) {

@@ -203,4 +203,130 @@ struct fp_text_range {
 	__u64 end;
 };
 
+
+/* ---- enforcement ---- */
+
+/* Bytes of one path component in a rule key. Longer names are matched only
+ * by wildcard rules. */
+#define FP_NAME_MAX 64
+/* fp_path_key.len of a wildcard child: matches any one component that has
+ * no literal rule. */
+#define FP_WILDCARD_LEN 0xffff
+
+enum fp_enforce_mode {
+	FP_MODE_AUDIT = 1,   /* report what would be denied, allow it */
+	FP_MODE_ENFORCE = 2, /* apply the action */
+};
+
+enum fp_enforce_action {
+	FP_ACTION_DENY = 1, /* fail with EPERM where the hook can; kill where it cannot */
+	FP_ACTION_KILL = 2, /* SIGKILL the process (and deny where the hook can) */
+};
+
+/* fp_enforced_cgroup.flags */
+enum fp_enforce_flag {
+	/* Set at the cgroup's first exec: file, capability and connect rules
+	 * apply from then on, so the container runtime's set-up (runc init)
+	 * is not held to the workload's policy. Exec rules apply always. */
+	FP_ENFORCE_LIVE = 1 << 0,
+	/* Added by the kernel because its parent cgroup was enforced. */
+	FP_ENFORCE_INHERITED = 1 << 1,
+};
+
+/* Value of enforced_cgroups. */
+struct fp_enforced_cgroup {
+	__u32 policy_id;
+	__u32 flags; /* enum fp_enforce_flag */
+};
+
+/* A node of a path rule tree, and the value of path_rules. */
+struct fp_path_node {
+	__u32 id;         /* this node's id: the parent of its children's keys */
+	__u8 access;      /* enum fp_access granted when the path ends here */
+	__u8 descendants; /* enum fp_access granted to every path strictly below */
+	__u16 _pad;
+};
+
+/* Key of path_rules: a child of node parent named name (or the wildcard). */
+struct fp_path_key {
+	__u32 parent;
+	__u32 len; /* bytes of name, or FP_WILDCARD_LEN */
+	char name[FP_NAME_MAX];
+};
+
+/* Value of policies: one compiled EnforcementPolicy. User space replaces it
+ * in one update; rules live under ids that change with every version, so
+ * the swap is atomic. */
+struct fp_policy {
+	__u64 caps_allowed;        /* bit n: capability n */
+	__u64 caps_allowed_userns; /* ... when checked in a child user namespace */
+	struct fp_path_node files; /* root of the file rules */
+	struct fp_path_node executables;
+	__u32 connect_set; /* connect_rules id of this version's destinations */
+	__u32 governs;     /* (1 << enum fp_kind) per kind the policy restricts */
+	__u8 mode;         /* enum fp_enforce_mode */
+	__u8 action;       /* enum fp_enforce_action */
+	__u8 _pad[6];
+};
+
+/* Key of connect_rules (an LPM trie): prefixlen counts bits from set on;
+ * set, protocol, any_port and port are always matched in full (64 bits),
+ * addr by the rule's prefix. IPv4 is stored IPv4-mapped (::ffff:a.b.c.d).
+ * Port 0 is a port like any other (glibc connects UDP sockets to port 0 to
+ * pick source addresses); any_port 1 with port 0 is the any-port rule. */
+struct fp_connect_rule_key {
+	__u32 prefixlen;
+	__u32 set;
+	__u8 protocol;
+	__u8 any_port;
+	__u16 port; /* host byte order */
+	__u8 addr[16];
+};
+
+/* What was done about a violation. */
+enum fp_violation_outcome {
+	FP_OUTCOME_AUDITED = 1, /* Audit mode: allowed and reported */
+	FP_OUTCOME_DENIED = 2,  /* the operation failed with EPERM */
+	FP_OUTCOME_KILLED = 3,  /* SIGKILL after the operation happened */
+	FP_OUTCOME_DENIED_KILLED = 4, /* failed with EPERM, and SIGKILL */
+};
+
+/* Key of violations_seen: one distinct violation. */
+struct fp_violation_key {
+	__u64 cgroup_id;
+	__u64 object; /* dentry, capability, or address hash */
+	__u64 detail; /* inode, user namespace level, or port/protocol */
+	__u32 kind;   /* enum fp_kind */
+	__u32 policy_id;
+};
+
+/* A violation, to user space. Repeats are counted in violations_seen. */
+struct fp_violation_event {
+	struct fp_event_header hdr; /* hdr.kind: the kind of operation */
+	__u64 cgroup_id;
+	__u32 policy_id;
+	__u32 outcome;  /* enum fp_violation_outcome */
+	__u32 cap;      /* capabilities */
+	__u32 access;   /* files: the access asked for */
+	__u32 flags;    /* enum fp_path_flag of path, FP_CAP_USERNS */
+	__u32 uid;
+	__u8 addr[16];  /* connect: IPv4-mapped for IPv4 */
+	__u16 port;
+	__u8 protocol;
+	__u8 _pad[5];
+	char path[FP_PATH_MAX]; /* files and exec: the path */
+	char exe[FP_PATH_MAX];  /* the program that did it */
+};
+
+/* Index into enforce_counters: kind * FP_COUNTERS_PER_KIND + what. */
+enum fp_enforce_counter_what {
+	FP_ECOUNT_CHECKED = 0,    /* operations checked against a policy */
+	FP_ECOUNT_VIOLATIONS = 1, /* ... outside it, repeats included */
+	FP_ECOUNT_REPORTED = 2,   /* distinct violations sent to user space */
+	FP_ECOUNT_SUPPRESSED = 3, /* distinct violations over the report rate */
+	FP_ECOUNT_RINGBUF_LOST = 4,
+	FP_ECOUNT_CACHE_HITS = 5, /* opens decided by the verdict cache */
+	FP_ECOUNT_READ_ERROR = 6,
+};
+
 #endif /* FOOTPRINT_H */

@@ -22,6 +22,9 @@ func newProbeCommand() *cobra.Command {
 for each kind of event, the backend in use and why each better one was refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return usagef("unknown output format %q (-o/--output): use table or json", format)
+			}
 			if err := requireRoot("probe"); err != nil {
 				return err
 			}
@@ -43,11 +46,10 @@ for each kind of event, the backend in use and why each better one was refused.`
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(report)
-			case "table":
+			default:
 				report.print(cmd)
 				return nil
 			}
-			return fmt.Errorf("unknown output format %q: use table or json", format)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: table or json")
@@ -113,7 +115,7 @@ func kernelRelease() string {
 // all.
 func requireRoot(verb string) error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("footprint %s needs root to load eBPF programs (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it with sudo", verb)
+		return fmt.Errorf("%s needs root: loading eBPF programs takes CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN; run it with sudo (sudo footprint %s ...)", verb, verb)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,7 +43,12 @@ in YAML (to CMD-NAME.profile.yaml unless --output says otherwise). footprint
 exits with CMD's exit code.`,
 		Example: `  sudo footprint record -- curl -s http://127.0.0.1:8080/
   sudo footprint record --duration 30s --output web.yaml -- ./web-server --port 8080`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("record needs a command to run: footprint record [flags] -- CMD [ARGS...]")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRecord(cmd, f, args)
 		},
@@ -61,15 +67,24 @@ exits with CMD's exit code.`,
 func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 	// Check everything the user typed before running anything.
 	if f.format != "table" && f.format != "yaml" && f.format != "json" {
-		return fmt.Errorf("unknown --format %q: use table, yaml or json", f.format)
+		return usagef("unknown summary format %q (-o/--format): use table, yaml or json", f.format)
 	}
 	kinds, err := parseKinds(f.kinds)
 	if err != nil {
-		return err
+		return &usageError{err}
 	}
 	backends, err := parseBackends(f.backends)
 	if err != nil {
-		return err
+		return &usageError{err}
+	}
+	// Like a shell: 127 when the command does not exist, 126 when it cannot
+	// be executed. Nothing is written, and an existing --output is kept.
+	if _, err := recorder.LookCommand(args[0]); err != nil {
+		code := 127
+		if errors.Is(err, recorder.ErrCommandNotExecutable) {
+			code = 126
+		}
+		return &exitError{code: code, err: err}
 	}
 	if err := requireRoot("record"); err != nil {
 		return err
@@ -79,10 +94,15 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 		outPath = recorder.ProfileName(args) + ".profile.yaml"
 	}
 	// Open the output now: a profile that cannot be written at the end
-	// would be a recording lost.
+	// would be a recording lost. An existing file is only truncated once
+	// there is a profile to replace it with.
 	var out io.WriteCloser = nopCloser{cmd.OutOrStdout()}
+	var file *os.File
+	created := false
 	if outPath != "-" {
-		file, err := os.Create(outPath)
+		_, statErr := os.Stat(outPath)
+		created = errors.Is(statErr, os.ErrNotExist)
+		file, err = os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE, 0o644)
 		if err != nil {
 			return fmt.Errorf("cannot write the profile: %w (choose another file with --output)", err)
 		}
@@ -109,10 +129,17 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 	res, err := recorder.RecordCommand(cmd.Context(), opts)
 	progress.clear()
 	if err != nil {
-		if outPath != "-" {
+		if created {
 			os.Remove(outPath)
 		}
 		return err
+	}
+	if file != nil {
+		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
+			if err := file.Truncate(0); err != nil {
+				return fmt.Errorf("write profile to %s: %w", outPath, err)
+			}
+		}
 	}
 
 	data, err := yaml.Marshal(res.Profile)

@@ -2,6 +2,11 @@
 // privileged loopback port (CAP_NET_BIND_SERVICE), reads its configuration,
 // writes and hands over a state file (CAP_CHOWN), calls itself over TCP and
 // runs a child program. Recording it shows one of each kind of event.
+//
+// --misbehave makes it do something more after its normal work, for the
+// enforcement demo: shadow (read /etc/shadow), connect (to a port it never
+// used), exec (a program it never ran), capability (CAP_FOWNER: chmod a file
+// it does not own).
 package main
 
 import (
@@ -22,12 +27,47 @@ import (
 func main() {
 	state := flag.String("state", "/tmp/footprint-demo", "directory for the demo's state")
 	config := flag.String("config", "/etc/os-release", "a file to read as configuration")
+	misbehave := flag.String("misbehave", "", "after the normal work, also: shadow, connect, exec or capability")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("demo: ")
 	if err := run(*state, *config); err != nil {
 		log.Fatal(err)
 	}
+	if *misbehave != "" {
+		if err := misbehaveBy(*misbehave, *state); err != nil {
+			log.Fatalf("misbehave %s: %v", *misbehave, err)
+		}
+		log.Printf("misbehaved (%s) and got away with it", *misbehave)
+	}
+}
+
+// misbehaveBy does one thing the normal run never does.
+func misbehaveBy(what, state string) error {
+	switch what {
+	case "shadow":
+		_, err := os.ReadFile("/etc/shadow")
+		return err
+	case "connect":
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		c, err := net.Dial("tcp4", l.Addr().String())
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case "exec":
+		_, err := exec.Command("id", "-u").Output()
+		return err
+	case "capability":
+		// The state file belongs to nobody since the normal run: changing
+		// its mode as root takes CAP_FOWNER.
+		return os.Chmod(filepath.Join(state, "last-run"), 0o600)
+	}
+	return fmt.Errorf("unknown misbehaviour %q: use shadow, connect, exec or capability", what)
 }
 
 func run(state, config string) error {
@@ -68,6 +108,12 @@ func run(state, config string) error {
 		return err
 	}
 	stamp := filepath.Join(state, "last-run")
+	// Replace rather than rewrite: the last run's file belongs to nobody,
+	// and writing into it would take CAP_DAC_OVERRIDE, which only runs after
+	// the first need. Every run needs the same privileges this way.
+	if err := os.Remove(stamp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	if err := os.WriteFile(stamp, []byte(time.Now().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return err
 	}

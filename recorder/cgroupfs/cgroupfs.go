@@ -21,8 +21,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNoCgroup2 means no cgroup v2 filesystem is mounted.
-var ErrNoCgroup2 = errors.New("no cgroup v2 filesystem is mounted (none in /proc/self/mountinfo): footprint needs cgroup v2; mount it with `mount -t cgroup2 none /sys/fs/cgroup` (or /sys/fs/cgroup/unified on a hybrid host), or boot with systemd.unified_cgroup_hierarchy=1")
+// ErrNoCgroup2 means no cgroup v2 filesystem is mounted. The error Mount
+// returns wraps it and says how to mount one.
+var ErrNoCgroup2 = errors.New("no cgroup v2 filesystem is mounted (none in /proc/self/mountinfo)")
 
 // Mount returns where the cgroup v2 filesystem is mounted, read from
 // /proc/self/mountinfo. Hosts differ: /sys/fs/cgroup on unified hosts,
@@ -40,6 +41,7 @@ func Mount() (string, error) {
 // are several, the one of the mount namespace's root cgroup ("/") wins.
 func MountFrom(mountinfo io.Reader) (string, error) {
 	var found string
+	v1 := false // cgroup v1 hierarchies are mounted: a hybrid host
 	sc := bufio.NewScanner(mountinfo)
 	for sc.Scan() {
 		// id parent major:minor root mountpoint options [optional...] - fstype source superopts
@@ -51,7 +53,13 @@ func MountFrom(mountinfo io.Reader) (string, error) {
 				break
 			}
 		}
-		if sep < 5 || sep+1 >= len(fields) || fields[sep+1] != "cgroup2" {
+		if sep < 5 || sep+1 >= len(fields) {
+			continue
+		}
+		if fields[sep+1] == "cgroup" {
+			v1 = true
+		}
+		if fields[sep+1] != "cgroup2" {
 			continue
 		}
 		mountpoint := unescapeMountinfo(fields[4])
@@ -66,7 +74,12 @@ func MountFrom(mountinfo io.Reader) (string, error) {
 		return "", fmt.Errorf("read mountinfo: %w", err)
 	}
 	if found == "" {
-		return "", ErrNoCgroup2
+		fix := "mount -t cgroup2 none /sys/fs/cgroup"
+		if v1 {
+			// /sys/fs/cgroup holds the v1 hierarchies: mount v2 beside them.
+			fix = "mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified"
+		}
+		return "", fmt.Errorf("%w: footprint needs cgroup v2; mount it with `%s`", ErrNoCgroup2, fix)
 	}
 	return found, nil
 }

@@ -58,3 +58,23 @@ func TestMountFromSaysHowToMountCgroup2WhenThereIsNone(t *testing.T) {
 		t.Fatalf("error %q does not say how to fix it", err)
 	}
 }
+
+func TestMountFromSuggestsWhereToMountCgroup2(t *testing.T) {
+	for _, tc := range []struct {
+		name, mountinfo, want string
+	}{
+		{"hybrid: v1 hierarchies under /sys/fs/cgroup",
+			"30 25 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+			"`mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 none /sys/fs/cgroup/unified`"},
+		{"no cgroup at all",
+			"22 1 0:21 / /proc rw - proc proc rw\n",
+			"`mount -t cgroup2 none /sys/fs/cgroup`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := MountFrom(strings.NewReader(tc.mountinfo))
+			if !errors.Is(err, ErrNoCgroup2) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want ErrNoCgroup2 saying %s", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Maps and helpers shared by every enforcer program. Like the recorder's
+ * common.h, each object declares the same maps and the loader hands one
+ * instance of each to all of them.
+ *
+ * A policy is found in two lookups (cgroup -> policy id -> policy); rules are
+ * matched in a bounded number of lookups: one per path component (from the
+ * root down, a literal child first, then the wildcard), two for a connect
+ * (the destination's port, then any port), none for a capability (a bit).
+ */
+#ifndef FOOTPRINT_ENFORCE_H
+#define FOOTPRINT_ENFORCE_H
+
+#include "kernel.h"
+#include "path.h"
+
+/* Enforced cgroups, by cgroup v2 id: the one lookup an unenforced process
+ * pays. Sized like the recorder's watched_cgroups. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct fp_enforced_cgroup);
+} enforced_cgroups SEC(".maps");
+
+/* Compiled policies by id. A node runs a few dozen policies; 1024 leaves
+ * room for many versions in flight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct fp_policy);
+} policies SEC(".maps");
+
+/* The nodes of every policy's file and executable trees, keyed by (parent,
+ * name). 65536 nodes hold hundreds of policies of a few hundred paths. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fp_path_key);
+	__type(value, struct fp_path_node);
+} path_rules SEC(".maps");
+
+/* Allowed destinations of every policy (see struct fp_connect_rule_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fp_connect_rule_key);
+	__type(value, __u8);
+} connect_rules SEC(".maps");
+
+/* Distinct violations, to user space: 256 KiB holds ~230 records. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} violations SEC(".maps");
+
+/* Repeats of a violation are counted here and not reported again. LRU: a
+ * forgotten violation is reported once more, which is harmless. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fp_violation_key);
+	__type(value, __u64);
+} violations_seen SEC(".maps");
+
+/* Distinct violations reported per CPU per second, at most: a loop over
+ * ever-new paths cannot flood user space. The rest are counted. */
+#define FP_REPORTS_PER_SECOND 200
+
+struct report_budget {
+	__u64 window_start_ns;
+	__u64 used;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct report_budget);
+} report_budget SEC(".maps");
+
+/* Per-CPU counters, indexed kind * FP_COUNTERS_PER_KIND + enum
+ * fp_enforce_counter_what. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} enforce_counters SEC(".maps");
+
+static __always_inline void ecount(__u32 kind, __u32 what)
+{
+	__u32 idx = kind * FP_COUNTERS_PER_KIND + what;
+	__u64 *c = bpf_map_lookup_elem(&enforce_counters, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+/* Where a violation happened and under which policy. */
+struct enforced {
+	struct fp_policy *policy;
+	struct fp_enforced_cgroup *cgroup;
+	__u64 cgroup_id;
+	__u32 policy_id;
+};
+
+/*
+ * enforced_policy finds the policy the current process is held to for this
+ * kind of operation. live_only skips cgroups before their first exec (the
+ * container runtime's set-up).
+ */
+static __always_inline bool enforced_policy(struct enforced *e, __u32 kind, bool live_only)
+{
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->cgroup = bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id);
+	if (!e->cgroup)
+		return false;
+	if (live_only && !(e->cgroup->flags & FP_ENFORCE_LIVE))
+		return false;
+	e->policy_id = e->cgroup->policy_id;
+	e->policy = bpf_map_lookup_elem(&policies, &e->policy_id);
+	if (!e->policy || !(e->policy->governs & (1U << kind)))
+		return false;
+	ecount(kind, FP_ECOUNT_CHECKED);
+	return true;
+}
+
+/*
+ * match_path returns the access the tree rooted at root grants to the path
+ * walked into s. From the root down, each component moves to the literal
+ * child of that name, else to the wildcard child; where neither exists the
+ * walk stops and only the descendants grants met so far apply. A node's
+ * descendants grant applies to every path strictly below it; its access
+ * grant to the path ending at it. A truncated path matches nothing.
+ */
+static __always_inline __u8 match_path(struct path_scratch *s, const struct fp_path_node *root,
+				       __u32 path_flags)
+{
+	struct fp_path_key key = {};
+	struct fp_path_node *node;
+	__u32 id = root->id, n = s->ncomp;
+	__u8 granted = 0, access = root->access, descendants = root->descendants;
+
+	if (path_flags & FP_PATH_TRUNCATED)
+		return 0;
+	for (int i = 0; i < FP_PATH_DEPTH; i++) {
+		__u32 idx, start, next, len;
+
+		if (i >= n)
+			break;
+		idx = n - 1 - i;
+		start = s->comp_start[idx & (FP_PATH_COMPONENTS - 1)];
+		next = idx == 0 ? s->end : s->comp_start[(idx - 1) & (FP_PATH_COMPONENTS - 1)];
+		len = next - start - 1;
+		granted |= descendants;
+		key.parent = id;
+		node = NULL;
+		if (len > 0 && len < FP_NAME_MAX) {
+			__builtin_memset(key.name, 0, sizeof(key.name));
+			key.len = len;
+			/* Keep the mask: the compiler knows len < FP_NAME_MAX
+			 * and would drop it, the verifier does not. */
+			barrier_var(len);
+			bpf_probe_read_kernel(key.name, len & (FP_NAME_MAX - 1),
+					      &s->buf[(start + 1) & FP_PATH_MASK]);
+			node = bpf_map_lookup_elem(&path_rules, &key);
+		}
+		if (!node) {
+			__builtin_memset(key.name, 0, sizeof(key.name));
+			key.len = FP_WILDCARD_LEN;
+			node = bpf_map_lookup_elem(&path_rules, &key);
+		}
+		if (!node)
+			return granted;
+		id = node->id;
+		access = node->access;
+		descendants = node->descendants;
+	}
+	return granted | access;
+}
+
+/* outcome decides what happens to a violation: can_deny says whether the
+ * hook can make the operation fail, can_kill whether it can signal. */
+static __always_inline __u32 outcome(const struct fp_policy *p, bool can_deny, bool can_kill)
+{
+	if (p->mode != FP_MODE_ENFORCE)
+		return FP_OUTCOME_AUDITED;
+	if (p->action == FP_ACTION_KILL && can_kill)
+		return can_deny ? FP_OUTCOME_DENIED_KILLED : FP_OUTCOME_KILLED;
+	if (can_deny)
+		return FP_OUTCOME_DENIED;
+	return FP_OUTCOME_KILLED;
+}
+
+/* act carries out an outcome and returns what the hook should return: 0 to
+ * allow, -EPERM to deny. */
+static __always_inline int act(__u32 what)
+{
+	if (what == FP_OUTCOME_KILLED || what == FP_OUTCOME_DENIED_KILLED)
+		bpf_send_signal(SIGKILL);
+	if (what == FP_OUTCOME_DENIED || what == FP_OUTCOME_DENIED_KILLED)
+		return -EPERM;
+	return 0;
+}
+
+static __always_inline bool within_report_budget(void)
+{
+	__u32 zero = 0;
+	struct report_budget *b = bpf_map_lookup_elem(&report_budget, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!b)
+		return false;
+	if (now - b->window_start_ns > 1000000000ULL) {
+		b->window_start_ns = now;
+		b->used = 0;
+	}
+	if (b->used >= FP_REPORTS_PER_SECOND)
+		return false;
+	b->used++;
+	return true;
+}
+
+/*
+ * begin_report counts a violation and, when it is the first of its kind
+ * (object, detail) in this cgroup and within the report budget, returns a
+ * ring-buffer record with the common fields filled; the caller adds the
+ * kind's own and submits it.
+ */
+static __always_inline struct fp_violation_event *begin_report(const struct enforced *e,
+							       __u32 kind, __u64 object,
+							       __u64 detail, __u32 what)
+{
+	struct fp_violation_key key = {};
+	struct fp_violation_event *ev;
+	__u64 one = 1, *n;
+
+	ecount(kind, FP_ECOUNT_VIOLATIONS);
+	key.cgroup_id = e->cgroup_id;
+	key.object = object;
+	key.detail = detail;
+	key.kind = kind;
+	key.policy_id = e->policy_id;
+	n = bpf_map_lookup_elem(&violations_seen, &key);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return NULL;
+	}
+	if (!within_report_budget()) {
+		ecount(kind, FP_ECOUNT_SUPPRESSED);
+		return NULL;
+	}
+	bpf_map_update_elem(&violations_seen, &key, &one, BPF_ANY);
+	ev = bpf_ringbuf_reserve(&violations, sizeof(*ev), 0);
+	if (!ev) {
+		ecount(kind, FP_ECOUNT_RINGBUF_LOST);
+		return NULL;
+	}
+	ev->hdr.kind = kind;
+	ev->hdr.pid = bpf_get_current_pid_tgid() >> 32;
+	ev->hdr.timestamp_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(ev->hdr.comm, sizeof(ev->hdr.comm));
+	ev->cgroup_id = e->cgroup_id;
+	ev->policy_id = e->policy_id;
+	ev->outcome = what;
+	ev->uid = bpf_get_current_uid_gid();
+	ev->cap = 0;
+	ev->access = 0;
+	ev->flags = 0;
+	ev->port = 0;
+	ev->protocol = 0;
+	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	__builtin_memset(ev->_pad, 0, sizeof(ev->_pad));
+	ev->path[0] = 0;
+	ev->exe[0] = 0;
+	ecount(kind, FP_ECOUNT_REPORTED);
+	return ev;
+}
+
+/* report_exe writes the current program's path into ev->exe. It reuses the
+ * path scratch: callers copy their own path out first. */
+static __always_inline void report_exe(struct fp_violation_event *ev, struct path_scratch *s)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__u32 flags = 0, off;
+
+	if (!exe || !fs)
+		return;
+	off = walk_path(s, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt),
+			&fs->root, FP_PATH_MAX, &flags);
+	bpf_probe_read_kernel(ev->exe, FP_PATH_MAX, &s->buf[off & FP_PATH_MASK]);
+}
+
+/* walk_file walks the path of file for the current task into s and returns
+ * its start offset. */
+static __always_inline __u32 walk_file(struct path_scratch *s, struct file *file, __u32 *flags)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+	return walk_path(s, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
+			 &fs->root, FP_PATH_MAX, flags);
+}
+
+#endif /* FOOTPRINT_ENFORCE_H */

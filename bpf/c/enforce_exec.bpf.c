@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Executable rules: a program may be executed when the policy's executable
+ * tree grants it exec. A script needs its own rule and its interpreter's.
+ *
+ * The exec hook also makes an enforced cgroup live: file, capability and
+ * connect rules apply from its first exec on, so the container runtime's
+ * set-up is not held to the workload's policy. Exec rules apply from the
+ * first instruction: that first exec is itself checked.
+ *
+ * Backends, best first: lsm/bprm_check_security fails the execve with EPERM;
+ * tp_btf/sched_process_exec runs after the point of no return and SIGKILLs
+ * the process before the new program's first instruction.
+ */
+#include "enforce.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline int check_exec(struct file *file, bool can_deny)
+{
+	struct fp_violation_event *ev;
+	struct path_scratch *s;
+	struct enforced e;
+	__u32 flags = 0, off, what;
+	__u64 id = bpf_get_current_cgroup_id();
+	struct fp_enforced_cgroup *ec = bpf_map_lookup_elem(&enforced_cgroups, &id);
+
+	if (!ec)
+		return 0;
+	/* A plain store: every writer sets the same bit. */
+	if (!(ec->flags & FP_ENFORCE_LIVE))
+		ec->flags |= FP_ENFORCE_LIVE;
+	if (!enforced_policy(&e, FP_KIND_EXEC, false))
+		return 0;
+	s = get_path_scratch();
+	if (!s || !file)
+		return 0;
+	off = walk_file(s, file, &flags);
+	if (match_path(s, &e.policy->executables, flags) & FP_ACCESS_EXEC)
+		return 0;
+
+	what = outcome(e.policy, can_deny, true);
+	ev = begin_report(&e, FP_KIND_EXEC, (__u64)BPF_CORE_READ(file, f_path.dentry),
+			  BPF_CORE_READ(file, f_inode, i_ino), what);
+	if (ev) {
+		ev->flags = flags;
+		bpf_probe_read_kernel(ev->path, FP_PATH_MAX, &s->buf[off & FP_PATH_MASK]);
+		/* Before the exec completes, mm is still the caller's. */
+		report_exe(ev, s);
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return act(what);
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(fp_enforce_bprm_lsm, struct linux_binprm *bprm, int ret)
+{
+	if (ret)
+		return ret;
+	return check_exec(BPF_CORE_READ(bprm, file), true);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(fp_enforce_exec_tp_btf, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	check_exec(BPF_CORE_READ(bprm, file), false);
+	return 0;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * File rules: an open is allowed when the policy's file tree grants every
+ * access it asks for (read, write, create, truncate). Execve's own open of
+ * the program (FMODE_EXEC) is left to the executable rules.
+ *
+ * Backends, best first: lsm/file_open makes the open fail with EPERM before
+ * it happens; the sys_exit_open* tracepoints see it after the fact and can
+ * only SIGKILL the process, which dies before it returns to user space (it
+ * never reads the file, but an O_CREAT or O_TRUNC has already taken effect).
+ *
+ * Verdicts are cached per (dentry, mount, policy version, access): a repeat
+ * open costs one lookup, a new file one lookup per path component.
+ */
+#include "enforce.h"
+#include "file.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct file_verdict_key {
+	__u64 dentry;
+	__u64 mnt;
+	/* A freed dentry's memory may come back as another file's: the name
+	 * hash, parent and inode make a stale hit practically impossible. */
+	__u64 name_hash_len;
+	__u64 parent;
+	__u64 ino;
+	__u32 rules; /* id of the file tree's root: new with every version */
+	__u32 access;
+};
+
+/* Recent verdicts. LRU: an evicted verdict is recomputed. 65536 entries
+ * cover the working set of many containers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct file_verdict_key);
+	__type(value, __u8);
+} file_verdicts SEC(".maps");
+
+static __always_inline int check_open(struct file *file, __u32 open_flags, bool can_deny)
+{
+	struct file_verdict_key vkey = {};
+	struct fp_violation_event *ev;
+	struct path_scratch *s;
+	struct dentry *dentry;
+	struct enforced e;
+	__u32 access, flags = 0, off, what;
+	__u8 allowed, *cached;
+
+	if (!enforced_policy(&e, FP_KIND_FILE, true))
+		return 0;
+	if (BPF_CORE_READ(file, f_mode) & FMODE_PATH)
+		return 0;
+	access = access_of(file, open_flags);
+	if (!access || (access & FP_ACCESS_EXEC))
+		return 0;
+
+	dentry = BPF_CORE_READ(file, f_path.dentry);
+	vkey.dentry = (__u64)dentry;
+	vkey.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+	vkey.name_hash_len = BPF_CORE_READ(dentry, d_name.hash_len);
+	vkey.parent = (__u64)BPF_CORE_READ(dentry, d_parent);
+	vkey.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
+	vkey.rules = e.policy->files.id;
+	vkey.access = access;
+
+	s = get_path_scratch();
+	if (!s)
+		return 0;
+	cached = bpf_map_lookup_elem(&file_verdicts, &vkey);
+	if (cached) {
+		ecount(FP_KIND_FILE, FP_ECOUNT_CACHE_HITS);
+		if (*cached)
+			return 0;
+		off = walk_file(s, file, &flags);
+	} else {
+		off = walk_file(s, file, &flags);
+		allowed = !(access & ~match_path(s, &e.policy->files, flags));
+		bpf_map_update_elem(&file_verdicts, &vkey, &allowed, BPF_ANY);
+		if (allowed)
+			return 0;
+	}
+
+	what = outcome(e.policy, can_deny, true);
+	ev = begin_report(&e, FP_KIND_FILE, vkey.dentry, vkey.ino << 8 | access, what);
+	if (ev) {
+		ev->access = access;
+		ev->flags = flags;
+		bpf_probe_read_kernel(ev->path, FP_PATH_MAX, &s->buf[off & FP_PATH_MASK]);
+		report_exe(ev, s);
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return act(what);
+}
+
+static __always_inline int open_exit(long ret, int flags_arg)
+{
+	struct task_struct *task;
+	struct file *file;
+
+	if (ret < 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	file = fd_file(task, ret);
+	if (!file)
+		return 0;
+	check_open(file, open_flags_at_exit(task, flags_arg), false);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int fp_enforce_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 2);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int fp_enforce_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 3);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int fp_enforce_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 4);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int fp_enforce_exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, 1);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(fp_enforce_file_open_lsm, struct file *file, int ret)
+{
+	if (ret)
+		return ret; /* already denied by another module */
+	/* O_TRUNC is still in f_flags here: do_dentry_open clears it after
+	 * the LSM hook. */
+	return check_open(file, BPF_CORE_READ(file, f_flags), true);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* How a file was opened, shared by the recorder and the enforcer. */
+#ifndef FOOTPRINT_FILE_H
+#define FOOTPRINT_FILE_H
+
+#include "kernel.h"
+
+#define FMODE_READ (1U << 0)
+#define FMODE_WRITE (1U << 1)
+#define FMODE_EXEC (1U << 5)
+#define FMODE_PATH (1U << 14)
+#define FMODE_CREATED (1U << 20)
+/* In f_flags of files execve opens (kernels where f_mode lacks FMODE_EXEC);
+ * the kernel strips it from user-supplied open flags. */
+#define __FMODE_EXEC 0x20
+#define O_TRUNC 01000
+
+static __always_inline __u32 access_of(struct file *file, __u32 open_flags)
+{
+	__u32 mode = BPF_CORE_READ(file, f_mode);
+	__u32 access = 0;
+
+	if (mode & FMODE_READ)
+		access |= FP_ACCESS_READ;
+	if (mode & FMODE_WRITE)
+		access |= FP_ACCESS_WRITE;
+	if ((mode & FMODE_EXEC) || (BPF_CORE_READ(file, f_flags) & __FMODE_EXEC))
+		access |= FP_ACCESS_EXEC;
+	if (mode & FMODE_CREATED)
+		access |= FP_ACCESS_CREATE;
+	if ((open_flags & O_TRUNC) && (mode & FMODE_WRITE))
+		access |= FP_ACCESS_TRUNCATE;
+	return access;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *file = NULL;
+
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/*
+ * open_flags_at_exit returns the flags an open-family syscall was called with
+ * (for O_TRUNC; FMODE_CREATED already says whether the file was created),
+ * read back from the syscall's saved user registers, which the kernel leaves
+ * intact on the way out. flags_arg is the position of the flags argument:
+ * 2 open, 3 openat, 4 openat2 (through struct open_how), other creat.
+ */
+static __always_inline __u32 open_flags_at_exit(struct task_struct *task, int flags_arg)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	switch (flags_arg) {
+	case 2: /* open(path, flags, mode) */
+		return BPF_CORE_READ(regs, si);
+	case 3: /* openat(dirfd, path, flags, mode) */
+		return BPF_CORE_READ(regs, dx);
+	case 4: { /* openat2(dirfd, path, how, size): how->flags */
+		struct open_how *how = (struct open_how *)BPF_CORE_READ(regs, dx);
+		__u64 f = 0;
+
+		bpf_probe_read_user(&f, sizeof(f), &how->flags);
+		return f;
+	}
+	}
+	/* creat(path, mode) is open(O_CREAT|O_WRONLY|O_TRUNC) */
+	return O_TRUNC;
+}
+
+#endif /* FOOTPRINT_FILE_H */

@@ -1,0 +1,178 @@
+package bpf
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+// Outcome is what enforcement did about a violation.
+type Outcome uint32
+
+// Values of enum fp_violation_outcome.
+const (
+	// Audited: Audit mode; the operation was allowed and reported.
+	Audited Outcome = 1
+	// Denied: the operation failed with EPERM.
+	Denied Outcome = 2
+	// Killed: the process was killed after the operation.
+	Killed Outcome = 3
+	// DeniedKilled: the operation failed and the process was killed.
+	DeniedKilled Outcome = 4
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Audited:
+		return "audited"
+	case Denied:
+		return "denied"
+	case Killed:
+		return "killed"
+	case DeniedKilled:
+		return "denied and killed"
+	}
+	return fmt.Sprintf("outcome(%d)", uint32(o))
+}
+
+// Violation is one distinct operation outside a policy. Repeats of it are
+// counted in the kernel, not reported again.
+type Violation struct {
+	Kind     Kind
+	Time     time.Time
+	PID      uint32
+	UID      uint32
+	Comm     string
+	Exe      string // the program that did it; empty for connects
+	CgroupID uint64
+	PolicyID uint32
+	Outcome  Outcome
+
+	Capability    int    // KindCapability
+	UserNamespace bool   // KindCapability: checked in a child user namespace
+	Path          string // KindFile and KindExec
+	Truncated     bool   // the path did not fit and matched no rule
+	Access        Access // KindFile: the access asked for
+	Addr          netip.Addr
+	Port          uint16
+	Protocol      uint8 // KindConnect
+}
+
+// ViolationReader reads violations from the kernel.
+type ViolationReader struct {
+	rb    *ringbuf.Reader
+	clock bootClock
+	rec   ringbuf.Record
+}
+
+// NewViolationReader opens the violations ring buffer. One reader at a
+// time.
+func (e *Enforcer) NewViolationReader() (*ViolationReader, error) {
+	rb, err := ringbuf.NewReader(e.maps["violations"])
+	if err != nil {
+		return nil, fmt.Errorf("open violations ring buffer: %w", err)
+	}
+	return &ViolationReader{rb: rb, clock: newBootClock()}, nil
+}
+
+// SetDeadline makes Read return os.ErrDeadlineExceeded once t has passed
+// with nothing to read; the zero time blocks again.
+func (rd *ViolationReader) SetDeadline(t time.Time) { rd.rb.SetDeadline(t) }
+
+// Read blocks until the next violation, or returns ErrClosed after Close.
+func (rd *ViolationReader) Read() (Violation, error) {
+	if err := rd.rb.ReadInto(&rd.rec); err != nil {
+		return Violation{}, err
+	}
+	var e typesFpViolationEvent
+	if err := binary.Read(bytes.NewReader(rd.rec.RawSample), binary.NativeEndian, &e); err != nil {
+		return Violation{}, fmt.Errorf("decode violation record of %d bytes: %w", len(rd.rec.RawSample), err)
+	}
+	v := Violation{
+		Kind:     Kind(e.Hdr.Kind),
+		Time:     rd.clock.wall(e.Hdr.TimestampNs),
+		PID:      e.Hdr.Pid,
+		UID:      e.Uid,
+		Comm:     commString(e.Hdr.Comm),
+		CgroupID: e.CgroupId,
+		PolicyID: e.PolicyId,
+		Outcome:  Outcome(e.Outcome),
+	}
+	v.Exe, _ = pathString(e.Exe, 0)
+	if v.Exe == "" {
+		// Hooks that cannot see the task (connect) leave it to us; the
+		// process is alive, since it was denied rather than killed.
+		v.Exe, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", v.PID))
+	}
+	switch v.Kind {
+	case KindCapability:
+		v.Capability = int(e.Cap)
+		v.UserNamespace = e.Flags&flagCapUserNS != 0
+	case KindFile, KindExec:
+		v.Path, v.Truncated = pathString(e.Path, e.Flags)
+		v.Access = Access(e.Access)
+	case KindConnect:
+		v.Addr = netip.AddrFrom16(e.Addr).Unmap()
+		v.Port = e.Port
+		v.Protocol = e.Protocol
+	}
+	return v, nil
+}
+
+// Drain waits until every record in the ring buffer has been read by Read
+// (called from another goroutine), or until ctx is done.
+func (rd *ViolationReader) Drain(ctx context.Context) error {
+	for rd.rb.AvailableBytes() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Close unblocks Read.
+func (rd *ViolationReader) Close() error { return rd.rb.Close() }
+
+// EnforcementCounters are the kernel's enforcement counters for one kind.
+type EnforcementCounters struct {
+	// Checked is operations checked against a policy.
+	Checked uint64
+	// Violations is operations outside a policy, repeats included.
+	Violations uint64
+	// Reported is distinct violations sent to user space.
+	Reported uint64
+	// Suppressed is distinct violations over the report rate (200 per
+	// CPU per second); they were still acted on.
+	Suppressed uint64
+	// RingBufferLost is reports the ring buffer had no room for.
+	RingBufferLost uint64
+	// CacheHits is opens decided by the verdict cache.
+	CacheHits uint64
+}
+
+// Counters sums the per-CPU enforcement counters of every kind.
+func (e *Enforcer) Counters() (map[Kind]EnforcementCounters, error) {
+	out := map[Kind]EnforcementCounters{}
+	for _, k := range RecordedKinds {
+		var c [6]uint64
+		for what := range c {
+			var perCPU []uint64
+			if err := e.maps["enforce_counters"].Lookup(uint32(int(k)*countersPerKind+what), &perCPU); err != nil {
+				return nil, fmt.Errorf("read enforcement counters: %w", err)
+			}
+			for _, v := range perCPU {
+				c[what] += v
+			}
+		}
+		out[k] = EnforcementCounters{Checked: c[0], Violations: c[1], Reported: c[2], Suppressed: c[3], RingBufferLost: c[4], CacheHits: c[5]}
+	}
+	return out, nil
+}

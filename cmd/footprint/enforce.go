@@ -1,0 +1,266 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
+	"github.com/spf13/cobra"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/enforcer"
+	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/recorder"
+)
+
+type enforceFlags struct {
+	policyFile  string
+	profileFile string
+	mode        string
+	action      string
+	duration    time.Duration
+	stopGrace   time.Duration
+}
+
+func newEnforceCommand() *cobra.Command {
+	var f enforceFlags
+	cmd := &cobra.Command{
+		Use:   "enforce (--policy FILE | --profile FILE) [flags] -- CMD [ARGS...]",
+		Short: "Run a command held to an EnforcementPolicy in the kernel",
+		Long: `enforce runs CMD in a fresh cgroup held to an EnforcementPolicy from its first
+instruction: CMD's own exec must be allowed, and the file, capability and connect
+rules apply from that exec on, to CMD and every process it starts.
+
+Each distinct violation is printed as it happens, one line each; repeats are
+counted in the kernel. In audit mode violations are reported and allowed; in
+enforce mode they are stopped. What "stopped" means depends on the kernel:
+where BPF-LSM programs load, every kind is prevented (the operation fails with
+EPERM); elsewhere connects are still prevented, and file opens, executions and
+capability uses are killed after the fact with SIGKILL. The summary says which.
+
+--profile generates the policy from a profile on the fly (as footprint export
+policy would). footprint exits with CMD's exit code (137 when it was killed).`,
+		Example: `  sudo footprint export policy app.profile.yaml --mode enforce > policy.yaml
+  sudo footprint enforce --policy policy.yaml -- ./app --port 8080
+  sudo footprint enforce --profile app.profile.yaml --mode audit -- ./app --port 8080`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEnforce(cmd, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.policyFile, "policy", "", "the EnforcementPolicy to enforce (YAML)")
+	fl.StringVar(&f.profileFile, "profile", "", "a Profile to generate the policy from")
+	fl.StringVar(&f.mode, "mode", "", "audit (report and allow) or enforce (default: the policy's; audit with --profile)")
+	fl.StringVar(&f.action, "action", "", "in enforce mode: deny (EPERM where the kernel can) or kill (SIGKILL) (default: the policy's; deny with --profile)")
+	fl.DurationVar(&f.duration, "duration", 0, "stop CMD after this long (default: when it exits)")
+	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "how long CMD has to exit after SIGTERM before it is killed")
+	return cmd
+}
+
+func runEnforce(cmd *cobra.Command, f enforceFlags, args []string) error {
+	policy, err := enforcedPolicy(f)
+	if err != nil {
+		return err
+	}
+	if _, err := recorder.LookCommand(args[0]); err != nil {
+		code := 127
+		if errors.Is(err, recorder.ErrCommandNotExecutable) {
+			code = 126
+		}
+		return &exitError{code: code, err: err}
+	}
+	if err := requireRoot("enforce"); err != nil {
+		return err
+	}
+
+	stderr := cmd.ErrOrStderr()
+	var mu sync.Mutex
+	res, err := enforcer.EnforceCommand(cmd.Context(), enforcer.LocalOptions{
+		Policy:    policy,
+		Command:   args,
+		Duration:  f.duration,
+		StopGrace: f.stopGrace,
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		OnViolation: func(v bpf.Violation) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(stderr, "footprint: violation: %s\n", describeViolation(v))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	printEnforceSummary(stderr, policy, res)
+	if res.Stopped != "" {
+		fmt.Fprintf(stderr, "footprint: %s: stopped %s\n", res.Stopped, args[0])
+	}
+	if res.ExitCode != 0 {
+		return &exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+// enforcedPolicy reads the policy (or generates it from the profile) and
+// applies --mode and --action.
+func enforcedPolicy(f enforceFlags) (*v1alpha1.EnforcementPolicy, error) {
+	var policy *v1alpha1.EnforcementPolicy
+	switch {
+	case f.policyFile != "" && f.profileFile != "":
+		return nil, errors.New("give either --policy or --profile, not both")
+	case f.policyFile != "":
+		p, err := profiles.LoadPolicyFile(f.policyFile)
+		if err != nil {
+			return nil, err
+		}
+		policy = p
+	case f.profileFile != "":
+		profile, err := profiles.LoadFile(f.profileFile)
+		if err != nil {
+			return nil, err
+		}
+		g, err := generator.Policy(profile, generator.PolicyOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("generate a policy from %s: %w", f.profileFile, err)
+		}
+		policy = g.Policy
+	default:
+		return nil, errors.New("no policy: give --policy FILE (from footprint export policy) or --profile FILE (from footprint record)")
+	}
+	if f.mode != "" {
+		mode, err := parseMode(f.mode)
+		if err != nil {
+			return nil, err
+		}
+		policy.Spec.Mode = mode
+	}
+	if f.action != "" {
+		action, err := parseAction(f.action)
+		if err != nil {
+			return nil, err
+		}
+		policy.Spec.Action = action
+	}
+	return policy, nil
+}
+
+// describeViolation is one readable line: who did what, and what happened.
+func describeViolation(v bpf.Violation) string {
+	var what string
+	switch v.Kind {
+	case bpf.KindFile:
+		what = fmt.Sprintf("opened %s for %s", quotePath(v), v.Access)
+	case bpf.KindExec:
+		what = "executed " + quotePath(v)
+	case bpf.KindCapability:
+		what = "used " + profiles.CapabilityName(v.Capability)
+		if v.UserNamespace {
+			what += " in a child user namespace"
+		}
+	case bpf.KindConnect:
+		what = fmt.Sprintf("connected to %s", formatDestination(v))
+	default:
+		what = v.Kind.String()
+	}
+	who := fmt.Sprintf("%s[%d]", v.Comm, v.PID)
+	if v.Exe != "" {
+		who += " (" + v.Exe + ")"
+	}
+	return fmt.Sprintf("%s %s: %s", who, what, v.Outcome)
+}
+
+func quotePath(v bpf.Violation) string {
+	if v.Truncated {
+		return "…" + v.Path + " (path too long to match any rule)"
+	}
+	return v.Path
+}
+
+func formatDestination(v bpf.Violation) string {
+	proto := map[uint8]string{6: "TCP", 17: "UDP", 132: "SCTP"}[v.Protocol]
+	if proto == "" {
+		proto = fmt.Sprintf("protocol %d", v.Protocol)
+	}
+	if v.Addr.Is6() {
+		return fmt.Sprintf("[%s]:%d %s", v.Addr, v.Port, proto)
+	}
+	return fmt.Sprintf("%s:%d %s", v.Addr, v.Port, proto)
+}
+
+// printEnforceSummary prints, per kind, whether the policy governs it, what
+// this kernel does about a violation, and the counts.
+func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *enforcer.LocalResult) {
+	mode := policy.Spec.Mode
+	if mode == "" {
+		mode = v1alpha1.ModeAudit
+	}
+	fmt.Fprintf(w, "\nfootprint: %d distinct violations (mode %s)\n", len(res.Violations), mode)
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	t.SetStyle(table.StyleLight)
+	t.AppendHeader(table.Row{"KIND", "RULES", "ON VIOLATION", "BACKEND", "CHECKED", "VIOLATIONS", "DISTINCT"})
+	t.SetColumnConfigs([]table.ColumnConfig{{Number: 5, Align: text.AlignRight}, {Number: 6, Align: text.AlignRight}, {Number: 7, Align: text.AlignRight}})
+	for _, c := range res.Choices {
+		if c.Kind == bpf.KindCgroup {
+			continue
+		}
+		governed := governs(policy, c.Kind)
+		effect := string(c.Effect)
+		switch {
+		case !governed:
+			effect = "-"
+		case mode == v1alpha1.ModeAudit:
+			effect = "reported (audit)"
+		}
+		counts := res.Counters[c.Kind]
+		rules := "not governed"
+		if governed {
+			rules = "allow-list"
+		}
+		t.AppendRow(table.Row{c.Kind.String(), rules, effect, c.Chosen, counts.Checked, counts.Violations, counts.Reported + counts.Suppressed + counts.RingBufferLost})
+	}
+	t.Render()
+	for _, n := range res.Widened {
+		fmt.Fprintf(w, "footprint: note: wider than the policy text: %s\n", n)
+	}
+	var suppressed uint64
+	for _, c := range res.Counters {
+		suppressed += c.Suppressed + c.RingBufferLost
+	}
+	if suppressed > 0 {
+		fmt.Fprintf(w, "footprint: %d distinct violations were acted on but not reported (over the report rate)\n", suppressed)
+	}
+	var after []string
+	for _, c := range res.Choices {
+		if c.Kind != bpf.KindCgroup && governs(policy, c.Kind) && c.Effect == bpf.KilledAfter && mode == v1alpha1.ModeEnforce {
+			after = append(after, c.Kind.String())
+		}
+	}
+	if len(after) > 0 {
+		fmt.Fprintf(w, "footprint: this kernel refuses BPF-LSM programs: %s are killed after the fact, not prevented (see footprint probe)\n", strings.Join(after, ", "))
+	}
+}
+
+func governs(p *v1alpha1.EnforcementPolicy, k bpf.Kind) bool {
+	switch k {
+	case bpf.KindCapability:
+		return p.Spec.Capabilities != nil
+	case bpf.KindFile:
+		return p.Spec.Files != nil
+	case bpf.KindConnect:
+		return p.Spec.Connect != nil
+	case bpf.KindExec:
+		return p.Spec.Executables != nil
+	}
+	return false
+}

@@ -1,0 +1,161 @@
+package enforcer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the program under enforcement: run with
+// FOOTPRINT_TEST_ACTION set, it performs that action and exits instead of
+// running tests. Exit 0 means every step went as the action expects.
+const actionEnv = "FOOTPRINT_TEST_ACTION"
+
+func TestMain(m *testing.M) {
+	if action := os.Getenv(actionEnv); action != "" {
+		if err := runAction(action, os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", action, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// helperCommand returns a command line that runs the test binary performing
+// action, through env (so the environment variable is set by an exec the
+// policy must allow, like any wrapper).
+func helperCommand(t *testing.T, action string, args ...string) []string {
+	t.Helper()
+	env, err := exec.LookPath("env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not resolved: where env is a busybox applet, it needs its own name.
+	return append([]string{env, actionEnv + "=" + action, selfPath(t)}, args...)
+}
+
+func selfPath(t *testing.T) string {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
+}
+
+// envPath is env's resolved path, which the exec rules must allow.
+func envPath(t *testing.T) string {
+	env, err := exec.LookPath("env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env, err = filepath.EvalSymlinks(env); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func runAction(action string, args []string) error {
+	switch action {
+	case "connect": // addr want(ok|EPERM) ...: TCP connects with the expected outcome each
+		for i := 0; i+1 < len(args); i += 2 {
+			c, err := net.Dial("tcp", args[i])
+			if err := expect(err, args[i+1]); err != nil {
+				return fmt.Errorf("connect %s: %w", args[i], err)
+			}
+			if c != nil {
+				c.Close()
+			}
+		}
+	case "udp-send": // addr want
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		to, err := net.ResolveUDPAddr("udp", args[0])
+		if err != nil {
+			return err
+		}
+		_, err = c.WriteToUDP([]byte("ping"), to)
+		return expect(err, args[1])
+	case "read": // path: open for reading
+		f, err := os.Open(args[0])
+		if err != nil {
+			return err
+		}
+		f.Close()
+	case "write": // path: open for writing (creating it)
+		f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	case "open-many": // path count: the same open, count times
+		n, _ := strconv.Atoi(args[1])
+		for i := 0; i < n; i++ {
+			fd, err := unix.Open(args[0], unix.O_RDONLY, 0)
+			if err != nil {
+				return err
+			}
+			unix.Close(fd)
+		}
+	case "create-distinct": // dir count: count distinct new files
+		n, _ := strconv.Atoi(args[1])
+		for i := 0; i < n; i++ {
+			fd, err := unix.Open(filepath.Join(args[0], fmt.Sprintf("f%05d", i)), unix.O_WRONLY|unix.O_CREAT, 0o644)
+			if err != nil {
+				return err
+			}
+			unix.Close(fd)
+		}
+	case "open-expect": // path read|write want
+		flag := unix.O_RDONLY
+		if args[1] == "write" {
+			flag = unix.O_WRONLY | unix.O_CREAT
+		}
+		fd, err := unix.Open(args[0], flag, 0o644)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return expect(err, args[2])
+	case "exec-expect": // path want: the exec must fail with want (or replace us when ok)
+		err := syscall.Exec(args[0], args[:1], os.Environ())
+		return expect(err, args[1])
+	case "chown-expect": // path uid want
+		uid, _ := strconv.Atoi(args[1])
+		return expect(os.Chown(args[0], uid, -1), args[2])
+	case "exec": // path args...: replace this process
+		return syscall.Exec(args[0], args, os.Environ())
+	case "chown": // path uid
+		uid, _ := strconv.Atoi(args[1])
+		return os.Chown(args[0], uid, -1)
+	default:
+		return fmt.Errorf("unknown action")
+	}
+	return nil
+}
+
+func expect(err error, want string) error {
+	switch want {
+	case "ok":
+		if err != nil {
+			return fmt.Errorf("got %v, want success", err)
+		}
+	case "EPERM":
+		if !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("got %v, want EPERM", err)
+		}
+	default:
+		return fmt.Errorf("unknown expectation %q", want)
+	}
+	return nil
+}

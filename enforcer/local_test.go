@@ -1,0 +1,344 @@
+package enforcer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+)
+
+// policy decodes an EnforcementPolicy from YAML, failing the test on error.
+func policy(t *testing.T, text string) *v1alpha1.EnforcementPolicy {
+	t.Helper()
+	var p v1alpha1.EnforcementPolicy
+	if err := yaml.UnmarshalStrict([]byte(text), &p); err != nil {
+		t.Fatalf("policy: %v\n%s", err, text)
+	}
+	return &p
+}
+
+// execRules allows the helper's own executions: env and the test binary.
+func execRules(t *testing.T, extra ...string) string {
+	s := "  executables:\n    allow:\n"
+	for _, p := range append([]string{envPath(t), selfPath(t)}, extra...) {
+		s += "      - path: " + p + "\n"
+	}
+	return s
+}
+
+func run(t *testing.T, p *v1alpha1.EnforcementPolicy, command []string) *LocalResult {
+	t.Helper()
+	var stderr bytes.Buffer
+	res, err := EnforceCommand(context.Background(), LocalOptions{Policy: p, Command: command, Stderr: &stderr})
+	if err != nil {
+		t.Fatalf("EnforceCommand: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("command stderr:\n%s", stderr.String())
+			t.Logf("violations: %+v", res.Violations)
+			t.Logf("backends: %+v", res.Choices)
+		}
+	})
+	return res
+}
+
+// listen starts a TCP listener on loopback that accepts and closes.
+func listen(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+func onlyViolation(t *testing.T, res *LocalResult) bpf.Violation {
+	t.Helper()
+	if len(res.Violations) != 1 {
+		t.Fatalf("got %d violations, want 1: %+v", len(res.Violations), res.Violations)
+	}
+	return res.Violations[0]
+}
+
+func TestConnectOutsideThePolicyFailsWithEPERMWhileAllowedDestinationsWork(t *testing.T) {
+	allowed, other := listen(t), listen(t)
+	p := policy(t, fmt.Sprintf(`
+spec:
+  mode: Enforce
+  connect:
+    allow:
+      - {cidr: 127.0.0.1/32, protocol: TCP, port: %s}
+`, port(allowed)))
+	res := run(t, p, helperCommand(t, "connect", allowed, "ok", other, "EPERM"))
+	if res.ExitCode != 0 {
+		t.Fatalf("exit code %d, want 0", res.ExitCode)
+	}
+	v := onlyViolation(t, res)
+	if v.Kind != bpf.KindConnect || v.Addr.String() != "127.0.0.1" || fmt.Sprint(v.Port) != port(other) || v.Protocol != 6 || v.Outcome != bpf.Denied {
+		t.Errorf("violation = %+v, want a denied TCP connect to %s", v, other)
+	}
+	// This process is outside the enforced cgroup.
+	c, err := net.Dial("tcp", other)
+	if err != nil {
+		t.Fatalf("a process outside the cgroup was affected: %v", err)
+	}
+	c.Close()
+}
+
+func TestUnconnectedUDPSendOutsideThePolicyFails(t *testing.T) {
+	p := policy(t, `
+spec:
+  mode: Enforce
+  connect:
+    allow:
+      - {cidr: 127.0.0.1/32, protocol: UDP, port: 53}
+`)
+	res := run(t, p, helperCommand(t, "udp-send", "127.0.0.1:5353", "EPERM"))
+	if res.ExitCode != 0 {
+		t.Fatalf("exit code %d, want 0", res.ExitCode)
+	}
+	if v := onlyViolation(t, res); v.Kind != bpf.KindConnect || v.Port != 5353 || v.Protocol != 17 {
+		t.Errorf("violation = %+v, want UDP to port 5353", v)
+	}
+}
+
+func TestAuditModeReportsAndAllows(t *testing.T) {
+	allowed, other := listen(t), listen(t)
+	p := policy(t, fmt.Sprintf(`
+spec:
+  mode: Audit
+  connect:
+    allow:
+      - {cidr: 127.0.0.0/8, protocol: TCP, port: %s}
+`, port(allowed)))
+	res := run(t, p, helperCommand(t, "connect", allowed, "ok", other, "ok"))
+	if res.ExitCode != 0 {
+		t.Fatalf("exit code %d, want 0", res.ExitCode)
+	}
+	if v := onlyViolation(t, res); v.Outcome != bpf.Audited || fmt.Sprint(v.Port) != port(other) {
+		t.Errorf("violation = %+v, want an audited connect to %s", v, other)
+	}
+}
+
+func TestFileOpenOutsideThePolicyIsStopped(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "written")
+	p := policy(t, `
+spec:
+  mode: Enforce
+  files:
+    allow:
+      - {path: "/**", access: [read]}
+`+execRules(t))
+	res := run(t, p, helperCommand(t, "write", target))
+	v := onlyViolation(t, res)
+	if v.Kind != bpf.KindFile || v.Path != target || v.Access != bpf.AccessWrite|bpf.AccessCreate {
+		t.Errorf("violation = %+v, want a write+create of %s", v, target)
+	}
+	assertStopped(t, res, v)
+	if v.Exe != selfPath(t) {
+		t.Errorf("violation names program %q, want %q", v.Exe, selfPath(t))
+	}
+}
+
+func TestReadingAnAllowedFileIsNotAViolation(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "data")
+	if err := os.WriteFile(target, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := policy(t, `
+spec:
+  mode: Enforce
+  files:
+    allow:
+      - {path: "/**", access: [read]}
+`+execRules(t))
+	res := run(t, p, helperCommand(t, "open-many", target, "1000"))
+	if res.ExitCode != 0 || len(res.Violations) != 0 {
+		t.Fatalf("exit code %d, violations %+v: want 0 and none", res.ExitCode, res.Violations)
+	}
+	if c := res.Counters[bpf.KindFile]; c.CacheHits < 900 {
+		t.Errorf("verdict cache hits = %d, want at least 900 of 1000 repeat opens", c.CacheHits)
+	}
+}
+
+func TestExecutionOutsideThePolicyIsStopped(t *testing.T) {
+	truePath, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := policy(t, `
+spec:
+  mode: Enforce
+`+execRules(t))
+	res := run(t, p, helperCommand(t, "exec", truePath))
+	v := onlyViolation(t, res)
+	if v.Kind != bpf.KindExec || v.Path != truePath {
+		t.Errorf("violation = %+v, want an exec of %s", v, truePath)
+	}
+	assertStopped(t, res, v)
+}
+
+func TestCapabilityOutsideThePolicyIsStopped(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "owned")
+	if err := os.WriteFile(target, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The test binary links cilium/ebpf, whose start-up creates a BPF map
+	// (capability checks for BPF, PERFMON and on older kernels SYS_ADMIN):
+	// a real program's needs, so the policy allows them.
+	p := policy(t, `
+spec:
+  mode: Enforce
+  capabilities:
+    allow: [CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN]
+`)
+	res := run(t, p, helperCommand(t, "chown", target, "1234"))
+	v := onlyViolation(t, res)
+	if v.Kind != bpf.KindCapability || v.Capability != 0 /* CAP_CHOWN */ {
+		t.Errorf("violation = %+v, want CAP_CHOWN", v)
+	}
+	assertStopped(t, res, v)
+}
+
+func TestARepeatedViolationIsReportedOnce(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(target, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := policy(t, `
+spec:
+  mode: Audit
+  files:
+    allow:
+      - {path: "/usr/**", access: [read]}
+      - {path: "/etc/**", access: [read]}
+      - {path: "/proc/**", access: [read]}
+      - {path: "/sys/**", access: [read]}
+`+execRules(t))
+	res := run(t, p, helperCommand(t, "open-many", target, "100000"))
+	if res.ExitCode != 0 {
+		t.Fatalf("exit code %d, want 0 in audit mode", res.ExitCode)
+	}
+	v := onlyViolation(t, res)
+	if v.Path != target || v.Outcome != bpf.Audited {
+		t.Errorf("violation = %+v, want an audited read of %s", v, target)
+	}
+	if n := res.Counters[bpf.KindFile].Violations; n < 100000 {
+		t.Errorf("kernel counted %d violations, want at least 100000", n)
+	}
+}
+
+func TestATightLoopOfDistinctViolationsCannotFloodUserSpace(t *testing.T) {
+	dir := t.TempDir()
+	p := policy(t, `
+spec:
+  mode: Audit
+  files:
+    allow:
+      - {path: "/usr/**", access: [read]}
+      - {path: "/etc/**", access: [read]}
+      - {path: "/proc/**", access: [read]}
+      - {path: "/sys/**", access: [read]}
+`+execRules(t))
+	const n = 20000
+	res := run(t, p, helperCommand(t, "create-distinct", dir, fmt.Sprint(n)))
+	if res.ExitCode != 0 {
+		t.Fatalf("exit code %d, want 0 in audit mode", res.ExitCode)
+	}
+	c := res.Counters[bpf.KindFile]
+	if c.Violations < n {
+		t.Errorf("kernel counted %d violations, want at least %d", c.Violations, n)
+	}
+	if c.Suppressed == 0 || uint64(len(res.Violations)) != c.Reported || c.Reported+c.Suppressed+c.RingBufferLost < n {
+		t.Errorf("reported %d (read %d), suppressed %d, lost %d: want the rate bound to suppress some of %d and account for all",
+			c.Reported, len(res.Violations), c.Suppressed, c.RingBufferLost, n)
+	}
+}
+
+func TestAnInvalidPolicyIsRefusedBeforeAnythingIsLoaded(t *testing.T) {
+	tests := []struct {
+		name, spec, field string
+	}{
+		{"unknown capability", `capabilities: {allow: [CAP_FLY]}`, "spec.capabilities.allow[0]"},
+		{"malformed CIDR", `connect: {allow: [{cidr: 10.0.0.300/8, protocol: TCP, port: 80}]}`, "spec.connect.allow[0].cidr"},
+		{"relative path", `files: {allow: [{path: etc/passwd, access: [read]}]}`, "spec.files.allow[0].path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := policy(t, "spec:\n  "+tt.spec+"\n")
+			_, err := EnforceCommand(context.Background(), LocalOptions{Policy: p, Command: []string{"/nonexistent/never-run"}})
+			if err == nil || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("error = %v, want one naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// assertStopped checks that the violation was acted on the way this kernel
+// can: denied (the process saw EPERM and the action failed) or killed.
+func assertStopped(t *testing.T, res *LocalResult, v bpf.Violation) {
+	t.Helper()
+	switch v.Outcome {
+	case bpf.Killed, bpf.DeniedKilled:
+		if res.ExitCode != 128+9 {
+			t.Errorf("outcome %s but exit code %d, want 137 (SIGKILL)", v.Outcome, res.ExitCode)
+		}
+	case bpf.Denied:
+		if res.ExitCode != 3 {
+			t.Errorf("outcome denied but exit code %d, want the helper's failure (3)", res.ExitCode)
+		}
+	default:
+		t.Errorf("outcome %s, want denied or killed", v.Outcome)
+	}
+}
+
+func TestAnAnyPortRuleAllowsEveryPortAndPortZeroOnlyItself(t *testing.T) {
+	a, b := listen(t), listen(t)
+	anyPort := policy(t, `
+spec:
+  mode: Enforce
+  connect:
+    allow:
+      - {cidr: 127.0.0.0/8, protocol: TCP, port: 0, endPort: 65535}
+`)
+	if res := run(t, anyPort, helperCommand(t, "connect", a, "ok", b, "ok")); res.ExitCode != 0 || len(res.Violations) != 0 {
+		t.Fatalf("any-port rule: exit %d, violations %+v", res.ExitCode, res.Violations)
+	}
+	portZero := policy(t, `
+spec:
+  mode: Enforce
+  connect:
+    allow:
+      - {cidr: 127.0.0.0/8, protocol: TCP, port: 0}
+`)
+	if res := run(t, portZero, helperCommand(t, "connect", a, "EPERM")); res.ExitCode != 0 || len(res.Violations) != 1 {
+		t.Fatalf("port-0 rule: exit %d, violations %+v: want the connect to %s denied", res.ExitCode, res.Violations, a)
+	}
+}

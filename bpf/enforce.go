@@ -51,24 +51,24 @@ var enforceBackends = []struct {
 	{KindExec, true, []enforceBackend{
 		{backend{name: "lsm/bprm_check_security", object: "enforceexec", programs: []string{"fp_enforce_bprm_lsm"}}, true},
 		{backend{name: "tp_btf/sched_process_exec", object: "enforceexec", programs: []string{"fp_enforce_exec_tp_btf"},
-			note: "kills the process before the new program's first instruction"}, false},
+			note: "before the new program runs"}, false},
 	}},
 	{KindCapability, false, []enforceBackend{
 		{backend{name: "lsm/capable", object: "enforcecapability", programs: []string{"fp_enforce_capable_lsm"}}, true},
 		{backend{name: "tp_btf/cap_capable", object: "enforcecapability", programs: []string{"fp_enforce_capable_tp_btf"},
-			note: "kills the process after the privileged operation"}, false},
+			note: "after the privileged operation"}, false},
 	}},
 	{KindFile, false, []enforceBackend{
 		{backend{name: "lsm/file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_lsm"}}, true},
 		{backend{name: "tracepoint/syscalls/sys_exit_open*", object: "enforcefile",
 			programs: []string{"fp_enforce_exit_openat", "fp_enforce_exit_open", "fp_enforce_exit_openat2", "fp_enforce_exit_creat"},
 			optional: map[string]bool{"fp_enforce_exit_open": true, "fp_enforce_exit_openat2": true, "fp_enforce_exit_creat": true},
-			note:     "kills the process after the open: it never reads the file, but O_CREAT and O_TRUNC have taken effect"}, false},
+			note:     "before it reads; O_CREAT, O_TRUNC have taken effect"}, false},
 	}},
 	{KindConnect, false, []enforceBackend{
 		{backend{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "enforceconnect",
 			programs: []string{"fp_enforce_connect4", "fp_enforce_connect6", "fp_enforce_sendmsg4", "fp_enforce_sendmsg6"},
-			note:     "the Kill action denies: these hooks cannot send signals"}, true},
+			note:     "the Kill action denies: no signals here"}, true},
 	}},
 }
 

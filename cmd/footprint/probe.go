@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 
@@ -18,8 +19,11 @@ func newProbeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe",
 		Short: "Show which kernel hooks footprint can use on this machine, and why others were refused",
-		Long: `probe loads footprint's programs the way footprint record does and reports,
-for each kind of event, the backend in use and why each better one was refused.`,
+		Long: `probe loads footprint's programs the way footprint record and footprint enforce
+do and reports, for each kind of event, the backend in use and why each better
+one was refused: first for recording, then for enforcement, where it also says
+what happens to a violation on this kernel (prevented: the operation fails with
+EPERM; killed after the fact: SIGKILL once it has happened).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -41,6 +45,18 @@ for each kind of event, the backend in use and why each better one was refused.`
 			for _, c := range rec.Choices() {
 				report.Kinds = append(report.Kinds, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Rejected: c.Rejected})
 			}
+			enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+			if err != nil {
+				report.EnforcementError = err.Error()
+			} else {
+				defer enf.Close()
+				for _, c := range enf.Choices() {
+					if c.Kind == bpf.KindCgroup {
+						continue
+					}
+					report.Enforcement = append(report.Enforcement, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Rejected: c.Rejected, Effect: string(c.Effect)})
+				}
+			}
 			switch format {
 			case "json":
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -61,6 +77,10 @@ type probeReport struct {
 	CgroupV2 string      `json:"cgroupV2"`
 	NoAudit  string      `json:"noAuditProbes"`
 	Kinds    []probeKind `json:"kinds"`
+	// Enforcement is, per kind, the enforcement backend and what it does
+	// about a violation; EnforcementError says why none loads.
+	Enforcement      []probeKind `json:"enforcement,omitempty"`
+	EnforcementError string      `json:"enforcementError,omitempty"`
 }
 
 type probeKind struct {
@@ -68,32 +88,54 @@ type probeKind struct {
 	Backend  string          `json:"backend"`
 	Note     string          `json:"note,omitempty"`
 	Rejected []bpf.Rejection `json:"rejected,omitempty"`
+	// Effect is, for enforcement, what happens to a violation.
+	Effect string `json:"effect,omitempty"`
 }
 
 func (r probeReport) print(cmd *cobra.Command) {
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "kernel %s, cgroup v2 at %s\n\n", r.Kernel, r.CgroupV2)
+	fmt.Fprintf(w, "kernel %s, cgroup v2 at %s\n\nRecording\n", r.Kernel, r.CgroupV2)
+	printBackends(w, "Events", r.Kinds, "not recorded on this kernel")
+	fmt.Fprintf(w, "\nno-audit capability probes are told apart %s\n\nEnforcement\n", r.NoAudit)
+	if r.EnforcementError != "" {
+		fmt.Fprintf(w, "not available: %s\n", r.EnforcementError)
+		return
+	}
+	printBackends(w, "Operations", r.Enforcement, "not enforced on this kernel")
+}
+
+func printBackends(w io.Writer, header string, kinds []probeKind, none string) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
-	t.AppendHeader(table.Row{"Events", "Backend", "Status"})
-	for _, k := range r.Kinds {
-		status := "in use"
-		if k.Note != "" {
-			status += ": " + k.Note
+	enforcement := len(kinds) > 0 && kinds[0].Effect != ""
+	if enforcement {
+		t.AppendHeader(table.Row{header, "Backend", "On violation", "Note"})
+	} else {
+		t.AppendHeader(table.Row{header, "Backend", "Status"})
+	}
+	for _, k := range kinds {
+		backend, status := k.Backend, "in use"
+		if enforcement {
+			status = k.Effect
 		}
-		backend := k.Backend
 		if backend == "" {
-			backend, status = "none", "not recorded on this kernel"
+			backend, status = "none", none
 		}
-		t.AppendRow(table.Row{k.Kind, backend, status})
+		if enforcement {
+			t.AppendRow(table.Row{k.Kind, backend, status, k.Note})
+		} else {
+			if k.Note != "" {
+				status += ": " + k.Note
+			}
+			t.AppendRow(table.Row{k.Kind, backend, status})
+		}
 		for _, rj := range k.Rejected {
 			t.AppendRow(table.Row{"", rj.Backend, rj.Reason})
 		}
 		t.AppendSeparator()
 	}
 	t.Render()
-	fmt.Fprintf(w, "\nno-audit capability probes are told apart %s\n", r.NoAudit)
 }
 
 func kernelRelease() string {

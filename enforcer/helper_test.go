@@ -75,6 +75,15 @@ func runAction(action string, args []string) error {
 				c.Close()
 			}
 		}
+	case "connect-loop": // addr count: count TCP connects that must all succeed
+		n, _ := strconv.Atoi(args[1])
+		for i := 0; i < n; i++ {
+			c, err := net.Dial("tcp", args[0])
+			if err != nil {
+				return fmt.Errorf("connect %d of %d: %w", i+1, n, err)
+			}
+			c.Close()
+		}
 	case "udp-send": // addr want
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {

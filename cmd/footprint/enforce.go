@@ -117,7 +117,7 @@ func enforcedPolicy(f enforceFlags) (*v1alpha1.EnforcementPolicy, error) {
 	var policy *v1alpha1.EnforcementPolicy
 	switch {
 	case f.policyFile != "" && f.profileFile != "":
-		return nil, errors.New("give either --policy or --profile, not both")
+		return nil, usagef("give either --policy or --profile, not both")
 	case f.policyFile != "":
 		p, err := profiles.LoadPolicyFile(f.policyFile)
 		if err != nil {
@@ -135,7 +135,7 @@ func enforcedPolicy(f enforceFlags) (*v1alpha1.EnforcementPolicy, error) {
 		}
 		policy = g.Policy
 	default:
-		return nil, errors.New("no policy: give --policy FILE (from footprint export policy) or --profile FILE (from footprint record)")
+		return nil, usagef("enforce needs a policy: give --policy FILE (from footprint export policy) or --profile FILE (from footprint record)")
 	}
 	if f.mode != "" {
 		mode, err := parseMode(f.mode)

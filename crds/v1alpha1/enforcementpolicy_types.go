@@ -25,12 +25,13 @@ import (
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Namespaced,shortName=fpe,categories=footprint
-// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
-// +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.action`
-// +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.selector.workload.name`
-// +kubebuilder:printcolumn:name="Containers",type=string,JSONPath=`.spec.selector.containers`
-// +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profile`,priority=1
+// +kubebuilder:resource:scope=Namespaced,shortName={epol,fpe},categories=footprint
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,description="Audit reports, Enforce acts"
+// +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.action`,description="What Enforce does to an operation outside the policy: Deny or Kill"
+// +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profile`,description="The Profile the policy was generated from"
+// +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.selector.workload.name`,description="The workload whose pods the policy selects"
+// +kubebuilder:printcolumn:name="Containers",type=string,JSONPath=`.spec.selector.containers`,priority=1,description="The containers the policy applies to; empty: all"
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,description="Compiled and loaded on every node running a selected container"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type EnforcementPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -47,7 +48,7 @@ type EnforcementPolicy struct {
 
 // EnforcementPolicySpec is what the selected containers may do.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.selector) || has(self.selector.workload) || has(self.selector.podSelector)",message="selector needs a workload or a podSelector: a selector with neither would select every pod in the namespace"
+// +kubebuilder:validation:XValidation:rule="!has(self.selector) || has(self.selector.workload) || has(self.selector.podSelector)",message="selector needs a workload or a podSelector: a selector with neither would select every pod in the namespace",fieldPath=".selector"
 type EnforcementPolicySpec struct {
 	// Selector picks the containers the policy applies to, in the policy's
 	// namespace. In a cluster a policy without a selector applies to nothing.
@@ -106,6 +107,7 @@ type EnforcementPolicySpec struct {
 	// Profile names the Profile (in the same namespace) the policy was
 	// generated from, for reference.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	Profile string `json:"profile,omitempty"`
 }
 
@@ -126,7 +128,9 @@ type PolicySelector struct {
 	// init containers included.
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Containers []string `json:"containers,omitempty"`
 }
 
@@ -161,7 +165,8 @@ type CapabilityRules struct {
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
-	// +kubebuilder:validation:items:Pattern=`^CAP_[A-Z_]+$`
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="self in ['CAP_CHOWN','CAP_DAC_OVERRIDE','CAP_DAC_READ_SEARCH','CAP_FOWNER','CAP_FSETID','CAP_KILL','CAP_SETGID','CAP_SETUID','CAP_SETPCAP','CAP_LINUX_IMMUTABLE','CAP_NET_BIND_SERVICE','CAP_NET_BROADCAST','CAP_NET_ADMIN','CAP_NET_RAW','CAP_IPC_LOCK','CAP_IPC_OWNER','CAP_SYS_MODULE','CAP_SYS_RAWIO','CAP_SYS_CHROOT','CAP_SYS_PTRACE','CAP_SYS_PACCT','CAP_SYS_ADMIN','CAP_SYS_BOOT','CAP_SYS_NICE','CAP_SYS_RESOURCE','CAP_SYS_TIME','CAP_SYS_TTY_CONFIG','CAP_MKNOD','CAP_LEASE','CAP_AUDIT_WRITE','CAP_AUDIT_CONTROL','CAP_SETFCAP','CAP_MAC_OVERRIDE','CAP_MAC_ADMIN','CAP_SYSLOG','CAP_WAKE_ALARM','CAP_BLOCK_SUSPEND','CAP_AUDIT_READ','CAP_PERFMON','CAP_BPF','CAP_CHECKPOINT_RESTORE']",messageExpression="(self.upperAscii() in ['CAP_CHOWN','CAP_DAC_OVERRIDE','CAP_DAC_READ_SEARCH','CAP_FOWNER','CAP_FSETID','CAP_KILL','CAP_SETGID','CAP_SETUID','CAP_SETPCAP','CAP_LINUX_IMMUTABLE','CAP_NET_BIND_SERVICE','CAP_NET_BROADCAST','CAP_NET_ADMIN','CAP_NET_RAW','CAP_IPC_LOCK','CAP_IPC_OWNER','CAP_SYS_MODULE','CAP_SYS_RAWIO','CAP_SYS_CHROOT','CAP_SYS_PTRACE','CAP_SYS_PACCT','CAP_SYS_ADMIN','CAP_SYS_BOOT','CAP_SYS_NICE','CAP_SYS_RESOURCE','CAP_SYS_TIME','CAP_SYS_TTY_CONFIG','CAP_MKNOD','CAP_LEASE','CAP_AUDIT_WRITE','CAP_AUDIT_CONTROL','CAP_SETFCAP','CAP_MAC_OVERRIDE','CAP_MAC_ADMIN','CAP_SYSLOG','CAP_WAKE_ALARM','CAP_BLOCK_SUSPEND','CAP_AUDIT_READ','CAP_PERFMON','CAP_BPF','CAP_CHECKPOINT_RESTORE'] || ('CAP_' + self.upperAscii()) in ['CAP_CHOWN','CAP_DAC_OVERRIDE','CAP_DAC_READ_SEARCH','CAP_FOWNER','CAP_FSETID','CAP_KILL','CAP_SETGID','CAP_SETUID','CAP_SETPCAP','CAP_LINUX_IMMUTABLE','CAP_NET_BIND_SERVICE','CAP_NET_BROADCAST','CAP_NET_ADMIN','CAP_NET_RAW','CAP_IPC_LOCK','CAP_IPC_OWNER','CAP_SYS_MODULE','CAP_SYS_RAWIO','CAP_SYS_CHROOT','CAP_SYS_PTRACE','CAP_SYS_PACCT','CAP_SYS_ADMIN','CAP_SYS_BOOT','CAP_SYS_NICE','CAP_SYS_RESOURCE','CAP_SYS_TIME','CAP_SYS_TTY_CONFIG','CAP_MKNOD','CAP_LEASE','CAP_AUDIT_WRITE','CAP_AUDIT_CONTROL','CAP_SETFCAP','CAP_MAC_OVERRIDE','CAP_MAC_ADMIN','CAP_SYSLOG','CAP_WAKE_ALARM','CAP_BLOCK_SUSPEND','CAP_AUDIT_READ','CAP_PERFMON','CAP_BPF','CAP_CHECKPOINT_RESTORE']) ? 'capability ' + self + ' must be written the way the kernel spells it: ' + (self.upperAscii().startsWith('CAP_') ? self.upperAscii() : 'CAP_' + self.upperAscii()) : 'unknown capability ' + self + ': use a name from capabilities(7), e.g. CAP_NET_BIND_SERVICE'"
 	Allow []string `json:"allow,omitempty"`
 
 	// AllowInUserNamespace lists the capabilities that may be used against a
@@ -170,7 +175,8 @@ type CapabilityRules struct {
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
-	// +kubebuilder:validation:items:Pattern=`^CAP_[A-Z_]+$`
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="self in ['CAP_CHOWN','CAP_DAC_OVERRIDE','CAP_DAC_READ_SEARCH','CAP_FOWNER','CAP_FSETID','CAP_KILL','CAP_SETGID','CAP_SETUID','CAP_SETPCAP','CAP_LINUX_IMMUTABLE','CAP_NET_BIND_SERVICE','CAP_NET_BROADCAST','CAP_NET_ADMIN','CAP_NET_RAW','CAP_IPC_LOCK','CAP_IPC_OWNER','CAP_SYS_MODULE','CAP_SYS_RAWIO','CAP_SYS_CHROOT','CAP_SYS_PTRACE','CAP_SYS_PACCT','CAP_SYS_ADMIN','CAP_SYS_BOOT','CAP_SYS_NICE','CAP_SYS_RESOURCE','CAP_SYS_TIME','CAP_SYS_TTY_CONFIG','CAP_MKNOD','CAP_LEASE','CAP_AUDIT_WRITE','CAP_AUDIT_CONTROL','CAP_SETFCAP','CAP_MAC_OVERRIDE','CAP_MAC_ADMIN','CAP_SYSLOG','CAP_WAKE_ALARM','CAP_BLOCK_SUSPEND','CAP_AUDIT_READ','CAP_PERFMON','CAP_BPF','CAP_CHECKPOINT_RESTORE']",messageExpression="(self.upperAscii() in ['CAP_CHOWN','CAP_DAC_OVERRIDE','CAP_DAC_READ_SEARCH','CAP_FOWNER','CAP_FSETID','CAP_KILL','CAP_SETGID','CAP_SETUID','CAP_SETPCAP','CAP_LINUX_IMMUTABLE','CAP_NET_BIND_SERVICE','CAP_NET_BROADCAST','CAP_NET_ADMIN','CAP_NET_RAW','CAP_IPC_LOCK','CAP_IPC_OWNER','CAP_SYS_MODULE','CAP_SYS_RAWIO','CAP_SYS_CHROOT','CAP_SYS_PTRACE','CAP_SYS_PACCT','CAP_SYS_ADMIN','CAP_SYS_BOOT','CAP_SYS_NICE','CAP_SYS_RESOURCE','CAP_SYS_TIME','CAP_SYS_TTY_CONFIG','CAP_MKNOD','CAP_LEASE','CAP_AUDIT_WRITE','CAP_AUDIT_CONTROL','CAP_SETFCAP','CAP_MAC_OVERRIDE','CAP_MAC_ADMIN','CAP_SYSLOG','CAP_WAKE_ALARM','CAP_BLOCK_SUSPEND','CAP_AUDIT_READ','CAP_PERFMON','CAP_BPF','CAP_CHECKPOINT_RESTORE'] || ('CAP_' + self.upperAscii()) in ['CAP_CHOWN','CAP_DAC_OVERRIDE','CAP_DAC_READ_SEARCH','CAP_FOWNER','CAP_FSETID','CAP_KILL','CAP_SETGID','CAP_SETUID','CAP_SETPCAP','CAP_LINUX_IMMUTABLE','CAP_NET_BIND_SERVICE','CAP_NET_BROADCAST','CAP_NET_ADMIN','CAP_NET_RAW','CAP_IPC_LOCK','CAP_IPC_OWNER','CAP_SYS_MODULE','CAP_SYS_RAWIO','CAP_SYS_CHROOT','CAP_SYS_PTRACE','CAP_SYS_PACCT','CAP_SYS_ADMIN','CAP_SYS_BOOT','CAP_SYS_NICE','CAP_SYS_RESOURCE','CAP_SYS_TIME','CAP_SYS_TTY_CONFIG','CAP_MKNOD','CAP_LEASE','CAP_AUDIT_WRITE','CAP_AUDIT_CONTROL','CAP_SETFCAP','CAP_MAC_OVERRIDE','CAP_MAC_ADMIN','CAP_SYSLOG','CAP_WAKE_ALARM','CAP_BLOCK_SUSPEND','CAP_AUDIT_READ','CAP_PERFMON','CAP_BPF','CAP_CHECKPOINT_RESTORE']) ? 'capability ' + self + ' must be written the way the kernel spells it: ' + (self.upperAscii().startsWith('CAP_') ? self.upperAscii() : 'CAP_' + self.upperAscii()) : 'unknown capability ' + self + ': use a name from capabilities(7), e.g. CAP_NET_BIND_SERVICE'"
 	AllowInUserNamespace []string `json:"allowInUserNamespace,omitempty"`
 }
 
@@ -189,9 +195,20 @@ type FileRule struct {
 	// Path is an absolute path pattern: literal components, `*` for exactly
 	// one whole component, and an optional trailing `/**` for the directory
 	// itself and everything below it. `.` and `..` components, empty
-	// components and partial-component globs are refused.
+	// components and partial-component globs are refused. At most 1024
+	// characters (the kernel side reads at most 511 bytes of a path).
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:MaxLength=1024
+	// The Pattern is the grammar (it costs nothing to evaluate); the rules
+	// above it say what is wrong in words. They use only cheap string
+	// functions, so that their cost fits the API server's budget.
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",messageExpression="'relative path ' + self + ': write it from the root, e.g. /' + self"
+	// +kubebuilder:validation:XValidation:rule="self == '/' || !self.endsWith('/')",messageExpression="'path ' + self + ' ends with a slash: leave the slash out for the directory itself, or end it with /** for everything below it'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('//')",messageExpression="'path ' + self + ' has an empty component (//)'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/./') && !self.endsWith('/.') && !self.contains('/../') && !self.endsWith('/..')",messageExpression="'path ' + self + ' has a . or .. component: write the path the kernel resolves to'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('**/')",messageExpression="'path ' + self + ' has ** before its end: ** may only end a path (dir/**), because the kernel matches prefixes, not patterns in the middle'"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/*][*]|[*][^/*]')",messageExpression="'path ' + self + ' has a partial-component glob: the kernel matches whole components, so write * for the whole component'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('***')",messageExpression="'path ' + self + ' has a partial-component glob: the kernel matches whole components, so write * for the whole component'"
 	// +kubebuilder:validation:Pattern=`^(/|/\*\*|(/([^/*.][^/*]*|\.[^/*.][^/*]*|\.\.[^/*]+|\*))+(/\*\*)?)$`
 	Path string `json:"path"`
 
@@ -215,15 +232,18 @@ type ConnectRules struct {
 // ConnectRule allows connects to, and datagrams sent to, one address range
 // on one port or range of ports.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.endPort) || self.endPort >= self.port",message="endPort must not be lower than port"
+// +kubebuilder:validation:XValidation:rule="!has(self.endPort) || self.endPort >= self.port",message="endPort must not be lower than port",fieldPath=".endPort"
 type ConnectRule struct {
 	// CIDR is the destination address range, e.g. 10.96.0.10/32 or
 	// fd00::/64. Host bits must be zero.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",messageExpression="self.startsWith('::ffff:') ? 'cidr ' + self + ': IPv4-mapped ranges are matched as IPv4, so write the IPv4 range, e.g. 10.0.0.0/8' : (isIP(self) ? 'cidr ' + self + ' is a single address: write it as ' + self + (ip(self).family() == 4 ? '/32' : '/128') : 'cidr ' + self + ' is not an address range: write one such as 10.0.0.0/24 or fd00::/64')"
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",messageExpression="'cidr ' + self + ' has host bits set: write the range from its first address, e.g. 10.0.0.0/24 rather than 10.0.0.1/24'"
 	CIDR string `json:"cidr"`
 
 	// Protocol is TCP or UDP.
+	// +kubebuilder:validation:XValidation:rule="self == 'TCP' || self == 'UDP'",messageExpression="'protocol ' + self + ' is not enforced: footprint governs TCP and UDP'"
 	Protocol Protocol `json:"protocol"`
 
 	// Port is the destination port. A UDP connect to port 0, which resolvers
@@ -254,9 +274,19 @@ type ExecutableRules struct {
 type ExecutableRule struct {
 	// Path is an absolute path pattern in the same language as file rules:
 	// literal components, `*` for one whole component, an optional trailing
-	// `/**`.
+	// `/**`. At most 1024 characters.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:MaxLength=1024
+	// The Pattern is the grammar (it costs nothing to evaluate); the rules
+	// above it say what is wrong in words. They use only cheap string
+	// functions, so that their cost fits the API server's budget.
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",messageExpression="'relative path ' + self + ': write it from the root, e.g. /' + self"
+	// +kubebuilder:validation:XValidation:rule="self == '/' || !self.endsWith('/')",messageExpression="'path ' + self + ' ends with a slash: leave the slash out for the directory itself, or end it with /** for everything below it'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('//')",messageExpression="'path ' + self + ' has an empty component (//)'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/./') && !self.endsWith('/.') && !self.contains('/../') && !self.endsWith('/..')",messageExpression="'path ' + self + ' has a . or .. component: write the path the kernel resolves to'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('**/')",messageExpression="'path ' + self + ' has ** before its end: ** may only end a path (dir/**), because the kernel matches prefixes, not patterns in the middle'"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/*][*]|[*][^/*]')",messageExpression="'path ' + self + ' has a partial-component glob: the kernel matches whole components, so write * for the whole component'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('***')",messageExpression="'path ' + self + ' has a partial-component glob: the kernel matches whole components, so write * for the whole component'"
 	// +kubebuilder:validation:Pattern=`^(/|/\*\*|(/([^/*.][^/*]*|\.[^/*.][^/*]*|\.\.[^/*]+|\*))+(/\*\*)?)$`
 	Path string `json:"path"`
 }

@@ -1,6 +1,9 @@
 // Package v1alpha1 holds footprint's API types in group footprint.dev: the
-// Profile (what a workload container was observed doing), and later the
-// ProfileRecording and EnforcementPolicy that drive recording and enforcement.
+// ProfileRecording (which containers to record, what and for how long), the
+// Profile (what a workload container was observed doing) and the
+// EnforcementPolicy (what selected containers may do, enforced in the kernel).
+// `kubectl get footprint` lists all three. The CRD manifests generated from
+// these types are in deploy/crds.
 // The same types are the file format of the local commands (`footprint record`
 // writes a Profile as YAML), so a profile recorded on a laptop and one recorded
 // in a cluster are interchangeable.

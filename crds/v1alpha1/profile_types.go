@@ -12,7 +12,19 @@ import (
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Namespaced,shortName=fpp,categories=footprint
+// +kubebuilder:resource:scope=Namespaced,shortName={prof,fpp},categories=footprint
+// +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.workload.name`,description="The Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod that owns the container"
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.workload.kind`,priority=1,description="The workload's kind"
+// +kubebuilder:printcolumn:name="Container",type=string,JSONPath=`.spec.container`
+// +kubebuilder:printcolumn:name="Caps",type=integer,JSONPath=`.status.summary.capabilities`,description="Capabilities checked"
+// +kubebuilder:printcolumn:name="Files",type=integer,JSONPath=`.status.summary.files`,description="File entries"
+// +kubebuilder:printcolumn:name="Conns",type=integer,JSONPath=`.status.summary.connections`,description="Connection destinations"
+// +kubebuilder:printcolumn:name="Execs",type=integer,JSONPath=`.status.summary.executables`,description="Programs executed"
+// +kubebuilder:printcolumn:name="Recording",type=string,JSONPath=`.status.summary.recording`,description="The ProfileRecording that last wrote the profile"
+// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.summary.pods`,priority=1,description="Pods (replicas) observed"
+// +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.summary.nodes`,priority=1,description="Nodes observed"
+// +kubebuilder:printcolumn:name="Last Seen",type=date,JSONPath=`.status.summary.lastSeen`,priority=1,description="When behaviour was last observed"
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Profile struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -20,7 +32,9 @@ type Profile struct {
 	// Spec is the observed behaviour.
 	Spec ProfileSpec `json:"spec,omitempty"`
 	// Status reports conditions about the profile (for example that entries
-	// were collapsed to stay under the size limit).
+	// were collapsed to stay under the size limit) and a summary of the spec
+	// for `kubectl get profiles`.
+	// +optional
 	Status ProfileStatus `json:"status,omitempty"`
 }
 
@@ -85,8 +99,11 @@ type WorkloadReference struct {
 	// +optional
 	APIVersion string `json:"apiVersion,omitempty"`
 	// Kind of the workload: Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod.
+	// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet;Job;CronJob;Pod
 	Kind string `json:"kind"`
 	// Name of the workload in the profile's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 }
 
@@ -104,7 +121,8 @@ const (
 // CapabilityEntry is one kind of capability check.
 type CapabilityEntry struct {
 	// Name is the capability in the kernel's spelling, e.g. CAP_NET_BIND_SERVICE.
-	// +kubebuilder:validation:Pattern=`^CAP_[A-Z_]+$`
+	// A capability newer than footprint's table is named by its number, e.g. CAP_41.
+	// +kubebuilder:validation:Pattern=`^CAP_([A-Z_]+|[0-9]+)$`
 	Name string `json:"name"`
 	// Verdict is the kernel's answer.
 	Verdict CapabilityVerdict `json:"verdict"`
@@ -122,6 +140,7 @@ type CapabilityEntry struct {
 	// In a profile merged from several (replicas, nodes, repeated flushes),
 	// it is the largest count any of them reported, so that merging the same
 	// data twice never inflates it; per-replica totals are in sources.
+	// +kubebuilder:validation:Minimum=0
 	Count int64 `json:"count"`
 }
 
@@ -147,10 +166,12 @@ type FileEntry struct {
 	// Path is the path as the process saw it, inside its mount namespace and
 	// chroot. After normalisation it may hold globs: `*` matches within one
 	// path component, `**` any number of components.
+	// +kubebuilder:validation:MinLength=1
 	Path string `json:"path"`
 	// Access lists every way the file was opened, in the order read, write,
 	// exec, create, truncate.
 	// +listType=set
+	// +kubebuilder:validation:MinItems=1
 	Access []FileAccessMode `json:"access"`
 	// Filesystem is the type of the filesystem the file lives on, e.g.
 	// overlay, tmpfs, ext4, proc.
@@ -165,6 +186,7 @@ type FileEntry struct {
 	// In a profile merged from several (replicas, nodes, repeated flushes),
 	// it is the largest count any of them reported, so that merging the same
 	// data twice never inflates it; per-replica totals are in sources.
+	// +kubebuilder:validation:Minimum=0
 	Count int64 `json:"count"`
 }
 
@@ -195,6 +217,7 @@ type ConnectionEntry struct {
 	// In a profile merged from several (replicas, nodes, repeated flushes),
 	// it is the largest count any of them reported, so that merging the same
 	// data twice never inflates it; per-replica totals are in sources.
+	// +kubebuilder:validation:Minimum=0
 	Count int64 `json:"count"`
 }
 
@@ -202,6 +225,7 @@ type ConnectionEntry struct {
 type ExecutableEntry struct {
 	// Path is the resolved path of the program the kernel ran (for a script,
 	// a second entry names its interpreter).
+	// +kubebuilder:validation:MinLength=1
 	Path string `json:"path"`
 	// Setuid is true when the file has the set-user-ID bit.
 	// +optional
@@ -216,21 +240,25 @@ type ExecutableEntry struct {
 	// UIDs are the effective user IDs it ran with.
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:items:Minimum=0
 	UIDs []int64 `json:"uids,omitempty"`
 	// GIDs are the effective group IDs it ran with.
 	// +optional
 	// +listType=set
+	// +kubebuilder:validation:items:Minimum=0
 	GIDs []int64 `json:"gids,omitempty"`
 	// Count is how many times it was executed.
 	// In a profile merged from several (replicas, nodes, repeated flushes),
 	// it is the largest count any of them reported, so that merging the same
 	// data twice never inflates it; per-replica totals are in sources.
+	// +kubebuilder:validation:Minimum=0
 	Count int64 `json:"count"`
 }
 
 // Collapse records that entries were folded into a glob.
 type Collapse struct {
 	// Glob is the pattern that replaced the entries, e.g. /var/cache/app/**.
+	// +kubebuilder:validation:MinLength=1
 	Glob string `json:"glob"`
 	// Entries is how many entries it replaced.
 	Entries int32 `json:"entries"`
@@ -270,13 +298,53 @@ type Source struct {
 	LostRecords int64 `json:"lostRecords,omitempty"`
 }
 
-// ProfileStatus holds conditions about a profile.
+// ProfileStatus holds conditions about a profile and a summary of it.
 type ProfileStatus struct {
 	// Conditions about the profile, e.g. Collapsed.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Summary counts the profile's entries, for `kubectl get profiles`. The
+	// footprint agent keeps it in step with the spec (Go: Profile.Summarize).
+	// +optional
+	Summary *ProfileSummary `json:"summary,omitempty"`
+}
+
+// ProfileSummary counts a profile's entries and says where they came from.
+type ProfileSummary struct {
+	// Capabilities is how many distinct capabilities were checked.
+	// +kubebuilder:validation:Minimum=0
+	Capabilities int32 `json:"capabilities"`
+	// Files is how many file entries the profile holds.
+	// +kubebuilder:validation:Minimum=0
+	Files int32 `json:"files"`
+	// Connections is how many destinations the profile holds.
+	// +kubebuilder:validation:Minimum=0
+	Connections int32 `json:"connections"`
+	// Executables is how many programs the profile holds.
+	// +kubebuilder:validation:Minimum=0
+	Executables int32 `json:"executables"`
+	// Recording is the ProfileRecording that most recently added to the
+	// profile. Empty for a profile recorded from a local command.
+	// +optional
+	Recording string `json:"recording,omitempty"`
+	// Pods is how many pods (replicas) the entries were observed in.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Pods int32 `json:"pods,omitempty"`
+	// Nodes is how many nodes the entries were observed on.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Nodes int32 `json:"nodes,omitempty"`
+	// FirstSeen is when observation started, the earliest over all sources.
+	// +optional
+	FirstSeen *metav1.Time `json:"firstSeen,omitempty"`
+	// LastSeen is when behaviour was last observed, the latest over all
+	// sources.
+	// +optional
+	LastSeen *metav1.Time `json:"lastSeen,omitempty"`
 }
 
 // ProfileList is a list of Profiles.

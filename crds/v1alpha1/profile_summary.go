@@ -1,0 +1,49 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Summarize computes the summary `kubectl get profiles` shows from the spec:
+// the number of distinct capabilities, of file, connection and executable
+// entries, the recording that last added to the profile, the pods and nodes
+// observed and the time span. Writers call it (and store the result
+// through the status subresource) whenever they change the spec.
+func (s *ProfileSpec) Summarize() *ProfileSummary {
+	sum := &ProfileSummary{
+		Files:       int32(len(s.Files)),
+		Connections: int32(len(s.Connections)),
+		Executables: int32(len(s.Executables)),
+	}
+	caps := map[string]bool{}
+	for _, c := range s.Capabilities {
+		caps[c.Name] = true
+	}
+	sum.Capabilities = int32(len(caps))
+	pods, nodes := map[string]bool{}, map[string]bool{}
+	var latest metav1.Time
+	for _, src := range s.Sources {
+		if src.Pod != "" {
+			pods[src.Pod] = true
+		}
+		if src.Node != "" {
+			nodes[src.Node] = true
+		}
+		if !src.FirstSeen.IsZero() && (sum.FirstSeen == nil || src.FirstSeen.Before(sum.FirstSeen)) {
+			sum.FirstSeen = src.FirstSeen.DeepCopy()
+		}
+		if !src.LastSeen.IsZero() && (sum.LastSeen == nil || sum.LastSeen.Before(&src.LastSeen)) {
+			sum.LastSeen = src.LastSeen.DeepCopy()
+		}
+		if src.Recording != "" && (sum.Recording == "" || !src.LastSeen.Before(&latest)) {
+			sum.Recording, latest = src.Recording, src.LastSeen
+		}
+	}
+	sum.Pods, sum.Nodes = int32(len(pods)), int32(len(nodes))
+	return sum
+}
+
+// Summarize refreshes the profile's status summary from its spec.
+func (p *Profile) Summarize() {
+	p.Status.Summary = p.Spec.Summarize()
+}

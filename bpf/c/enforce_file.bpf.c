@@ -50,8 +50,6 @@ static __always_inline int check_open(struct file *file, __u32 open_flags, bool 
 
 	if (!enforced_policy(&e, FP_KIND_FILE, true))
 		return 0;
-	if (BPF_CORE_READ(file, f_mode) & FMODE_PATH)
-		return 0;
 	access = access_of(file, open_flags);
 	if (!access || (access & FP_ACCESS_EXEC))
 		return 0;
@@ -65,14 +63,16 @@ static __always_inline int check_open(struct file *file, __u32 open_flags, bool 
 	vkey.rules = e.policy->files.id;
 	vkey.access = access;
 
+	cached = bpf_map_lookup_elem(&file_verdicts, &vkey);
+	if (cached && *cached) {
+		ecount(FP_KIND_FILE, FP_ECOUNT_CACHE_HITS);
+		return 0;
+	}
 	s = get_path_scratch();
 	if (!s)
 		return 0;
-	cached = bpf_map_lookup_elem(&file_verdicts, &vkey);
 	if (cached) {
 		ecount(FP_KIND_FILE, FP_ECOUNT_CACHE_HITS);
-		if (*cached)
-			return 0;
 		off = walk_file(s, file, &flags);
 	} else {
 		off = walk_file(s, file, &flags);

@@ -15,10 +15,15 @@
 #define __FMODE_EXEC 0x20
 #define O_TRUNC 01000
 
+/* access_of returns how file was opened, or 0 for an O_PATH handle (not an
+ * access). */
 static __always_inline __u32 access_of(struct file *file, __u32 open_flags)
 {
 	__u32 mode = BPF_CORE_READ(file, f_mode);
 	__u32 access = 0;
+
+	if (mode & FMODE_PATH)
+		return 0;
 
 	if (mode & FMODE_READ)
 		access |= FP_ACCESS_READ;

@@ -378,11 +378,14 @@ func printRatios() {
 	slices.Sort(names)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "\nmedian of %d rounds, %s\t", len(results.ns[names[0]][baseline]), time.Now().Format(time.DateOnly))
-	for _, c := range configs {
+	shown := selectedConfigs()
+	for _, c := range shown {
 		fmt.Fprintf(w, " %s\t", c)
 	}
-	for _, c := range configs[1:] {
-		fmt.Fprintf(w, " %s/baseline\t", c)
+	for _, c := range shown {
+		if c != baseline {
+			fmt.Fprintf(w, " %s/baseline\t", c)
+		}
 	}
 	fmt.Fprintln(w)
 	for _, n := range names {
@@ -392,11 +395,13 @@ func printRatios() {
 		}
 		base := median(r[baseline])
 		fmt.Fprintf(w, "%s\t", strings.TrimPrefix(n, "Benchmark"))
-		for _, c := range configs {
+		for _, c := range shown {
 			fmt.Fprintf(w, " %.0f ns/op\t", median(r[c]))
 		}
-		for _, c := range configs[1:] {
-			fmt.Fprintf(w, " %.3fx\t", median(r[c])/base)
+		for _, c := range shown {
+			if c != baseline {
+				fmt.Fprintf(w, " %.3fx\t", median(r[c])/base)
+			}
 		}
 		fmt.Fprintln(w)
 	}

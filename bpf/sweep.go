@@ -123,9 +123,9 @@ func (r *Recorder) aggregation(k Kind, name string) *ebpf.Map {
 	return nil
 }
 
-// Forget deletes the aggregated entries of the cgroups keep accepts, e.g.
+// Forget deletes the aggregated entries of the cgroups forget accepts, e.g.
 // once a recording is written.
-func (r *Recorder) Forget(keep func(cgroupID uint64) bool) error {
+func (r *Recorder) Forget(forget func(cgroupID uint64) bool) error {
 	for kind, names := range aggregationMaps {
 		for _, name := range names {
 			m := r.aggregation(kind, name)
@@ -136,7 +136,7 @@ func (r *Recorder) Forget(keep func(cgroupID uint64) bool) error {
 			var key, value []byte
 			it := m.Iterate()
 			for it.Next(&key, &value) {
-				if keep(binary.NativeEndian.Uint64(key)) {
+				if forget(binary.NativeEndian.Uint64(key)) {
 					doomed = append(doomed, slices.Clone(key))
 				}
 			}

@@ -137,6 +137,7 @@ EnforcementPolicy that footprint enforces in the kernel.`,
 		newRecordCommand(),
 		newShowCommand(), newDiffCommand(), newExportCommand(),
 		newEnforceCommand(),
+		newAgentCommand(),
 	)
 	markUsageErrors(root)
 	return root

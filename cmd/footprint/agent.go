@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/recorder"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/recorder/containers"
+	"github.com/footprint-dev/footprint/recorder/profilestore"
+)
+
+type agentFlags struct {
+	node          string
+	kubeconfig    string
+	metricsAddr   string
+	healthAddr    string
+	cgroupRoot    string
+	flushInterval time.Duration
+}
+
+func newAgentCommand() *cobra.Command {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent --node-name NODE",
+		Short: "Run the node agent (the footprint DaemonSet)",
+		Long: `agent is footprint on a Kubernetes node, run by the DaemonSet in deploy/. It
+watches the pods of its own node (so its memory does not grow with the cluster)
+and the ProfileRecordings, records the containers they select from their first
+instruction, and merges what it recorded into one Profile per workload
+container, together with the agents of the other nodes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAgent(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.node, "node-name", os.Getenv("NODE_NAME"), "the node this agent runs on (default $NODE_NAME; the DaemonSet sets it from spec.nodeName)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	fl.StringVar(&f.metricsAddr, "metrics-bind-address", ":9464", `Prometheus metrics address ("0" turns them off)`)
+	fl.StringVar(&f.healthAddr, "health-probe-bind-address", ":9465", `/healthz and /readyz address ("0" turns them off)`)
+	fl.StringVar(&f.cgroupRoot, "cgroup-root", "", "the cgroup v2 mount (default: found in /proc/self/mountinfo)")
+	fl.DurationVar(&f.flushInterval, "flush-interval", 10*time.Second, "how often recorded entries are merged into Profiles")
+	return cmd
+}
+
+func runAgent(cmd *cobra.Command, f agentFlags) error {
+	if f.node == "" {
+		return usagef("agent needs its node's name: --node-name NODE or $NODE_NAME (the DaemonSet sets it from spec.nodeName)")
+	}
+	if err := requireRoot("agent"); err != nil {
+		return err
+	}
+	log := zap.New(zap.UseDevMode(false)).WithValues("node", f.node)
+	ctrl.SetLogger(log)
+
+	if f.kubeconfig != "" {
+		os.Setenv("KUBECONFIG", f.kubeconfig)
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("find the cluster: %w (give --kubeconfig, or run the agent in a pod)", err)
+	}
+	mount := f.cgroupRoot
+	if mount == "" {
+		if mount, err = cgroupfs.Mount(); err != nil {
+			return err
+		}
+	}
+	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount})
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	for _, c := range rec.Choices() {
+		log.Info("backend", "kind", c.Kind.String(), "chosen", c.Chosen, "note", c.Note)
+	}
+
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress: f.healthAddr,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Only this node's pods: memory does not grow with the cluster.
+			&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", f.node)},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("set up the controller manager: %w", err)
+	}
+	if f.healthAddr != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return err
+		}
+	}
+
+	// The store reads and writes Profiles straight through the API server:
+	// a cached read may be older than the object and cost a conflict.
+	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	writer := profilestore.NewWriter(profilestore.NewStore(direct, profilestore.Options{Log: log.WithName("profiles")}),
+		profilestore.WriterOptions{FlushInterval: f.flushInterval, Log: log.WithName("profiles")})
+	if err := mgr.Add(manager.RunnableFunc(writer.Run)); err != nil {
+		return err
+	}
+	nodeRec := recorder.NewNodeRecorder(rec, containers.NewResolver(mount), f.node, log.WithName("recorder"))
+	defer nodeRec.Close()
+	rc := &recorder.RecordingController{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: f.node,
+		Recorder: nodeRec, Writer: writer, FlushInterval: f.flushInterval, Log: log.WithName("recordings"),
+	}
+	if err := rc.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the recording controller: %w", err)
+	}
+	log.Info("agent starting", "cgroup2", mount)
+	if err := mgr.Start(cmd.Context()); err != nil && !errors.Is(err, cmd.Context().Err()) {
+		return err
+	}
+	return nil
+}

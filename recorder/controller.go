@@ -1,0 +1,235 @@
+package recorder
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/recorder/profilestore"
+)
+
+// RecordingController is the node agent's ProfileRecording controller: it
+// keeps the kernel recording what the ProfileRecordings select on this
+// node, and every FlushInterval writes what was recorded into the
+// workloads' Profiles and the recordings' status.
+//
+// The node's whole state is reconciled at once (one work item): a node
+// runs a handful of recordings, and recomputing them all is simpler and
+// cheaper than tracking which pod belongs to which.
+type RecordingController struct {
+	// Client reads from the manager's cache, which holds only this
+	// node's pods.
+	Client client.Client
+	// APIReader reads workload owners straight from the API server.
+	APIReader client.Reader
+	Node      string
+	Recorder  *NodeRecorder
+	Writer    *profilestore.Writer
+	// FlushInterval is how often snapshots are written; 0 means 10s.
+	FlushInterval time.Duration
+	Log           logr.Logger
+	// Now is the clock, for tests.
+	Now func() time.Time
+}
+
+// nodeKey is the one work item.
+var nodeKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "node"}}
+
+// SetupWithManager registers the controller and its flush loop.
+func (c *RecordingController) SetupWithManager(mgr ctrl.Manager) error {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 10 * time.Second
+	}
+	toNode := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{nodeKey}
+	})
+	err := builder.ControllerManagedBy(mgr).
+		Named("profilerecording").
+		Watches(&v1alpha1.ProfileRecording{}, toNode).
+		Watches(&corev1.Pod{}, toNode).
+		Complete(c)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(c)
+}
+
+// Reconcile recomputes what every active recording selects on this node.
+func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	var recs v1alpha1.ProfileRecordingList
+	if err := c.Client.List(ctx, &recs); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list profile recordings: %w", err)
+	}
+	now := c.Now()
+	var sels []Selection
+	var next time.Duration
+	for i := range recs.Items {
+		r := &recs.Items[i]
+		stop, active := recordingWindow(r, now)
+		if !active {
+			continue
+		}
+		if !stop.IsZero() && (next == 0 || stop.Sub(now) < next) {
+			next = stop.Sub(now)
+		}
+		sel, err := c.selection(ctx, r)
+		if err != nil {
+			c.Log.Error(err, "select pods", "recording", client.ObjectKeyFromObject(r))
+			continue
+		}
+		sels = append(sels, sel)
+	}
+	for rec, problems := range c.Recorder.Select(sels) {
+		c.Log.Info("cannot record everything selected", "recording", rec, "problems", strings.Join(problems, "; "))
+	}
+	if next > 0 {
+		// Stop on time: the next reconcile after the deadline drops it.
+		return reconcile.Result{RequeueAfter: next + time.Second}, nil
+	}
+	return reconcile.Result{}, nil
+}
+
+// recordingWindow says whether a recording is active now and when it stops
+// (zero: when deleted). It starts when created.
+func recordingWindow(r *v1alpha1.ProfileRecording, now time.Time) (time.Time, bool) {
+	if r.DeletionTimestamp != nil {
+		return time.Time{}, false
+	}
+	if r.Spec.Duration == nil {
+		return time.Time{}, true
+	}
+	stop := r.CreationTimestamp.Add(r.Spec.Duration.Duration)
+	return stop, now.Before(stop)
+}
+
+func (c *RecordingController) selection(ctx context.Context, r *v1alpha1.ProfileRecording) (Selection, error) {
+	selector, err := metav1.LabelSelectorAsSelector(&r.Spec.PodSelector)
+	if err != nil {
+		return Selection{}, fmt.Errorf("spec.podSelector: %w", err)
+	}
+	var pods corev1.PodList
+	if err := c.Client.List(ctx, &pods, client.InNamespace(r.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return Selection{}, fmt.Errorf("list pods: %w", err)
+	}
+	sel := Selection{Recording: r.Name, Namespace: r.Namespace, Containers: r.Spec.ContainerSelector, Kinds: kindsOf(r.Spec.Kinds)}
+	for i := range pods.Items {
+		if pods.Items[i].Spec.NodeName == c.Node {
+			sel.Pods = append(sel.Pods, &pods.Items[i])
+		}
+	}
+	return sel, nil
+}
+
+func kindsOf(kinds []v1alpha1.RecordedKind) bpf.KindSet {
+	if len(kinds) == 0 {
+		return bpf.AllKinds
+	}
+	var set bpf.KindSet
+	for _, k := range kinds {
+		if kind, err := bpf.ParseKind(string(k)); err == nil {
+			set = set.With(kind)
+		}
+	}
+	return set
+}
+
+// Start hands snapshots to the Writer every FlushInterval until ctx ends,
+// then once more. The Writer's own loop (Writer.Run) delivers them.
+func (c *RecordingController) Start(ctx context.Context) error {
+	t := time.NewTicker(c.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return c.collect(context.Background())
+		case <-t.C:
+			if err := c.collect(ctx); err != nil {
+				c.Log.Error(err, "collect snapshots")
+			}
+		}
+	}
+}
+
+// collect queues every container's snapshot for its workload's Profile.
+func (c *RecordingController) collect(ctx context.Context) error {
+	snaps, err := c.Recorder.Snapshots()
+	if err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		workload, err := c.workloadOf(ctx, s.Pod)
+		if err != nil {
+			c.Log.Error(err, "find the workload of a pod", "pod", client.ObjectKeyFromObject(s.Pod))
+			continue
+		}
+		key := profilestore.WorkloadContainer{Namespace: s.Pod.Namespace, Workload: workload, Container: s.Container}
+		if err := c.Writer.Add(key, s.Recording, s.Spec, s.Source); err != nil {
+			c.Log.Error(err, "queue a profile", "profile", key.String())
+		}
+	}
+	return nil
+}
+
+// Flush queues the current snapshots and writes them now.
+func (c *RecordingController) Flush(ctx context.Context) error {
+	if err := c.collect(ctx); err != nil {
+		return err
+	}
+	return c.Writer.Flush(ctx)
+}
+
+// workloadOf follows a pod's controller references up to the workload a
+// user manages: Deployment (through its ReplicaSet), StatefulSet,
+// DaemonSet, CronJob (through its Job), Job, or the pod itself.
+func (c *RecordingController) workloadOf(ctx context.Context, pod *corev1.Pod) (v1alpha1.WorkloadReference, error) {
+	owner := metav1.GetControllerOf(pod)
+	if owner == nil {
+		return v1alpha1.WorkloadReference{Kind: "Pod", Name: pod.Name}, nil
+	}
+	switch owner.Kind {
+	case "ReplicaSet":
+		var rs appsv1.ReplicaSet
+		if err := c.APIReader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &rs); err != nil {
+			if apierrors.IsNotFound(err) {
+				return v1alpha1.WorkloadReference{Kind: "ReplicaSet", Name: owner.Name}, nil
+			}
+			return v1alpha1.WorkloadReference{}, err
+		}
+		if d := metav1.GetControllerOf(&rs); d != nil && d.Kind == "Deployment" {
+			return v1alpha1.WorkloadReference{Kind: "Deployment", Name: d.Name}, nil
+		}
+		return v1alpha1.WorkloadReference{Kind: "ReplicaSet", Name: owner.Name}, nil
+	case "Job":
+		var job batchv1.Job
+		if err := c.APIReader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &job); err == nil {
+			if cj := metav1.GetControllerOf(&job); cj != nil && cj.Kind == "CronJob" {
+				return v1alpha1.WorkloadReference{Kind: "CronJob", Name: cj.Name}, nil
+			}
+		} else if !apierrors.IsNotFound(err) {
+			return v1alpha1.WorkloadReference{}, err
+		}
+		return v1alpha1.WorkloadReference{Kind: "Job", Name: owner.Name}, nil
+	case "StatefulSet", "DaemonSet":
+		return v1alpha1.WorkloadReference{Kind: owner.Kind, Name: owner.Name}, nil
+	}
+	return v1alpha1.WorkloadReference{Kind: owner.Kind, Name: owner.Name}, nil
+}

@@ -1,0 +1,334 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/recorder/containers"
+)
+
+// Selection is what one ProfileRecording selects on this node.
+type Selection struct {
+	// Recording is the ProfileRecording's name; its namespace is the
+	// pods'.
+	Recording string
+	Namespace string
+	// Kinds are the kinds of event it records.
+	Kinds bpf.KindSet
+	// Containers are the container names it selects; empty selects all.
+	Containers []string
+	// Pods are the pods on this node its selector matches.
+	Pods []*corev1.Pod
+}
+
+func (s Selection) selects(container string) bool {
+	return len(s.Containers) == 0 || slices.Contains(s.Containers, container)
+}
+
+// Snapshot is everything recorded so far of one container of one pod: the
+// cumulative profile of that source, as profilestore.Store.Merge takes it.
+type Snapshot struct {
+	Recording string
+	Pod       *corev1.Pod
+	Container string
+	Spec      v1alpha1.ProfileSpec
+	Source    v1alpha1.Source
+}
+
+// NodeRecorder records the containers that ProfileRecordings select on one
+// node. It watches each selected pod's cgroup, so that a container the
+// runtime starts later is recorded from its first exec (the kernel extends
+// the watch to every cgroup created below), and the cgroups of containers
+// already running, from now on. Snapshot attributes what the kernel
+// aggregated to pods and containers through their cgroups.
+type NodeRecorder struct {
+	rec      *bpf.Recorder
+	resolver *containers.Resolver
+	node     string
+	kernel   string
+	log      logr.Logger
+
+	mu sync.Mutex
+	// watched are the cgroups this recorder added to the kernel's watch
+	// map, by id, with their paths.
+	watched map[uint64]string
+	// selections are the current recordings' selections.
+	selections []Selection
+}
+
+// NewNodeRecorder drives rec for the pods on node, finding cgroups with
+// resolver.
+func NewNodeRecorder(rec *bpf.Recorder, resolver *containers.Resolver, node string, log logr.Logger) *NodeRecorder {
+	return &NodeRecorder{rec: rec, resolver: resolver, node: node, kernel: kernelRelease(), log: log, watched: map[uint64]string{}}
+}
+
+// Select makes the kernel record what sels select and nothing else this
+// recorder added before. It returns, per recording, the problems with pods
+// it could not watch (their cgroup not found yet is not a problem: Select
+// is called again when the pod changes).
+func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	problems := map[string][]string{}
+	want := map[uint64]bpf.Watch{}
+	paths := map[uint64]string{}
+	// unselected are running containers of selected pods that no
+	// recording selects: the kernel extended the pod's watch to them.
+	unselected := map[uint64]bool{}
+	for _, s := range sels {
+		for _, pod := range s.Pods {
+			if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			podCg, err := n.resolver.PodCgroup(pod)
+			if err != nil {
+				if !isNotFound(err) {
+					problems[s.Recording] = append(problems[s.Recording], err.Error())
+				}
+				continue
+			}
+			w := want[podCg.ID]
+			w.Kinds |= s.Kinds
+			want[podCg.ID] = w
+			paths[podCg.ID] = podCg.Path
+			ctrs, err := n.resolver.ContainerCgroups(pod)
+			if err != nil {
+				problems[s.Recording] = append(problems[s.Recording], err.Error())
+				continue
+			}
+			for _, c := range ctrs {
+				if c.State != containers.CgroupPresent {
+					continue
+				}
+				if !s.selects(c.Name) {
+					unselected[c.Cgroup.ID] = true
+					continue
+				}
+				// Already running: recording starts now.
+				w := want[c.Cgroup.ID]
+				w.Kinds |= s.Kinds
+				w.Live = true
+				want[c.Cgroup.ID] = w
+				paths[c.Cgroup.ID] = c.Cgroup.Path
+			}
+		}
+	}
+	current, err := n.rec.Watched()
+	if err != nil {
+		problems[""] = append(problems[""], err.Error())
+		return problems
+	}
+	for id, w := range want {
+		have, ok := current[id]
+		if ok && have.Kinds&w.Kinds == w.Kinds && (have.Live || !w.Live) {
+			continue
+		}
+		if ok {
+			// Keep what the kernel set: a container that already
+			// exec'ed is live.
+			w.Live = w.Live || have.Live
+			w.Kinds |= have.Kinds
+		}
+		if err := n.rec.Watch(id, w); err != nil {
+			problems[""] = append(problems[""], err.Error())
+			continue
+		}
+		n.watched[id] = paths[id]
+	}
+	for id := range unselected {
+		if _, ok := want[id]; !ok {
+			n.rec.Unwatch(id)
+		}
+	}
+	// Cgroups this recorder watched that no recording selects any more,
+	// and the cgroups the kernel added below them.
+	for id, path := range n.watched {
+		if _, ok := want[id]; ok {
+			continue
+		}
+		n.rec.Unwatch(id)
+		for _, child := range descendants(path) {
+			if _, ok := want[child]; !ok {
+				n.rec.Unwatch(child)
+			}
+		}
+		delete(n.watched, id)
+	}
+	n.selections = sels
+	return problems
+}
+
+// Snapshots attributes everything the kernel aggregated to the selected
+// containers and returns one cumulative snapshot per (recording, pod,
+// container). Entries of cgroups no selected container owns (the pod's
+// sandbox, containers a recording does not select) are forgotten in the
+// kernel, so that they cost no memory.
+func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	type owner struct {
+		sel       int
+		pod       *corev1.Pod
+		container string
+	}
+	owners := map[uint64][]owner{}
+	known := map[uint64]bool{}
+	for i, s := range n.selections {
+		for _, pod := range s.Pods {
+			if podCg, err := n.resolver.PodCgroup(pod); err == nil {
+				known[podCg.ID] = true
+			}
+			ctrs, err := n.resolver.ContainerCgroups(pod)
+			if err != nil {
+				continue
+			}
+			for _, c := range ctrs {
+				if c.State != containers.CgroupPresent {
+					continue
+				}
+				known[c.Cgroup.ID] = true
+				if s.selects(c.Name) {
+					owners[c.Cgroup.ID] = append(owners[c.Cgroup.ID], owner{sel: i, pod: pod, container: c.Name})
+				}
+			}
+		}
+	}
+	entries, err := n.rec.Sweep(nil)
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		sel       int
+		pod       types.UID
+		container string
+	}
+	grouped := map[key][]bpf.Entry{}
+	pods := map[key]*corev1.Pod{}
+	var orphans []uint64
+	for _, e := range entries {
+		os, ok := owners[e.CgroupID]
+		if !ok {
+			if known[e.CgroupID] {
+				orphans = append(orphans, e.CgroupID)
+			}
+			continue
+		}
+		for _, o := range os {
+			if !n.selections[o.sel].Kinds.Has(e.Kind) {
+				continue
+			}
+			k := key{o.sel, o.pod.UID, o.container}
+			grouped[k] = append(grouped[k], e)
+			pods[k] = o.pod
+		}
+	}
+	if len(orphans) > 0 {
+		drop := map[uint64]bool{}
+		for _, id := range orphans {
+			drop[id] = true
+		}
+		// Attributed to no selected container, now or later: the
+		// sandbox and unselected containers of selected pods.
+		if err := n.rec.Forget(func(id uint64) bool { return drop[id] }); err != nil {
+			n.log.Error(err, "forget unselected cgroups")
+		}
+	}
+	counters, _ := n.rec.Counters()
+	var out []Snapshot
+	for k, es := range grouped {
+		spec, _ := BuildSpec(es)
+		first := es[0].FirstSeen
+		for _, e := range es {
+			if !e.FirstSeen.IsZero() && e.FirstSeen.Before(first) {
+				first = e.FirstSeen
+			}
+		}
+		pod := pods[k]
+		s := n.selections[k.sel]
+		src := v1alpha1.Source{
+			Node:      n.node,
+			Pod:       pod.Name,
+			Recording: s.Recording,
+			Kernel:    n.kernel,
+			FirstSeen: metav1.NewTime(first.Truncate(time.Second)),
+			LastSeen:  metav1.NewTime(time.Now().Truncate(time.Second)),
+			Backends:  map[string]string{},
+		}
+		for _, c := range n.rec.Choices() {
+			if c.Kind != bpf.KindCgroup && c.Chosen != "" {
+				src.Backends[c.Kind.String()] = c.Chosen
+			}
+		}
+		for _, e := range es {
+			src.Events += int64(e.Count)
+		}
+		for kind, c := range counters {
+			if kind != bpf.KindCgroup {
+				src.LostRecords += int64(c.MapFull)
+			}
+		}
+		out = append(out, Snapshot{Recording: s.Recording, Pod: pod, Container: k.container, Spec: spec, Source: src})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Pod.Name != out[j].Pod.Name {
+			return out[i].Pod.Name < out[j].Pod.Name
+		}
+		return out[i].Container < out[j].Container
+	})
+	return out, nil
+}
+
+// Close stops recording everything this recorder watched.
+func (n *NodeRecorder) Close() {
+	n.Select(nil)
+}
+
+// descendants returns the ids of the cgroups below dir, two levels deep
+// (containers of a pod, and a runtime's cgroup inside a container).
+func descendants(dir string) []uint64 {
+	var ids []uint64
+	for _, pattern := range []string{"*", "*/*"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, m := range matches {
+			if fi, err := os.Stat(m); err != nil || !fi.IsDir() {
+				continue
+			}
+			if id, err := cgroupfs.ID(m); err == nil {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, containers.ErrNotFound)
+}
+
+func kernelRelease() string {
+	var uts syscall.Utsname
+	if syscall.Uname(&uts) != nil {
+		return ""
+	}
+	return utsString(uts.Release)
+}
+
+// String describes a selection for logs.
+func (s Selection) String() string {
+	return fmt.Sprintf("%s/%s (%d pods)", s.Namespace, s.Recording, len(s.Pods))
+}

@@ -1,0 +1,202 @@
+package recorder
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/internal/cgroupcmd"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/recorder/containers"
+)
+
+// kubeletLayout lays out cgroups the way kubelet (cgroupfs driver) and
+// containerd do, under a root of the test's own.
+type kubeletLayout struct {
+	root string
+	t    *testing.T
+}
+
+func newKubeletLayout(t *testing.T) kubeletLayout {
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(mount, fmt.Sprintf("footprint-test-%d-%s", os.Getpid(), t.Name()))
+	l := kubeletLayout{root: root, t: t}
+	l.mkdir("kubepods/burstable")
+	t.Cleanup(func() {
+		// Deepest first: a cgroup with children cannot go.
+		for _, pattern := range []string{"*/*/*/*/*", "*/*/*/*", "*/*/*", "*/*", "*", ""} {
+			matches, _ := filepath.Glob(filepath.Join(root, pattern))
+			for i := len(matches) - 1; i >= 0; i-- {
+				if fi, err := os.Stat(matches[i]); err == nil && fi.IsDir() {
+					os.Remove(matches[i])
+				}
+			}
+		}
+	})
+	return l
+}
+
+func (l kubeletLayout) mkdir(rel string) *cgroupfs.Cgroup {
+	cg, err := cgroupfs.Create(filepath.Join(l.root, rel))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return cg
+}
+
+func randomID(t *testing.T) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// runIn runs the test binary performing action in cg, as a container's
+// first process.
+func runIn(t *testing.T, cg *cgroupfs.Cgroup, action string, args ...string) {
+	t.Helper()
+	cmd := helperCommand(t, action, args...)
+	path, err := exec.LookPath(cmd[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%s in %s: exit %d, %v", action, cg.Path, res.ExitCode, err)
+	}
+}
+
+// TestANodeRecordsSelectedContainersFromTheirFirstInstruction puts a pod on
+// a kubelet-like cgroup layout, selects it before any container exists,
+// then starts the containers the way a runtime does: the selected container
+// is recorded from its first exec, the sidecar and the sandbox are not.
+func TestANodeRecordsSelectedContainersFromTheirFirstInstruction(t *testing.T) {
+	layout := newKubeletLayout(t)
+	rec, err := bpf.Load(bpf.Options{CgroupRoot: mustMount(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	node := NewNodeRecorder(rec, containers.NewResolver(layout.root), "node-a", logr.Discard())
+	defer node.Close()
+
+	uid := types.UID("5f1c2d3e-0000-4000-8000-00000000000" + fmt.Sprint(os.Getpid()%10))
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", UID: uid},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: "sidecar"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1.PodQOSBurstable,
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app"}, {Name: "sidecar"}}},
+	}
+	podDir := "kubepods/burstable/pod" + string(uid)
+	layout.mkdir(podDir)
+	sel := Selection{Recording: "web", Namespace: "shop", Kinds: bpf.AllKinds, Containers: []string{"app"}, Pods: []*corev1.Pod{pod}}
+	if problems := node.Select([]Selection{sel}); len(problems) > 0 {
+		t.Fatalf("select: %v", problems)
+	}
+
+	// The runtime starts the sandbox and the containers after the pod's
+	// cgroup is watched; the pod status learns their ids later still.
+	sandbox := layout.mkdir(podDir + "/" + randomID(t))
+	appID, sidecarID := randomID(t), randomID(t)
+	app := layout.mkdir(podDir + "/" + appID)
+	sidecar := layout.mkdir(podDir + "/" + sidecarID)
+	dir := testDir(t)
+	for _, name := range []string{"app-config", "sidecar-config", "sandbox-file"} {
+		writeFile(t, filepath.Join(dir, name), "x")
+	}
+	runIn(t, sandbox, "open-many", filepath.Join(dir, "sandbox-file"), "1")
+	runIn(t, app, "open-many", filepath.Join(dir, "app-config"), "3")
+	runIn(t, sidecar, "open-many", filepath.Join(dir, "sidecar-config"), "1")
+
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{
+		{Name: "app", ContainerID: "containerd://" + appID, State: running},
+		{Name: "sidecar", ContainerID: "containerd://" + sidecarID, State: running},
+	}
+	node.Select([]Selection{sel})
+
+	snaps, err := node.Snapshots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 1 || snaps[0].Container != "app" || snaps[0].Pod.Name != "web-1" || snaps[0].Recording != "web" {
+		t.Fatalf("snapshots = %+v, want one, of container app", snaps)
+	}
+	s := snaps[0]
+	var files []string
+	for _, f := range s.Spec.Files {
+		files = append(files, f.Path)
+		if f.Path == filepath.Join(dir, "app-config") && f.Count != 3 {
+			t.Errorf("app-config opened %d times, want 3", f.Count)
+		}
+	}
+	for _, want := range []string{filepath.Join(dir, "app-config")} {
+		if !contains(files, want) {
+			t.Errorf("app's profile lacks %s: %v", want, files)
+		}
+	}
+	for _, unwanted := range []string{filepath.Join(dir, "sidecar-config"), filepath.Join(dir, "sandbox-file")} {
+		if contains(files, unwanted) {
+			t.Errorf("app's profile holds %s, which another container opened", unwanted)
+		}
+	}
+	if s.Source.Node != "node-a" || s.Source.Pod != "web-1" || s.Source.Recording != "web" {
+		t.Errorf("source = %+v", s.Source)
+	}
+	// The sidecar's entries were forgotten in the kernel.
+	entries, err := rec.Sweep(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.CgroupID == sidecar.ID {
+			t.Errorf("the sidecar's entries are still in the kernel: %+v", e)
+			break
+		}
+	}
+
+	// A recording that ends stops the kernel recording the pod.
+	node.Select(nil)
+	watched, err := rec.Watched()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range watched {
+		if id == app.ID || id == sidecar.ID || id == sandbox.ID {
+			t.Errorf("cgroup %d still watched after the recording ended", id)
+		}
+	}
+}
+
+func mustMount(t *testing.T) string {
+	m, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

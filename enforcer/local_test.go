@@ -241,6 +241,7 @@ spec:
       - {path: "/etc/**", access: [read]}
       - {path: "/proc/**", access: [read]}
       - {path: "/sys/**", access: [read]}
+      - {path: "`+selfPath(t)+`", access: [read]}
 `+execRules(t))
 	res := run(t, p, helperCommand(t, "open-many", target, "100000"))
 	if res.ExitCode != 0 {
@@ -266,6 +267,7 @@ spec:
       - {path: "/etc/**", access: [read]}
       - {path: "/proc/**", access: [read]}
       - {path: "/sys/**", access: [read]}
+      - {path: "`+selfPath(t)+`", access: [read]}
 `+execRules(t))
 	const n = 20000
 	res := run(t, p, helperCommand(t, "create-distinct", dir, fmt.Sprint(n)))

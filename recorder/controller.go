@@ -176,7 +176,7 @@ func (c *RecordingController) collect(ctx context.Context) error {
 		return err
 	}
 	for _, s := range snaps {
-		workload, err := c.workloadOf(ctx, s.Pod)
+		workload, err := WorkloadOf(ctx, c.APIReader, s.Pod)
 		if err != nil {
 			c.Log.Error(err, "find the workload of a pod", "pod", client.ObjectKeyFromObject(s.Pod))
 			continue
@@ -197,30 +197,32 @@ func (c *RecordingController) Flush(ctx context.Context) error {
 	return c.Writer.Flush(ctx)
 }
 
-// workloadOf follows a pod's controller references up to the workload a
+// WorkloadOf follows a pod's controller references up to the workload a
 // user manages: Deployment (through its ReplicaSet), StatefulSet,
-// DaemonSet, CronJob (through its Job), Job, or the pod itself.
-func (c *RecordingController) workloadOf(ctx context.Context, pod *corev1.Pod) (v1alpha1.WorkloadReference, error) {
+// DaemonSet, CronJob (through its Job), Job, or the pod itself, which is
+// also what a pod owned by anything else (a bare ReplicaSet, an operator's
+// resource) is profiled as.
+func WorkloadOf(ctx context.Context, reader client.Reader, pod *corev1.Pod) (v1alpha1.WorkloadReference, error) {
 	owner := metav1.GetControllerOf(pod)
 	if owner == nil {
-		return v1alpha1.WorkloadReference{Kind: "Pod", Name: pod.Name}, nil
+		return podWorkload(pod), nil
 	}
 	switch owner.Kind {
 	case "ReplicaSet":
 		var rs appsv1.ReplicaSet
-		if err := c.APIReader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &rs); err != nil {
+		if err := reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &rs); err != nil {
 			if apierrors.IsNotFound(err) {
-				return v1alpha1.WorkloadReference{Kind: "ReplicaSet", Name: owner.Name}, nil
+				return podWorkload(pod), nil
 			}
 			return v1alpha1.WorkloadReference{}, err
 		}
 		if d := metav1.GetControllerOf(&rs); d != nil && d.Kind == "Deployment" {
 			return v1alpha1.WorkloadReference{Kind: "Deployment", Name: d.Name}, nil
 		}
-		return v1alpha1.WorkloadReference{Kind: "ReplicaSet", Name: owner.Name}, nil
+		return podWorkload(pod), nil
 	case "Job":
 		var job batchv1.Job
-		if err := c.APIReader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &job); err == nil {
+		if err := reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &job); err == nil {
 			if cj := metav1.GetControllerOf(&job); cj != nil && cj.Kind == "CronJob" {
 				return v1alpha1.WorkloadReference{Kind: "CronJob", Name: cj.Name}, nil
 			}
@@ -231,5 +233,9 @@ func (c *RecordingController) workloadOf(ctx context.Context, pod *corev1.Pod) (
 	case "StatefulSet", "DaemonSet":
 		return v1alpha1.WorkloadReference{Kind: owner.Kind, Name: owner.Name}, nil
 	}
-	return v1alpha1.WorkloadReference{Kind: owner.Kind, Name: owner.Name}, nil
+	return podWorkload(pod), nil
+}
+
+func podWorkload(pod *corev1.Pod) v1alpha1.WorkloadReference {
+	return v1alpha1.WorkloadReference{Kind: "Pod", Name: pod.Name}
 }

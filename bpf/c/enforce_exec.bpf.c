@@ -6,7 +6,9 @@
  * The exec hook also makes an enforced cgroup live: file, capability and
  * connect rules apply from its first exec on, so the container runtime's
  * set-up is not held to the workload's policy. Exec rules apply from the
- * first instruction: that first exec is itself checked.
+ * first instruction: that first exec is itself checked, except in a cgroup
+ * the kernel added under a held one (a container under a held pod), where
+ * the first exec is the runtime starting the entrypoint or the sandbox.
  *
  * Backends, best first: lsm/bprm_check_security fails the execve with EPERM;
  * tp_btf/sched_process_exec runs after the point of no return and SIGKILLs
@@ -27,9 +29,17 @@ static __always_inline int check_exec(struct file *file, bool can_deny)
 
 	if (!ec)
 		return 0;
-	/* A plain store: every writer sets the same bit. */
-	if (!(ec->flags & FP_ENFORCE_LIVE))
+	if (!(ec->flags & FP_ENFORCE_LIVE)) {
+		/* A plain store: every writer sets the same bit. */
 		ec->flags |= FP_ENFORCE_LIVE;
+		/* The first exec in a cgroup the kernel added under a held
+		 * pod is the runtime starting the container's entrypoint (or
+		 * the pod sandbox's pause): it is the pod spec's, not the
+		 * workload's doing, and the sandbox is no workload container.
+		 * Everything after it is held. */
+		if (ec->flags & FP_ENFORCE_INHERITED)
+			return 0;
+	}
 	if (!enforced_policy(&e, FP_KIND_EXEC, false))
 		return 0;
 	s = get_path_scratch();

@@ -367,3 +367,20 @@ func saturatingAdd(a, b int64) int64 {
 	}
 	return int64(^uint64(0) >> 1)
 }
+
+// RecordingLimits returns the file limits a ProfileRecording sets for the
+// profiles it writes (its spec.limits), for Options.LimitsFor: the fields
+// it leaves out take footprint's defaults. ok is false when it sets none.
+func RecordingLimits(l *v1alpha1.RecordingLimits) (limits profiles.Limits, ok bool) {
+	if l == nil || l.FilesPerDirectory == nil && l.MaxFiles == nil {
+		return profiles.Limits{}, false
+	}
+	limits = profiles.DefaultLimits
+	if l.FilesPerDirectory != nil {
+		limits.FilesPerDirectory = int(*l.FilesPerDirectory)
+	}
+	if l.MaxFiles != nil {
+		limits.MaxFiles = int(*l.MaxFiles)
+	}
+	return limits, true
+}

@@ -187,3 +187,25 @@ func TestPureFoldedSourcesKeepTheirTotals(t *testing.T) {
 		t.Errorf("no pod kept as it was: %+v", folded)
 	}
 }
+
+func TestPureRecordingLimitsFillInDefaults(t *testing.T) {
+	n := func(v int32) *int32 { return &v }
+	for _, tc := range []struct {
+		name   string
+		limits *v1alpha1.RecordingLimits
+		want   profiles.Limits
+		wantOK bool
+	}{
+		{"none", nil, profiles.Limits{}, false},
+		{"empty", &v1alpha1.RecordingLimits{}, profiles.Limits{}, false},
+		{"files per directory only", &v1alpha1.RecordingLimits{FilesPerDirectory: n(16)}, profiles.Limits{FilesPerDirectory: 16, MaxFiles: 2048}, true},
+		{"both", &v1alpha1.RecordingLimits{FilesPerDirectory: n(16), MaxFiles: n(100)}, profiles.Limits{FilesPerDirectory: 16, MaxFiles: 100}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := RecordingLimits(tc.limits)
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("RecordingLimits = %+v, %v; want %+v, %v", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}

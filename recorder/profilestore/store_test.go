@@ -530,3 +530,25 @@ func TestInvalidDeltasAreRefusedBeforeAnyWrite(t *testing.T) {
 		t.Errorf("invalid deltas wrote %d profiles (%v)", len(list.Items), err)
 	}
 }
+
+func TestARecordingsLimitsApplyToTheProfilesItWrites(t *testing.T) {
+	e := apiServer(t)
+	ns := envtest.Namespace(t, e.Client)
+	key := webApp(ns)
+	s := NewStore(newClient(t, e.Config), Options{LimitsFor: func(namespace, recording string) (profiles.Limits, bool) {
+		if namespace == ns && recording == "strict" {
+			return profiles.Limits{FilesPerDirectory: 4, MaxFiles: 100}, true
+		}
+		return profiles.Limits{}, false
+	}})
+	if err := s.Merge(testContext(t), key, "strict", v1alpha1.ProfileSpec{Files: filesIn("/etc/app", 10)}, source("node-a", "web-1", 10, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	p := stored(t, key)
+	if got := fileCounts(p); !mapsEqual(got, map[string]int64{"/etc/app/**": 10}) {
+		t.Errorf("files = %v, want /etc/app collapsed past the recording's 4 files per directory", got)
+	}
+	if len(p.Spec.Collapsed) != 1 || !strings.Contains(p.Spec.Collapsed[0].Reason, "more than 4 file entries") {
+		t.Errorf("collapsed = %s", dumpJSON(p.Spec.Collapsed))
+	}
+}

@@ -78,7 +78,6 @@ type pendingDelta struct {
 	key       WorkloadContainer
 	recording string
 	spec      v1alpha1.ProfileSpec
-	since     time.Time // when the oldest undelivered part was queued
 }
 
 // NewWriter returns a Writer writing through store.
@@ -94,7 +93,7 @@ func (w *Writer) Add(key WorkloadContainer, recording string, delta v1alpha1.Pro
 	if err != nil {
 		return err
 	}
-	return w.queue(&pendingDelta{key: key, recording: recording, spec: d, since: w.store.opts.Now()})
+	return w.queue(&pendingDelta{key: key, recording: recording, spec: d})
 }
 
 // queue merges a delta into what is pending for its key.
@@ -115,9 +114,6 @@ func (w *Writer) queue(p *pendingDelta) error {
 	have.spec = spec
 	if p.recording != "" {
 		have.recording = p.recording // the most recent caller's recording labels the profile
-	}
-	if p.since.Before(have.since) {
-		have.since = p.since
 	}
 	have.spec = w.bound(have)
 	return nil

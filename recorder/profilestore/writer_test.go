@@ -293,3 +293,26 @@ func TestPureBackoffDoublesUpToItsMaximum(t *testing.T) {
 		t.Errorf("backoff = %v, want %v", got, want)
 	}
 }
+
+func TestWriterDropsADeltaForANamespaceThatIsGoneAndSaysSo(t *testing.T) {
+	e := apiServer(t)
+	var logged []string
+	var mu sync.Mutex
+	log := funcr.New(func(prefix, args string) { mu.Lock(); logged = append(logged, args); mu.Unlock() }, funcr.Options{})
+	w := NewWriter(NewStore(newClient(t, e.Config), Options{}), WriterOptions{Log: log})
+	key := webApp("no-such-namespace")
+	if err := w.Add(key, "rec", v1alpha1.ProfileSpec{Files: []v1alpha1.FileEntry{file("/x", 1, "read")}}, source("node-a", "web-1", 1, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(testContext(t)); err == nil {
+		t.Fatal("Flush into a missing namespace reported success")
+	}
+	if len(w.Pending()) != 0 {
+		t.Error("a delta no retry can deliver stays queued")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.Contains(logged[0], "dropping it") || !strings.Contains(logged[0], `"files"=1`) {
+		t.Errorf("log = %q, want one error saying what was dropped", logged)
+	}
+}

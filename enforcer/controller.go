@@ -1,0 +1,386 @@
+package enforcer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/recorder"
+	"github.com/footprint-dev/footprint/recorder/containers"
+)
+
+// Violations counts distinct violations reported on this node, by kind and
+// outcome; repeats are counted in the kernel.
+var Violations = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "footprint_violations_total",
+	Help: "Distinct operations outside an EnforcementPolicy, by kind of operation and what was done.",
+}, []string{"kind", "outcome", "namespace", "policy"})
+
+// PolicyController is the node agent's EnforcementPolicy controller: it
+// compiles each policy, installs it in the kernel, and holds the selected
+// containers on this node to it; violations become Events on the pod.
+//
+// A policy for all of a pod's containers is put on the pod's cgroup, so a
+// container started later is held to it from its first instruction (the
+// kernel extends it to the container's cgroup when the runtime creates it).
+// A policy for named containers can only be put on their cgroups once they
+// exist: between the runtime creating a named container and the next
+// reconcile, that container is not yet held.
+type PolicyController struct {
+	Client    client.Client
+	APIReader client.Reader
+	Node      string
+	Enforcer  *bpf.Enforcer
+	Resolver  *containers.Resolver
+	Events    record.EventRecorder
+	Log       logr.Logger
+
+	mu sync.Mutex
+	// ids are the kernel ids of installed policies, by policy UID, with
+	// the generation installed.
+	ids        map[types.UID]installed
+	nextID     uint32
+	enforced   map[uint64]hold   // cgroup id -> how this controller holds it
+	cgroupPods map[uint64]podRef // cgroup id -> pod, for violation events
+}
+
+type installed struct {
+	id         uint32
+	generation int64
+	namespace  string
+	name       string
+}
+
+// hold is a cgroup held to a policy: a pod's (from its containers' first
+// exec on) or a running container's (at once).
+type hold struct {
+	policy    uint32
+	container bool
+}
+
+type podRef struct {
+	pod    types.NamespacedName
+	uid    types.UID
+	policy string
+}
+
+var policyNodeKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "node"}}
+
+// SetupWithManager registers the controller and the violation reader.
+func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
+	c.ids = map[types.UID]installed{}
+	c.enforced = map[uint64]hold{}
+	c.cgroupPods = map[uint64]podRef{}
+	toNode := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{policyNodeKey}
+	})
+	err := builder.ControllerManagedBy(mgr).
+		Named("enforcementpolicy").
+		Watches(&v1alpha1.EnforcementPolicy{}, toNode).
+		Watches(&corev1.Pod{}, toNode).
+		Complete(c)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(c)
+}
+
+// Reconcile installs every policy and holds the containers each selects on
+// this node to it; it releases what no policy selects any more.
+func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	var policies v1alpha1.EnforcementPolicyList
+	if err := c.Client.List(ctx, &policies); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list enforcement policies: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	want := map[uint64]hold{}
+	pods := map[uint64]podRef{}
+	seen := map[types.UID]bool{}
+	for i := range policies.Items {
+		p := &policies.Items[i]
+		if p.DeletionTimestamp != nil || p.Spec.Selector == nil {
+			continue
+		}
+		seen[p.UID] = true
+		id, err := c.install(p)
+		if err != nil {
+			c.setStatus(ctx, p, err)
+			continue
+		}
+		selected, err := c.selectedPods(ctx, p)
+		if err != nil {
+			c.Log.Error(err, "select pods", "policy", client.ObjectKeyFromObject(p))
+			continue
+		}
+		for _, pod := range selected {
+			c.cgroupsFor(p, pod, id, want, pods)
+		}
+		c.setStatus(ctx, p, nil)
+	}
+	for id, cur := range want {
+		if c.enforced[id] == cur {
+			continue
+		}
+		// Running containers are held at once; a pod's cgroup from its
+		// containers' first exec on.
+		if err := c.Enforcer.EnforceCgroup(id, cur.policy, cur.container); err != nil {
+			c.Log.Error(err, "enforce", "cgroup", id)
+			continue
+		}
+		c.enforced[id] = cur
+	}
+	for id := range c.enforced {
+		if _, ok := want[id]; !ok {
+			c.Enforcer.ReleaseCgroup(id)
+			delete(c.enforced, id)
+		}
+	}
+	c.cgroupPods = pods
+	for uid, inst := range c.ids {
+		if !seen[uid] {
+			c.Enforcer.RemovePolicy(inst.id)
+			delete(c.ids, uid)
+		}
+	}
+	return reconcile.Result{}, nil
+}
+
+// install compiles and installs a policy when it is new or changed.
+func (c *PolicyController) install(p *v1alpha1.EnforcementPolicy) (uint32, error) {
+	inst, ok := c.ids[p.UID]
+	if ok && inst.generation == p.Generation {
+		return inst.id, nil
+	}
+	compiled, err := rules.Compile(p)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		c.nextID++
+		inst = installed{id: c.nextID, namespace: p.Namespace, name: p.Name}
+	}
+	if err := c.Enforcer.InstallPolicy(inst.id, compiled); err != nil {
+		return 0, err
+	}
+	inst.generation = p.Generation
+	c.ids[p.UID] = inst
+	return inst.id, nil
+}
+
+// selectedPods lists the pods on this node a policy selects.
+func (c *PolicyController) selectedPods(ctx context.Context, p *v1alpha1.EnforcementPolicy) ([]*corev1.Pod, error) {
+	sel := p.Spec.Selector
+	selector := labels.Everything()
+	if sel.PodSelector != nil {
+		s, err := metav1.LabelSelectorAsSelector(sel.PodSelector)
+		if err != nil {
+			return nil, fmt.Errorf("spec.selector.podSelector: %w", err)
+		}
+		selector = s
+	}
+	var list corev1.PodList
+	if err := c.Client.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return nil, err
+	}
+	var out []*corev1.Pod
+	for i := range list.Items {
+		pod := &list.Items[i]
+		if pod.Spec.NodeName != c.Node || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if sel.Workload != nil {
+			w, err := recorder.WorkloadOf(ctx, c.APIReader, pod)
+			if err != nil {
+				return nil, err
+			}
+			if w.Kind != sel.Workload.Kind || w.Name != sel.Workload.Name {
+				continue
+			}
+		}
+		out = append(out, pod)
+	}
+	return out, nil
+}
+
+// cgroupsFor adds the cgroups that hold a pod's selected containers to a
+// policy: the pod's when the policy is for all its containers, else each
+// named container's that exists.
+func (c *PolicyController) cgroupsFor(p *v1alpha1.EnforcementPolicy, pod *corev1.Pod, id uint32, want map[uint64]hold, pods map[uint64]podRef) {
+	ref := podRef{pod: client.ObjectKeyFromObject(pod), uid: pod.UID, policy: p.Name}
+	named := p.Spec.Selector.Containers
+	if len(named) == 0 {
+		podCg, err := c.Resolver.PodCgroup(pod)
+		if err != nil {
+			if !errors.Is(err, containers.ErrNotFound) {
+				c.Log.Error(err, "find pod cgroup", "pod", ref.pod)
+			}
+			return
+		}
+		want[podCg.ID] = hold{policy: id}
+		pods[podCg.ID] = ref
+	}
+	ctrs, err := c.Resolver.ContainerCgroups(pod)
+	if err != nil {
+		return
+	}
+	for _, ctr := range ctrs {
+		if ctr.State != containers.CgroupPresent || (len(named) > 0 && !slices.Contains(named, ctr.Name)) {
+			continue
+		}
+		want[ctr.Cgroup.ID] = hold{policy: id, container: true}
+		pods[ctr.Cgroup.ID] = ref
+	}
+}
+
+// setStatus reports this node's enforcement of a policy: the backend and
+// effect per kind, or why the policy cannot be installed.
+func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.EnforcementPolicy, installErr error) {
+	node := v1alpha1.NodeEnforcement{Node: c.Node}
+	for _, ch := range c.Enforcer.Choices() {
+		kind, ok := enforcedKind(ch.Kind)
+		if !ok {
+			continue
+		}
+		effect := v1alpha1.EffectUnavailable
+		switch ch.Effect {
+		case bpf.Prevented:
+			effect = v1alpha1.EffectPrevented
+		case bpf.KilledAfter:
+			effect = v1alpha1.EffectKilledAfter
+		}
+		node.Kinds = append(node.Kinds, v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect})
+	}
+	cond := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Installed",
+		Message: "compiled and installed on node " + c.Node, ObservedGeneration: p.Generation}
+	if installErr != nil {
+		cond = metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "Invalid",
+			Message: installErr.Error(), ObservedGeneration: p.Generation}
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cur v1alpha1.EnforcementPolicy
+		if err := c.APIReader.Get(ctx, client.ObjectKeyFromObject(p), &cur); err != nil {
+			return err
+		}
+		before := cur.Status.DeepCopy()
+		i := slices.IndexFunc(cur.Status.Nodes, func(n v1alpha1.NodeEnforcement) bool { return n.Node == c.Node })
+		if i < 0 {
+			cur.Status.Nodes = append(cur.Status.Nodes, node)
+		} else {
+			node.Violations = cur.Status.Nodes[i].Violations
+			cur.Status.Nodes[i] = node
+		}
+		apimeta.SetStatusCondition(&cur.Status.Conditions, cond)
+		cur.Status.ObservedGeneration = p.Generation
+		if equalStatus(before, &cur.Status) {
+			return nil
+		}
+		return c.Client.Status().Update(ctx, &cur)
+	})
+	if err != nil {
+		c.Log.Error(err, "update policy status", "policy", client.ObjectKeyFromObject(p))
+	}
+}
+
+func equalStatus(a, b *v1alpha1.EnforcementPolicyStatus) bool {
+	ac, bc := a.DeepCopy(), b.DeepCopy()
+	for i := range ac.Conditions {
+		ac.Conditions[i].LastTransitionTime = metav1.Time{}
+	}
+	for i := range bc.Conditions {
+		bc.Conditions[i].LastTransitionTime = metav1.Time{}
+	}
+	return fmt.Sprint(ac) == fmt.Sprint(bc)
+}
+
+func enforcedKind(k bpf.Kind) (v1alpha1.EnforcedKind, bool) {
+	switch k {
+	case bpf.KindCapability:
+		return v1alpha1.KindCapabilities, true
+	case bpf.KindFile:
+		return v1alpha1.KindFiles, true
+	case bpf.KindConnect:
+		return v1alpha1.KindConnect, true
+	case bpf.KindExec:
+		return v1alpha1.KindExecutables, true
+	}
+	return "", false
+}
+
+// Start reads violations until ctx ends and reports each as an Event on
+// its pod and in the metrics.
+func (c *PolicyController) Start(ctx context.Context) error {
+	rd, err := c.Enforcer.NewViolationReader()
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		rd.Close()
+	}()
+	for {
+		v, err := rd.Read()
+		if errors.Is(err, bpf.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.report(v)
+	}
+}
+
+func (c *PolicyController) report(v bpf.Violation) {
+	c.mu.Lock()
+	ref, ok := c.cgroupPods[v.CgroupID]
+	c.mu.Unlock()
+	Violations.WithLabelValues(v.Kind.String(), v.Outcome.String(), ref.pod.Namespace, ref.policy).Inc()
+	if !ok {
+		c.Log.Info("violation in a cgroup no longer mapped to a pod", "violation", describe(v))
+		return
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ref.pod.Name, Namespace: ref.pod.Namespace, UID: ref.uid}}
+	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	c.Events.Eventf(pod, corev1.EventTypeWarning, "PolicyViolation", "%s (policy %s)", describe(v), ref.policy)
+}
+
+// describe is one readable line about a violation.
+func describe(v bpf.Violation) string {
+	var what string
+	switch v.Kind {
+	case bpf.KindFile:
+		what = fmt.Sprintf("opened %s for %s", v.Path, v.Access)
+	case bpf.KindExec:
+		what = "executed " + v.Path
+	case bpf.KindCapability:
+		what = "used " + profiles.CapabilityName(v.Capability)
+	case bpf.KindConnect:
+		what = fmt.Sprintf("connected to %s port %d (protocol %d)", v.Addr, v.Port, v.Protocol)
+	}
+	who := fmt.Sprintf("%s[%d]", v.Comm, v.PID)
+	if v.Exe != "" {
+		who += " (" + v.Exe + ")"
+	}
+	return fmt.Sprintf("%s %s: %s", who, what, v.Outcome)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder/containers"
 )
 
@@ -83,6 +85,8 @@ type podRef struct {
 	pod    types.NamespacedName
 	uid    types.UID
 	policy string
+	// cgroup is the path of the held cgroup.
+	cgroup string
 }
 
 var policyNodeKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "node"}}
@@ -239,6 +243,7 @@ func (c *PolicyController) cgroupsFor(p *v1alpha1.EnforcementPolicy, pod *corev1
 			return
 		}
 		want[podCg.ID] = hold{policy: id}
+		ref.cgroup = podCg.Path
 		pods[podCg.ID] = ref
 	}
 	ctrs, err := c.Resolver.ContainerCgroups(pod)
@@ -250,6 +255,7 @@ func (c *PolicyController) cgroupsFor(p *v1alpha1.EnforcementPolicy, pod *corev1
 			continue
 		}
 		want[ctr.Cgroup.ID] = hold{policy: id, container: true}
+		ref.cgroup = ctr.Cgroup.Path
 		pods[ctr.Cgroup.ID] = ref
 	}
 }
@@ -354,6 +360,11 @@ func (c *PolicyController) Start(ctx context.Context) error {
 func (c *PolicyController) report(v bpf.Violation) {
 	c.mu.Lock()
 	ref, ok := c.cgroupPods[v.CgroupID]
+	if !ok {
+		// A cgroup the kernel added below a held one (a container the
+		// runtime started since the last reconcile).
+		ref, ok = c.heldAncestor(v.CgroupID)
+	}
 	c.mu.Unlock()
 	Violations.WithLabelValues(v.Kind.String(), v.Outcome.String(), ref.pod.Namespace, ref.policy).Inc()
 	if !ok {
@@ -363,6 +374,23 @@ func (c *PolicyController) report(v bpf.Violation) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ref.pod.Name, Namespace: ref.pod.Namespace, UID: ref.uid}}
 	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
 	c.Events.Eventf(pod, corev1.EventTypeWarning, "PolicyViolation", "%s (policy %s)", describe(v), ref.policy)
+}
+
+// heldAncestor finds the held cgroup a cgroup was created below, two
+// levels deep at most (a container, and a runtime's cgroup inside it).
+func (c *PolicyController) heldAncestor(id uint64) (podRef, bool) {
+	for _, ref := range c.cgroupPods {
+		for _, pattern := range []string{"*", "*/*"} {
+			matches, _ := filepath.Glob(filepath.Join(ref.cgroup, pattern))
+			for _, m := range matches {
+				if got, err := cgroupfs.ID(m); err == nil && got == id {
+					c.cgroupPods[id] = ref
+					return ref, true
+				}
+			}
+		}
+	}
+	return podRef{}, false
 }
 
 // describe is one readable line about a violation.

@@ -33,6 +33,7 @@ import (
 // kubelet-like cgroup layout; the Deployment's Profile for the app container
 // appears with what the container did, and none for the sidecar.
 func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
+	ctrl.SetLogger(logr.Discard())
 	env := envtest.StartEnvironment(t)
 	ns := envtest.Namespace(t, env.Client)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -45,7 +46,7 @@ func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	nodeRec := NewNodeRecorder(rec, containers.NewResolver(layout.root), node, logr.Discard())
+	nodeRec := NewNodeRecorder(rec, containers.NewResolver(layout.Root), node, logr.Discard())
 	defer nodeRec.Close()
 
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{

@@ -2,8 +2,6 @@ package recorder
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,54 +15,18 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
+	"github.com/footprint-dev/footprint/internal/kubelettest"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder/containers"
 )
 
-// kubeletLayout lays out cgroups the way kubelet (cgroupfs driver) and
-// containerd do, under a root of the test's own.
-type kubeletLayout struct {
-	root string
-	t    *testing.T
-}
+func newKubeletLayout(t *testing.T) kubeletLayout { return kubeletLayout{kubelettest.New(t)} }
 
-func newKubeletLayout(t *testing.T) kubeletLayout {
-	mount, err := cgroupfs.Mount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(mount, fmt.Sprintf("footprint-test-%d-%s", os.Getpid(), t.Name()))
-	l := kubeletLayout{root: root, t: t}
-	l.mkdir("kubepods/burstable")
-	t.Cleanup(func() {
-		// Deepest first: a cgroup with children cannot go.
-		for _, pattern := range []string{"*/*/*/*/*", "*/*/*/*", "*/*/*", "*/*", "*", ""} {
-			matches, _ := filepath.Glob(filepath.Join(root, pattern))
-			for i := len(matches) - 1; i >= 0; i-- {
-				if fi, err := os.Stat(matches[i]); err == nil && fi.IsDir() {
-					os.Remove(matches[i])
-				}
-			}
-		}
-	})
-	return l
-}
+type kubeletLayout struct{ kubelettest.Layout }
 
-func (l kubeletLayout) mkdir(rel string) *cgroupfs.Cgroup {
-	cg, err := cgroupfs.Create(filepath.Join(l.root, rel))
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return cg
-}
+func (l kubeletLayout) mkdir(rel string) *cgroupfs.Cgroup { return l.Mkdir(rel) }
 
-func randomID(t *testing.T) string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
+func randomID(t *testing.T) string { return kubelettest.ContainerID(t) }
 
 // runIn runs the test binary performing action in cg, as a container's
 // first process.
@@ -92,7 +54,7 @@ func TestANodeRecordsSelectedContainersFromTheirFirstInstruction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	node := NewNodeRecorder(rec, containers.NewResolver(layout.root), "node-a", logr.Discard())
+	node := NewNodeRecorder(rec, containers.NewResolver(layout.Root), "node-a", logr.Discard())
 	defer node.Close()
 
 	uid := types.UID("5f1c2d3e-0000-4000-8000-00000000000" + fmt.Sprint(os.Getpid()%10))

@@ -17,10 +17,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/enforcer"
 	"github.com/footprint-dev/footprint/recorder"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder/containers"
@@ -45,7 +47,9 @@ func newAgentCommand() *cobra.Command {
 watches the pods of its own node (so its memory does not grow with the cluster)
 and the ProfileRecordings, records the containers they select from their first
 instruction, and merges what it recorded into one Profile per workload
-container, together with the agents of the other nodes.`,
+container, together with the agents of the other nodes. It holds the
+containers EnforcementPolicies select to them in the kernel and reports each
+violation as an Event on the pod and in footprint_violations_total.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAgent(cmd, f)
@@ -139,6 +143,22 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	}
 	if err := rc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the recording controller: %w", err)
+	}
+	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+	if err != nil {
+		return err
+	}
+	defer enf.Close()
+	for _, c := range enf.Choices() {
+		log.Info("enforcement backend", "kind", c.Kind.String(), "chosen", c.Chosen, "effect", string(c.Effect))
+	}
+	metrics.Registry.MustRegister(enforcer.Violations)
+	pc := &enforcer.PolicyController{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: f.node, Enforcer: enf,
+		Resolver: containers.NewResolver(mount), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: log.WithName("policies"),
+	}
+	if err := pc.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the enforcement controller: %w", err)
 	}
 	log.Info("agent starting", "cgroup2", mount)
 	if err := mgr.Start(cmd.Context()); err != nil && !errors.Is(err, cmd.Context().Err()) {

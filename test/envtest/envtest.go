@@ -117,6 +117,10 @@ func New() (*Environment, error) {
 	return &Environment{Config: cfg, Client: c, Scheme: scheme, CRDs: env.CRDs, Assets: assets, env: env}, nil
 }
 
+// KubeConfig is a kubeconfig file's contents for an admin of the control
+// plane, for programs the test runs (kubectl, footprint agent).
+func (e *Environment) KubeConfig() []byte { return e.env.KubeConfig }
+
 // Stop stops the API server and etcd and removes their data.
 func (e *Environment) Stop() error {
 	return e.env.Stop()

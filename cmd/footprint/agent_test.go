@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/footprint-dev/footprint/test/envtest"
+)
+
+// TestTheAgentRunsAgainstARealAPIServer runs the footprint binary as the
+// DaemonSet does (agent --node-name) against a real kube-apiserver: it
+// loads its kernel programs, serves /healthz, /readyz and its metrics, and
+// stops cleanly on SIGTERM.
+func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
+	needRoot(t)
+	env := envtest.StartEnvironment(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr, healthAddr := freeAddr(t), freeAddr(t)
+	var out bytes.Buffer
+	cmd := exec.Command(footprintBinary(t), "agent", "--node-name", "node-a", "--kubeconfig", kubeconfig,
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", healthAddr)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("agent output:\n%s", out.String())
+		}
+	}()
+
+	get := func(url string) (string, bool) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return "", false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return b.String(), resp.StatusCode == http.StatusOK
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, ok := get("http://" + healthAddr + "/readyz"); ok {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the agent exited early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never became ready")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	metrics, ok := get("http://" + metricsAddr + "/metrics")
+	if !ok || !strings.Contains(metrics, "controller_runtime_reconcile_total") {
+		t.Errorf("metrics endpoint: ok=%v, want controller-runtime's metrics:\n%.500s", ok, metrics)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the agent did not stop cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent did not stop within 30s of SIGTERM")
+	}
+	for _, want := range []string{"agent starting", "enforcement backend"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("agent output lacks %q", want)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

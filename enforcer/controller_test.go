@@ -1,0 +1,159 @@
+package enforcer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/cgroupcmd"
+	"github.com/footprint-dev/footprint/internal/kubelettest"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/recorder/containers"
+	"github.com/footprint-dev/footprint/test/envtest"
+)
+
+// TestAnEnforcementPolicyHoldsAPodStartedAfterIt runs the node agent's
+// policy controller against a real API server and the real kernel: a
+// policy in Enforce mode selects a pod on this node before any of its
+// containers exists; the container the runtime then starts is held from
+// its first instruction (a connect outside the policy fails with EPERM),
+// the violation becomes an Event on the pod, and the policy's status says
+// how this node enforces each kind.
+func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
+	ctrl.SetLogger(logr.Discard())
+	env := envtest.StartEnvironment(t)
+	ns := envtest.Namespace(t, env.Client)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const node = "node-a"
+
+	layout := kubelettest.New(t)
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enf.Close()
+
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:  env.Scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", node)},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &PolicyController{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: node, Enforcer: enf,
+		Resolver: containers.NewResolver(layout.Root), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: logr.Discard(),
+	}
+	if err := c.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	defer func() { stopMgr(); <-done }()
+
+	allowed, other := listen(t), listen(t)
+	policy := &v1alpha1.EnforcementPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: v1alpha1.EnforcementPolicySpec{
+			Selector: &v1alpha1.PolicySelector{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+			Mode:     v1alpha1.ModeEnforce,
+			Connect:  &v1alpha1.ConnectRules{Allow: []v1alpha1.ConnectRule{{CIDR: "127.0.0.1/32", Protocol: "TCP", Port: int32(mustAtoi(t, port(allowed)))}}},
+		},
+	}
+	if err := env.Client.Create(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: ns, Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	podCg := layout.Mkdir("kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID))
+	eventually(t, "the pod's cgroup is held", func() bool {
+		c.Reconcile(ctx, policyNodeKey)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.enforced[podCg.ID]
+		return ok
+	})
+
+	// The runtime starts the container after the policy holds the pod.
+	app := layout.Mkdir("kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID) + "/" + kubelettest.ContainerID(t))
+	cmd := helperCommand(t, "connect", allowed, "ok", other, "EPERM")
+	path, _ := exec.LookPath(cmd[0])
+	res, err := cgroupcmd.Run(ctx, app, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("the container's connects: exit %d, %v (want the allowed one to work and the other to fail with EPERM)", res.ExitCode, err)
+	}
+
+	var events corev1.EventList
+	eventually(t, "the violation is an Event on the pod", func() bool {
+		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == pod.Name && e.Reason == "PolicyViolation" && strings.Contains(e.Message, fmt.Sprintf("port %s", port(other))) {
+				return true
+			}
+		}
+		return false
+	})
+
+	var got v1alpha1.EnforcementPolicy
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(policy), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Nodes) != 1 || got.Status.Nodes[0].Node != node {
+		t.Fatalf("status nodes = %+v, want this node", got.Status.Nodes)
+	}
+	for _, k := range got.Status.Nodes[0].Kinds {
+		if k.Kind == v1alpha1.KindConnect && k.Effect != v1alpha1.EffectPrevented {
+			t.Errorf("connect effect %s, want Prevented", k.Effect)
+		}
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -3,6 +3,7 @@ package recorder
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,6 +87,17 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 		r := &recs.Items[i]
 		stop, active := recordingWindow(r, now)
 		if !active {
+			if r.DeletionTimestamp == nil && r.Status.Phase != v1alpha1.RecordingCompleted {
+				// Ended: the last word is this node's share as it stands.
+				i := slices.IndexFunc(r.Status.Nodes, func(n v1alpha1.RecordingNodeStatus) bool { return n.Node == c.Node })
+				s := share{node: v1alpha1.RecordingNodeStatus{Node: c.Node}}
+				if i >= 0 {
+					s.node = r.Status.Nodes[i]
+				}
+				if err := c.reportStatus(ctx, client.ObjectKeyFromObject(r), s, now); err != nil {
+					c.Log.Error(err, "report recording status", "recording", client.ObjectKeyFromObject(r))
+				}
+			}
 			continue
 		}
 		if !stop.IsZero() && (next == 0 || stop.Sub(now) < next) {
@@ -98,6 +110,13 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 		}
 		sels = append(sels, sel)
 	}
+	// A recording that ended or a pod that went: take the last snapshot
+	// of what it recorded before the kernel forgets it.
+	if dropsSomething(c.Recorder.Selections(), sels) {
+		if err := c.collect(ctx); err != nil {
+			c.Log.Error(err, "collect the last snapshots")
+		}
+	}
 	for rec, problems := range c.Recorder.Select(sels) {
 		c.Log.Info("cannot record everything selected", "recording", rec, "problems", strings.Join(problems, "; "))
 	}
@@ -106,6 +125,25 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 		return reconcile.Result{RequeueAfter: next + time.Second}, nil
 	}
 	return reconcile.Result{}, nil
+}
+
+// dropsSomething says whether going from old to new selections stops
+// recording a pod of some recording.
+func dropsSomething(old, new []Selection) bool {
+	kept := map[string]bool{}
+	for _, s := range new {
+		for _, p := range s.Pods {
+			kept[s.Namespace+"/"+s.Recording+"/"+string(p.UID)] = true
+		}
+	}
+	for _, s := range old {
+		for _, p := range s.Pods {
+			if !kept[s.Namespace+"/"+s.Recording+"/"+string(p.UID)] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // recordingWindow says whether a recording is active now and when it stops
@@ -169,11 +207,24 @@ func (c *RecordingController) Start(ctx context.Context) error {
 	}
 }
 
-// collect queues every container's snapshot for its workload's Profile.
+// collect queues every container's snapshot for its workload's Profile and
+// reports this node's share of each recording's status.
 func (c *RecordingController) collect(ctx context.Context) error {
 	snaps, err := c.Recorder.Snapshots()
 	if err != nil {
 		return err
+	}
+	backends := map[string]string{}
+	for _, ch := range c.Recorder.rec.Choices() {
+		if ch.Kind != bpf.KindCgroup && ch.Chosen != "" {
+			backends[ch.Kind.String()] = ch.Chosen
+		}
+	}
+	for _, sel := range c.Recorder.Selections() {
+		key := client.ObjectKey{Namespace: sel.Namespace, Name: sel.Recording}
+		if err := c.reportStatus(ctx, key, c.shareOf(ctx, sel, snaps, backends), c.Now()); err != nil {
+			c.Log.Error(err, "report recording status", "recording", key)
+		}
 	}
 	for _, s := range snaps {
 		workload, err := WorkloadOf(ctx, c.APIReader, s.Pod)

@@ -3,12 +3,14 @@ package recorder
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -31,7 +33,9 @@ import (
 // ProfileRecording selects the app container of a Deployment's pod on this
 // node; the pod's containers start after the recording exists, on a
 // kubelet-like cgroup layout; the Deployment's Profile for the app container
-// appears with what the container did, and none for the sidecar.
+// appears with what the container did, and none for the sidecar. The
+// recording's status counts what it records, and a second recording whose
+// selector matches nothing says so.
 func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
 	ctrl.SetLogger(logr.Discard())
 	env := envtest.StartEnvironment(t)
@@ -80,6 +84,11 @@ func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
 		},
 	}
 	must(t, env.Client.Create(ctx, recording))
+	nothing := &v1alpha1.ProfileRecording{
+		ObjectMeta: metav1.ObjectMeta{Name: "nothing", Namespace: ns},
+		Spec:       v1alpha1.ProfileRecordingSpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "none"}}},
+	}
+	must(t, env.Client.Create(ctx, nothing))
 
 	// A Deployment, its ReplicaSet and one pod on this node (no
 	// controller-manager runs here: the objects are made by hand).
@@ -164,6 +173,30 @@ func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
 	}
 	if len(p.Spec.Sources) == 0 || p.Spec.Sources[0].Node != node || p.Spec.Sources[0].Pod != pod.Name {
 		t.Errorf("provenance = %+v, want node %s pod %s", p.Spec.Sources, node, pod.Name)
+	}
+
+	// The recording's status: this node's share and the totals.
+	var got v1alpha1.ProfileRecording
+	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(recording), &got))
+	st := got.Status
+	if st.Phase != v1alpha1.RecordingActive || st.MatchedPods != 1 || st.MatchedContainers != 1 || st.Events == 0 {
+		t.Errorf("status phase %s, pods %d, containers %d, events %d: want Recording, 1, 1, some", st.Phase, st.MatchedPods, st.MatchedContainers, st.Events)
+	}
+	if len(st.Nodes) != 1 || st.Nodes[0].Node != node || len(st.Profiles) != 1 || st.Profiles[0] != p.Name {
+		t.Errorf("status nodes %+v, profiles %v: want node %s and profile %s", st.Nodes, st.Profiles, node, p.Name)
+	}
+	if c := apimeta.FindStatusCondition(st.Conditions, ConditionMatched); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Matched condition = %+v, want True", c)
+	}
+	// A recording whose selector matches nothing says so.
+	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(nothing), &got))
+	if c := apimeta.FindStatusCondition(got.Status.Conditions, ConditionMatched); c == nil || c.Status != metav1.ConditionFalse || c.Reason != "NoPodsMatched" {
+		t.Errorf("the empty recording's Matched condition = %+v, want False/NoPodsMatched", c)
+	} else if !strings.Contains(c.Message, "app=none") {
+		t.Errorf("the message does not name the selector: %q", c.Message)
+	}
+	if got.Status.Phase != v1alpha1.RecordingPending {
+		t.Errorf("the empty recording's phase is %s, want Pending", got.Status.Phase)
 	}
 }
 

@@ -78,7 +78,8 @@ func NewNodeRecorder(rec *bpf.Recorder, resolver *containers.Resolver, node stri
 }
 
 // Select makes the kernel record what sels select and nothing else this
-// recorder added before. It returns, per recording, the problems with pods
+// recorder added before; what it no longer selects is forgotten, so take a
+// last Snapshots first. It returns, per recording, the problems with pods
 // it could not watch (their cgroup not found yet is not a problem: Select
 // is called again when the pod changes).
 func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
@@ -157,17 +158,26 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 	}
 	// Cgroups this recorder watched that no recording selects any more,
 	// and the cgroups the kernel added below them.
+	// Their entries go too: the caller took its last snapshot before.
+	gone := map[uint64]bool{}
 	for id, path := range n.watched {
 		if _, ok := want[id]; ok {
 			continue
 		}
 		n.rec.Unwatch(id)
+		gone[id] = true
 		for _, child := range descendants(path) {
 			if _, ok := want[child]; !ok {
 				n.rec.Unwatch(child)
+				gone[child] = true
 			}
 		}
 		delete(n.watched, id)
+	}
+	if len(gone) > 0 {
+		if err := n.rec.Forget(func(id uint64) bool { return gone[id] }); err != nil {
+			problems[""] = append(problems[""], err.Error())
+		}
 	}
 	n.selections = sels
 	return problems
@@ -291,6 +301,13 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		return out[i].Container < out[j].Container
 	})
 	return out, nil
+}
+
+// Selections returns what the recordings currently select.
+func (n *NodeRecorder) Selections() []Selection {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.selections)
 }
 
 // Close stops recording everything this recorder watched.

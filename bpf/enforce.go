@@ -100,6 +100,9 @@ type Enforcer struct {
 	installed map[uint32]*installedPolicy
 	// nextID allocates path node ids and connect set ids; 0 means none.
 	nextID uint32
+	// pinned is true when the maps are pinned and may hold a
+	// predecessor's policies.
+	pinned bool
 }
 
 type installedPolicy struct {
@@ -117,6 +120,11 @@ type EnforcerOptions struct {
 	// Kallsyms is the kernel symbol table to find no-audit callers in.
 	// Empty means /proc/kallsyms.
 	Kallsyms string
+	// PinPath, when set, is a directory on the BPF filesystem where the
+	// policies, their rules, the enforced cgroups and the programs' links
+	// are pinned: enforcement holds while no process holds them, and the
+	// next LoadEnforcer takes them over.
+	PinPath string
 }
 
 // LoadEnforcer loads and attaches the enforcement programs, choosing one
@@ -133,6 +141,11 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	if err := rlimit.RemoveMemlock(); err != nil && !errors.Is(err, unix.EPERM) {
 		return nil, fmt.Errorf("lift memlock rlimit: %w", err)
 	}
+	if opts.PinPath != "" {
+		if err := preparePinPath(opts.PinPath); err != nil {
+			return nil, err
+		}
+	}
 	specs := map[string]*ebpf.CollectionSpec{}
 	for name, load := range map[string]func() (*ebpf.CollectionSpec, error){
 		"enforcecgroup":     loadEnforcecgroup,
@@ -145,18 +158,24 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse embedded %s object: %w", name, err)
 		}
+		pinnable(spec, opts.PinPath)
 		specs[name] = spec
 	}
 	configureNoAudit(specs["enforcecapability"], opts.Kallsyms)
 
-	e := &Enforcer{maps: map[string]*ebpf.Map{}, installed: map[uint32]*installedPolicy{}}
+	e := &Enforcer{maps: map[string]*ebpf.Map{}, installed: map[uint32]*installedPolicy{}, pinned: opts.PinPath != ""}
 	for _, name := range enforcerSharedMaps {
-		m, err := ebpf.NewMap(specs["enforcefile"].Maps[name])
+		m, err := newSharedMap(specs["enforcefile"].Maps[name], opts.PinPath)
 		if err != nil {
 			e.Close()
 			return nil, mapError(name, err)
 		}
 		e.maps[name] = m
+	}
+	// Rules a predecessor pinned keep their ids: new ones start above.
+	if err := e.seedIDs(); err != nil {
+		e.Close()
+		return nil, err
 	}
 	for _, b := range enforceBackends {
 		choice := EnforcerChoice{BackendChoice: BackendChoice{Kind: b.kind}, Effect: Unavailable}
@@ -166,7 +185,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 				choice.Rejected = append(choice.Rejected, Rejection{c.name, "not tried: another backend was chosen with --backend"})
 				continue
 			}
-			coll, links, reason := loadBackend(specs[c.object], c.backend, e.maps, opts.CgroupRoot)
+			coll, links, reason := loadBackend(specs[c.object], c.backend, e.maps, opts.CgroupRoot, opts.PinPath)
 			if reason != "" {
 				choice.Rejected = append(choice.Rejected, Rejection{c.name, reason})
 				continue
@@ -299,6 +318,12 @@ func (e *Enforcer) InstallPolicy(id uint32, c *rules.Compiled) error {
 	}
 	if old := e.installed[id]; old != nil {
 		e.deleteEntries(old)
+	} else if e.pinned {
+		// The version this replaced may be a predecessor's, whose rules
+		// this process does not know: collect what nothing reaches.
+		if err := e.collectGarbage(); err != nil {
+			return fmt.Errorf("install policy %d: clean up replaced rules: %w", id, err)
+		}
 	}
 	e.installed[id] = next
 	return nil
@@ -314,9 +339,93 @@ func (e *Enforcer) RemovePolicy(id uint32) error {
 	}
 	if old := e.installed[id]; old != nil {
 		e.deleteEntries(old)
+	} else if e.pinned {
+		if err := e.collectGarbage(); err != nil {
+			return fmt.Errorf("remove policy %d: %w", id, err)
+		}
 	}
 	delete(e.installed, id)
 	return nil
+}
+
+// seedIDs starts id allocation above every id in the rule maps, which a
+// predecessor may have filled.
+func (e *Enforcer) seedIDs() error {
+	var key typesFpPathKey
+	var node typesFpPathNode
+	it := e.maps["path_rules"].Iterate()
+	for it.Next(&key, &node) {
+		e.nextID = max(e.nextID, key.Parent, node.Id)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read pinned rules: %w", err)
+	}
+	var id uint32
+	var p typesFpPolicy
+	pit := e.maps["policies"].Iterate()
+	for pit.Next(&id, &p) {
+		e.nextID = max(e.nextID, p.Files.Id, p.Executables.Id, p.ConnectSet)
+	}
+	if err := pit.Err(); err != nil {
+		return fmt.Errorf("read pinned policies: %w", err)
+	}
+	return nil
+}
+
+// collectGarbage deletes the rules no installed policy reaches: those of
+// versions a predecessor replaced or removed without cleaning up.
+func (e *Enforcer) collectGarbage() error {
+	reachable := map[uint32]bool{}
+	sets := map[uint32]bool{}
+	var id uint32
+	var p typesFpPolicy
+	pit := e.maps["policies"].Iterate()
+	for pit.Next(&id, &p) {
+		reachable[p.Files.Id], reachable[p.Executables.Id], sets[p.ConnectSet] = true, true, true
+	}
+	if err := pit.Err(); err != nil {
+		return err
+	}
+	type entry struct {
+		key  typesFpPathKey
+		node typesFpPathNode
+	}
+	var entries []entry
+	var key typesFpPathKey
+	var node typesFpPathNode
+	it := e.maps["path_rules"].Iterate()
+	for it.Next(&key, &node) {
+		entries = append(entries, entry{key, node})
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, en := range entries {
+			if reachable[en.key.Parent] && !reachable[en.node.Id] {
+				reachable[en.node.Id], grew = true, true
+			}
+		}
+	}
+	for i := range entries {
+		if !reachable[entries[i].key.Parent] {
+			_ = e.maps["path_rules"].Delete(&entries[i].key)
+		}
+	}
+	var ckey typesFpConnectRuleKey
+	var one uint8
+	var doomed []typesFpConnectRuleKey
+	cit := e.maps["connect_rules"].Iterate()
+	for cit.Next(&ckey, &one) {
+		if !sets[ckey.Set] {
+			doomed = append(doomed, ckey)
+		}
+	}
+	for i := range doomed {
+		_ = e.maps["connect_rules"].Delete(&doomed[i])
+	}
+	return cit.Err()
 }
 
 func (e *Enforcer) allocID() uint32 {
@@ -424,5 +533,28 @@ func (e *Enforcer) ReleaseCgroup(cgroupID uint64) error {
 	return nil
 }
 
-// enforceLive is FP_ENFORCE_LIVE.
-const enforceLive = 1
+// EnforcedCgroups returns the cgroups user space holds to a policy (not
+// those the kernel added below them), with their policy ids: after a
+// restart over pinned maps, what a predecessor set up.
+func (e *Enforcer) EnforcedCgroups() (map[uint64]uint32, error) {
+	out := map[uint64]uint32{}
+	var id uint64
+	var v typesFpEnforcedCgroup
+	it := e.maps["enforced_cgroups"].Iterate()
+	for it.Next(&id, &v) {
+		if v.Flags&enforceInherited == 0 {
+			out[id] = v.PolicyId
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read enforced cgroups: %w", err)
+	}
+	return out, nil
+}
+
+// enforceLive and enforceInherited are FP_ENFORCE_LIVE and
+// FP_ENFORCE_INHERITED.
+const (
+	enforceLive      = 1
+	enforceInherited = 2
+)

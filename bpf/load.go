@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,12 @@ type Options struct {
 	// Kallsyms is the kernel symbol table to find no-audit callers in.
 	// Empty means /proc/kallsyms.
 	Kallsyms string
+	// PinPath, when set, is a directory on the BPF filesystem where the
+	// watch list and the aggregation maps are pinned (and re-opened, with
+	// their entries, by the next Load) and the programs' links are pinned,
+	// so that recording goes on while no process holds them. Close leaves
+	// the pins; Unpin removes them.
+	PinPath string
 }
 
 // Recorder is footprint's loaded kernel side: attached programs, the watch
@@ -40,6 +47,7 @@ type Recorder struct {
 	links       []link.Link
 	choices     []BackendChoice
 	noAudit     noAuditStatus
+	pinPath     string
 }
 
 // ErrNoBTF means the kernel does not describe its own types (no
@@ -69,11 +77,19 @@ func Load(opts Options) (*Recorder, error) {
 		return nil, fmt.Errorf("lift memlock rlimit: %w", err)
 	}
 
+	if opts.PinPath != "" {
+		if err := preparePinPath(opts.PinPath); err != nil {
+			return nil, err
+		}
+	}
 	specs, err := loadSpecs()
 	if err != nil {
 		return nil, err
 	}
-	r := &Recorder{collections: map[Kind]*ebpf.Collection{}}
+	for _, spec := range specs {
+		pinnable(spec, opts.PinPath)
+	}
+	r := &Recorder{collections: map[Kind]*ebpf.Collection{}, pinPath: opts.PinPath}
 	if err := r.createSharedMaps(specs["capability"], opts); err != nil {
 		return nil, err
 	}
@@ -87,7 +103,7 @@ func Load(opts Options) (*Recorder, error) {
 				choice.Rejected = append(choice.Rejected, Rejection{c.name, "not tried: another backend was chosen with --backend"})
 				continue
 			}
-			coll, links, reason := r.tryBackend(specs[c.object], c, opts.CgroupRoot)
+			coll, links, reason := r.tryBackend(specs[c.object], c, opts.CgroupRoot, opts.PinPath)
 			if reason != "" {
 				choice.Rejected = append(choice.Rejected, Rejection{c.name, reason})
 				continue
@@ -146,7 +162,7 @@ func (r *Recorder) createSharedMaps(spec *ebpf.CollectionSpec, opts Options) err
 		events.MaxEntries = uint32(n)
 	}
 	var err error
-	if r.watched, err = ebpf.NewMap(spec.Maps["watched_cgroups"]); err != nil {
+	if r.watched, err = newSharedMap(spec.Maps["watched_cgroups"], opts.PinPath); err != nil {
 		return mapError("watched_cgroups", err)
 	}
 	if r.events, err = ebpf.NewMap(events); err != nil {
@@ -227,15 +243,15 @@ func missingCapabilities() []string {
 }
 
 // tryBackend loads the backend's programs with the recorder's shared maps.
-func (r *Recorder) tryBackend(spec *ebpf.CollectionSpec, c backend, cgroupRoot string) (*ebpf.Collection, []link.Link, string) {
+func (r *Recorder) tryBackend(spec *ebpf.CollectionSpec, c backend, cgroupRoot, pinPath string) (*ebpf.Collection, []link.Link, string) {
 	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters}
-	return loadBackend(spec, c, shared, cgroupRoot)
+	return loadBackend(spec, c, shared, cgroupRoot, pinPath)
 }
 
 // loadBackend loads the backend's programs (and only them) from the object,
 // with the maps in shared standing in for the object's maps of the same
 // name, and attaches them. It returns the reason when the kernel refuses.
-func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot string) (*ebpf.Collection, []link.Link, string) {
+func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot, pinPath string) (*ebpf.Collection, []link.Link, string) {
 	s := spec.Copy()
 	for name := range s.Programs {
 		if !slices.Contains(c.programs, name) {
@@ -253,7 +269,20 @@ func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.M
 			}
 		}
 	}
-	coll, err := ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: replacements})
+	for name := range replacements {
+		// The shared instance stands in for it: no pinning by the object.
+		s.Maps[name].Pinning = ebpf.PinNone
+	}
+	coll, err := ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}})
+	if errors.Is(err, ebpf.ErrMapIncompatible) {
+		// Pinned maps of another footprint version: start afresh.
+		for name, m := range s.Maps {
+			if m.Pinning == ebpf.PinByName {
+				os.Remove(filepath.Join(pinPath, name))
+			}
+		}
+		coll, err = ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}})
+	}
 	if err != nil {
 		return nil, nil, describe("load", err)
 	}
@@ -269,6 +298,14 @@ func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.M
 			}
 			coll.Close()
 			return nil, nil, describe("attach", err)
+		}
+		if err := pinLink(l, pinPath, name); err != nil {
+			l.Close()
+			for _, l := range links {
+				l.Close()
+			}
+			coll.Close()
+			return nil, nil, err.Error()
 		}
 		links = append(links, l)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -62,7 +63,6 @@ type PolicyController struct {
 	// ids are the kernel ids of installed policies, by policy UID, with
 	// the generation installed.
 	ids        map[types.UID]installed
-	nextID     uint32
 	enforced   map[uint64]hold   // cgroup id -> how this controller holds it
 	cgroupPods map[uint64]podRef // cgroup id -> pod, for violation events
 }
@@ -96,10 +96,19 @@ func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 	c.ids = map[types.UID]installed{}
 	c.enforced = map[uint64]hold{}
 	c.cgroupPods = map[uint64]podRef{}
+	// After a restart over pinned maps: what the predecessor held is ours
+	// to keep or release.
+	held, err := c.Enforcer.EnforcedCgroups()
+	if err != nil {
+		return err
+	}
+	for id, policy := range held {
+		c.enforced[id] = hold{policy: policy}
+	}
 	toNode := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{policyNodeKey}
 	})
-	err := builder.ControllerManagedBy(mgr).
+	err = builder.ControllerManagedBy(mgr).
 		Named("enforcementpolicy").
 		Watches(&v1alpha1.EnforcementPolicy{}, toNode).
 		Watches(&corev1.Pod{}, toNode).
@@ -182,8 +191,7 @@ func (c *PolicyController) install(p *v1alpha1.EnforcementPolicy) (uint32, error
 		return 0, err
 	}
 	if !ok {
-		c.nextID++
-		inst = installed{id: c.nextID, namespace: p.Namespace, name: p.Name}
+		inst = installed{id: c.policyID(p.UID), namespace: p.Namespace, name: p.Name}
 	}
 	if err := c.Enforcer.InstallPolicy(inst.id, compiled); err != nil {
 		return 0, err
@@ -191,6 +199,27 @@ func (c *PolicyController) install(p *v1alpha1.EnforcementPolicy) (uint32, error
 	inst.generation = p.Generation
 	c.ids[p.UID] = inst
 	return inst.id, nil
+}
+
+// policyID derives a policy's kernel id from its UID, so that an agent that
+// restarts over pinned maps installs each policy under the id its cgroups
+// already point to; a clash with another policy moves to the next free id.
+func (c *PolicyController) policyID(uid types.UID) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(uid))
+	id := h.Sum32()
+	for {
+		taken := id == 0
+		for other, inst := range c.ids {
+			if other != uid && inst.id == id {
+				taken = true
+			}
+		}
+		if !taken {
+			return id
+		}
+		id++
+	}
 }
 
 // selectedPods lists the pods on this node a policy selects.

@@ -12,6 +12,11 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
 // The test binary doubles as the program under enforcement: run with
@@ -147,10 +152,41 @@ func runAction(action string, args []string) error {
 	case "chown": // path uid
 		uid, _ := strconv.Atoi(args[1])
 		return os.Chown(args[0], uid, -1)
+	case "pinned-enforcer": // pinPath cgroupID port: deny connects except to port, pinned; say "ready", wait to be killed
+		id, err := strconv.ParseUint(args[1], 10, 64)
+		if err != nil {
+			return err
+		}
+		mount, err := cgroupfs.Mount()
+		if err != nil {
+			return err
+		}
+		enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, PinPath: args[0]})
+		if err != nil {
+			return err
+		}
+		compiled, err := rules.CompileSpec(&v1alpha1.EnforcementPolicySpec{Mode: v1alpha1.ModeEnforce,
+			Connect: &v1alpha1.ConnectRules{Allow: []v1alpha1.ConnectRule{{CIDR: "127.0.0.1/32", Protocol: "TCP", Port: int32(mustPort(args[2]))}}}})
+		if err != nil {
+			return err
+		}
+		if err := enf.InstallPolicy(7, compiled); err != nil {
+			return err
+		}
+		if err := enf.EnforceCgroup(id, 7, true); err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		select {}
 	default:
 		return fmt.Errorf("unknown action")
 	}
 	return nil
+}
+
+func mustPort(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 func expect(err error, want string) error {

@@ -12,6 +12,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
 // The test binary doubles as the program under recording: run with
@@ -157,6 +160,24 @@ func runAction(action string, args []string) error {
 		}
 		_, err = c.WriteToUDP([]byte("ping"), to)
 		return err
+	case "pinned-agent": // pinPath cgroupID: record the cgroup with pinned maps, say "ready", wait to be killed
+		id, err := strconv.ParseUint(args[1], 10, 64)
+		if err != nil {
+			return err
+		}
+		mount, err := cgroupfs.Mount()
+		if err != nil {
+			return err
+		}
+		rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, PinPath: args[0]})
+		if err != nil {
+			return err
+		}
+		if err := rec.Watch(id, bpf.Watch{Kinds: bpf.AllKinds, Live: true}); err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		select {}
 	default:
 		return fmt.Errorf("unknown action")
 	}

@@ -74,7 +74,17 @@ type NodeRecorder struct {
 // NewNodeRecorder drives rec for the pods on node, finding cgroups with
 // resolver.
 func NewNodeRecorder(rec *bpf.Recorder, resolver *containers.Resolver, node string, log logr.Logger) *NodeRecorder {
-	return &NodeRecorder{rec: rec, resolver: resolver, node: node, kernel: kernelRelease(), log: log, watched: map[uint64]string{}}
+	n := &NodeRecorder{rec: rec, resolver: resolver, node: node, kernel: kernelRelease(), log: log, watched: map[uint64]string{}}
+	// After a restart over pinned maps: what the predecessor watched is
+	// ours to keep or drop.
+	if watched, err := rec.Watched(); err == nil {
+		for id, w := range watched {
+			if !w.Inherited {
+				n.watched[id] = ""
+			}
+		}
+	}
+	return n
 }
 
 // Select makes the kernel record what sels select and nothing else this
@@ -166,6 +176,10 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 		}
 		n.rec.Unwatch(id)
 		gone[id] = true
+		if path == "" {
+			delete(n.watched, id)
+			continue
+		}
 		for _, child := range descendants(path) {
 			if _, ok := want[child]; !ok {
 				n.rec.Unwatch(child)

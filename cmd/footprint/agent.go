@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,7 @@ type agentFlags struct {
 	healthAddr    string
 	cgroupRoot    string
 	flushInterval time.Duration
+	pinPath       string
 }
 
 func newAgentCommand() *cobra.Command {
@@ -62,6 +64,7 @@ violation as an Event on the pod and in footprint_violations_total.`,
 	fl.StringVar(&f.healthAddr, "health-probe-bind-address", ":9465", `/healthz and /readyz address ("0" turns them off)`)
 	fl.StringVar(&f.cgroupRoot, "cgroup-root", "", "the cgroup v2 mount (default: found in /proc/self/mountinfo)")
 	fl.DurationVar(&f.flushInterval, "flush-interval", 10*time.Second, "how often recorded entries are merged into Profiles")
+	fl.StringVar(&f.pinPath, "pin-path", "/sys/fs/bpf/footprint", `where kernel maps and links are pinned, so that recording and enforcement go on across agent restarts ("" turns pinning off)`)
 	return cmd
 }
 
@@ -88,7 +91,13 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 			return err
 		}
 	}
-	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount})
+	pin := func(sub string) string {
+		if f.pinPath == "" {
+			return ""
+		}
+		return filepath.Join(f.pinPath, sub)
+	}
+	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, PinPath: pin("recorder")})
 	if err != nil {
 		return err
 	}
@@ -144,7 +153,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err := rc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the recording controller: %w", err)
 	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, PinPath: pin("enforcer")})
 	if err != nil {
 		return err
 	}

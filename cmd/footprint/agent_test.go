@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -27,9 +28,12 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	metricsAddr, healthAddr := freeAddr(t), freeAddr(t)
+	// Pinned programs outlive the agent by design: this test's go at the end.
+	pinPath := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-agent-%d", os.Getpid()))
+	t.Cleanup(func() { os.RemoveAll(pinPath) })
 	var out bytes.Buffer
 	cmd := exec.Command(footprintBinary(t), "agent", "--node-name", "node-a", "--kubeconfig", kubeconfig,
-		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", healthAddr)
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", healthAddr, "--pin-path", pinPath)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -87,6 +91,12 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 	for _, want := range []string{"agent starting", "enforcement backend"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("agent output lacks %q", want)
+		}
+	}
+	// What it pinned stays for its successor.
+	for _, dir := range []string{"recorder/links", "enforcer/links"} {
+		if entries, err := os.ReadDir(filepath.Join(pinPath, dir)); err != nil || len(entries) == 0 {
+			t.Errorf("nothing pinned in %s: %v", dir, err)
 		}
 	}
 }

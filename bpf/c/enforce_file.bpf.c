@@ -20,11 +20,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct file_verdict_key {
 	__u64 dentry;
 	__u64 mnt;
-	/* A freed dentry's memory may come back as another file's: the name
-	 * hash, parent and inode make a stale hit practically impossible. */
-	__u64 name_hash_len;
-	__u64 parent;
-	__u64 ino;
+	/* A freed dentry's memory may come back as another file's: with the
+	 * inode's too, a stale hit is practically impossible. (A hard link
+	 * is another dentry, so another key.) */
+	__u64 inode;
 	__u32 rules; /* id of the file tree's root: new with every version */
 	__u32 access;
 };
@@ -38,29 +37,25 @@ struct {
 	__type(value, __u8);
 } file_verdicts SEC(".maps");
 
-static __always_inline int check_open(struct file *file, __u32 open_flags, bool can_deny)
+/* check_open decides an open by a process held to e's policy. */
+static __always_inline int check_open(struct enforced *e, struct file *file, __u32 open_flags,
+				      bool can_deny)
 {
 	struct file_verdict_key vkey = {};
 	struct fp_violation_event *ev;
 	struct path_scratch *s;
-	struct dentry *dentry;
-	struct enforced e;
 	__u32 access, flags = 0, off, what;
 	__u8 allowed, *cached;
 
-	if (!enforced_policy(&e, FP_KIND_FILE, true))
-		return 0;
 	access = access_of(file, open_flags);
 	if (!access || (access & FP_ACCESS_EXEC))
 		return 0;
 
-	dentry = BPF_CORE_READ(file, f_path.dentry);
-	vkey.dentry = (__u64)dentry;
+	/* The cheap key: three reads, where the path costs a walk. */
+	vkey.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
 	vkey.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
-	vkey.name_hash_len = BPF_CORE_READ(dentry, d_name.hash_len);
-	vkey.parent = (__u64)BPF_CORE_READ(dentry, d_parent);
-	vkey.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
-	vkey.rules = e.policy->files.id;
+	vkey.inode = (__u64)BPF_CORE_READ(file, f_inode);
+	vkey.rules = e->policy->files.id;
 	vkey.access = access;
 
 	cached = bpf_map_lookup_elem(&file_verdicts, &vkey);
@@ -76,14 +71,14 @@ static __always_inline int check_open(struct file *file, __u32 open_flags, bool 
 		off = walk_file(s, file, &flags);
 	} else {
 		off = walk_file(s, file, &flags);
-		allowed = !(access & ~match_path(s, &e.policy->files, flags));
+		allowed = !(access & ~match_path(s, &e->policy->files, flags));
 		bpf_map_update_elem(&file_verdicts, &vkey, &allowed, BPF_ANY);
 		if (allowed)
 			return 0;
 	}
 
-	what = outcome(e.policy, can_deny, true);
-	ev = begin_report(&e, FP_KIND_FILE, vkey.dentry, vkey.ino << 8 | access, what);
+	what = outcome(e->policy, can_deny, true);
+	ev = begin_report(e, FP_KIND_FILE, vkey.dentry, vkey.inode ^ access, what);
 	if (ev) {
 		ev->access = access;
 		ev->flags = flags;
@@ -97,15 +92,23 @@ static __always_inline int check_open(struct file *file, __u32 open_flags, bool 
 static __always_inline int open_exit(long ret, int flags_arg)
 {
 	struct task_struct *task;
+	struct enforced e;
 	struct file *file;
+	__u32 flags = 0;
 
 	if (ret < 0)
+		return 0;
+	/* First the one lookup every process pays, then the rest. */
+	if (!enforced_policy(&e, FP_KIND_FILE, true))
 		return 0;
 	task = bpf_get_current_task_btf();
 	file = fd_file(task, ret);
 	if (!file)
 		return 0;
-	check_open(file, open_flags_at_exit(task, flags_arg), false);
+	/* Only a write can truncate: read-only opens skip the registers. */
+	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
+		flags = open_flags_at_exit(task, flags_arg);
+	check_open(&e, file, flags, false);
 	return 0;
 }
 
@@ -136,9 +139,13 @@ int fp_enforce_exit_creat(struct trace_event_raw_sys_exit *ctx)
 SEC("lsm/file_open")
 int BPF_PROG(fp_enforce_file_open_lsm, struct file *file, int ret)
 {
+	struct enforced e;
+
 	if (ret)
 		return ret; /* already denied by another module */
+	if (!enforced_policy(&e, FP_KIND_FILE, true))
+		return 0;
 	/* O_TRUNC is still in f_flags here: do_dentry_open clears it after
 	 * the LSM hook. */
-	return check_open(file, BPF_CORE_READ(file, f_flags), true);
+	return check_open(&e, file, BPF_CORE_READ(file, f_flags), true);
 }

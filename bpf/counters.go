@@ -25,6 +25,9 @@ const countersPerKind = 8
 
 // Counters sums the per-CPU counters of every kind.
 func (r *Recorder) Counters() (map[Kind]KindCounters, error) {
+	if r.counters == nil {
+		return nil, ErrRecorderClosed
+	}
 	out := map[Kind]KindCounters{}
 	for _, k := range append([]Kind{KindCgroup}, RecordedKinds...) {
 		var c [6]uint64

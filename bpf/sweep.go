@@ -13,6 +13,9 @@ import (
 // (all when keep is nil), with its full count. The aggregation maps are the
 // source of truth: an entry whose ring-buffer record was lost is still here.
 func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
+	if r.watched == nil {
+		return nil, ErrRecorderClosed
+	}
 	if keep == nil {
 		keep = func(uint64) bool { return true }
 	}

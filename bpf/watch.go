@@ -7,6 +7,9 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+// ErrRecorderClosed is returned by a Recorder's methods after Close.
+var ErrRecorderClosed = errors.New("the recorder is closed")
+
 // Watch says what to record in a cgroup.
 type Watch struct {
 	// RecordingID is the caller's id for the recording; cgroups created
@@ -31,6 +34,9 @@ const (
 // Watch starts recording the cgroup with the given id (and every cgroup
 // created under it from now on).
 func (r *Recorder) Watch(cgroupID uint64, w Watch) error {
+	if r.watched == nil {
+		return ErrRecorderClosed
+	}
 	v := typesFpWatch{RecordingId: w.RecordingID, Kinds: uint32(w.Kinds)}
 	if w.Live {
 		v.Flags |= watchLive
@@ -44,6 +50,9 @@ func (r *Recorder) Watch(cgroupID uint64, w Watch) error {
 // Unwatch stops recording the cgroup. Entries already aggregated stay until
 // Forget.
 func (r *Recorder) Unwatch(cgroupID uint64) error {
+	if r.watched == nil {
+		return ErrRecorderClosed
+	}
 	if err := r.watched.Delete(cgroupID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unwatch cgroup %d: %w", cgroupID, err)
 	}
@@ -52,6 +61,9 @@ func (r *Recorder) Unwatch(cgroupID uint64) error {
 
 // Watched returns every watched cgroup, including those the kernel added.
 func (r *Recorder) Watched() (map[uint64]Watch, error) {
+	if r.watched == nil {
+		return nil, ErrRecorderClosed
+	}
 	out := map[uint64]Watch{}
 	var id uint64
 	var v typesFpWatch

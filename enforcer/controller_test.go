@@ -12,11 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -35,7 +31,6 @@ import (
 // the violation becomes an Event on the pod, and the policy's status says
 // how this node enforces each kind.
 func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
-	ctrl.SetLogger(logr.Discard())
 	env := envtest.StartEnvironment(t)
 	ns := envtest.Namespace(t, env.Client)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -51,18 +46,10 @@ func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enf.Close()
+	// Closed after the manager stops (cleanups run last in, first out).
+	t.Cleanup(func() { enf.Close() })
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:  env.Scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", node)},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr, startManager := envtest.NodeManager(t, env, node)
 	c := &PolicyController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: node, Enforcer: enf,
 		Resolver: containers.NewResolver(layout.Root), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: logr.Discard(),
@@ -70,10 +57,7 @@ func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
 	if err := c.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	mgrCtx, stopMgr := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	defer func() { stopMgr(); <-done }()
+	startManager()
 
 	allowed, other := listen(t), listen(t)
 	policy := &v1alpha1.EnforcementPolicy{

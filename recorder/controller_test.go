@@ -13,12 +13,8 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -37,7 +33,6 @@ import (
 // recording's status counts what it records, and a second recording whose
 // selector matches nothing says so.
 func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
-	ctrl.SetLogger(logr.Discard())
 	env := envtest.StartEnvironment(t)
 	ns := envtest.Namespace(t, env.Client)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -49,20 +44,12 @@ func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rec.Close()
+	// Closed after the manager stops (cleanups run last in, first out).
+	t.Cleanup(func() { rec.Close() })
 	nodeRec := NewNodeRecorder(rec, containers.NewResolver(layout.Root), node, logr.Discard())
-	defer nodeRec.Close()
+	t.Cleanup(nodeRec.Close)
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:  env.Scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", node)},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr, startManager := envtest.NodeManager(t, env, node)
 	store := profilestore.NewStore(env.Client, profilestore.Options{})
 	c := &RecordingController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: node, Recorder: nodeRec,
@@ -71,10 +58,7 @@ func TestAProfileRecordingFillsTheWorkloadsProfile(t *testing.T) {
 	if err := c.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	mgrCtx, stopMgr := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	defer func() { stopMgr(); <-done }()
+	startManager()
 
 	recording := &v1alpha1.ProfileRecording{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},

@@ -75,4 +75,68 @@ static __always_inline __u32 open_flags_at_exit(struct task_struct *task, int fl
 	return O_TRUNC;
 }
 
+/* The fields of a struct file an open is decided by. */
+struct file_fields {
+	__u32 mode;
+	__u32 flags;
+	__u64 inode;
+	__u64 mnt;
+	__u64 dentry;
+};
+
+/* Bytes read at once from the start of a struct file: on the kernels
+ * footprint runs on, f_mode, f_flags, f_inode and f_path all lie in them. */
+#define FILE_HEAD 128
+
+/*
+ * read_file_fields reads them in one copy of the struct's head, at the
+ * offsets CO-RE relocates for the running kernel, where five reads would
+ * cost five helper calls on every open; a layout where they do not fit
+ * falls back to reading each.
+ */
+static __always_inline void read_file_fields(struct file *file, struct file_fields *ff)
+{
+	__u32 mode_off = bpf_core_field_offset(struct file, f_mode);
+	__u32 flags_off = bpf_core_field_offset(struct file, f_flags);
+	__u32 inode_off = bpf_core_field_offset(struct file, f_inode);
+	__u32 path_off = bpf_core_field_offset(struct file, f_path);
+	__u8 head[FILE_HEAD];
+
+	if (mode_off + 4 > FILE_HEAD || flags_off + 4 > FILE_HEAD || inode_off + 8 > FILE_HEAD ||
+	    path_off + 16 > FILE_HEAD || bpf_probe_read_kernel(head, sizeof(head), file)) {
+		ff->mode = BPF_CORE_READ(file, f_mode);
+		ff->flags = BPF_CORE_READ(file, f_flags);
+		ff->inode = (__u64)BPF_CORE_READ(file, f_inode);
+		ff->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+		ff->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+		return;
+	}
+	ff->mode = *(__u32 *)&head[mode_off & (FILE_HEAD - 1)];
+	ff->flags = *(__u32 *)&head[flags_off & (FILE_HEAD - 1)];
+	ff->inode = *(__u64 *)&head[inode_off & (FILE_HEAD - 1)];
+	/* struct path is { mnt, dentry } */
+	ff->mnt = *(__u64 *)&head[path_off & (FILE_HEAD - 1)];
+	ff->dentry = *(__u64 *)&head[(path_off + 8) & (FILE_HEAD - 1)];
+}
+
+/* access_from is access_of on fields already read. */
+static __always_inline __u32 access_from(const struct file_fields *ff, __u32 open_flags)
+{
+	__u32 access = 0;
+
+	if (ff->mode & FMODE_PATH)
+		return 0;
+	if (ff->mode & FMODE_READ)
+		access |= FP_ACCESS_READ;
+	if (ff->mode & FMODE_WRITE)
+		access |= FP_ACCESS_WRITE;
+	if ((ff->mode & FMODE_EXEC) || (ff->flags & __FMODE_EXEC))
+		access |= FP_ACCESS_EXEC;
+	if (ff->mode & FMODE_CREATED)
+		access |= FP_ACCESS_CREATE;
+	if ((open_flags & O_TRUNC) && (ff->mode & FMODE_WRITE))
+		access |= FP_ACCESS_TRUNCATE;
+	return access;
+}
+
 #endif /* FOOTPRINT_FILE_H */

@@ -28,7 +28,11 @@ func main() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCommand()
+	newRoot := newRootCommand
+	if isKubectlPlugin(os.Args[0]) {
+		newRoot = newKubectlPluginCommand // run by kubectl as kubectl-footprint
+	}
+	root := newRoot()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	return report(os.Stderr, cmd, err)
@@ -138,6 +142,7 @@ EnforcementPolicy that footprint enforces in the kernel.`,
 		newShowCommand(), newDiffCommand(), newExportCommand(),
 		newEnforceCommand(),
 		newAgentCommand(),
+		newKubeCommand(),
 	)
 	markUsageErrors(root)
 	return root

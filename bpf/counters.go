@@ -1,6 +1,13 @@
 package bpf
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
 
 // KindCounters are the kernel's counters for one kind of event.
 type KindCounters struct {
@@ -43,4 +50,50 @@ func (r *Recorder) Counters() (map[Kind]KindCounters, error) {
 		out[k] = KindCounters{Events: c[0], New: c[1], RingBufferLost: c[2], MapFull: c[3], Truncated: c[4], ReadErrors: c[5]}
 	}
 	return out, nil
+}
+
+// ProgramStat is how often a loaded program ran and for how long, while
+// the kernel collects run-time statistics (EnableRunTimeStats).
+type ProgramStat struct {
+	Runs    uint64
+	Runtime time.Duration
+}
+
+// ProgramStats returns the run-time statistics of the recorder's programs,
+// by program name.
+func (r *Recorder) ProgramStats() map[string]ProgramStat {
+	out := map[string]ProgramStat{}
+	for _, c := range r.collections {
+		addProgramStats(out, c)
+	}
+	return out
+}
+
+// ProgramStats returns the run-time statistics of the enforcer's programs,
+// by program name.
+func (e *Enforcer) ProgramStats() map[string]ProgramStat {
+	out := map[string]ProgramStat{}
+	for _, c := range e.collections {
+		addProgramStats(out, c)
+	}
+	return out
+}
+
+func addProgramStats(out map[string]ProgramStat, c *ebpf.Collection) {
+	for name, p := range c.Programs {
+		if s, err := p.Stats(); err == nil {
+			out[name] = ProgramStat{Runs: s.RunCount, Runtime: s.Runtime}
+		}
+	}
+}
+
+// EnableRunTimeStats makes the kernel account every BPF program's run time
+// (kernel.bpf_stats_enabled) until the returned closer is closed. It costs
+// two clock reads per program run.
+func EnableRunTimeStats() (io.Closer, error) {
+	c, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return nil, fmt.Errorf("enable BPF run-time statistics: %w", err)
+	}
+	return c, nil
 }

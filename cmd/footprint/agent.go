@@ -161,7 +161,12 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	for _, c := range enf.Choices() {
 		log.Info("enforcement backend", "kind", c.Kind.String(), "chosen", c.Chosen, "effect", string(c.Effect))
 	}
-	metrics.Registry.MustRegister(enforcer.Violations)
+	metrics.Registry.MustRegister(enforcer.Violations, newKernelCollector(rec, enf))
+	if stats, err := bpf.EnableRunTimeStats(); err != nil {
+		log.Info("BPF program run times are not measured", "reason", err.Error())
+	} else {
+		defer stats.Close()
+	}
 	pc := &enforcer.PolicyController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: f.node, Enforcer: enf,
 		Resolver: containers.NewResolver(mount), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: log.WithName("policies"),

@@ -76,8 +76,11 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	metrics, ok := get("http://" + metricsAddr + "/metrics")
-	if !ok || !strings.Contains(metrics, "controller_runtime_reconcile_total") {
-		t.Errorf("metrics endpoint: ok=%v, want controller-runtime's metrics:\n%.500s", ok, metrics)
+	for _, want := range []string{"controller_runtime_reconcile_total", "footprint_events_total", "footprint_repeats_total",
+		"footprint_lost_records_total", "footprint_enforcement_checks_total", "footprint_bpf_program_run_seconds_total"} {
+		if !ok || !strings.Contains(metrics, want) {
+			t.Errorf("metrics endpoint (ok=%v) lacks %s", ok, want)
+		}
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {

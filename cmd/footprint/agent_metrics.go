@@ -1,0 +1,68 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/footprint-dev/footprint/bpf"
+)
+
+// kernelCollector exposes the kernel's own counters on every scrape: what
+// the recorder saw, repeated and lost, what the enforcer checked and found
+// outside a policy, and how long each program ran. Reading them at scrape
+// time keeps the kernel the single source of truth.
+type kernelCollector struct {
+	rec *bpf.Recorder
+	enf *bpf.Enforcer
+
+	events, repeats, lost, mapFull, checks, violations, runs, runtime *prometheus.Desc
+}
+
+func newKernelCollector(rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
+	kind := []string{"kind"}
+	return &kernelCollector{
+		rec: rec, enf: enf,
+		events:     prometheus.NewDesc("footprint_events_total", "Events in recorded containers, repeats included.", kind, nil),
+		repeats:    prometheus.NewDesc("footprint_repeats_total", "Events the kernel counted as repeats of an entry it had seen, without telling user space.", kind, nil),
+		lost:       prometheus.NewDesc("footprint_lost_records_total", "First sightings the ring buffer had no room for (their entries are still swept from the kernel maps).", kind, nil),
+		mapFull:    prometheus.NewDesc("footprint_map_full_total", "Entries an aggregation map had no room for.", kind, nil),
+		checks:     prometheus.NewDesc("footprint_enforcement_checks_total", "Operations checked against an EnforcementPolicy.", kind, nil),
+		violations: prometheus.NewDesc("footprint_kernel_violations_total", "Operations outside an EnforcementPolicy, repeats included.", kind, nil),
+		runs:       prometheus.NewDesc("footprint_bpf_program_runs_total", "Runs of each BPF program.", []string{"program"}, nil),
+		runtime:    prometheus.NewDesc("footprint_bpf_program_run_seconds_total", "Time spent in each BPF program.", []string{"program"}, nil),
+	}
+}
+
+func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.mapFull, c.checks, c.violations, c.runs, c.runtime} {
+		ch <- d
+	}
+}
+
+func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, label string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
+	}
+	if counters, err := c.rec.Counters(); err == nil {
+		for k, n := range counters {
+			if k == bpf.KindCgroup {
+				continue
+			}
+			counter(c.events, n.Events, k.String())
+			counter(c.repeats, n.Events-min(n.Events, n.New), k.String())
+			counter(c.lost, n.RingBufferLost, k.String())
+			counter(c.mapFull, n.MapFull, k.String())
+		}
+	}
+	if counters, err := c.enf.Counters(); err == nil {
+		for k, n := range counters {
+			counter(c.checks, n.Checked, k.String())
+			counter(c.violations, n.Violations, k.String())
+		}
+	}
+	for _, stats := range []map[string]bpf.ProgramStat{c.rec.ProgramStats(), c.enf.ProgramStats()} {
+		for name, s := range stats {
+			counter(c.runs, s.Runs, name)
+			ch <- prometheus.MustNewConstMetric(c.runtime, prometheus.CounterValue, s.Runtime.Seconds(), name)
+		}
+	}
+}

@@ -22,6 +22,10 @@ import (
 
 func newKubeletLayout(t *testing.T) kubeletLayout { return kubeletLayout{kubelettest.New(t)} }
 
+func newKubeletLayoutWith(t *testing.T, d kubelettest.Driver) kubeletLayout {
+	return kubeletLayout{kubelettest.NewWithDriver(t, d)}
+}
+
 type kubeletLayout struct{ kubelettest.Layout }
 
 func (l kubeletLayout) mkdir(rel string) *cgroupfs.Cgroup { return l.Mkdir(rel) }
@@ -48,7 +52,12 @@ func runIn(t *testing.T, cg *cgroupfs.Cgroup, action string, args ...string) {
 // then starts the containers the way a runtime does: the selected container
 // is recorded from its first exec, the sidecar and the sandbox are not.
 func TestANodeRecordsSelectedContainersFromTheirFirstInstruction(t *testing.T) {
-	layout := newKubeletLayout(t)
+	for _, driver := range []kubelettest.Driver{kubelettest.Cgroupfs, kubelettest.Systemd} {
+		t.Run(string(driver), func(t *testing.T) { testNodeRecording(t, newKubeletLayoutWith(t, driver)) })
+	}
+}
+
+func testNodeRecording(t *testing.T, layout kubeletLayout) {
 	rec, err := bpf.Load(bpf.Options{CgroupRoot: mustMount(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +73,7 @@ func TestANodeRecordsSelectedContainersFromTheirFirstInstruction(t *testing.T) {
 		Status: corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1.PodQOSBurstable,
 			ContainerStatuses: []corev1.ContainerStatus{{Name: "app"}, {Name: "sidecar"}}},
 	}
-	podDir := "kubepods/burstable/pod" + string(uid)
-	layout.mkdir(podDir)
+	layout.mkdir(layout.PodDir(string(uid)))
 	sel := Selection{Recording: "web", Namespace: "shop", Kinds: bpf.AllKinds, Containers: []string{"app"}, Pods: []*corev1.Pod{pod}}
 	if problems := node.Select([]Selection{sel}); len(problems) > 0 {
 		t.Fatalf("select: %v", problems)
@@ -73,10 +81,10 @@ func TestANodeRecordsSelectedContainersFromTheirFirstInstruction(t *testing.T) {
 
 	// The runtime starts the sandbox and the containers after the pod's
 	// cgroup is watched; the pod status learns their ids later still.
-	sandbox := layout.mkdir(podDir + "/" + randomID(t))
+	sandbox := layout.mkdir(layout.ContainerDir(string(uid), randomID(t)))
 	appID, sidecarID := randomID(t), randomID(t)
-	app := layout.mkdir(podDir + "/" + appID)
-	sidecar := layout.mkdir(podDir + "/" + sidecarID)
+	app := layout.mkdir(layout.ContainerDir(string(uid), appID))
+	sidecar := layout.mkdir(layout.ContainerDir(string(uid), sidecarID))
 	dir := testDir(t)
 	for _, name := range []string{"app-config", "sidecar-config", "sandbox-file"} {
 		writeFile(t, filepath.Join(dir, name), "x")

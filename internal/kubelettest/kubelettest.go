@@ -15,24 +15,44 @@ import (
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
-// Layout is a kubelet-like cgroup tree: Root/kubepods/{burstable,besteffort}/pod<uid>/<container id>.
+// Driver is kubelet's cgroup driver.
+type Driver string
+
+const (
+	// Cgroupfs: Root/kubepods/burstable/pod<uid>/<container id>.
+	Cgroupfs Driver = "cgroupfs"
+	// Systemd: Root/kubepods.slice/kubepods-burstable.slice/
+	// kubepods-burstable-pod<uid with _>.slice/cri-containerd-<id>.scope.
+	Systemd Driver = "systemd"
+)
+
+// Layout is a kubelet-like cgroup tree for Burstable pods run by containerd.
 type Layout struct {
-	Root string
-	t    testing.TB
+	Root   string
+	Driver Driver
+	t      testing.TB
 }
 
-// New creates the tree's root and kubepods under the cgroup v2 mount, and
-// removes everything below it when the test ends.
-func New(t testing.TB) Layout {
+// New creates a cgroupfs-driver tree (see NewWithDriver).
+func New(t testing.TB) Layout { return NewWithDriver(t, Cgroupfs) }
+
+// NewWithDriver creates the tree's root and kubepods under the cgroup v2
+// mount, laid out by driver, and removes everything below it when the test
+// ends.
+func NewWithDriver(t testing.TB, driver Driver) Layout {
 	t.Helper()
 	mount, err := cgroupfs.Mount()
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
-	l := Layout{Root: filepath.Join(mount, fmt.Sprintf("footprint-test-%d-%s", os.Getpid(), name)), t: t}
-	l.Mkdir("kubepods/burstable")
-	l.Mkdir("kubepods/besteffort")
+	l := Layout{Root: filepath.Join(mount, fmt.Sprintf("footprint-test-%d-%s", os.Getpid(), name)), Driver: driver, t: t}
+	if driver == Systemd {
+		l.Mkdir("kubepods.slice/kubepods-burstable.slice")
+	} else {
+		l.Mkdir("kubepods/burstable")
+		l.Mkdir("kubepods/besteffort")
+	}
 	t.Cleanup(func() {
 		// Deepest first: a cgroup with children cannot go.
 		for _, pattern := range []string{"*/*/*/*/*", "*/*/*/*", "*/*/*", "*/*", "*", ""} {
@@ -57,8 +77,22 @@ func (l Layout) Mkdir(rel string) *cgroupfs.Cgroup {
 	return cg
 }
 
-// PodDir is where kubelet puts a Burstable pod's cgroup.
-func PodDir(uid string) string { return "kubepods/burstable/pod" + uid }
+// PodDir is where kubelet puts a Burstable pod's cgroup, relative to Root.
+func (l Layout) PodDir(uid string) string {
+	if l.Driver == Systemd {
+		return "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + strings.ReplaceAll(uid, "-", "_") + ".slice"
+	}
+	return "kubepods/burstable/pod" + uid
+}
+
+// ContainerDir is where containerd puts a container's cgroup, relative to
+// Root.
+func (l Layout) ContainerDir(podUID, id string) string {
+	if l.Driver == Systemd {
+		return l.PodDir(podUID) + "/cri-containerd-" + id + ".scope"
+	}
+	return l.PodDir(podUID) + "/" + id
+}
 
 // ContainerID returns a random 64-hex container id, as containerd makes.
 func ContainerID(t testing.TB) string {

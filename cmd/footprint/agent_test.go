@@ -75,7 +75,14 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	metrics, ok := get("http://" + metricsAddr + "/metrics")
+	// The metrics server starts alongside the probes, not before them.
+	var metrics string
+	ok := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if metrics, ok = get("http://" + metricsAddr + "/metrics"); ok && strings.Contains(metrics, "controller_runtime_reconcile_total") {
+			break
+		}
+	}
 	for _, want := range []string{"controller_runtime_reconcile_total", "footprint_events_total", "footprint_repeats_total",
 		"footprint_lost_records_total", "footprint_enforcement_checks_total", "footprint_bpf_program_run_seconds_total"} {
 		if !ok || !strings.Contains(metrics, want) {

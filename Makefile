@@ -83,3 +83,12 @@ envtest-assets: ## build (once) and cache kube-apiserver and etcd for envtest; p
 .PHONY: test-envtest
 test-envtest: ## CRD validation, printer columns and generated-artifact dry-runs against a real kube-apiserver and etcd
 	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) $(GO) test -count=1 -timeout 30m ./test/envtest/...
+
+# --- A real one-node cluster (kubelet + containerd + runc) for the end-to-end test ---
+# hack/cluster.sh builds kube-controller-manager, kube-scheduler and kubelet from
+# their Go modules once (about 13 minutes on a busy 2-core machine), caches them
+# by version, and brings the cluster up and down without leaving anything behind.
+
+.PHONY: cluster-smoke
+cluster-smoke: ## one-node cluster: up, a 2-replica Deployment Ready on the pod bridge, down, nothing left (root)
+	test/cluster/smoke.sh

@@ -524,6 +524,36 @@ func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, live bool) er
 	return nil
 }
 
+// HoldPending holds a pod's cgroup for a policy of named containers: each
+// container cgroup the runtime creates below it stops at its first exec
+// (before its first instruction) until Classify keeps it under the policy
+// or releases it, and continues it.
+func (e *Enforcer) HoldPending(cgroupID uint64, policyID uint32) error {
+	v := typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending}
+	if err := e.maps["enforced_cgroups"].Put(cgroupID, &v); err != nil {
+		return fmt.Errorf("hold cgroup %d: %w", cgroupID, err)
+	}
+	return nil
+}
+
+// PendingCgroups returns the cgroups the kernel added below a pending hold
+// and nobody classified yet.
+func (e *Enforcer) PendingCgroups() (map[uint64]uint32, error) {
+	out := map[uint64]uint32{}
+	var id uint64
+	var v typesFpEnforcedCgroup
+	it := e.maps["enforced_cgroups"].Iterate()
+	for it.Next(&id, &v) {
+		if v.Flags&enforceInherited != 0 && v.Flags&enforcePending != 0 {
+			out[id] = v.PolicyId
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read enforced cgroups: %w", err)
+	}
+	return out, nil
+}
+
 // ReleaseCgroup stops enforcing a cgroup and the cgroups the kernel added
 // below it.
 func (e *Enforcer) ReleaseCgroup(cgroupID uint64) error {
@@ -557,4 +587,5 @@ func (e *Enforcer) EnforcedCgroups() (map[uint64]uint32, error) {
 const (
 	enforceLive      = 1
 	enforceInherited = 2
+	enforcePending   = 4
 )

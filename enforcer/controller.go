@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,11 @@ type PolicyController struct {
 	Resolver  *containers.Resolver
 	Events    record.EventRecorder
 	Log       logr.Logger
+	// BundleDirs are where container runtimes keep each container's OCI
+	// config (a %s stands for the container id), read to learn a new
+	// container's name before the pod status says it. Empty: containerd's
+	// and CRI-O's defaults.
+	BundleDirs []string
 
 	mu sync.Mutex
 	// ids are the kernel ids of installed policies, by policy UID, with
@@ -65,6 +71,11 @@ type PolicyController struct {
 	ids        map[types.UID]installed
 	enforced   map[uint64]hold   // cgroup id -> how this controller holds it
 	cgroupPods map[uint64]podRef // cgroup id -> pod, for violation events
+	// named are the container names of each installed policy that names
+	// its containers.
+	named map[uint32][]string
+	// continued are the cgroups classify continued lately, and when.
+	continued map[string]time.Time
 }
 
 type installed struct {
@@ -79,6 +90,9 @@ type installed struct {
 type hold struct {
 	policy    uint32
 	container bool
+	// pending holds a pod for a policy of named containers: its new
+	// containers wait for classify.
+	pending bool
 }
 
 type podRef struct {
@@ -96,6 +110,7 @@ func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 	c.ids = map[types.UID]installed{}
 	c.enforced = map[uint64]hold{}
 	c.cgroupPods = map[uint64]podRef{}
+	c.continued = map[string]time.Time{}
 	// After a restart over pinned maps: what the predecessor held is ours
 	// to keep or release.
 	held, err := c.Enforcer.EnforcedCgroups()
@@ -131,6 +146,7 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 	want := map[uint64]hold{}
 	pods := map[uint64]podRef{}
 	seen := map[types.UID]bool{}
+	named := map[uint32][]string{}
 	for i := range policies.Items {
 		p := &policies.Items[i]
 		if p.DeletionTimestamp != nil || p.Spec.Selector == nil {
@@ -141,6 +157,9 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 		if err != nil {
 			c.setStatus(ctx, p, err)
 			continue
+		}
+		if len(p.Spec.Selector.Containers) > 0 {
+			named[id] = p.Spec.Selector.Containers
 		}
 		selected, err := c.selectedPods(ctx, p)
 		if err != nil {
@@ -158,7 +177,13 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 		}
 		// Running containers are held at once; a pod's cgroup from its
 		// containers' first exec on.
-		if err := c.Enforcer.EnforceCgroup(id, cur.policy, cur.container); err != nil {
+		var err error
+		if cur.pending {
+			err = c.Enforcer.HoldPending(id, cur.policy)
+		} else {
+			err = c.Enforcer.EnforceCgroup(id, cur.policy, cur.container)
+		}
+		if err != nil {
 			c.Log.Error(err, "enforce", "cgroup", id)
 			continue
 		}
@@ -171,6 +196,7 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 		}
 	}
 	c.cgroupPods = pods
+	c.named = named
 	for uid, inst := range c.ids {
 		if !seen[uid] {
 			c.Enforcer.RemovePolicy(inst.id)
@@ -263,18 +289,20 @@ func (c *PolicyController) selectedPods(ctx context.Context, p *v1alpha1.Enforce
 func (c *PolicyController) cgroupsFor(p *v1alpha1.EnforcementPolicy, pod *corev1.Pod, id uint32, want map[uint64]hold, pods map[uint64]podRef) {
 	ref := podRef{pod: client.ObjectKeyFromObject(pod), uid: pod.UID, policy: p.Name}
 	named := p.Spec.Selector.Containers
-	if len(named) == 0 {
-		podCg, err := c.Resolver.PodCgroup(pod)
-		if err != nil {
-			if !errors.Is(err, containers.ErrNotFound) {
-				c.Log.Error(err, "find pod cgroup", "pod", ref.pod)
-			}
-			return
+	// The pod's cgroup, so that containers started later are covered from
+	// their first instruction: held by the policy itself when it is for
+	// all containers, pending classification when it names some.
+	podCg, err := c.Resolver.PodCgroup(pod)
+	if err != nil {
+		if !errors.Is(err, containers.ErrNotFound) {
+			c.Log.Error(err, "find pod cgroup", "pod", ref.pod)
 		}
-		want[podCg.ID] = hold{policy: id}
-		ref.cgroup = podCg.Path
-		pods[podCg.ID] = ref
+		return
 	}
+	want[podCg.ID] = hold{policy: id, pending: len(named) > 0}
+	podRef := ref
+	podRef.cgroup = podCg.Path
+	pods[podCg.ID] = podRef
 	ctrs, err := c.Resolver.ContainerCgroups(pod)
 	if err != nil {
 		return
@@ -374,6 +402,7 @@ func (c *PolicyController) Start(ctx context.Context) error {
 		<-ctx.Done()
 		rd.Close()
 	}()
+	go c.classifyLoop(ctx)
 	for {
 		v, err := rd.Read()
 		if errors.Is(err, bpf.ErrClosed) {

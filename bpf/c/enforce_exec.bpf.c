@@ -16,6 +16,8 @@
  */
 #include "enforce.h"
 
+#define SIGSTOP 19
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 static __always_inline int check_exec(struct file *file, bool can_deny)
@@ -29,6 +31,13 @@ static __always_inline int check_exec(struct file *file, bool can_deny)
 
 	if (!ec)
 		return 0;
+	if ((ec->flags & FP_ENFORCE_PENDING) && (ec->flags & FP_ENFORCE_INHERITED)) {
+		/* A container not classified yet: hold it before its first
+		 * instruction until user space decides which policy, if any,
+		 * applies. The new program has not run; nothing is lost. */
+		bpf_send_signal(SIGSTOP);
+		return 0;
+	}
 	if (!(ec->flags & FP_ENFORCE_LIVE)) {
 		/* A plain store: every writer sets the same bit. */
 		ec->flags |= FP_ENFORCE_LIVE;

@@ -231,6 +231,10 @@ enum fp_enforce_flag {
 	FP_ENFORCE_LIVE = 1 << 0,
 	/* Added by the kernel because its parent cgroup was enforced. */
 	FP_ENFORCE_INHERITED = 1 << 1,
+	/* A pod held for a policy of named containers: a container cgroup
+	 * created below it is not classified yet, and its first exec stops
+	 * (SIGSTOP) until user space keeps or releases it and continues it. */
+	FP_ENFORCE_PENDING = 1 << 2,
 };
 
 /* Value of enforced_cgroups. */

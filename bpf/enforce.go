@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -103,6 +104,9 @@ type Enforcer struct {
 	// pinned is true when the maps are pinned and may hold a
 	// predecessor's policies.
 	pinned bool
+	// retired are replaced versions whose rules are deleted a little
+	// later (see retire).
+	retired []retiredPolicy
 }
 
 type installedPolicy struct {
@@ -240,6 +244,9 @@ func (e *Enforcer) Effect(k Kind) Effect {
 // Close detaches every program and frees the maps. Processes that were
 // enforced are no longer.
 func (e *Enforcer) Close() error {
+	e.mu.Lock()
+	e.reap(true)
+	e.mu.Unlock()
 	var errs []error
 	for _, l := range e.links {
 		errs = append(errs, l.Close())
@@ -317,7 +324,7 @@ func (e *Enforcer) InstallPolicy(id uint32, c *rules.Compiled) error {
 		return fmt.Errorf("install policy %d: %w", id, err)
 	}
 	if old := e.installed[id]; old != nil {
-		e.deleteEntries(old)
+		e.retire(old)
 	} else if e.pinned {
 		// The version this replaced may be a predecessor's, whose rules
 		// this process does not know: collect what nothing reaches.
@@ -338,7 +345,7 @@ func (e *Enforcer) RemovePolicy(id uint32) error {
 		return fmt.Errorf("remove policy %d: %w", id, err)
 	}
 	if old := e.installed[id]; old != nil {
-		e.deleteEntries(old)
+		e.retire(old)
 	} else if e.pinned {
 		if err := e.collectGarbage(); err != nil {
 			return fmt.Errorf("remove policy %d: %w", id, err)
@@ -497,6 +504,46 @@ func (e *Enforcer) writeConnect(rs []rules.ConnectRule, into *installedPolicy) (
 		into.connectKeys = append(into.connectKeys, key)
 	}
 	return set, nil
+}
+
+// retireAfter is how long a replaced version's rules outlive it. A program
+// that looked the policy up just before the swap may still be reading it:
+// a preallocated hash map recycles the replaced value at once, so what it
+// reads may mix the old and new versions' ids, and each of them must still
+// find its rules.
+const retireAfter = time.Second
+
+type retiredPolicy struct {
+	at    time.Time
+	rules *installedPolicy
+}
+
+// retire deletes a replaced version's rules once no program can still be
+// using them. Called with e.mu held.
+func (e *Enforcer) retire(p *installedPolicy) {
+	e.retired = append(e.retired, retiredPolicy{at: time.Now(), rules: p})
+	e.reap(false)
+	time.AfterFunc(retireAfter+100*time.Millisecond, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.reap(false)
+	})
+}
+
+// reap deletes the rules retired long enough ago, or all of them. Called
+// with e.mu held.
+func (e *Enforcer) reap(all bool) {
+	kept := e.retired[:0]
+	for _, r := range e.retired {
+		if all || time.Since(r.at) >= retireAfter {
+			if e.maps["path_rules"] != nil {
+				e.deleteEntries(r.rules)
+			}
+			continue
+		}
+		kept = append(kept, r)
+	}
+	e.retired = kept
 }
 
 func (e *Enforcer) deleteEntries(p *installedPolicy) {

@@ -63,6 +63,12 @@ func (c *PolicyController) recontinue() {
 // the container, which its first exec stopped. A container whose name is
 // not known yet stays stopped: the hold fails closed.
 func (c *PolicyController) classify(ctx context.Context) {
+	c.mu.Lock()
+	named := len(c.named)
+	c.mu.Unlock()
+	if named == 0 {
+		return // no pending holds: spare the map walk every tick
+	}
 	pending, err := c.Enforcer.PendingCgroups()
 	if err != nil || len(pending) == 0 {
 		return

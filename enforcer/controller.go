@@ -28,7 +28,6 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
-	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder/containers"
@@ -426,12 +425,12 @@ func (c *PolicyController) report(v bpf.Violation) {
 	c.mu.Unlock()
 	Violations.WithLabelValues(v.Kind.String(), v.Outcome.String(), ref.pod.Namespace, ref.policy).Inc()
 	if !ok {
-		c.Log.Info("violation in a cgroup no longer mapped to a pod", "violation", describe(v))
+		c.Log.Info("violation in a cgroup no longer mapped to a pod", "violation", Describe(v))
 		return
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ref.pod.Name, Namespace: ref.pod.Namespace, UID: ref.uid}}
 	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
-	c.Events.Eventf(pod, corev1.EventTypeWarning, "PolicyViolation", "%s (policy %s)", describe(v), ref.policy)
+	c.Events.Eventf(pod, corev1.EventTypeWarning, "PolicyViolation", "%s (policy %s)", Describe(v), ref.policy)
 }
 
 // heldAncestor finds the held cgroup a cgroup was created below, two
@@ -449,24 +448,4 @@ func (c *PolicyController) heldAncestor(id uint64) (podRef, bool) {
 		}
 	}
 	return podRef{}, false
-}
-
-// describe is one readable line about a violation.
-func describe(v bpf.Violation) string {
-	var what string
-	switch v.Kind {
-	case bpf.KindFile:
-		what = fmt.Sprintf("opened %s for %s", v.Path, v.Access)
-	case bpf.KindExec:
-		what = "executed " + v.Path
-	case bpf.KindCapability:
-		what = "used " + profiles.CapabilityName(v.Capability)
-	case bpf.KindConnect:
-		what = fmt.Sprintf("connected to %s port %d (protocol %d)", v.Addr, v.Port, v.Protocol)
-	}
-	who := fmt.Sprintf("%s[%d]", v.Comm, v.PID)
-	if v.Exe != "" {
-		who += " (" + v.Exe + ")"
-	}
-	return fmt.Sprintf("%s %s: %s", who, what, v.Outcome)
 }

@@ -104,7 +104,7 @@ func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range events.Items {
-			if e.InvolvedObject.Name == pod.Name && e.Reason == "PolicyViolation" && strings.Contains(e.Message, fmt.Sprintf("port %s", port(other))) {
+			if e.InvolvedObject.Name == pod.Name && e.Reason == "PolicyViolation" && strings.Contains(e.Message, fmt.Sprintf("connected to %s", other)) {
 				return true
 			}
 		}

@@ -9,14 +9,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline bool on_default_hierarchy(struct cgroup *cgrp)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	/* Ids are per hierarchy; only cgroup v2's are the ones the hooks see. */
-	return BPF_CORE_READ(cgrp, root) == BPF_CORE_READ(task, cgroups, dfl_cgrp, root);
-}
-
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(fp_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 {

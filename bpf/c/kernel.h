@@ -23,4 +23,13 @@
 #endif
 #define SIGKILL 9
 
+/* on_default_hierarchy says whether a cgroup is cgroup v2's: cgroup ids are
+ * per hierarchy, and only v2's are the ones the hooks see. */
+static __always_inline bool on_default_hierarchy(struct cgroup *cgrp)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(cgrp, root) == BPF_CORE_READ(task, cgroups, dfl_cgrp, root);
+}
+
 #endif /* FOOTPRINT_KERNEL_H */

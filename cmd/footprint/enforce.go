@@ -95,7 +95,7 @@ func runEnforce(cmd *cobra.Command, f enforceFlags, args []string) error {
 		OnViolation: func(v bpf.Violation) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(stderr, "footprint: violation: %s\n", describeViolation(v))
+			fmt.Fprintf(stderr, "footprint: violation: %s\n", enforcer.Describe(v))
 		},
 	})
 	if err != nil {
@@ -152,49 +152,6 @@ func enforcedPolicy(f enforceFlags) (*v1alpha1.EnforcementPolicy, error) {
 		policy.Spec.Action = action
 	}
 	return policy, nil
-}
-
-// describeViolation is one readable line: who did what, and what happened.
-func describeViolation(v bpf.Violation) string {
-	var what string
-	switch v.Kind {
-	case bpf.KindFile:
-		what = fmt.Sprintf("opened %s for %s", quotePath(v), v.Access)
-	case bpf.KindExec:
-		what = "executed " + quotePath(v)
-	case bpf.KindCapability:
-		what = "used " + profiles.CapabilityName(v.Capability)
-		if v.UserNamespace {
-			what += " in a child user namespace"
-		}
-	case bpf.KindConnect:
-		what = fmt.Sprintf("connected to %s", formatDestination(v))
-	default:
-		what = v.Kind.String()
-	}
-	who := fmt.Sprintf("%s[%d]", v.Comm, v.PID)
-	if v.Exe != "" {
-		who += " (" + v.Exe + ")"
-	}
-	return fmt.Sprintf("%s %s: %s", who, what, v.Outcome)
-}
-
-func quotePath(v bpf.Violation) string {
-	if v.Truncated {
-		return "…" + v.Path + " (path too long to match any rule)"
-	}
-	return v.Path
-}
-
-func formatDestination(v bpf.Violation) string {
-	proto := map[uint8]string{6: "TCP", 17: "UDP", 132: "SCTP"}[v.Protocol]
-	if proto == "" {
-		proto = fmt.Sprintf("protocol %d", v.Protocol)
-	}
-	if v.Addr.Is6() {
-		return fmt.Sprintf("[%s]:%d %s", v.Addr, v.Port, proto)
-	}
-	return fmt.Sprintf("%s:%d %s", v.Addr, v.Port, proto)
 }
 
 // printEnforceSummary prints, per kind, whether the policy governs it, what

@@ -1,0 +1,52 @@
+package enforcer
+
+import (
+	"fmt"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/profiles"
+)
+
+// Describe is one readable line about a violation: who did what, and what
+// happened. The CLI prints it; the agent puts it in the pod's Event.
+func Describe(v bpf.Violation) string {
+	var what string
+	switch v.Kind {
+	case bpf.KindFile:
+		what = fmt.Sprintf("opened %s for %s", quotePath(v), v.Access)
+	case bpf.KindExec:
+		what = "executed " + quotePath(v)
+	case bpf.KindCapability:
+		what = "used " + profiles.CapabilityName(v.Capability)
+		if v.UserNamespace {
+			what += " in a child user namespace"
+		}
+	case bpf.KindConnect:
+		what = fmt.Sprintf("connected to %s", formatDestination(v))
+	default:
+		what = v.Kind.String()
+	}
+	who := fmt.Sprintf("%s[%d]", v.Comm, v.PID)
+	if v.Exe != "" {
+		who += " (" + v.Exe + ")"
+	}
+	return fmt.Sprintf("%s %s: %s", who, what, v.Outcome)
+}
+
+func quotePath(v bpf.Violation) string {
+	if v.Truncated {
+		return "…" + v.Path + " (path too long to match any rule)"
+	}
+	return v.Path
+}
+
+func formatDestination(v bpf.Violation) string {
+	proto := map[uint8]string{6: "TCP", 17: "UDP", 132: "SCTP"}[v.Protocol]
+	if proto == "" {
+		proto = fmt.Sprintf("protocol %d", v.Protocol)
+	}
+	if v.Addr.Is6() {
+		return fmt.Sprintf("[%s]:%d %s", v.Addr, v.Port, proto)
+	}
+	return fmt.Sprintf("%s:%d %s", v.Addr, v.Port, proto)
+}

@@ -66,6 +66,7 @@ type capabilityMapSpecs struct {
 	Counters          *ebpf.MapSpec `ebpf:"counters"`
 	Events            *ebpf.MapSpec `ebpf:"events"`
 	NoauditByCallSite *ebpf.MapSpec `ebpf:"noaudit_by_call_site"`
+	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups    *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
 
@@ -101,6 +102,7 @@ type capabilityMaps struct {
 	Counters          *ebpf.Map `ebpf:"counters"`
 	Events            *ebpf.Map `ebpf:"events"`
 	NoauditByCallSite *ebpf.Map `ebpf:"noaudit_by_call_site"`
+	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups    *ebpf.Map `ebpf:"watched_cgroups"`
 }
 
@@ -110,6 +112,7 @@ func (m *capabilityMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.NoauditByCallSite,
+		m.RuntimeTasks,
 		m.WatchedCgroups,
 	)
 }

@@ -54,8 +54,11 @@ type cgroupSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type cgroupProgramSpecs struct {
-	FpCgroupMkdir *ebpf.ProgramSpec `ebpf:"fp_cgroup_mkdir"`
-	FpCgroupRmdir *ebpf.ProgramSpec `ebpf:"fp_cgroup_rmdir"`
+	FpCgroupMkdir   *ebpf.ProgramSpec `ebpf:"fp_cgroup_mkdir"`
+	FpCgroupRmdir   *ebpf.ProgramSpec `ebpf:"fp_cgroup_rmdir"`
+	FpRuntimeAttach *ebpf.ProgramSpec `ebpf:"fp_runtime_attach"`
+	FpRuntimeExit   *ebpf.ProgramSpec `ebpf:"fp_runtime_exit"`
+	FpRuntimeFork   *ebpf.ProgramSpec `ebpf:"fp_runtime_fork"`
 }
 
 // cgroupMapSpecs contains maps before they are loaded into the kernel.
@@ -64,6 +67,7 @@ type cgroupProgramSpecs struct {
 type cgroupMapSpecs struct {
 	Counters       *ebpf.MapSpec `ebpf:"counters"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
+	RuntimeTasks   *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
 
@@ -95,6 +99,7 @@ func (o *cgroupObjects) Close() error {
 type cgroupMaps struct {
 	Counters       *ebpf.Map `ebpf:"counters"`
 	Events         *ebpf.Map `ebpf:"events"`
+	RuntimeTasks   *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups *ebpf.Map `ebpf:"watched_cgroups"`
 }
 
@@ -102,6 +107,7 @@ func (m *cgroupMaps) Close() error {
 	return _CgroupClose(
 		m.Counters,
 		m.Events,
+		m.RuntimeTasks,
 		m.WatchedCgroups,
 	)
 }
@@ -116,14 +122,20 @@ type cgroupVariables struct {
 //
 // It can be passed to loadCgroupObjects or ebpf.CollectionSpec.LoadAndAssign.
 type cgroupPrograms struct {
-	FpCgroupMkdir *ebpf.Program `ebpf:"fp_cgroup_mkdir"`
-	FpCgroupRmdir *ebpf.Program `ebpf:"fp_cgroup_rmdir"`
+	FpCgroupMkdir   *ebpf.Program `ebpf:"fp_cgroup_mkdir"`
+	FpCgroupRmdir   *ebpf.Program `ebpf:"fp_cgroup_rmdir"`
+	FpRuntimeAttach *ebpf.Program `ebpf:"fp_runtime_attach"`
+	FpRuntimeExit   *ebpf.Program `ebpf:"fp_runtime_exit"`
+	FpRuntimeFork   *ebpf.Program `ebpf:"fp_runtime_fork"`
 }
 
 func (p *cgroupPrograms) Close() error {
 	return _CgroupClose(
 		p.FpCgroupMkdir,
 		p.FpCgroupRmdir,
+		p.FpRuntimeAttach,
+		p.FpRuntimeExit,
+		p.FpRuntimeFork,
 	)
 }
 

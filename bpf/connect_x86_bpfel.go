@@ -67,6 +67,7 @@ type connectMapSpecs struct {
 	ConnectionsSeen *ebpf.MapSpec `ebpf:"connections_seen"`
 	Counters        *ebpf.MapSpec `ebpf:"counters"`
 	Events          *ebpf.MapSpec `ebpf:"events"`
+	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
 
@@ -99,6 +100,7 @@ type connectMaps struct {
 	ConnectionsSeen *ebpf.Map `ebpf:"connections_seen"`
 	Counters        *ebpf.Map `ebpf:"counters"`
 	Events          *ebpf.Map `ebpf:"events"`
+	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.Map `ebpf:"watched_cgroups"`
 }
 
@@ -107,6 +109,7 @@ func (m *connectMaps) Close() error {
 		m.ConnectionsSeen,
 		m.Counters,
 		m.Events,
+		m.RuntimeTasks,
 		m.WatchedCgroups,
 	)
 }

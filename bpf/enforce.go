@@ -47,7 +47,7 @@ var enforceBackends = []struct {
 	choices  []enforceBackend
 }{
 	{KindCgroup, true, []enforceBackend{
-		{backend{name: "tp_btf/cgroup_mkdir", object: "enforcecgroup", programs: []string{"fp_enforce_cgroup_mkdir", "fp_enforce_cgroup_rmdir"}}, false},
+		{backend{name: "tp_btf/cgroup_mkdir", object: "enforcecgroup", programs: []string{"fp_enforce_cgroup_mkdir", "fp_enforce_cgroup_rmdir", "fp_enforce_runtime_attach", "fp_enforce_runtime_fork", "fp_enforce_runtime_exit"}}, false},
 	}},
 	{KindExec, true, []enforceBackend{
 		{backend{name: "lsm/bprm_check_security", object: "enforceexec", programs: []string{"fp_enforce_bprm_lsm"}}, true},
@@ -83,7 +83,7 @@ type EnforcerChoice struct {
 // loader creates once.
 var enforcerSharedMaps = []string{
 	"enforced_cgroups", "policies", "path_rules", "connect_rules",
-	"violations", "violations_seen", "report_budget", "enforce_counters",
+	"violations", "violations_seen", "report_budget", "enforce_counters", "runtime_tasks",
 }
 
 // Enforcer is footprint's loaded enforcement side: programs that hold
@@ -555,15 +555,27 @@ func (e *Enforcer) deleteEntries(p *installedPolicy) {
 	}
 }
 
+// Hold says how a cgroup is held to a policy.
+type Hold struct {
+	// Live applies the rules other than exec at once (a cgroup with a
+	// workload already running) rather than from the cgroup's first exec
+	// (a cgroup about to start one, so that its set-up is not held).
+	Live bool
+	// Containers marks a pod's or a container's cgroup: the container
+	// runtime's own tasks there (runc init setting a container up, the
+	// init of kubectl exec and of exec probes) are never held.
+	Containers bool
+}
+
 // EnforceCgroup holds the processes of a cgroup, and of every cgroup later
-// created below it, to a policy. live says whether the rules other than
-// exec apply at once (a cgroup with a workload already running) or from the
-// cgroup's first exec (a cgroup about to start one, so that the container
-// runtime's set-up is not held to the policy).
-func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, live bool) error {
+// created below it, to a policy.
+func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, h Hold) error {
 	v := typesFpEnforcedCgroup{PolicyId: policyID}
-	if live {
+	if h.Live {
 		v.Flags |= enforceLive
+	}
+	if h.Containers {
+		v.Flags |= enforceContainers
 	}
 	if err := e.maps["enforced_cgroups"].Put(cgroupID, &v); err != nil {
 		return fmt.Errorf("enforce cgroup %d: %w", cgroupID, err)
@@ -576,7 +588,7 @@ func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, live bool) er
 // (before its first instruction) until Classify keeps it under the policy
 // or releases it, and continues it.
 func (e *Enforcer) HoldPending(cgroupID uint64, policyID uint32) error {
-	v := typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending}
+	v := typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending | enforceContainers}
 	if err := e.maps["enforced_cgroups"].Put(cgroupID, &v); err != nil {
 		return fmt.Errorf("hold cgroup %d: %w", cgroupID, err)
 	}
@@ -629,10 +641,10 @@ func (e *Enforcer) EnforcedCgroups() (map[uint64]uint32, error) {
 	return out, nil
 }
 
-// enforceLive and enforceInherited are FP_ENFORCE_LIVE and
-// FP_ENFORCE_INHERITED.
+// The flags of enum fp_enforce_flag.
 const (
-	enforceLive      = 1
-	enforceInherited = 2
-	enforcePending   = 4
+	enforceLive       = 1
+	enforceInherited  = 2
+	enforcePending    = 4
+	enforceContainers = 8
 )

@@ -70,6 +70,7 @@ type enforcecapabilityMapSpecs struct {
 	PathScratch       *ebpf.MapSpec `ebpf:"path_scratch"`
 	Policies          *ebpf.MapSpec `ebpf:"policies"`
 	ReportBudget      *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	Violations        *ebpf.MapSpec `ebpf:"violations"`
 	ViolationsSeen    *ebpf.MapSpec `ebpf:"violations_seen"`
 }
@@ -110,6 +111,7 @@ type enforcecapabilityMaps struct {
 	PathScratch       *ebpf.Map `ebpf:"path_scratch"`
 	Policies          *ebpf.Map `ebpf:"policies"`
 	ReportBudget      *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
 	Violations        *ebpf.Map `ebpf:"violations"`
 	ViolationsSeen    *ebpf.Map `ebpf:"violations_seen"`
 }
@@ -124,6 +126,7 @@ func (m *enforcecapabilityMaps) Close() error {
 		m.PathScratch,
 		m.Policies,
 		m.ReportBudget,
+		m.RuntimeTasks,
 		m.Violations,
 		m.ViolationsSeen,
 	)

@@ -54,8 +54,11 @@ type enforcecgroupSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforcecgroupProgramSpecs struct {
-	FpEnforceCgroupMkdir *ebpf.ProgramSpec `ebpf:"fp_enforce_cgroup_mkdir"`
-	FpEnforceCgroupRmdir *ebpf.ProgramSpec `ebpf:"fp_enforce_cgroup_rmdir"`
+	FpEnforceCgroupMkdir   *ebpf.ProgramSpec `ebpf:"fp_enforce_cgroup_mkdir"`
+	FpEnforceCgroupRmdir   *ebpf.ProgramSpec `ebpf:"fp_enforce_cgroup_rmdir"`
+	FpEnforceRuntimeAttach *ebpf.ProgramSpec `ebpf:"fp_enforce_runtime_attach"`
+	FpEnforceRuntimeExit   *ebpf.ProgramSpec `ebpf:"fp_enforce_runtime_exit"`
+	FpEnforceRuntimeFork   *ebpf.ProgramSpec `ebpf:"fp_enforce_runtime_fork"`
 }
 
 // enforcecgroupMapSpecs contains maps before they are loaded into the kernel.
@@ -69,6 +72,7 @@ type enforcecgroupMapSpecs struct {
 	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
 	Policies        *ebpf.MapSpec `ebpf:"policies"`
 	ReportBudget    *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	Violations      *ebpf.MapSpec `ebpf:"violations"`
 	ViolationsSeen  *ebpf.MapSpec `ebpf:"violations_seen"`
 }
@@ -106,6 +110,7 @@ type enforcecgroupMaps struct {
 	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
 	Policies        *ebpf.Map `ebpf:"policies"`
 	ReportBudget    *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	Violations      *ebpf.Map `ebpf:"violations"`
 	ViolationsSeen  *ebpf.Map `ebpf:"violations_seen"`
 }
@@ -119,6 +124,7 @@ func (m *enforcecgroupMaps) Close() error {
 		m.PathScratch,
 		m.Policies,
 		m.ReportBudget,
+		m.RuntimeTasks,
 		m.Violations,
 		m.ViolationsSeen,
 	)
@@ -134,14 +140,20 @@ type enforcecgroupVariables struct {
 //
 // It can be passed to loadEnforcecgroupObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcecgroupPrograms struct {
-	FpEnforceCgroupMkdir *ebpf.Program `ebpf:"fp_enforce_cgroup_mkdir"`
-	FpEnforceCgroupRmdir *ebpf.Program `ebpf:"fp_enforce_cgroup_rmdir"`
+	FpEnforceCgroupMkdir   *ebpf.Program `ebpf:"fp_enforce_cgroup_mkdir"`
+	FpEnforceCgroupRmdir   *ebpf.Program `ebpf:"fp_enforce_cgroup_rmdir"`
+	FpEnforceRuntimeAttach *ebpf.Program `ebpf:"fp_enforce_runtime_attach"`
+	FpEnforceRuntimeExit   *ebpf.Program `ebpf:"fp_enforce_runtime_exit"`
+	FpEnforceRuntimeFork   *ebpf.Program `ebpf:"fp_enforce_runtime_fork"`
 }
 
 func (p *enforcecgroupPrograms) Close() error {
 	return _EnforcecgroupClose(
 		p.FpEnforceCgroupMkdir,
 		p.FpEnforceCgroupRmdir,
+		p.FpEnforceRuntimeAttach,
+		p.FpEnforceRuntimeExit,
+		p.FpEnforceRuntimeFork,
 	)
 }
 

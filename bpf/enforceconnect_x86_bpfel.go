@@ -71,6 +71,7 @@ type enforceconnectMapSpecs struct {
 	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
 	Policies        *ebpf.MapSpec `ebpf:"policies"`
 	ReportBudget    *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	Violations      *ebpf.MapSpec `ebpf:"violations"`
 	ViolationsSeen  *ebpf.MapSpec `ebpf:"violations_seen"`
 }
@@ -108,6 +109,7 @@ type enforceconnectMaps struct {
 	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
 	Policies        *ebpf.Map `ebpf:"policies"`
 	ReportBudget    *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	Violations      *ebpf.Map `ebpf:"violations"`
 	ViolationsSeen  *ebpf.Map `ebpf:"violations_seen"`
 }
@@ -121,6 +123,7 @@ func (m *enforceconnectMaps) Close() error {
 		m.PathScratch,
 		m.Policies,
 		m.ReportBudget,
+		m.RuntimeTasks,
 		m.Violations,
 		m.ViolationsSeen,
 	)

@@ -69,6 +69,7 @@ type enforceexecMapSpecs struct {
 	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
 	Policies        *ebpf.MapSpec `ebpf:"policies"`
 	ReportBudget    *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	Violations      *ebpf.MapSpec `ebpf:"violations"`
 	ViolationsSeen  *ebpf.MapSpec `ebpf:"violations_seen"`
 }
@@ -106,6 +107,7 @@ type enforceexecMaps struct {
 	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
 	Policies        *ebpf.Map `ebpf:"policies"`
 	ReportBudget    *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	Violations      *ebpf.Map `ebpf:"violations"`
 	ViolationsSeen  *ebpf.Map `ebpf:"violations_seen"`
 }
@@ -119,6 +121,7 @@ func (m *enforceexecMaps) Close() error {
 		m.PathScratch,
 		m.Policies,
 		m.ReportBudget,
+		m.RuntimeTasks,
 		m.Violations,
 		m.ViolationsSeen,
 	)

@@ -73,6 +73,7 @@ type enforcefileMapSpecs struct {
 	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
 	Policies        *ebpf.MapSpec `ebpf:"policies"`
 	ReportBudget    *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	Violations      *ebpf.MapSpec `ebpf:"violations"`
 	ViolationsSeen  *ebpf.MapSpec `ebpf:"violations_seen"`
 }
@@ -111,6 +112,7 @@ type enforcefileMaps struct {
 	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
 	Policies        *ebpf.Map `ebpf:"policies"`
 	ReportBudget    *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	Violations      *ebpf.Map `ebpf:"violations"`
 	ViolationsSeen  *ebpf.Map `ebpf:"violations_seen"`
 }
@@ -125,6 +127,7 @@ func (m *enforcefileMaps) Close() error {
 		m.PathScratch,
 		m.Policies,
 		m.ReportBudget,
+		m.RuntimeTasks,
 		m.Violations,
 		m.ViolationsSeen,
 	)

@@ -67,6 +67,7 @@ type execMapSpecs struct {
 	ExecKeyScratch  *ebpf.MapSpec `ebpf:"exec_key_scratch"`
 	ExecutablesSeen *ebpf.MapSpec `ebpf:"executables_seen"`
 	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
+	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
 
@@ -101,6 +102,7 @@ type execMaps struct {
 	ExecKeyScratch  *ebpf.Map `ebpf:"exec_key_scratch"`
 	ExecutablesSeen *ebpf.Map `ebpf:"executables_seen"`
 	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
+	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.Map `ebpf:"watched_cgroups"`
 }
 
@@ -111,6 +113,7 @@ func (m *execMaps) Close() error {
 		m.ExecKeyScratch,
 		m.ExecutablesSeen,
 		m.PathScratch,
+		m.RuntimeTasks,
 		m.WatchedCgroups,
 	)
 }

@@ -73,6 +73,7 @@ type fileMapSpecs struct {
 	FileKeyScratch *ebpf.MapSpec `ebpf:"file_key_scratch"`
 	FilePathsSeen  *ebpf.MapSpec `ebpf:"file_paths_seen"`
 	PathScratch    *ebpf.MapSpec `ebpf:"path_scratch"`
+	RuntimeTasks   *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
 
@@ -109,6 +110,7 @@ type fileMaps struct {
 	FileKeyScratch *ebpf.Map `ebpf:"file_key_scratch"`
 	FilePathsSeen  *ebpf.Map `ebpf:"file_paths_seen"`
 	PathScratch    *ebpf.Map `ebpf:"path_scratch"`
+	RuntimeTasks   *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups *ebpf.Map `ebpf:"watched_cgroups"`
 }
 
@@ -121,6 +123,7 @@ func (m *fileMaps) Close() error {
 		m.FileKeyScratch,
 		m.FilePathsSeen,
 		m.PathScratch,
+		m.RuntimeTasks,
 		m.WatchedCgroups,
 	)
 }

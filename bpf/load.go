@@ -42,6 +42,8 @@ type Recorder struct {
 	watched  *ebpf.Map
 	events   *ebpf.Map
 	counters *ebpf.Map
+	// runtime holds the container runtime's tasks (bpf/c/runtime.h).
+	runtime *ebpf.Map
 	// collections holds the loaded object of each kind's chosen backend.
 	collections map[Kind]*ebpf.Collection
 	links       []link.Link
@@ -173,6 +175,10 @@ func (r *Recorder) createSharedMaps(spec *ebpf.CollectionSpec, opts Options) err
 		r.Close()
 		return mapError("counters", err)
 	}
+	if r.runtime, err = newSharedMap(spec.Maps["runtime_tasks"], opts.PinPath); err != nil {
+		r.Close()
+		return mapError("runtime_tasks", err)
+	}
 	return nil
 }
 
@@ -244,7 +250,7 @@ func missingCapabilities() []string {
 
 // tryBackend loads the backend's programs with the recorder's shared maps.
 func (r *Recorder) tryBackend(spec *ebpf.CollectionSpec, c backend, cgroupRoot, pinPath string) (*ebpf.Collection, []link.Link, string) {
-	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters}
+	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters, "runtime_tasks": r.runtime}
 	return loadBackend(spec, c, shared, cgroupRoot, pinPath)
 }
 
@@ -336,12 +342,12 @@ func (r *Recorder) Close() error {
 		c.Close()
 	}
 	r.collections = map[Kind]*ebpf.Collection{}
-	for _, m := range []*ebpf.Map{r.watched, r.events, r.counters} {
+	for _, m := range []*ebpf.Map{r.watched, r.events, r.counters, r.runtime} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
 	}
-	r.watched, r.events, r.counters = nil, nil, nil
+	r.watched, r.events, r.counters, r.runtime = nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

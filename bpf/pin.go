@@ -26,7 +26,7 @@ var persistentMaps = map[string]bool{
 	"file_inodes_seen": true, "file_entry_seq": true, "connections_seen": true,
 	"executables_seen": true,
 	"enforced_cgroups": true, "policies": true, "path_rules": true, "connect_rules": true,
-	"violations_seen": true,
+	"violations_seen": true, "runtime_tasks": true,
 }
 
 const bpffsMagic = 0xcafe4a11

@@ -194,6 +194,8 @@ type typesFpViolationKey struct {
 	Detail   uint64
 	Kind     uint32
 	PolicyId uint32
+	Version  uint32
+	Pad      uint32
 }
 
 type typesFpWatch struct {

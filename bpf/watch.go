@@ -24,11 +24,16 @@ type Watch struct {
 	// Inherited is set on cgroups the kernel added because their parent
 	// was watched.
 	Inherited bool
+	// Containers marks a pod's or a container's cgroup: what the container
+	// runtime's own tasks do there (runc init setting a container up, the
+	// init of kubectl exec) is not recorded.
+	Containers bool
 }
 
 const (
-	watchLive      = 1 << 0
-	watchInherited = 1 << 1
+	watchLive       = 1 << 0
+	watchInherited  = 1 << 1
+	watchContainers = 1 << 2
 )
 
 // Watch starts recording the cgroup with the given id (and every cgroup
@@ -40,6 +45,9 @@ func (r *Recorder) Watch(cgroupID uint64, w Watch) error {
 	v := typesFpWatch{RecordingId: w.RecordingID, Kinds: uint32(w.Kinds)}
 	if w.Live {
 		v.Flags |= watchLive
+	}
+	if w.Containers {
+		v.Flags |= watchContainers
 	}
 	if err := r.watched.Update(cgroupID, v, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("watch cgroup %d: %w", cgroupID, err)
@@ -74,6 +82,7 @@ func (r *Recorder) Watched() (map[uint64]Watch, error) {
 			Kinds:       KindSet(v.Kinds),
 			Live:        v.Flags&watchLive != 0,
 			Inherited:   v.Flags&watchInherited != 0,
+			Containers:  v.Flags&watchContainers != 0,
 		}
 	}
 	if err := it.Err(); err != nil {

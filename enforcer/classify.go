@@ -14,13 +14,18 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder/containers"
 )
 
 // defaultBundleDirs are where containerd and CRI-O keep a container's OCI
-// config, which carries the container's name from its creation on.
+// config, which carries the container's name from its creation on: the
+// node's /run as the DaemonSet mounts it at /host/run, and as seen by an
+// agent running on the node itself.
 var defaultBundleDirs = []string{
+	"/host/run/containerd/io.containerd.runtime.v2.task/k8s.io/%s/config.json",
+	"/host/run/containers/storage/overlay-containers/%s/userdata/config.json",
 	"/run/containerd/io.containerd.runtime.v2.task/k8s.io/%s/config.json",
 	"/run/containers/storage/overlay-containers/%s/userdata/config.json",
 }
@@ -93,7 +98,7 @@ func (c *PolicyController) classify(ctx context.Context) {
 				continue
 			}
 			if name != "" && slices.Contains(c.named[policy], name) {
-				err = c.Enforcer.EnforceCgroup(id, policy, true)
+				err = c.Enforcer.EnforceCgroup(id, policy, bpf.Hold{Live: true, Containers: true})
 			} else {
 				err = c.Enforcer.ReleaseCgroup(id)
 			}

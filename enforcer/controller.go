@@ -126,6 +126,7 @@ func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 		Named("enforcementpolicy").
 		Watches(&v1alpha1.EnforcementPolicy{}, toNode).
 		Watches(&corev1.Pod{}, toNode).
+		WatchesRawSource(containers.PodCgroupSource(c.Resolver, policyNodeKey, c.Log)).
 		Complete(c)
 	if err != nil {
 		return err
@@ -170,6 +171,13 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 		}
 		c.setStatus(ctx, p, nil)
 	}
+	// Containers whose first exec stopped them for a pending hold: holding
+	// them here (their name is in the pod's status already) continues them,
+	// as classify would have.
+	var stopped map[uint64]uint32
+	if len(named) > 0 {
+		stopped, _ = c.Enforcer.PendingCgroups()
+	}
 	for id, cur := range want {
 		if c.enforced[id] == cur {
 			continue
@@ -180,13 +188,17 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 		if cur.pending {
 			err = c.Enforcer.HoldPending(id, cur.policy)
 		} else {
-			err = c.Enforcer.EnforceCgroup(id, cur.policy, cur.container)
+			err = c.Enforcer.EnforceCgroup(id, cur.policy, bpf.Hold{Live: cur.container, Containers: true})
 		}
 		if err != nil {
 			c.Log.Error(err, "enforce", "cgroup", id)
 			continue
 		}
 		c.enforced[id] = cur
+		if _, ok := stopped[id]; ok && pods[id].cgroup != "" {
+			continueCgroup(pods[id].cgroup)
+			c.continued[pods[id].cgroup] = time.Now()
+		}
 	}
 	for id := range c.enforced {
 		if _, ok := want[id]; !ok {

@@ -93,7 +93,7 @@ func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
 	app := layout.Mkdir("kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID) + "/" + kubelettest.ContainerID(t))
 	cmd := helperCommand(t, "connect", allowed, "ok", other, "EPERM")
 	path, _ := exec.LookPath(cmd[0])
-	res, err := cgroupcmd.Run(ctx, app, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr})
+	res, err := cgroupcmd.Run(ctx, app, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr, MountNamespace: true})
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("the container's connects: exit %d, %v (want the allowed one to work and the other to fail with EPERM)", res.ExitCode, err)
 	}
@@ -224,7 +224,7 @@ func TestANamedContainerPolicyHoldsItsContainerFromTheFirstInstruction(t *testin
 		go func() {
 			cmd := helperCommand(t, args[0], args[1:]...)
 			path, _ := exec.LookPath(cmd[0])
-			res, err := cgroupcmd.Run(ctx, cg, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr, Duration: time.Minute})
+			res, err := cgroupcmd.Run(ctx, cg, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr, Duration: time.Minute, MountNamespace: true})
 			if err != nil {
 				t.Error(err)
 			}

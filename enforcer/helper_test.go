@@ -173,7 +173,7 @@ func runAction(action string, args []string) error {
 		if err := enf.InstallPolicy(7, compiled); err != nil {
 			return err
 		}
-		if err := enf.EnforceCgroup(id, 7, true); err != nil {
+		if err := enf.EnforceCgroup(id, 7, bpf.Hold{Live: true}); err != nil {
 			return err
 		}
 		fmt.Println("ready")

@@ -93,7 +93,7 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 		return nil, fmt.Errorf("%w (footprint creates its cgroups under %s)", err, mount)
 	}
 	defer cg.Remove()
-	if err := enf.EnforceCgroup(cg.ID, localPolicyID, false); err != nil {
+	if err := enf.EnforceCgroup(cg.ID, localPolicyID, bpf.Hold{}); err != nil {
 		return nil, err
 	}
 	defer enf.ReleaseCgroup(cg.ID)

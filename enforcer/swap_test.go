@@ -63,7 +63,7 @@ func TestReplacingAPolicyLeavesNoWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cg.Remove()
-		if err := enf.EnforceCgroup(cg.ID, uint32(i+1), false); err != nil {
+		if err := enf.EnforceCgroup(cg.ID, uint32(i+1), bpf.Hold{}); err != nil {
 			t.Fatal(err)
 		}
 		cgroups[i] = cg

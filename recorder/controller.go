@@ -22,6 +22,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/recorder/containers"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
 
@@ -67,6 +68,7 @@ func (c *RecordingController) SetupWithManager(mgr ctrl.Manager) error {
 		Named("profilerecording").
 		Watches(&v1alpha1.ProfileRecording{}, toNode).
 		Watches(&corev1.Pod{}, toNode).
+		WatchesRawSource(containers.PodCgroupSource(c.Recorder.resolver, nodeKey, c.Log)).
 		Complete(c)
 	if err != nil {
 		return err
@@ -190,15 +192,19 @@ func kindsOf(kinds []v1alpha1.RecordedKind) bpf.KindSet {
 	return set
 }
 
-// Start hands snapshots to the Writer every FlushInterval until ctx ends,
-// then once more. The Writer's own loop (Writer.Run) delivers them.
+// Start hands snapshots to the Writer every FlushInterval until ctx ends;
+// the Writer's own loop (Writer.Run) delivers them. When ctx ends, the last
+// snapshots are written at once (within shutdownFlush): the Writer's final
+// flush may have run already.
 func (c *RecordingController) Start(ctx context.Context) error {
 	t := time.NewTicker(c.FlushInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return c.collect(context.Background())
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlush)
+			defer cancel()
+			return c.Flush(final)
 		case <-t.C:
 			if err := c.collect(ctx); err != nil {
 				c.Log.Error(err, "collect snapshots")
@@ -206,6 +212,11 @@ func (c *RecordingController) Start(ctx context.Context) error {
 		}
 	}
 }
+
+// shutdownFlush bounds the last write when the agent stops: within a
+// DaemonSet's grace period. What it cannot write stays in the kernel's
+// pinned maps for the agent's successor.
+const shutdownFlush = 5 * time.Second
 
 // collect queues every container's snapshot for its workload's Profile and
 // reports this node's share of each recording's status.

@@ -50,6 +50,28 @@ func helperCommand(t *testing.T, action string, args ...string) []string {
 
 func runAction(action string, args []string) error {
 	switch action {
+	case "runtime-init": // file file2 command...: a container runtime's init, as runc's
+		// Its own set-up (a read), then it re-executes itself in the
+		// runtime's mount namespace, as runc 1.1 does from a memfd.
+		if _, err := os.ReadFile(args[0]); err != nil {
+			return err
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		os.Setenv(actionEnv, "runtime-init-2")
+		return unix.Exec(self, append([]string{self}, args[1:]...), os.Environ())
+	case "runtime-init-2": // file command...: more set-up (a read, CAP_SYS_ADMIN), then the container's command
+		if _, err := os.ReadFile(args[0]); err != nil {
+			return err
+		}
+		// The mount namespace is the calling thread's: exec from it.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("unshare the mount namespace: %w", err)
+		}
+		return unix.Exec(args[1], args[1:], os.Environ())
 	case "open-many": // path count
 		n, _ := strconv.Atoi(args[1])
 		for i := 0; i < n; i++ {

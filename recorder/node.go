@@ -115,6 +115,7 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 			}
 			w := want[podCg.ID]
 			w.Kinds |= s.Kinds
+			w.Containers = true
 			want[podCg.ID] = w
 			paths[podCg.ID] = podCg.Path
 			ctrs, err := n.resolver.ContainerCgroups(pod)
@@ -134,6 +135,7 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 				w := want[c.Cgroup.ID]
 				w.Kinds |= s.Kinds
 				w.Live = true
+				w.Containers = true
 				want[c.Cgroup.ID] = w
 				paths[c.Cgroup.ID] = c.Cgroup.Path
 			}
@@ -146,7 +148,7 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 	}
 	for id, w := range want {
 		have, ok := current[id]
-		if ok && have.Kinds&w.Kinds == w.Kinds && (have.Live || !w.Live) {
+		if ok && have.Kinds&w.Kinds == w.Kinds && (have.Live || !w.Live) && have.Containers {
 			continue
 		}
 		if ok {

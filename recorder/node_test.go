@@ -41,7 +41,7 @@ func runIn(t *testing.T, cg *cgroupfs.Cgroup, action string, args ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr})
+	res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr, MountNamespace: true})
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("%s in %s: exit %d, %v", action, cg.Path, res.ExitCode, err)
 	}
@@ -57,14 +57,24 @@ func TestANodeRecordsSelectedContainersFromTheirFirstInstruction(t *testing.T) {
 	}
 }
 
-func testNodeRecording(t *testing.T, layout kubeletLayout) {
+// startNodeRecorder loads the recorder and drives it for node-a's pods on
+// layout, until the test ends.
+func startNodeRecorder(t *testing.T, layout kubeletLayout) (*bpf.Recorder, *NodeRecorder) {
+	t.Helper()
 	rec, err := bpf.Load(bpf.Options{CgroupRoot: mustMount(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rec.Close()
 	node := NewNodeRecorder(rec, containers.NewResolver(layout.Root), "node-a", logr.Discard())
-	defer node.Close()
+	t.Cleanup(func() {
+		node.Close()
+		rec.Close()
+	})
+	return rec, node
+}
+
+func testNodeRecording(t *testing.T, layout kubeletLayout) {
+	rec, node := startNodeRecorder(t, layout)
 
 	uid := types.UID("5f1c2d3e-0000-4000-8000-00000000000" + fmt.Sprint(os.Getpid()%10))
 	pod := &corev1.Pod{
@@ -150,6 +160,78 @@ func testNodeRecording(t *testing.T, layout kubeletLayout) {
 	for id := range watched {
 		if id == app.ID || id == sidecar.ID || id == sandbox.ID {
 			t.Errorf("cgroup %d still watched after the recording ended", id)
+		}
+	}
+}
+
+// TestANodeLeavesTheContainerRuntimesSetUpOutOfProfiles starts a container
+// the way runc does: its init enters the container's cgroup from outside,
+// sets the container up (reads, CAP_SYS_ADMIN), re-executes itself, then
+// executes the entrypoint in the container's own mount namespace. Then it
+// execs into the running container the same way (kubectl exec). Only what
+// the entrypoint and the exec'd command do is the container's profile.
+func TestANodeLeavesTheContainerRuntimesSetUpOutOfProfiles(t *testing.T) {
+	layout := newKubeletLayoutWith(t, kubelettest.Cgroupfs)
+	_, node := startNodeRecorder(t, layout)
+
+	uid := types.UID("7a2b3c4d-0000-4000-8000-00000000000" + fmt.Sprint(os.Getpid()%10))
+	appID := randomID(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", UID: uid},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1.PodQOSBurstable,
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app"}}},
+	}
+	layout.mkdir(layout.PodDir(string(uid)))
+	sel := Selection{Recording: "web", Namespace: "shop", Kinds: bpf.AllKinds, Pods: []*corev1.Pod{pod}}
+	if problems := node.Select([]Selection{sel}); len(problems) > 0 {
+		t.Fatalf("select: %v", problems)
+	}
+	app := layout.mkdir(layout.ContainerDir(string(uid), appID))
+	dir := testDir(t)
+	for _, name := range []string{"runtime-start", "runtime-start-2", "entrypoint-config", "runtime-exec", "runtime-exec-2", "exec-config"} {
+		writeFile(t, filepath.Join(dir, name), "x")
+	}
+	runtimeInit := func(first, second string, container []string) {
+		t.Helper()
+		cmd := helperCommand(t, "runtime-init", append([]string{filepath.Join(dir, first), filepath.Join(dir, second)}, container...)...)
+		path, _ := exec.LookPath(cmd[0])
+		res, err := cgroupcmd.Run(context.Background(), app, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("runtime init: exit %d, %v", res.ExitCode, err)
+		}
+	}
+	runtimeInit("runtime-start", "runtime-start-2", helperCommand(t, "open-many", filepath.Join(dir, "entrypoint-config"), "2"))
+	runtimeInit("runtime-exec", "runtime-exec-2", helperCommand(t, "open-many", filepath.Join(dir, "exec-config"), "1"))
+
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://" + appID,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	node.Select([]Selection{sel})
+	snaps, err := node.Snapshots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 1 {
+		t.Fatalf("snapshots = %+v, want one, of container app", snaps)
+	}
+	var files []string
+	for _, f := range snaps[0].Spec.Files {
+		files = append(files, f.Path)
+	}
+	for _, want := range []string{"entrypoint-config", "exec-config"} {
+		if !contains(files, filepath.Join(dir, want)) {
+			t.Errorf("the profile lacks %s, which the container opened: %v", want, files)
+		}
+	}
+	for _, unwanted := range []string{"runtime-start", "runtime-start-2", "runtime-exec", "runtime-exec-2"} {
+		if contains(files, filepath.Join(dir, unwanted)) {
+			t.Errorf("the profile holds %s, which the runtime's init opened", unwanted)
+		}
+	}
+	for _, c := range snaps[0].Spec.Capabilities {
+		if c.Name == "CAP_SYS_ADMIN" && !c.Probe {
+			t.Errorf("the profile holds CAP_SYS_ADMIN (%+v): the runtime's init unshared the mount namespace, not the container", c)
 		}
 	}
 }

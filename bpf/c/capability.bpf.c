@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Capability checks: which capability, the kernel's verdict, and whether the
- * check was a no-audit probe (CAP_OPT_NOAUDIT) rather than a need.
+ * check was a no-audit probe (CAP_OPT_NOAUDIT) rather than a need. Checks
+ * made with borrowed credentials (kernel.h) are not the workload's.
  *
  * Backends, best first: fexit/cap_capable sees opts directly;
  * tp_btf/cap_capable (6.14+) has no opts, so no-audit callers are recognised
@@ -55,7 +56,7 @@ int BPF_PROG(fp_capable_fexit, const struct cred *cred, struct user_namespace *n
 {
 	__u64 cgid;
 
-	if (!recording(FP_KIND_CAPABILITY, &cgid))
+	if (!recording(FP_KIND_CAPABILITY, &cgid) || borrowed_credentials(cred))
 		return 0;
 	record_capability(cgid, cap, ret, (opts & CAP_OPT_NOAUDIT) ? FP_CAP_NOAUDIT : 0, ns);
 	return 0;
@@ -67,7 +68,7 @@ int BPF_PROG(fp_capable_tp_btf, const struct cred *cred, struct user_namespace *
 {
 	__u64 cgid;
 
-	if (!recording(FP_KIND_CAPABILITY, &cgid))
+	if (!recording(FP_KIND_CAPABILITY, &cgid) || borrowed_credentials(cred))
 		return 0;
 	record_capability(cgid, cap, ret, called_without_audit(ctx, cap) ? FP_CAP_NOAUDIT : 0,
 			  target_ns);

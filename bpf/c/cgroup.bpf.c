@@ -62,3 +62,28 @@ int BPF_PROG(fp_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 		bpf_map_delete_elem(&watched_cgroups, &id);
 	return 0;
 }
+
+/* Container runtime tasks (runtime.h): what they do is not recorded. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(fp_runtime_attach, struct cgroup *dst_cgrp, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	if (!runtime_attach(dst_cgrp, task))
+		count(FP_KIND_CGROUP, FP_COUNT_MAP_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fp_runtime_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!runtime_fork(parent, child))
+		count(FP_KIND_CGROUP, FP_COUNT_MAP_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(fp_runtime_exit, struct task_struct *task)
+{
+	runtime_exit(task);
+	return 0;
+}

@@ -22,6 +22,15 @@ struct {
 	__type(value, struct fp_watch);
 } watched_cgroups SEC(".maps");
 
+#include "runtime.h"
+
+static __always_inline bool container_cgroup(__u64 id)
+{
+	struct fp_watch *w = bpf_map_lookup_elem(&watched_cgroups, &id);
+
+	return w && (w->flags & FP_WATCH_CONTAINERS);
+}
+
 /*
  * First sightings, to user space. Repeats never come here: they are counted
  * in the aggregation maps. 256 KiB holds ~450 file records; the loader may
@@ -61,6 +70,8 @@ static __always_inline struct fp_watch *recording(__u32 kind, __u64 *cgid)
 	if (!w)
 		return NULL;
 	if (!(w->flags & FP_WATCH_LIVE) || !(w->kinds & (1U << kind)))
+		return NULL;
+	if ((w->flags & FP_WATCH_CONTAINERS) && runtime_task())
 		return NULL;
 	*cgid = id;
 	return w;

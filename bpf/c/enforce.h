@@ -24,6 +24,15 @@ struct {
 	__type(value, struct fp_enforced_cgroup);
 } enforced_cgroups SEC(".maps");
 
+#include "runtime.h"
+
+static __always_inline bool container_cgroup(__u64 id)
+{
+	struct fp_enforced_cgroup *ec = bpf_map_lookup_elem(&enforced_cgroups, &id);
+
+	return ec && (ec->flags & FP_ENFORCE_CONTAINERS);
+}
+
 /* Compiled policies by id. A node runs a few dozen policies; 1024 leaves
  * room for many versions in flight. */
 struct {
@@ -112,7 +121,7 @@ struct enforced {
 /*
  * enforced_policy finds the policy the current process is held to for this
  * kind of operation. live_only skips cgroups before their first exec (the
- * container runtime's set-up).
+ * container runtime's set-up); the runtime's tasks are never held.
  */
 static __always_inline bool enforced_policy(struct enforced *e, __u32 kind, bool live_only)
 {
@@ -121,6 +130,8 @@ static __always_inline bool enforced_policy(struct enforced *e, __u32 kind, bool
 	if (!e->cgroup)
 		return false;
 	if (live_only && !(e->cgroup->flags & FP_ENFORCE_LIVE))
+		return false;
+	if ((e->cgroup->flags & FP_ENFORCE_CONTAINERS) && runtime_task())
 		return false;
 	e->policy_id = e->cgroup->policy_id;
 	e->policy = bpf_map_lookup_elem(&policies, &e->policy_id);
@@ -246,6 +257,7 @@ static __always_inline struct fp_violation_event *begin_report(const struct enfo
 	key.detail = detail;
 	key.kind = kind;
 	key.policy_id = e->policy_id;
+	key.version = e->policy->files.id;
 	n = bpf_map_lookup_elem(&violations_seen, &key);
 	if (n) {
 		__sync_fetch_and_add(n, 1);

@@ -3,8 +3,9 @@
  * Capability rules: a capability the kernel would grant is allowed when the
  * policy allows it (in a child user namespace, also when it allows it
  * there). No-audit probes (the kernel asking whether a process happens to
- * hold a capability) are not governed, and checks the kernel denies anyway
- * need no enforcing.
+ * hold a capability) are not governed, nor are checks made with borrowed
+ * credentials (kernel.h), and checks the kernel denies anyway need no
+ * enforcing.
  *
  * Backends, best first: lsm/capable fails the check with EPERM (the BPF LSM
  * runs after the capability module, so it only sees checks that would be
@@ -56,7 +57,7 @@ int BPF_PROG(fp_enforce_capable_lsm, const struct cred *cred, struct user_namesp
 {
 	if (ret)
 		return ret;
-	if (opts & CAP_OPT_NOAUDIT)
+	if ((opts & CAP_OPT_NOAUDIT) || borrowed_credentials(cred))
 		return 0;
 	return check_capability(cap, ns, true);
 }
@@ -67,7 +68,7 @@ int BPF_PROG(fp_enforce_capable_tp_btf, const struct cred *cred, struct user_nam
 {
 	struct enforced e;
 
-	if (ret)
+	if (ret || borrowed_credentials(cred))
 		return 0;
 	/* The cheap test first: the stack walk of called_without_audit only
 	 * for checks that would otherwise be violations. */

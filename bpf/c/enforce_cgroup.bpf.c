@@ -46,3 +46,30 @@ int BPF_PROG(fp_enforce_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 		bpf_map_delete_elem(&enforced_cgroups, &id);
 	return 0;
 }
+
+/* Container runtime tasks (runtime.h): they are not held to the policy. A
+ * full map leaves a runtime task held, which can fail a container start:
+ * it is counted as a read error. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(fp_enforce_runtime_attach, struct cgroup *dst_cgrp, const char *path,
+	     struct task_struct *task, bool threadgroup)
+{
+	if (!runtime_attach(dst_cgrp, task))
+		ecount(FP_KIND_CGROUP, FP_ECOUNT_READ_ERROR);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fp_enforce_runtime_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!runtime_fork(parent, child))
+		ecount(FP_KIND_CGROUP, FP_ECOUNT_READ_ERROR);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(fp_enforce_runtime_exit, struct task_struct *task)
+{
+	runtime_exit(task);
+	return 0;
+}

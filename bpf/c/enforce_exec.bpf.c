@@ -20,7 +20,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline int check_exec(struct file *file, bool can_deny)
+static __always_inline int check_exec(struct file *file, __u32 old_tid, bool can_deny)
 {
 	struct fp_violation_event *ev;
 	struct path_scratch *s;
@@ -30,6 +30,8 @@ static __always_inline int check_exec(struct file *file, bool can_deny)
 	struct fp_enforced_cgroup *ec = bpf_map_lookup_elem(&enforced_cgroups, &id);
 
 	if (!ec)
+		return 0;
+	if ((ec->flags & FP_ENFORCE_CONTAINERS) && runtime_exec(old_tid))
 		return 0;
 	if ((ec->flags & FP_ENFORCE_PENDING) && (ec->flags & FP_ENFORCE_INHERITED)) {
 		/* A container not classified yet: hold it before its first
@@ -76,13 +78,14 @@ int BPF_PROG(fp_enforce_bprm_lsm, struct linux_binprm *bprm, int ret)
 {
 	if (ret)
 		return ret;
-	return check_exec(BPF_CORE_READ(bprm, file), true);
+	/* Before the point of no return: the thread has its own id still. */
+	return check_exec(BPF_CORE_READ(bprm, file), (__u32)bpf_get_current_pid_tgid(), true);
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(fp_enforce_exec_tp_btf, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
-	check_exec(BPF_CORE_READ(bprm, file), false);
+	check_exec(BPF_CORE_READ(bprm, file), old_pid, false);
 	return 0;
 }

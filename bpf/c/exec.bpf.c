@@ -6,8 +6,10 @@
  * second entry names the script itself.
  *
  * The exec hook also opens each watched cgroup for recording: events count
- * only from the cgroup's first exec on, so the container runtime's set-up
- * (runc init) and footprint's own fork of the command never reach a profile.
+ * only from the cgroup's first exec on (in a container's cgroup, its first
+ * exec that is not the runtime's: runtime.h), so the container runtime's
+ * set-up (runc init) and footprint's own fork of the command never reach a
+ * profile.
  *
  * Backends, best first: tp_btf/sched_process_exec (has the linux_binprm),
  * tracepoint/sched/sched_process_exec (the new mm's exe_file and auxv).
@@ -42,12 +44,14 @@ struct {
  * watch_at_exec returns the watch of the current cgroup if executions are
  * recorded there, after marking the cgroup live.
  */
-static __always_inline struct fp_watch *watch_at_exec(__u64 *cgid)
+static __always_inline struct fp_watch *watch_at_exec(__u64 *cgid, __u32 old_tid)
 {
 	__u64 id = bpf_get_current_cgroup_id();
 	struct fp_watch *w = bpf_map_lookup_elem(&watched_cgroups, &id);
 
 	if (!w)
+		return NULL;
+	if ((w->flags & FP_WATCH_CONTAINERS) && runtime_exec(old_tid))
 		return NULL;
 	/* A plain store: every writer sets the same bit, and only user space
 	 * changes the other fields. */
@@ -177,7 +181,7 @@ int BPF_PROG(fp_exec_tp_btf, struct task_struct *task, pid_t old_pid, struct lin
 	struct file *file;
 	__u64 cgid;
 
-	if (!watch_at_exec(&cgid))
+	if (!watch_at_exec(&cgid, old_pid))
 		return 0;
 	key = exec_key(cgid, task);
 	if (!key)
@@ -220,7 +224,7 @@ int fp_exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 	struct file *file;
 	__u64 cgid;
 
-	if (!watch_at_exec(&cgid))
+	if (!watch_at_exec(&cgid, ctx->old_pid))
 		return 0;
 	key = exec_key(cgid, task);
 	if (!key)

@@ -32,4 +32,19 @@ static __always_inline bool on_default_hierarchy(struct cgroup *cgrp)
 	return BPF_CORE_READ(cgrp, root) == BPF_CORE_READ(task, cgroups, dfl_cgrp, root);
 }
 
+/*
+ * borrowed_credentials says whether a capability check is made with
+ * credentials other than the task's own: the kernel acting for someone else
+ * under override_creds (overlayfs reading its trusted.* xattrs with the
+ * mounter's credentials on the workload's lookups), or a check against the
+ * credentials a file was opened with. Neither is the task's need, and
+ * neither is the task's to be held to.
+ */
+static __always_inline bool borrowed_credentials(const struct cred *cred)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return cred != BPF_CORE_READ(task, real_cred);
+}
+
 #endif /* FOOTPRINT_KERNEL_H */

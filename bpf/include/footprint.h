@@ -35,6 +35,10 @@ enum fp_watch_flag {
 	FP_WATCH_LIVE = 1 << 0,
 	/* Added by the kernel because its parent was watched. */
 	FP_WATCH_INHERITED = 1 << 1,
+	/* A pod's cgroup or a container's: tasks a container runtime puts
+	 * here are the runtime's until they exec in a mount namespace of
+	 * their own (runtime.h). */
+	FP_WATCH_CONTAINERS = 1 << 2,
 };
 
 /* Value of watched_cgroups: what to record for processes in a cgroup. */
@@ -235,6 +239,9 @@ enum fp_enforce_flag {
 	 * created below it is not classified yet, and its first exec stops
 	 * (SIGSTOP) until user space keeps or releases it and continues it. */
 	FP_ENFORCE_PENDING = 1 << 2,
+	/* A pod's cgroup or a container's: the runtime's tasks are not held
+	 * (runtime.h). */
+	FP_ENFORCE_CONTAINERS = 1 << 3,
 };
 
 /* Value of enforced_cgroups. */
@@ -302,6 +309,10 @@ struct fp_violation_key {
 	__u64 detail; /* inode, user namespace level, or port/protocol */
 	__u32 kind;   /* enum fp_kind */
 	__u32 policy_id;
+	/* The policy version's file tree root: new with every version, so a
+	 * new version (audit to enforce, new rules) reports afresh. */
+	__u32 version;
+	__u32 _pad;
 };
 
 /* A violation, to user space. Repeats are counted in violations_seen. */

@@ -145,7 +145,12 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return err
 	}
 	nodeRec := recorder.NewNodeRecorder(rec, containers.NewResolver(mount), f.node, log.WithName("recorder"))
-	defer nodeRec.Close()
+	if f.pinPath == "" {
+		// Unpinned, the maps die with the agent: stop recording cleanly.
+		// Pinned, the kernel goes on recording and the successor finds
+		// everything (a stopping agent never forgets what it recorded).
+		defer nodeRec.Close()
+	}
 	rc := &recorder.RecordingController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: f.node,
 		Recorder: nodeRec, Writer: writer, FlushInterval: f.flushInterval, Log: log.WithName("recordings"),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
 
 type kubeEnforceFlags struct {
@@ -107,7 +108,31 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 		_, err = out.Write(data)
 		return err
 	}
-	return printEnforced(out, s, want, before, what)
+	if err := printEnforced(out, s, want, before, what); err != nil {
+		return err
+	}
+	warnStillRecording(ctx, cmd.ErrOrStderr(), s, p)
+	return nil
+}
+
+// warnStillRecording says when the recording that writes the profile is
+// still running: what the workload does from now on, including what an
+// audit policy reports, joins the profile, and the next policy generated
+// from it would allow it.
+func warnStillRecording(ctx context.Context, w io.Writer, s *kubeSession, p *v1alpha1.Profile) {
+	name := p.Labels[profilestore.LabelRecording]
+	if name == "" {
+		return
+	}
+	var rec v1alpha1.ProfileRecording
+	if err := s.c.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, &rec); err != nil {
+		return
+	}
+	if rec.Status.Phase == v1alpha1.RecordingCompleted || rec.Status.Phase == v1alpha1.RecordingFailed || rec.DeletionTimestamp != nil {
+		return
+	}
+	fmt.Fprintf(w, "Warning: recording %s/%s still adds to profile %s: whatever the workload does from now on, violations included, joins the profile, and the next policy generated from it allows it. End the recording first: kubectl delete profilerecording %s -n %s\n",
+		rec.Namespace, rec.Name, p.Name, rec.Name, rec.Namespace)
 }
 
 // applyPolicy creates the policy, or updates the one of its name when that

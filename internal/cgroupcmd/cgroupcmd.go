@@ -31,6 +31,10 @@ type Options struct {
 	// runs, and once more when it is over.
 	Tick         func(elapsed time.Duration)
 	TickInterval time.Duration
+	// MountNamespace starts the command in a mount namespace of its own,
+	// as a container runtime starts a container (tests use it to stand in
+	// for one).
+	MountNamespace bool
 }
 
 // Result is how the command ended.
@@ -62,6 +66,9 @@ func Run(ctx context.Context, cg *cgroupfs.Cgroup, opts Options) (Result, error)
 	cmd.Args = opts.Args
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	if opts.MountNamespace {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
+	}
 	res := Result{Started: time.Now()}
 	err = cmd.Start()
 	dir.Close()

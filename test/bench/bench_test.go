@@ -150,7 +150,7 @@ func setUp(b *testing.B, c config) func() {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cg := enterCgroup(b, mount, func(id uint64) error { return enforcer.EnforceCgroup(id, 1, true) })
+		cg := enterCgroup(b, mount, func(id uint64) error { return enforcer.EnforceCgroup(id, 1, bpf.Hold{Live: true}) })
 		return func() {
 			leaveCgroup(b, mount, cg)
 			// The policy must allow what the loops do: a violation would

@@ -1,0 +1,98 @@
+package containers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/sys/unix"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+)
+
+// WatchPodCgroups calls created, from a goroutine of its own, whenever a
+// cgroup is created directly in a kubepods cgroup or in a QoS cgroup below
+// one: kubelet making a pod's cgroup (or a Guaranteed pod's container's).
+// Kubelet makes the pod's cgroup first, then sets up the sandbox and its
+// network, then starts the containers, hundreds of milliseconds later; a
+// controller that holds the pod's cgroup when told here has it covered
+// before the first container's first instruction, without waiting for the
+// pod's status to change.
+//
+// It returns once the watches are in place (an error when there is no
+// kubepods cgroup yet or inotify fails); they end with ctx.
+func (r *Resolver) WatchPodCgroups(ctx context.Context, created func()) error {
+	bases, err := r.Kubepods()
+	if err != nil {
+		return err
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("watch pod cgroups: inotify: %w", err)
+	}
+	// Non-blocking: reads go through the runtime's poller, and Close ends
+	// a read in progress.
+	f := os.NewFile(uintptr(fd), "inotify")
+	for _, dir := range podParents(bases) {
+		if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_ONLYDIR); err != nil {
+			f.Close()
+			return fmt.Errorf("watch pod cgroups in %s: %w", dir, err)
+		}
+	}
+	go func() {
+		<-ctx.Done()
+		f.Close()
+	}()
+	go func() {
+		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+		for {
+			n, err := f.Read(buf)
+			if err != nil || ctx.Err() != nil {
+				return // closed with ctx; no other error is expected of inotify
+			}
+			if n > 0 {
+				created()
+			}
+		}
+	}()
+	return nil
+}
+
+// podParents are the directories kubelet makes pod cgroups in: each
+// kubepods cgroup (Guaranteed pods) and its QoS cgroups (burstable,
+// besteffort; kubepods-burstable.slice, kubepods-besteffort.slice).
+func podParents(bases []string) []string {
+	var dirs []string
+	for _, base := range bases {
+		dirs = append(dirs, base)
+		entries, err := os.ReadDir(base)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			name := strings.TrimSuffix(e.Name(), ".slice")
+			if e.IsDir() && (strings.HasSuffix(name, "burstable") || strings.HasSuffix(name, "besteffort")) {
+				dirs = append(dirs, filepath.Join(base, e.Name()))
+			}
+		}
+	}
+	return dirs
+}
+
+// PodCgroupSource is a controller-runtime source that queues key whenever
+// WatchPodCgroups sees a pod's cgroup made: the controllers that hold pods'
+// cgroups (recording, enforcement) then hold a new pod before its
+// containers start. Where the watch cannot be set up, that is logged and
+// pods are held when their status changes, as without it.
+func PodCgroupSource(r *Resolver, key reconcile.Request, log logr.Logger) source.Source {
+	return source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		if err := r.WatchPodCgroups(ctx, func() { q.Add(key) }); err != nil {
+			log.Error(err, "new pods are held when their status changes, not when their cgroup is made")
+		}
+		return nil
+	})
+}

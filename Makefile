@@ -11,7 +11,7 @@ BENCHROUNDS ?= 5
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build bin/footprint
@@ -34,10 +34,20 @@ vmlinux: ## regenerate bpf/include/vmlinux.h from this machine's kernel BTF (rar
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
 
 .PHONY: test
-test: check-generated ## every test: vet, kernel tests (root), the BPF-LSM VM, short fuzzing
+test: check-generated ## every test: vet, kernel tests (root), the BPF-LSM VM, short fuzzing, the e2e on a real cluster
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/e2e
 	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) $(GO) test -count=1 -timeout 60m ./...
 	$(MAKE) fuzz
+	$(MAKE) e2e
+
+.PHONY: image
+image: build ## the agent image, bin/footprint-image.tar (docker-archive, built without a daemon): footprint.dev/footprint:dev
+	python3 test/cluster/mkimage.py bin/footprint-image.tar footprint.dev/footprint:dev '["/footprint"]' bin/footprint=footprint
+
+.PHONY: e2e
+e2e: build ## the README's Kubernetes walkthrough on a real one-node cluster: up, test, down (root)
+	hack/e2e.sh
 
 .PHONY: bench
 bench: ## benchmarks: each loop without footprint, attached but unwatched, and recording (root)

@@ -3,6 +3,7 @@
 # test/cluster/README.md):
 #
 #   hack/cluster.sh up          build (cached) and start everything; idempotent
+#   hack/cluster.sh images      build the agent and walkthrough images from this checkout, import them
 #   hack/cluster.sh down        stop everything, remove mounts, bridge, cgroups, state; idempotent
 #   hack/cluster.sh status      what runs, and the node as the API server sees it
 #   hack/cluster.sh kubeconfig  print the path of the admin kubeconfig
@@ -49,7 +50,14 @@ log() { printf '\033[1mcluster:\033[0m %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root"; }
 ctr_() { ctr --address "$SOCK" -n k8s.io "$@"; }
-kc() { kubectl --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+# kubectl: the machine's, else the one hack/control-plane.sh builds (and caches) with the API server
+KUBECTL=${KUBECTL:-}
+kc() {
+	if [ -z "$KUBECTL" ]; then
+		KUBECTL=$(command -v kubectl || echo "$("$ROOT/hack/control-plane.sh")/kubectl")
+	fi
+	"$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"
+}
 
 pid_of() { # prints the pid of a component we started, if it still runs
 	local f=$RUN/$1.pid p
@@ -140,6 +148,35 @@ import_images() {
 	have=$(ctr_ images ls -q)
 	grep -qx "$PAUSE_IMAGE" <<<"$have" || ctr_ images import "$PAUSE_TAR" >&2
 	grep -qx "$BUSYBOX_IMAGE" <<<"$have" || ctr_ images import "$BUSYBOX_TAR" >&2
+}
+
+# The project's own images, from this checkout: the agent (the static footprint binary, as
+# deploy/kustomization.yaml names it) and the walkthrough's workload (examples/webapp, with busybox
+# for what the workload never runs). Rebuilt every time (go build is cached), imported when changed.
+WEBAPP_IMAGE=footprint.dev/webapp:dev
+project_images() {
+	local w links=() a sum
+	need_root
+	running containerd || die "the cluster is not up: hack/cluster.sh up"
+	w=$(mktemp -d)
+	trap 'rm -rf "$w"' RETURN
+	make -s -C "$ROOT" image >&2
+	cp "$ROOT/bin/footprint-image.tar" "$w/agent.tar"
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$w/webapp" ./examples/webapp) >&2
+	printf 'footprint walkthrough\n' >"$w/config"
+	printf 'root:$6$footprint$notarealpasswordhash:19000:0:99999:7:::\n' >"$w/shadow"
+	for a in $(/bin/busybox --list); do [ "$a" = busybox ] || links+=("LINK:bin/$a=busybox"); done
+	python3 "$ROOT/test/cluster/mkimage.py" "$w/webapp.tar" "$WEBAPP_IMAGE" '["/webapp"]' \
+		"$w/webapp=webapp" "$w/config=etc/webapp/config,644" "$w/shadow=etc/shadow,600" \
+		/bin/busybox=bin/busybox "${links[@]}" >/dev/null
+	for a in agent webapp; do
+		sum=$(sha256sum "$w/$a.tar" | cut -c1-16)
+		if [ "$(cat "$STATE/image-$a" 2>/dev/null)" != "$sum" ]; then
+			ctr_ images import "$w/$a.tar" >&2
+			echo "$sum" >"$STATE/image-$a"
+			log "imported $a image ($sum)"
+		fi
+	done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +315,8 @@ write_configs() {
 	cat >"$CTD/config.toml" <<EOF
 version = 2
 root = "$CTD/root"
-state = "$CTD/state"
+# the standard place, as on any node: the agent finds the OCI bundles there
+state = "/run/containerd"
 [grpc]
   address = "$SOCK"
 [plugins."io.containerd.grpc.v1.cri"]
@@ -326,9 +364,10 @@ registerNode: true
 EOF
 }
 
-# Host directories that kubelet, containerd and runc create outside the state dir when missing:
-# the first `up` notes which of them did not exist, `down` removes those (when empty of others').
-HOST_DIRS=(/var/log/containers /var/log/pods /run/netns /run/containerd /var/lib/cni /etc/cni)
+# Host directories that kubelet, containerd, runc and the footprint agent (its pins) create
+# outside the state dir when missing: the first `up` notes which of them did not exist, `down`
+# removes those (when empty of others').
+HOST_DIRS=(/var/log/containers /var/log/pods /run/netns /run/containerd /var/lib/cni /etc/cni /sys/fs/bpf/footprint)
 note_host_dirs() {
 	local d
 	[ -f "$STATE/host-dirs" ] && return 0
@@ -347,15 +386,41 @@ remove_host_dirs() {
 		# shim sockets and runc state of killed pods: ours alone when we made the directory and no
 		# other containerd runs
 		if [ "$d" = /run/containerd ] && ! pgrep -x containerd >/dev/null; then rm -rf "$d"; continue; fi
+		# the agent's pinned maps and links: unpinned, the programs detach
+		if [ "$d" = /sys/fs/bpf/footprint ]; then rm -rf "$d"; continue; fi
 		find "$d" -depth -type d -empty -delete 2>/dev/null || true
 		[ -d "$d" ] && log "warning: $d is not empty, left in place"
 	done <"$STATE/host-dirs"
 	return 0
 }
 
+# Mounts a DaemonSet may mount with Bidirectional propagation must be shared, as they are on a
+# systemd host: the agent's /sys/fs/bpf (pins outlive the agent's container). `up` notes which
+# it made shared, `down` makes those private again.
+SHARED_MOUNTS=(/sys/fs/bpf)
+make_mounts_shared() {
+	local m
+	for m in "${SHARED_MOUNTS[@]}"; do
+		mountpoint -q "$m" || continue
+		grep -qxF "$m" "$STATE/made-shared" 2>/dev/null && continue
+		findmnt -no PROPAGATION "$m" | grep -q shared && continue
+		mount --make-shared "$m"
+		echo "$m" >>"$STATE/made-shared"
+	done
+}
+restore_mounts() {
+	local m
+	[ -f "$STATE/made-shared" ] || return 0
+	while read -r m; do mount --make-private "$m" 2>/dev/null || log "warning: could not make $m private again"; done <"$STATE/made-shared"
+}
+
 up() {
 	need_root
-	local t0 t
+	local t0 t p
+	for p in $(pgrep -x containerd || true); do
+		[ "$p" = "$(pid_of containerd || true)" ] ||
+			die "another containerd (pid $p) runs on this machine and may use /run/containerd, which this cluster's containerd uses too: stop it first"
+	done
 	t0=$(date +%s)
 	install_packages
 	build_binaries
@@ -365,6 +430,7 @@ up() {
 	make_pki
 	make_bridge
 	service_nat_add
+	make_mounts_shared
 	write_configs
 	t=$(date +%s)
 
@@ -470,8 +536,9 @@ down() {
 	for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" || true); do kill -KILL "$p" 2>/dev/null || true; done
 	stop containerd
 	for p in kube-apiserver etcd; do stop "$p"; done
-	# 4) mounts under the state dir (overlay rootfs, shm, volumes) and the pods' netns
-	for m in $(awk -v s="$STATE/" 'index($2, s) == 1 {print $2}' /proc/self/mounts | sort -r); do
+	# 4) mounts under the state dir (volumes, images), containerd's state in /run/containerd
+	# (containers' rootfs, sandboxes' shm) and the pods' netns
+	for m in $(awk -v s="$STATE/" -v r=/run/containerd/ 'index($2, s) == 1 || index($2, r) == 1 {print $2}' /proc/self/mounts | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 	for m in $(printf '%s\n' "${netns[@]}" | sort -u); do
@@ -482,6 +549,7 @@ down() {
 	remove_cgroups
 	# 5) the bridge (veths went with the netns) and the state
 	remove_host_dirs
+	restore_mounts
 	service_nat_del
 	if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
 	rm -rf "$STATE"
@@ -509,9 +577,10 @@ logs() {
 
 case ${1:-} in
 up) up ;;
+images) project_images ;;
 down) down ;;
 status) status ;;
 kubeconfig) echo "$KUBECONFIG_ADMIN" ;;
 logs) logs ;;
-*) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

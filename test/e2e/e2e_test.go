@@ -1,0 +1,435 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+)
+
+const ns = "shop"
+
+// webPods selects the Deployment's pods, not the bare pods the steps add with its labels.
+const webPods = "app=web,pod-template-hash"
+
+// TestWalkthrough is the README's Kubernetes walkthrough, step by step; a
+// step that fails ends the test, as it would end a user's walkthrough.
+func TestWalkthrough(t *testing.T) {
+	k := newKubectl(t)
+	steps := []struct {
+		name string
+		run  func(t *testing.T, k *kubectl)
+	}{
+		{"install footprint with kubectl apply -k deploy/", install},
+		{"record the app container of a two-replica Deployment", record},
+		{"one profile for the app, merged from both replicas, none for the sidecar", profiles},
+		{"the exported securityContext patch runs and serves", patchSecurityContext},
+		{"audit mode reports misbehaviour and allows it", audit},
+		{"enforce mode stops misbehaviour, normal traffic works", enforce},
+		{"deleting the policy restores the old behaviour", deletePolicy},
+		{"an agent restart mid-recording loses nothing", agentRestart},
+		{"a capability outside the profile, in a workload that still holds it", capability},
+		{"a pod created under the policy is held from its first instruction", heldFromFirstInstruction},
+		{"a recording that selects nothing says so", selectsNothing},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, func(t *testing.T) { s.run(t, k) }) {
+			t.FailNow()
+		}
+	}
+}
+
+func install(t *testing.T, k *kubectl) {
+	k.run(t, "apply", "-k", filepath.Join(k.root, "deploy"))
+	k.run(t, "-n", "footprint-system", "rollout", "status", "daemonset/footprint-agent", "--timeout=120s")
+}
+
+func record(t *testing.T, k *kubectl) {
+	k.run(t, "apply", "-f", filepath.Join(k.root, "examples/webapp/deployment.yaml"))
+	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+	out := k.run(t, "footprint", "record", "deployment/web", "-n", ns, "--containers", "app")
+	if !strings.Contains(out, "profiles:    web-app") {
+		t.Errorf("record says:\n%s\nwant it to name the profile web-app", out)
+	}
+	// Pods that start after the recording are recorded from their first
+	// instruction: restart them so that the profile has their start-up.
+	k.run(t, "-n", ns, "rollout", "restart", "deployment/web")
+	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+	for _, ip := range k.podIPs(t, webPods) {
+		for i := 0; i < 3; i++ {
+			get(t, ip)
+		}
+	}
+}
+
+func profiles(t *testing.T, k *kubectl) {
+	var p v1alpha1.Profile
+	k.eventually(t, "a profile web-app from both replicas, with the traffic's entries", 60*time.Second, func() error {
+		var list v1alpha1.ProfileList
+		k.json(t, &list, "get", "profiles", "-n", ns)
+		if len(list.Items) != 1 {
+			return fmt.Errorf("%d profiles, want 1 (the app's)", len(list.Items))
+		}
+		p = list.Items[0]
+		if p.Name != "web-app" || p.Spec.Container != "app" {
+			return fmt.Errorf("profile %s of container %q, want web-app of container app", p.Name, p.Spec.Container)
+		}
+		pods := map[string]bool{}
+		for _, s := range p.Spec.Sources {
+			pods[s.Pod] = true
+		}
+		current := k.podNames(t, webPods)
+		for _, pod := range current {
+			if !pods[pod] {
+				return fmt.Errorf("sources %v lack replica %s", p.Spec.Sources, pod)
+			}
+		}
+		if !hasFile(&p, "/data/hits") {
+			return fmt.Errorf("no /data/hits yet (traffic not flushed)")
+		}
+		return nil
+	})
+	out := k.run(t, "get", "profiles", "-n", ns)
+	t.Logf("kubectl get profiles:\n%s", out)
+
+	// The workload's own needs, and nothing of the runtime's set-up.
+	var granted []string
+	for _, c := range p.Spec.Capabilities {
+		if c.Verdict == v1alpha1.VerdictGranted && !c.Probe {
+			granted = append(granted, c.Name)
+		}
+	}
+	slices.Sort(granted)
+	if want := []string{"CAP_CHOWN", "CAP_NET_BIND_SERVICE"}; !slices.Equal(granted, want) {
+		t.Errorf("capabilities used: %v, want %v (runc init's set-up must not count)", granted, want)
+	}
+	for _, f := range []string{"/etc/webapp/config", "/data/hits"} {
+		if !hasFile(&p, f) {
+			t.Errorf("the profile lacks %s", f)
+		}
+	}
+	for _, f := range p.Spec.Files {
+		if strings.Contains(f.Path, "/run/containerd") || strings.Contains(f.Path, "libseccomp") {
+			t.Errorf("the profile holds %s, which the container runtime opened", f.Path)
+		}
+	}
+	var exes []string
+	for _, e := range p.Spec.Executables {
+		exes = append(exes, e.Path)
+	}
+	if !slices.Equal(exes, []string{"/webapp"}) {
+		t.Errorf("executables %v, want [/webapp]", exes)
+	}
+	if len(p.Spec.Connections) != 1 || p.Spec.Connections[0].Address != "127.0.0.1" || p.Spec.Connections[0].Port != 9000 {
+		t.Errorf("connections %+v, want the sidecar's 127.0.0.1:9000 only", p.Spec.Connections)
+	}
+
+	// The recording is done: what happens from now on must not join the
+	// profile.
+	k.run(t, "delete", "profilerecording", "web", "-n", ns, "--wait")
+}
+
+func patchSecurityContext(t *testing.T, k *kubectl) {
+	patch := k.run(t, "footprint", "export", "securitycontext", "web-app", "-n", ns)
+	file := filepath.Join(t.TempDir(), "patch.yaml")
+	if err := os.WriteFile(file, []byte(patch), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.run(t, "-n", ns, "patch", "deployment", "web", "--patch-file", file)
+	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+	for _, ip := range k.podIPs(t, webPods) {
+		get(t, ip)
+	}
+	pod := k.podNames(t, webPods)[0]
+	// CAP_CHOWN (0) and CAP_NET_BIND_SERVICE (10), nothing else.
+	status := k.run(t, "-n", ns, "exec", pod, "-c", "app", "--", "cat", "/proc/1/status")
+	if !strings.Contains(status, "CapBnd:\t0000000000000401") {
+		t.Errorf("the patched app's capabilities:\n%s\nwant a bounding set of CAP_CHOWN and CAP_NET_BIND_SERVICE (401)", status)
+	}
+	// A capability it never used is now the kernel's to refuse.
+	out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "capability")
+	if err == nil || !strings.Contains(out, "operation not permitted") {
+		t.Errorf("chmod of another user's file in the patched app: %v\n%s\nwant EPERM (no CAP_FOWNER)", err, out)
+	}
+}
+
+// misbehaviour injected into a running app container through kubectl exec.
+type misbehaviour struct {
+	args []string
+	// event is what the PolicyViolation event says.
+	event string
+}
+
+func misbehaviours(otherIP string) []misbehaviour {
+	return []misbehaviour{
+		{[]string{"shadow"}, "opened /etc/shadow for read"},
+		{[]string{"connect", otherIP + ":80"}, "connected to " + otherIP + ":80 TCP"},
+		{[]string{"exec"}, "executed /bin/busybox"},
+	}
+}
+
+func audit(t *testing.T, k *kubectl) {
+	out := k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--mode", "audit")
+	t.Logf("%s", out)
+	k.waitPolicyReady(t, "web-app", v1alpha1.ModeAudit)
+	ips := k.podIPs(t, webPods)
+	for _, ip := range ips {
+		get(t, ip)
+	}
+	time.Sleep(2 * time.Second)
+	if v := k.violations(t); len(v) > 0 {
+		t.Fatalf("normal traffic under audit gave violations:\n%s", strings.Join(v, "\n"))
+	}
+
+	pods := k.podNames(t, webPods)
+	for _, m := range misbehaviours(ips[1]) {
+		out, err := k.try(append([]string{"-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave"}, m.args...)...)
+		if err != nil {
+			t.Errorf("misbehave %v under audit: %v\n%s\nwant it allowed", m.args, err, out)
+		}
+	}
+
+	want := []string{}
+	for _, m := range misbehaviours(ips[1]) {
+		want = append(want, pods[0]+" .* "+m.event+": audited")
+	}
+	k.waitViolations(t, want)
+	// Each is an Event on its pod, too.
+	events := k.run(t, "-n", ns, "get", "events", "--field-selector", "reason=PolicyViolation,involvedObject.name="+pods[0], "-o", "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}")
+	for _, m := range misbehaviours(ips[1]) {
+		if !strings.Contains(events, m.event) {
+			t.Errorf("no PolicyViolation event on pod %s for %q:\n%s", pods[0], m.event, events)
+		}
+	}
+}
+
+func enforce(t *testing.T, k *kubectl) {
+	k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--mode", "enforce")
+	k.waitPolicyReady(t, "web-app", v1alpha1.ModeEnforce)
+	ips := k.podIPs(t, webPods)
+	pods := k.podNames(t, webPods)
+	since := time.Now()
+
+	cases := []struct {
+		args []string
+		// out is what kubectl exec prints when the misbehaviour is
+		// stopped on this host: connects fail with EPERM, the rest is
+		// killed (SIGKILL) where BPF-LSM is missing.
+		out   string
+		event string
+	}{
+		{[]string{"shadow"}, "exit code 137", "opened /etc/shadow for read: killed"},
+		{[]string{"connect", ips[1] + ":80"}, "operation not permitted", "connected to " + ips[1] + ":80 TCP: denied"},
+		{[]string{"exec"}, "signal: killed", "executed /bin/busybox: killed"},
+	}
+	var want []string
+	for _, c := range cases {
+		out, err := k.try(append([]string{"-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave"}, c.args...)...)
+		if err == nil || !strings.Contains(out, c.out) {
+			t.Errorf("misbehave %v under enforce: %v\n%s\nwant it stopped (%q)", c.args, err, out, c.out)
+		}
+		want = append(want, pods[0]+" .* "+c.event)
+	}
+	k.waitViolations(t, want)
+
+	// Normal traffic goes on, and the app was never restarted.
+	for _, ip := range ips {
+		get(t, ip)
+	}
+	var list corev1.PodList
+	k.json(t, &list, "-n", ns, "get", "pods", "-l", webPods)
+	for _, p := range list.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.RestartCount != 0 {
+				t.Errorf("container %s of %s restarted %d times under enforcement", cs.Name, p.Name, cs.RestartCount)
+			}
+		}
+	}
+	t.Logf("violations since %s:\n%s", since.Format(time.RFC3339), k.run(t, "footprint", "violations", "-n", ns))
+}
+
+func deletePolicy(t *testing.T, k *kubectl) {
+	k.run(t, "-n", ns, "delete", "enforcementpolicy", "web-app", "--wait")
+	pod := k.podNames(t, webPods)[0]
+	k.eventually(t, "reading /etc/shadow works again", 30*time.Second, func() error {
+		out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "shadow")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	ips := k.podIPs(t, webPods)
+	if out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "connect", ips[len(ips)-1]+":80"); err != nil {
+		t.Errorf("connect after the policy was deleted: %v\n%s", err, out)
+	}
+}
+
+func agentRestart(t *testing.T, k *kubectl) {
+	k.apply(t, strings.ReplaceAll(strings.ReplaceAll(mustRead(t, filepath.Join(k.root, "examples/webapp/deployment.yaml")),
+		"name: web\n", "name: api\n"), "app: web", "app: api"))
+	k.run(t, "-n", ns, "rollout", "status", "deployment/api", "--timeout=120s")
+	k.run(t, "footprint", "record", "deployment/api", "-n", ns, "--containers", "app")
+	k.run(t, "-n", ns, "rollout", "restart", "deployment/api")
+	k.run(t, "-n", ns, "rollout", "status", "deployment/api", "--timeout=120s")
+	ips := k.podIPs(t, "app=api")
+	// Traffic, then at once (well within the agent's 10 s flush) the agent
+	// goes: its pinned maps keep what it had not written yet.
+	get(t, ips[0])
+	k.run(t, "-n", "footprint-system", "delete", "pod", "-l", "app.kubernetes.io/name=footprint", "--wait=false")
+	pod := k.podNames(t, "app=api")[0]
+	if out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "exec"); err != nil {
+		t.Fatalf("exec while the agent restarts: %v\n%s", err, out)
+	}
+	k.run(t, "-n", "footprint-system", "rollout", "status", "daemonset/footprint-agent", "--timeout=120s")
+	k.eventually(t, "profile api-app has what happened before, during and after the restart", 60*time.Second, func() error {
+		var p v1alpha1.Profile
+		if err := k.tryJSON(&p, "-n", ns, "get", "profile", "api-app"); err != nil {
+			return err
+		}
+		var exes []string
+		for _, e := range p.Spec.Executables {
+			exes = append(exes, e.Path)
+		}
+		for _, f := range []string{"/etc/webapp/config", "/data/hits"} {
+			if !hasFile(&p, f) {
+				return fmt.Errorf("no %s (served before the restart)", f)
+			}
+		}
+		if !slices.Contains(exes, "/bin/busybox") {
+			return fmt.Errorf("executables %v lack /bin/busybox (run during the restart)", exes)
+		}
+		return nil
+	})
+	k.run(t, "delete", "profilerecording", "api", "-n", ns)
+}
+
+// capability enforces the profile of Deployment api, which was not
+// patched and so still holds the runtime's default capabilities, CAP_FOWNER
+// among them: using it is reported under audit and killed under enforce.
+func capability(t *testing.T, k *kubectl) {
+	pod := k.podNames(t, "app=api")[0]
+	k.run(t, "footprint", "enforce", "api-app", "-n", ns, "--mode", "audit")
+	k.waitPolicyReady(t, "api-app", v1alpha1.ModeAudit)
+	if out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "capability"); err != nil {
+		t.Errorf("capability misbehaviour under audit: %v\n%s\nwant it allowed", err, out)
+	}
+	k.waitViolations(t, []string{pod + " .* used CAP_FOWNER: audited"})
+
+	k.run(t, "footprint", "enforce", "api-app", "-n", ns, "--mode", "enforce")
+	k.waitPolicyReady(t, "api-app", v1alpha1.ModeEnforce)
+	out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "capability")
+	if err == nil || !strings.Contains(out, "exit code 137") {
+		t.Errorf("capability misbehaviour under enforce: %v\n%s\nwant it killed (exit code 137)", err, out)
+	}
+	k.waitViolations(t, []string{pod + " .* used CAP_FOWNER: killed"})
+}
+
+// heldFromFirstInstruction rolls out a version of Deployment api whose very
+// first act breaks its policy: the new pod, created after the policy, is
+// killed at that act, and the rollout is undone.
+func heldFromFirstInstruction(t *testing.T, k *kubectl) {
+	k.run(t, "-n", ns, "patch", "deployment", "api", "--patch",
+		`{"spec":{"template":{"spec":{"containers":[{"name":"app","args":["misbehave","shadow"]}]}}}}`)
+	k.eventually(t, "the new pod is killed at its first act", 60*time.Second, func() error {
+		var list corev1.PodList
+		if err := k.tryJSON(&list, "-n", ns, "get", "pods", "-l", "app=api"); err != nil {
+			return err
+		}
+		for _, p := range list.Items {
+			if len(p.Spec.Containers) == 0 || !slices.Contains(p.Spec.Containers[0].Args, "misbehave") {
+				continue
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				for _, st := range []corev1.ContainerState{cs.State, cs.LastTerminationState} {
+					if st.Terminated != nil && st.Terminated.ExitCode == 137 {
+						return nil
+					}
+					if st.Terminated != nil {
+						return fmt.Errorf("pod %s exited %d, want 137 (killed)", p.Name, st.Terminated.ExitCode)
+					}
+				}
+			}
+		}
+		return fmt.Errorf("no pod of the new version has ended yet")
+	})
+	k.waitViolations(t, []string{`api-\S+ .* opened /etc/shadow for read: killed \(policy api-app\)`})
+	k.run(t, "-n", ns, "rollout", "undo", "deployment/api")
+	k.run(t, "-n", ns, "rollout", "status", "deployment/api", "--timeout=120s")
+	for _, ip := range k.podIPs(t, "app=api") {
+		get(t, ip)
+	}
+}
+
+func selectsNothing(t *testing.T, k *kubectl) {
+	k.apply(t, `apiVersion: footprint.dev/v1alpha1
+kind: ProfileRecording
+metadata: {name: nobody, namespace: `+ns+`}
+spec:
+  podSelector: {matchLabels: {app: does-not-exist}}
+`)
+	k.eventually(t, "the recording reports that it matches no pod", 30*time.Second, func() error {
+		var r v1alpha1.ProfileRecording
+		if err := k.tryJSON(&r, "-n", ns, "get", "profilerecording", "nobody"); err != nil {
+			return err
+		}
+		for _, c := range r.Status.Conditions {
+			if c.Type == "Matched" && c.Status == "False" && c.Reason == "NoPodsMatched" {
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %+v", r.Status.Conditions)
+	})
+	t.Logf("%s", k.run(t, "footprint", "status", "nobody", "-n", ns))
+}
+
+// ---------------------------------------------------------------------------
+
+func hasFile(p *v1alpha1.Profile, path string) bool {
+	for _, f := range p.Spec.Files {
+		if f.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// get asks the app at ip for its page, from this host over the pod bridge.
+func get(t *testing.T, ip string) {
+	t.Helper()
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + ip + "/")
+	if err != nil {
+		t.Fatalf("GET %s: %v", ip, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "backend says stock 42") {
+		t.Fatalf("GET %s: %s %q, want the page with the backend's answer", ip, resp.Status, body)
+	}
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}

@@ -47,9 +47,11 @@ var Violations = prometheus.NewCounterVec(prometheus.CounterOpts{
 // A policy for all of a pod's containers is put on the pod's cgroup, so a
 // container started later is held to it from its first instruction (the
 // kernel extends it to the container's cgroup when the runtime creates it).
-// A policy for named containers can only be put on their cgroups once they
-// exist: between the runtime creating a named container and the next
-// reconcile, that container is not yet held.
+// A policy for named containers holds the pod's cgroup pending: each
+// container the runtime creates below it stops at its first exec until
+// classify names it and holds or releases it. A pod is held the moment
+// kubelet makes its cgroup (containers.PodCgroupSource), before its sandbox
+// and containers start.
 type PolicyController struct {
 	Client    client.Client
 	APIReader client.Reader
@@ -63,6 +65,9 @@ type PolicyController struct {
 	// container's name before the pod status says it. Empty: containerd's
 	// and CRI-O's defaults.
 	BundleDirs []string
+
+	workloadsOnce sync.Once
+	workloads     *recorder.Workloads
 
 	mu sync.Mutex
 	// ids are the kernel ids of installed policies, by policy UID, with
@@ -281,7 +286,8 @@ func (c *PolicyController) selectedPods(ctx context.Context, p *v1alpha1.Enforce
 			continue
 		}
 		if sel.Workload != nil {
-			w, err := recorder.WorkloadOf(ctx, c.APIReader, pod)
+			c.workloadsOnce.Do(func() { c.workloads = recorder.NewWorkloads(c.APIReader) })
+			w, err := c.workloads.Of(ctx, pod)
 			if err != nil {
 				return nil, err
 			}

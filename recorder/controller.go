@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -48,6 +49,15 @@ type RecordingController struct {
 	Log           logr.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
+
+	workloadsOnce sync.Once
+	workloads     *Workloads
+}
+
+// workloadOf resolves a pod's workload, remembering owners (Workloads).
+func (c *RecordingController) workloadOf(ctx context.Context, pod *corev1.Pod) (v1alpha1.WorkloadReference, error) {
+	c.workloadsOnce.Do(func() { c.workloads = NewWorkloads(c.APIReader) })
+	return c.workloads.Of(ctx, pod)
 }
 
 // nodeKey is the one work item.
@@ -238,7 +248,7 @@ func (c *RecordingController) collect(ctx context.Context) error {
 		}
 	}
 	for _, s := range snaps {
-		workload, err := WorkloadOf(ctx, c.APIReader, s.Pod)
+		workload, err := c.workloadOf(ctx, s.Pod)
 		if err != nil {
 			c.Log.Error(err, "find the workload of a pod", "pod", client.ObjectKeyFromObject(s.Pod))
 			continue

@@ -141,7 +141,7 @@ func (c *RecordingController) matched(ctx context.Context, r *v1alpha1.ProfileRe
 func (c *RecordingController) shareOf(ctx context.Context, sel Selection, snaps []Snapshot, backends map[string]string) share {
 	s := share{node: v1alpha1.RecordingNodeStatus{Node: c.Node, Backends: backends}}
 	for _, pod := range sel.Pods {
-		workload, err := WorkloadOf(ctx, c.APIReader, pod)
+		workload, err := c.workloadOf(ctx, pod)
 		if err != nil {
 			continue
 		}

@@ -13,7 +13,10 @@
  * A task is the runtime's when it enters a container cgroup from outside
  * (moved in by a process outside any container cgroup, or cloned into it by
  * one): a workload process cannot make itself one, because it is already
- * inside. Only cgroups flagged as holding containers (pods) are treated so;
+ * inside. (A privileged container of the same pod that is not held, with a
+ * writable cgroupfs, could move a process into a held one and have it count
+ * as the runtime's; such a container can do anything a profile could forbid.)
+ * Only cgroups flagged as holding containers (pods) are treated so;
  * `footprint record -- CMD` starts its command with clone3 into the cgroup,
  * and the command is the workload from its first instruction.
  *

@@ -16,45 +16,17 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/internal/testaction"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
-// The test binary doubles as the program under enforcement: run with
-// FOOTPRINT_TEST_ACTION set, it performs that action and exits instead of
-// running tests. Exit 0 means every step went as the action expects.
-const actionEnv = "FOOTPRINT_TEST_ACTION"
+// The test binary doubles as the program under test (internal/testaction).
+func TestMain(m *testing.M) { testaction.Main(m, runAction) }
 
-func TestMain(m *testing.M) {
-	if action := os.Getenv(actionEnv); action != "" {
-		if err := runAction(action, os.Args[1:]); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", action, err)
-			os.Exit(3)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// helperCommand returns a command line that runs the test binary performing
-// action, through env (so the environment variable is set by an exec the
-// policy must allow, like any wrapper).
-func helperCommand(t *testing.T, action string, args ...string) []string {
-	t.Helper()
-	env, err := exec.LookPath("env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not resolved: where env is a busybox applet, it needs its own name.
-	return append([]string{env, actionEnv + "=" + action, selfPath(t)}, args...)
-}
-
-func selfPath(t *testing.T) string {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return self
-}
+var (
+	helperCommand = testaction.Command
+	selfPath      = testaction.Self
+)
 
 // envPath is env's resolved path, which the exec rules must allow.
 func envPath(t *testing.T) string {

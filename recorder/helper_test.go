@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -14,39 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/internal/testaction"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
-// The test binary doubles as the program under recording: run with
-// FOOTPRINT_TEST_ACTION set, it performs that action and exits instead of
-// running tests.
-const actionEnv = "FOOTPRINT_TEST_ACTION"
+// The test binary doubles as the program under test (internal/testaction).
+func TestMain(m *testing.M) { testaction.Main(m, runAction) }
 
-func TestMain(m *testing.M) {
-	if action := os.Getenv(actionEnv); action != "" {
-		if err := runAction(action, os.Args[1:]); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", action, err)
-			os.Exit(3)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// helperCommand returns a command line that runs the test binary as a
-// recorded program performing action.
-func helperCommand(t *testing.T, action string, args ...string) []string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := exec.LookPath("env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append([]string{env, actionEnv + "=" + action, self}, args...)
-}
+var helperCommand = testaction.Command
 
 func runAction(action string, args []string) error {
 	switch action {
@@ -60,7 +34,7 @@ func runAction(action string, args []string) error {
 		if err != nil {
 			return err
 		}
-		os.Setenv(actionEnv, "runtime-init-2")
+		os.Setenv(testaction.Env, "runtime-init-2")
 		return unix.Exec(self, append([]string{self}, args[1:]...), os.Environ())
 	case "runtime-init-2": // file command...: more set-up (a read, CAP_SYS_ADMIN), then the container's command
 		if _, err := os.ReadFile(args[0]); err != nil {

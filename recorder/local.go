@@ -253,10 +253,7 @@ func (s *session) source(started, finished time.Time, counters map[bpf.Kind]bpf.
 		Backends:  map[string]string{},
 	}
 	src.Node, _ = os.Hostname()
-	var uts syscall.Utsname
-	if syscall.Uname(&uts) == nil {
-		src.Kernel = utsString(uts.Release)
-	}
+	src.Kernel = KernelRelease()
 	for _, c := range s.rec.Choices() {
 		if c.Kind != bpf.KindCgroup && c.Chosen != "" {
 			src.Backends[c.Kind.String()] = c.Chosen
@@ -269,15 +266,4 @@ func (s *session) source(started, finished time.Time, counters map[bpf.Kind]bpf.
 		}
 	}
 	return src
-}
-
-func utsString(a [65]int8) string {
-	b := make([]byte, 0, len(a))
-	for _, c := range a {
-		if c == 0 {
-			break
-		}
-		b = append(b, byte(c))
-	}
-	return string(b)
 }

@@ -3,12 +3,12 @@ package recorder
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -74,7 +74,7 @@ type NodeRecorder struct {
 // NewNodeRecorder drives rec for the pods on node, finding cgroups with
 // resolver.
 func NewNodeRecorder(rec *bpf.Recorder, resolver *containers.Resolver, node string, log logr.Logger) *NodeRecorder {
-	n := &NodeRecorder{rec: rec, resolver: resolver, node: node, kernel: kernelRelease(), log: log, watched: map[uint64]string{}}
+	n := &NodeRecorder{rec: rec, resolver: resolver, node: node, kernel: KernelRelease(), log: log, watched: map[uint64]string{}}
 	// After a restart over pinned maps: what the predecessor watched is
 	// ours to keep or drop.
 	if watched, err := rec.Watched(); err == nil {
@@ -353,12 +353,14 @@ func isNotFound(err error) bool {
 	return errors.Is(err, containers.ErrNotFound)
 }
 
-func kernelRelease() string {
-	var uts syscall.Utsname
-	if syscall.Uname(&uts) != nil {
+// KernelRelease is the running kernel's release ("6.1.0-28-amd64"), or ""
+// when uname fails: profiles name the kernel each source was recorded on.
+func KernelRelease() string {
+	var uts unix.Utsname
+	if unix.Uname(&uts) != nil {
 		return ""
 	}
-	return utsString(uts.Release)
+	return unix.ByteSliceToString(uts.Release[:])
 }
 
 // String describes a selection for logs.

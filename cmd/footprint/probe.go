@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/cobra"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/recorder"
 	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
@@ -41,7 +41,7 @@ EPERM; killed after the fact: SIGKILL once it has happened).`,
 				return err
 			}
 			defer rec.Close()
-			report := probeReport{Kernel: kernelRelease(), CgroupV2: mount, NoAudit: rec.NoAuditDetection()}
+			report := probeReport{Kernel: recorder.KernelRelease(), CgroupV2: mount, NoAudit: rec.NoAuditDetection()}
 			for _, c := range rec.Choices() {
 				report.Kinds = append(report.Kinds, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Rejected: c.Rejected})
 			}
@@ -136,21 +136,6 @@ func printBackends(w io.Writer, header string, kinds []probeKind, none string) {
 		t.AppendSeparator()
 	}
 	t.Render()
-}
-
-func kernelRelease() string {
-	var uts syscall.Utsname
-	if err := syscall.Uname(&uts); err != nil {
-		return "unknown"
-	}
-	b := make([]byte, 0, len(uts.Release))
-	for _, c := range uts.Release {
-		if c == 0 {
-			break
-		}
-		b = append(b, byte(c))
-	}
-	return string(b)
 }
 
 // requireRoot refuses early, with the fix, when footprint cannot load BPF at

@@ -100,7 +100,8 @@ stop() { # stop NAME: SIGTERM, then SIGKILL after 10 s
 
 install_packages() {
 	local missing=() p
-	for p in containerd runc containernetworking-plugins; do
+	# python3: test/cluster/mkimage.py; openssl: the PKI; iptables: the kubernetes Service's DNAT
+	for p in containerd runc containernetworking-plugins python3 openssl iptables; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0

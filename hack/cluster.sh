@@ -108,6 +108,11 @@ install_packages() {
 	log "apt-get install ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
 		{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
+	# On a systemd host the package starts its own containerd, which would share /run/containerd
+	# with this cluster's: installed here for the cluster, the service is not wanted.
+	if [[ " ${missing[*]} " == *" containerd "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now containerd.service >&2 || true
+	fi
 }
 
 build_binaries() {

@@ -38,7 +38,7 @@ var backends = []struct {
 	choices  []backend
 }{
 	{KindCgroup, true, []backend{
-		{name: "tp_btf/cgroup_mkdir", object: "cgroup", programs: []string{"fp_cgroup_mkdir", "fp_cgroup_rmdir", "fp_runtime_attach", "fp_runtime_fork", "fp_runtime_exit"}},
+		{name: "tp_btf/cgroup_mkdir", object: "cgroup", programs: []string{"fp_cgroup_mkdir", "fp_cgroup_rmdir", "fp_runtime_attach", "fp_runtime_fork", "fp_runtime_exec", "fp_runtime_exit"}},
 	}},
 	{KindExec, true, []backend{
 		{name: "tp_btf/sched_process_exec", object: "exec", programs: []string{"fp_exec_tp_btf"}},

@@ -57,6 +57,7 @@ type cgroupProgramSpecs struct {
 	FpCgroupMkdir   *ebpf.ProgramSpec `ebpf:"fp_cgroup_mkdir"`
 	FpCgroupRmdir   *ebpf.ProgramSpec `ebpf:"fp_cgroup_rmdir"`
 	FpRuntimeAttach *ebpf.ProgramSpec `ebpf:"fp_runtime_attach"`
+	FpRuntimeExec   *ebpf.ProgramSpec `ebpf:"fp_runtime_exec"`
 	FpRuntimeExit   *ebpf.ProgramSpec `ebpf:"fp_runtime_exit"`
 	FpRuntimeFork   *ebpf.ProgramSpec `ebpf:"fp_runtime_fork"`
 }
@@ -125,6 +126,7 @@ type cgroupPrograms struct {
 	FpCgroupMkdir   *ebpf.Program `ebpf:"fp_cgroup_mkdir"`
 	FpCgroupRmdir   *ebpf.Program `ebpf:"fp_cgroup_rmdir"`
 	FpRuntimeAttach *ebpf.Program `ebpf:"fp_runtime_attach"`
+	FpRuntimeExec   *ebpf.Program `ebpf:"fp_runtime_exec"`
 	FpRuntimeExit   *ebpf.Program `ebpf:"fp_runtime_exit"`
 	FpRuntimeFork   *ebpf.Program `ebpf:"fp_runtime_fork"`
 }
@@ -134,6 +136,7 @@ func (p *cgroupPrograms) Close() error {
 		p.FpCgroupMkdir,
 		p.FpCgroupRmdir,
 		p.FpRuntimeAttach,
+		p.FpRuntimeExec,
 		p.FpRuntimeExit,
 		p.FpRuntimeFork,
 	)

@@ -47,7 +47,7 @@ var enforceBackends = []struct {
 	choices  []enforceBackend
 }{
 	{KindCgroup, true, []enforceBackend{
-		{backend{name: "tp_btf/cgroup_mkdir", object: "enforcecgroup", programs: []string{"fp_enforce_cgroup_mkdir", "fp_enforce_cgroup_rmdir", "fp_enforce_runtime_attach", "fp_enforce_runtime_fork", "fp_enforce_runtime_exit"}}, false},
+		{backend{name: "tp_btf/cgroup_mkdir", object: "enforcecgroup", programs: []string{"fp_enforce_cgroup_mkdir", "fp_enforce_cgroup_rmdir", "fp_enforce_runtime_attach", "fp_enforce_runtime_fork", "fp_enforce_runtime_exec", "fp_enforce_runtime_exit"}}, false},
 	}},
 	{KindExec, true, []enforceBackend{
 		{backend{name: "lsm/bprm_check_security", object: "enforceexec", programs: []string{"fp_enforce_bprm_lsm"}}, true},

@@ -57,6 +57,7 @@ type enforcecgroupProgramSpecs struct {
 	FpEnforceCgroupMkdir   *ebpf.ProgramSpec `ebpf:"fp_enforce_cgroup_mkdir"`
 	FpEnforceCgroupRmdir   *ebpf.ProgramSpec `ebpf:"fp_enforce_cgroup_rmdir"`
 	FpEnforceRuntimeAttach *ebpf.ProgramSpec `ebpf:"fp_enforce_runtime_attach"`
+	FpEnforceRuntimeExec   *ebpf.ProgramSpec `ebpf:"fp_enforce_runtime_exec"`
 	FpEnforceRuntimeExit   *ebpf.ProgramSpec `ebpf:"fp_enforce_runtime_exit"`
 	FpEnforceRuntimeFork   *ebpf.ProgramSpec `ebpf:"fp_enforce_runtime_fork"`
 }
@@ -143,6 +144,7 @@ type enforcecgroupPrograms struct {
 	FpEnforceCgroupMkdir   *ebpf.Program `ebpf:"fp_enforce_cgroup_mkdir"`
 	FpEnforceCgroupRmdir   *ebpf.Program `ebpf:"fp_enforce_cgroup_rmdir"`
 	FpEnforceRuntimeAttach *ebpf.Program `ebpf:"fp_enforce_runtime_attach"`
+	FpEnforceRuntimeExec   *ebpf.Program `ebpf:"fp_enforce_runtime_exec"`
 	FpEnforceRuntimeExit   *ebpf.Program `ebpf:"fp_enforce_runtime_exit"`
 	FpEnforceRuntimeFork   *ebpf.Program `ebpf:"fp_enforce_runtime_fork"`
 }
@@ -152,6 +154,7 @@ func (p *enforcecgroupPrograms) Close() error {
 		p.FpEnforceCgroupMkdir,
 		p.FpEnforceCgroupRmdir,
 		p.FpEnforceRuntimeAttach,
+		p.FpEnforceRuntimeExec,
 		p.FpEnforceRuntimeExit,
 		p.FpEnforceRuntimeFork,
 	)

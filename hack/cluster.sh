@@ -406,6 +406,11 @@ remove_host_dirs() {
 SHARED_MOUNTS=(/sys/fs/bpf)
 make_mounts_shared() {
 	local m
+	# Without systemd nothing may have mounted the BPF filesystem: the agent's pins need it.
+	if ! mountpoint -q /sys/fs/bpf; then
+		mount -t bpf bpf /sys/fs/bpf
+		echo /sys/fs/bpf >>"$STATE/mounted-bpffs"
+	fi
 	for m in "${SHARED_MOUNTS[@]}"; do
 		mountpoint -q "$m" || continue
 		grep -qxF "$m" "$STATE/made-shared" 2>/dev/null && continue
@@ -416,8 +421,13 @@ make_mounts_shared() {
 }
 restore_mounts() {
 	local m
-	[ -f "$STATE/made-shared" ] || return 0
-	while read -r m; do mount --make-private "$m" 2>/dev/null || log "warning: could not make $m private again"; done <"$STATE/made-shared"
+	if [ -f "$STATE/made-shared" ]; then
+		while read -r m; do mount --make-private "$m" 2>/dev/null || log "warning: could not make $m private again"; done <"$STATE/made-shared"
+	fi
+	if [ -f "$STATE/mounted-bpffs" ]; then
+		umount /sys/fs/bpf 2>/dev/null || log "warning: could not unmount the BPF filesystem at /sys/fs/bpf"
+	fi
+	return 0
 }
 
 up() {

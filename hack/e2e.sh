@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 down() { [ "${FOOTPRINT_E2E_KEEP:-}" = 1 ] || hack/cluster.sh down; }
+trap down EXIT # also after a failed up: down is idempotent
 hack/cluster.sh up
-trap down EXIT
 hack/cluster.sh images
 KUBECONFIG=$(hack/cluster.sh kubeconfig)
 export KUBECONFIG

@@ -16,8 +16,9 @@ import (
 // Workloads resolves pods to their workloads (WorkloadOf), remembering the
 // workload of each ReplicaSet and Job it looked up, by UID: that never
 // changes, and the controllers resolve every selected pod on every
-// reconcile, which kubelet's cgroup events make frequent. Entries unused
-// for workloadTTL go. The zero value is not usable: NewWorkloads.
+// reconcile, which kubelet's cgroup events make frequent. Entries are
+// looked up again after workloadTTL (a ReplicaSet can be adopted by another
+// Deployment). The zero value is not usable: NewWorkloads.
 type Workloads struct {
 	reader client.Reader
 	mu     sync.Mutex
@@ -25,8 +26,8 @@ type Workloads struct {
 }
 
 type ownerEntry struct {
-	ref  v1alpha1.WorkloadReference
-	used time.Time
+	ref     v1alpha1.WorkloadReference
+	fetched time.Time
 }
 
 const workloadTTL = 10 * time.Minute
@@ -45,9 +46,7 @@ func (w *Workloads) Of(ctx context.Context, pod *corev1.Pod) (v1alpha1.WorkloadR
 	}
 	now := time.Now()
 	w.mu.Lock()
-	if e, ok := w.owners[owner.UID]; ok {
-		e.used = now
-		w.owners[owner.UID] = e
+	if e, ok := w.owners[owner.UID]; ok && now.Sub(e.fetched) <= workloadTTL {
 		w.mu.Unlock()
 		return e.ref, nil
 	}
@@ -61,10 +60,10 @@ func (w *Workloads) Of(ctx context.Context, pod *corev1.Pod) (v1alpha1.WorkloadR
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for uid, e := range w.owners {
-		if now.Sub(e.used) > workloadTTL {
+		if now.Sub(e.fetched) > workloadTTL {
 			delete(w.owners, uid)
 		}
 	}
-	w.owners[owner.UID] = ownerEntry{ref: ref, used: now}
+	w.owners[owner.UID] = ownerEntry{ref: ref, fetched: now}
 	return ref, nil
 }

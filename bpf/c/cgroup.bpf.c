@@ -87,3 +87,10 @@ int BPF_PROG(fp_runtime_exit, struct task_struct *task)
 	runtime_exit(task);
 	return 0;
 }
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(fp_runtime_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	runtime_exec_done(old_pid);
+	return 0;
+}

@@ -22,6 +22,8 @@
 #define EPERM 1
 #endif
 #define SIGKILL 9
+#define PF_EXITING 0x00000004
+#define PF_IO_WORKER 0x00000010
 
 /* on_default_hierarchy says whether a cgroup is cgroup v2's: cgroup ids are
  * per hierarchy, and only v2's are the ones the hooks see. */
@@ -39,12 +41,23 @@ static __always_inline bool on_default_hierarchy(struct cgroup *cgrp)
  * mounter's credentials on the workload's lookups), or a check against the
  * credentials a file was opened with. Neither is the task's need, and
  * neither is the task's to be held to.
+ *
+ * Except in io_uring: it runs a task's requests under credentials it
+ * registered earlier (a personality) or snapshotted, which are the task's
+ * own doing. A task that has used io_uring (task->io_uring) and io_uring's
+ * own workers are always held to their checks, borrowed or not.
  */
 static __always_inline bool borrowed_credentials(const struct cred *cred)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	return cred != BPF_CORE_READ(task, real_cred);
+	if (cred == BPF_CORE_READ(task, real_cred))
+		return false;
+	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER)
+		return false;
+	if (bpf_core_field_exists(task->io_uring) && BPF_CORE_READ(task, io_uring))
+		return false;
+	return true;
 }
 
 #endif /* FOOTPRINT_KERNEL_H */

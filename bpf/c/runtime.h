@@ -55,15 +55,32 @@ static __always_inline bool runtime_task(void)
 /*
  * runtime_exec says whether the exec the current task is making is the
  * runtime's own (a runtime task still in the runtime's mount namespace).
- * An exec in another mount namespace ends the task's runtime part: from it
- * on, the task is the workload.
+ * It only reads: runtime_exec_done, in one program per map after every
+ * exec, moves or ends the mark.
  *
  * old_tid is the thread id before the exec: a thread other than the leader
- * that executes a program takes the leader's id (runc init is a Go program
- * and may exec from any thread), so the mark moves from one to the other,
- * and no mark is left behind on an id the kernel will reuse.
+ * that executes a program takes the leader's id after the point of no
+ * return (runc init is a Go program and may exec from any thread).
  */
 static __always_inline bool runtime_exec(__u32 old_tid)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *ns = bpf_map_lookup_elem(&runtime_tasks, &tid);
+
+	if (!ns && old_tid != tid)
+		ns = bpf_map_lookup_elem(&runtime_tasks, &old_tid);
+	return ns && *ns == task_mnt_ns(bpf_get_current_task_btf());
+}
+
+/*
+ * runtime_exec_done runs after every exec (sched_process_exec, old_tid the
+ * thread's id before it): an exec in another mount namespace ends the
+ * task's runtime part, from it on the task is the workload; an exec in the
+ * runtime's own keeps the mark, moved to the id the task has now. Either
+ * way no mark stays on the old id, which never sees an exit of its own and
+ * which the kernel will hand to another task.
+ */
+static __always_inline void runtime_exec_done(__u32 old_tid)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 *ns = bpf_map_lookup_elem(&runtime_tasks, &tid);
@@ -72,16 +89,14 @@ static __always_inline bool runtime_exec(__u32 old_tid)
 	if (!ns && old_tid != tid)
 		ns = bpf_map_lookup_elem(&runtime_tasks, &old_tid);
 	if (!ns)
-		return false;
+		return;
 	runtime_ns = *ns;
 	if (old_tid != tid)
 		bpf_map_delete_elem(&runtime_tasks, &old_tid);
-	if (runtime_ns == task_mnt_ns(bpf_get_current_task_btf())) {
+	if (runtime_ns == task_mnt_ns(bpf_get_current_task_btf()))
 		bpf_map_update_elem(&runtime_tasks, &tid, &runtime_ns, BPF_ANY);
-		return true;
-	}
-	bpf_map_delete_elem(&runtime_tasks, &tid);
-	return false;
+	else
+		bpf_map_delete_elem(&runtime_tasks, &tid);
 }
 
 /* mark_runtime makes task a runtime task of the runtime whose mount
@@ -103,6 +118,9 @@ static __always_inline bool container_cgroup(__u64 id);
  */
 static __always_inline bool runtime_attach(struct cgroup *dst, struct task_struct *task)
 {
+	/* The migration skips an exiting task; a mark would outlive it. */
+	if ((BPF_CORE_READ(task, flags) & PF_EXITING) || BPF_CORE_READ(task, exit_state))
+		return true;
 	if (!on_default_hierarchy(dst))
 		return true;
 	if (!container_cgroup(BPF_CORE_READ(dst, kn, id)))
@@ -120,15 +138,17 @@ static __always_inline bool runtime_attach(struct cgroup *dst, struct task_struc
 static __always_inline bool runtime_fork(struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptid = BPF_CORE_READ(parent, pid);
+	__u32 ctid = BPF_CORE_READ(child, pid);
 	__u32 *ns = bpf_map_lookup_elem(&runtime_tasks, &ptid);
 
 	if (ns)
 		return mark_runtime(child, *ns);
-	if (!container_cgroup(BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id)))
-		return true;
-	if (container_cgroup(BPF_CORE_READ(parent, cgroups, dfl_cgrp, kn, id)))
-		return true;
-	return mark_runtime(child, task_mnt_ns(parent));
+	if (container_cgroup(BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id)) &&
+	    !container_cgroup(BPF_CORE_READ(parent, cgroups, dfl_cgrp, kn, id)))
+		return mark_runtime(child, task_mnt_ns(parent));
+	/* Belt and braces: a new task never inherits a mark left on its id. */
+	bpf_map_delete_elem(&runtime_tasks, &ctid);
+	return true;
 }
 
 static __always_inline void runtime_exit(struct task_struct *task)

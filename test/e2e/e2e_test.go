@@ -67,7 +67,8 @@ func record(t *testing.T, k *kubectl) {
 	// instruction: restart them so that the profile has their start-up.
 	k.run(t, "-n", ns, "rollout", "restart", "deployment/web")
 	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
-	for _, ip := range k.podIPs(t, webPods) {
+	_, ips := k.pods(t, webPods, 2)
+	for _, ip := range ips {
 		for i := 0; i < 3; i++ {
 			get(t, ip)
 		}
@@ -90,7 +91,7 @@ func profiles(t *testing.T, k *kubectl) {
 		for _, s := range p.Spec.Sources {
 			pods[s.Pod] = true
 		}
-		current := k.podNames(t, webPods)
+		current, _ := k.pods(t, webPods, 2)
 		for _, pod := range current {
 			if !pods[pod] {
 				return fmt.Errorf("sources %v lack replica %s", p.Spec.Sources, pod)
@@ -149,10 +150,11 @@ func patchSecurityContext(t *testing.T, k *kubectl) {
 	}
 	k.run(t, "-n", ns, "patch", "deployment", "web", "--patch-file", file)
 	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
-	for _, ip := range k.podIPs(t, webPods) {
+	names, ips := k.pods(t, webPods, 2)
+	for _, ip := range ips {
 		get(t, ip)
 	}
-	pod := k.podNames(t, webPods)[0]
+	pod := names[0]
 	// CAP_CHOWN (0) and CAP_NET_BIND_SERVICE (10), nothing else.
 	status := k.run(t, "-n", ns, "exec", pod, "-c", "app", "--", "cat", "/proc/1/status")
 	if !strings.Contains(status, "CapBnd:\t0000000000000401") {
@@ -184,7 +186,7 @@ func audit(t *testing.T, k *kubectl) {
 	out := k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--mode", "audit")
 	t.Logf("%s", out)
 	k.waitPolicyReady(t, "web-app", v1alpha1.ModeAudit)
-	ips := k.podIPs(t, webPods)
+	pods, ips := k.pods(t, webPods, 2)
 	for _, ip := range ips {
 		get(t, ip)
 	}
@@ -193,7 +195,6 @@ func audit(t *testing.T, k *kubectl) {
 		t.Fatalf("normal traffic under audit gave violations:\n%s", strings.Join(v, "\n"))
 	}
 
-	pods := k.podNames(t, webPods)
 	for _, m := range misbehaviours(ips[1]) {
 		out, err := k.try(append([]string{"-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave"}, m.args...)...)
 		if err != nil {
@@ -218,29 +219,27 @@ func audit(t *testing.T, k *kubectl) {
 func enforce(t *testing.T, k *kubectl) {
 	k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--mode", "enforce")
 	k.waitPolicyReady(t, "web-app", v1alpha1.ModeEnforce)
-	ips := k.podIPs(t, webPods)
-	pods := k.podNames(t, webPods)
+	pods, ips := k.pods(t, webPods, 2)
 	since := time.Now()
 
-	cases := []struct {
-		args []string
-		// out is what kubectl exec prints when the misbehaviour is
-		// stopped on this host: connects fail with EPERM, the rest is
-		// killed (SIGKILL) where BPF-LSM is missing.
-		out   string
+	type misbehaviourCase struct {
+		args  []string
+		kind  v1alpha1.EnforcedKind
 		event string
-	}{
-		{[]string{"shadow"}, "exit code 137", "opened /etc/shadow for read: killed"},
-		{[]string{"connect", ips[1] + ":80"}, "operation not permitted", "connected to " + ips[1] + ":80 TCP: denied"},
-		{[]string{"exec"}, "signal: killed", "executed /bin/busybox: killed"},
+	}
+	cases := []misbehaviourCase{
+		{[]string{"shadow"}, v1alpha1.KindFiles, "opened /etc/shadow for read"},
+		{[]string{"connect", ips[1] + ":80"}, v1alpha1.KindConnect, "connected to " + ips[1] + ":80 TCP"},
+		{[]string{"exec"}, v1alpha1.KindExecutables, "executed /bin/busybox"},
 	}
 	var want []string
 	for _, c := range cases {
+		stopped, outcome := k.stopped(t, "web-app", c.kind)
 		out, err := k.try(append([]string{"-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave"}, c.args...)...)
-		if err == nil || !strings.Contains(out, c.out) {
-			t.Errorf("misbehave %v under enforce: %v\n%s\nwant it stopped (%q)", c.args, err, out, c.out)
+		if err == nil || !strings.Contains(out, stopped) {
+			t.Errorf("misbehave %v under enforce: %v\n%s\nwant it stopped (%q)", c.args, err, out, stopped)
 		}
-		want = append(want, pods[0]+" .* "+c.event)
+		want = append(want, pods[0]+" .* "+c.event+": "+outcome)
 	}
 	k.waitViolations(t, want)
 
@@ -262,7 +261,8 @@ func enforce(t *testing.T, k *kubectl) {
 
 func deletePolicy(t *testing.T, k *kubectl) {
 	k.run(t, "-n", ns, "delete", "enforcementpolicy", "web-app", "--wait")
-	pod := k.podNames(t, webPods)[0]
+	pods, ips := k.pods(t, webPods, 2)
+	pod := pods[0]
 	k.eventually(t, "reading /etc/shadow works again", 30*time.Second, func() error {
 		out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "shadow")
 		if err != nil {
@@ -270,7 +270,6 @@ func deletePolicy(t *testing.T, k *kubectl) {
 		}
 		return nil
 	})
-	ips := k.podIPs(t, webPods)
 	if out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "connect", ips[len(ips)-1]+":80"); err != nil {
 		t.Errorf("connect after the policy was deleted: %v\n%s", err, out)
 	}
@@ -283,12 +282,12 @@ func agentRestart(t *testing.T, k *kubectl) {
 	k.run(t, "footprint", "record", "deployment/api", "-n", ns, "--containers", "app")
 	k.run(t, "-n", ns, "rollout", "restart", "deployment/api")
 	k.run(t, "-n", ns, "rollout", "status", "deployment/api", "--timeout=120s")
-	ips := k.podIPs(t, "app=api")
+	pods, ips := k.pods(t, "app=api", 1)
 	// Traffic, then at once (well within the agent's 10 s flush) the agent
 	// goes: its pinned maps keep what it had not written yet.
 	get(t, ips[0])
 	k.run(t, "-n", "footprint-system", "delete", "pod", "-l", "app.kubernetes.io/name=footprint", "--wait=false")
-	pod := k.podNames(t, "app=api")[0]
+	pod := pods[0]
 	if out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "exec"); err != nil {
 		t.Fatalf("exec while the agent restarts: %v\n%s", err, out)
 	}
@@ -319,7 +318,8 @@ func agentRestart(t *testing.T, k *kubectl) {
 // patched and so still holds the runtime's default capabilities, CAP_FOWNER
 // among them: using it is reported under audit and killed under enforce.
 func capability(t *testing.T, k *kubectl) {
-	pod := k.podNames(t, "app=api")[0]
+	pods, _ := k.pods(t, "app=api", 1)
+	pod := pods[0]
 	k.run(t, "footprint", "enforce", "api-app", "-n", ns, "--mode", "audit")
 	k.waitPolicyReady(t, "api-app", v1alpha1.ModeAudit)
 	if out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "capability"); err != nil {
@@ -329,20 +329,27 @@ func capability(t *testing.T, k *kubectl) {
 
 	k.run(t, "footprint", "enforce", "api-app", "-n", ns, "--mode", "enforce")
 	k.waitPolicyReady(t, "api-app", v1alpha1.ModeEnforce)
+	stopped, outcome := k.stopped(t, "api-app", v1alpha1.KindCapabilities)
 	out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "capability")
-	if err == nil || !strings.Contains(out, "exit code 137") {
-		t.Errorf("capability misbehaviour under enforce: %v\n%s\nwant it killed (exit code 137)", err, out)
+	if err == nil || !strings.Contains(out, stopped) {
+		t.Errorf("capability misbehaviour under enforce: %v\n%s\nwant it stopped (%q)", err, out, stopped)
 	}
-	k.waitViolations(t, []string{pod + " .* used CAP_FOWNER: killed"})
+	k.waitViolations(t, []string{pod + " .* used CAP_FOWNER: " + outcome})
 }
 
 // heldFromFirstInstruction rolls out a version of Deployment api whose very
 // first act breaks its policy: the new pod, created after the policy, is
-// killed at that act, and the rollout is undone.
+// stopped at that act (killed, or refused where the kernel has BPF-LSM),
+// and the rollout is undone.
 func heldFromFirstInstruction(t *testing.T, k *kubectl) {
+	_, outcome := k.stopped(t, "api-app", v1alpha1.KindFiles)
+	wantCode := int32(137) // SIGKILL
+	if outcome == "denied" {
+		wantCode = 1 // the read fails and the app exits with its error
+	}
 	k.run(t, "-n", ns, "patch", "deployment", "api", "--patch",
 		`{"spec":{"template":{"spec":{"containers":[{"name":"app","args":["misbehave","shadow"]}]}}}}`)
-	k.eventually(t, "the new pod is killed at its first act", 60*time.Second, func() error {
+	k.eventually(t, "the new pod is stopped at its first act", 60*time.Second, func() error {
 		var list corev1.PodList
 		if err := k.tryJSON(&list, "-n", ns, "get", "pods", "-l", "app=api"); err != nil {
 			return err
@@ -353,21 +360,22 @@ func heldFromFirstInstruction(t *testing.T, k *kubectl) {
 			}
 			for _, cs := range p.Status.ContainerStatuses {
 				for _, st := range []corev1.ContainerState{cs.State, cs.LastTerminationState} {
-					if st.Terminated != nil && st.Terminated.ExitCode == 137 {
+					if st.Terminated != nil && st.Terminated.ExitCode == wantCode {
 						return nil
 					}
 					if st.Terminated != nil {
-						return fmt.Errorf("pod %s exited %d, want 137 (killed)", p.Name, st.Terminated.ExitCode)
+						return fmt.Errorf("pod %s exited %d, want %d", p.Name, st.Terminated.ExitCode, wantCode)
 					}
 				}
 			}
 		}
 		return fmt.Errorf("no pod of the new version has ended yet")
 	})
-	k.waitViolations(t, []string{`api-\S+ .* opened /etc/shadow for read: killed \(policy api-app\)`})
+	k.waitViolations(t, []string{`api-\S+ .* opened /etc/shadow for read: ` + outcome + ` \(policy api-app\)`})
 	k.run(t, "-n", ns, "rollout", "undo", "deployment/api")
 	k.run(t, "-n", ns, "rollout", "status", "deployment/api", "--timeout=120s")
-	for _, ip := range k.podIPs(t, "app=api") {
+	_, ips := k.pods(t, "app=api", 1)
+	for _, ip := range ips {
 		get(t, ip)
 	}
 }

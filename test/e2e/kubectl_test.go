@@ -126,22 +126,18 @@ func (k *kubectl) readyPods(t *testing.T, selector string) []corev1.Pod {
 	return ready
 }
 
-func (k *kubectl) podNames(t *testing.T, selector string) []string {
+// pods are the names and addresses of the ready pods selector selects, in
+// the same order, from one listing; fewer than least fails the test.
+func (k *kubectl) pods(t *testing.T, selector string, least int) (names, ips []string) {
 	t.Helper()
-	var names []string
 	for _, p := range k.readyPods(t, selector) {
 		names = append(names, p.Name)
-	}
-	return names
-}
-
-func (k *kubectl) podIPs(t *testing.T, selector string) []string {
-	t.Helper()
-	var ips []string
-	for _, p := range k.readyPods(t, selector) {
 		ips = append(ips, p.Status.PodIP)
 	}
-	return ips
+	if len(names) < least {
+		t.Fatalf("%d ready pods match %s, want at least %d", len(names), selector, least)
+	}
+	return names, ips
 }
 
 func (k *kubectl) waitPolicyReady(t *testing.T, name string, mode v1alpha1.EnforcementMode) {
@@ -161,6 +157,34 @@ func (k *kubectl) waitPolicyReady(t *testing.T, name string, mode v1alpha1.Enfor
 		}
 		return fmt.Errorf("conditions %+v", p.Status.Conditions)
 	})
+}
+
+// stopped is how an operation of kind outside policy name is stopped on
+// this cluster's node, as the policy's status reports: what kubectl exec
+// prints when it is, and the outcome the violation names. Killed after the
+// fact where the kernel has no BPF-LSM, prevented with EPERM where it has.
+func (k *kubectl) stopped(t *testing.T, name string, kind v1alpha1.EnforcedKind) (out, outcome string) {
+	t.Helper()
+	var p v1alpha1.EnforcementPolicy
+	k.json(t, &p, "-n", ns, "get", "enforcementpolicy", name)
+	for _, n := range p.Status.Nodes {
+		for _, ke := range n.Kinds {
+			if ke.Kind != kind {
+				continue
+			}
+			switch {
+			case ke.Effect == v1alpha1.EffectPrevented:
+				return "operation not permitted", "denied"
+			case ke.Effect == v1alpha1.EffectKilledAfter && kind == v1alpha1.KindExecutables:
+				// the program is killed; the misbehaving process, its parent, goes on
+				return "signal: killed", "killed"
+			case ke.Effect == v1alpha1.EffectKilledAfter:
+				return "exit code 137", "killed"
+			}
+		}
+	}
+	t.Fatalf("policy %s reports no way to stop %s: %+v", name, kind, p.Status.Nodes)
+	return "", ""
 }
 
 // violations are the lines kubectl footprint violations prints.

@@ -46,6 +46,8 @@ func runAction(action string, args []string) error {
 			return fmt.Errorf("unshare the mount namespace: %w", err)
 		}
 		return unix.Exec(args[1], args[1:], os.Environ())
+	case "iouring-open": // path: open through io_uring under a registered personality
+		return ioUringOpenWithPersonality(args[0])
 	case "open-many": // path count
 		n, _ := strconv.Atoi(args[1])
 		for i := 0; i < n; i++ {

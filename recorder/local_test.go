@@ -223,6 +223,23 @@ func TestRecordsCapabilityChecksWithTheirVerdict(t *testing.T) {
 			t.Fatalf("no granted CAP_CHOWN in %+v", res.Profile.Spec.Capabilities)
 		}
 	})
+	t.Run("io_uring under a registered personality", func(t *testing.T) {
+		// Credentials io_uring borrows are the task's own making: a read
+		// of another user's file through them still needs, and shows,
+		// CAP_DAC_READ_SEARCH.
+		secret := filepath.Join(dir, "secret")
+		writeFile(t, secret, "x")
+		if err := os.Chmod(secret, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(secret, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		res := record(t, LocalOptions{Command: helperCommand(t, "iouring-open", secret)})
+		if findCapability(res.Profile, "CAP_DAC_READ_SEARCH", v1alpha1.VerdictGranted, false) == nil {
+			t.Fatalf("no granted CAP_DAC_READ_SEARCH in %+v", res.Profile.Spec.Capabilities)
+		}
+	})
 	t.Run("CAP_SYSLOG denied outside the bounding set", func(t *testing.T) {
 		cmd := append([]string{"setpriv", "--bounding-set", "-syslog", "--inh-caps", "-syslog"}, helperCommand(t, "syslog")...)
 		res := record(t, LocalOptions{Command: cmd})

@@ -178,14 +178,17 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 	}
 	// Containers whose first exec stopped them for a pending hold: holding
 	// them here (their name is in the pod's status already) continues them,
-	// as classify would have.
+	// as classify would have. Read once, and only when a container's hold
+	// changes.
 	var stopped map[uint64]uint32
-	if len(named) > 0 {
-		stopped, _ = c.Enforcer.PendingCgroups()
-	}
 	for id, cur := range want {
 		if c.enforced[id] == cur {
 			continue
+		}
+		if stopped == nil && cur.container && len(named) > 0 {
+			if stopped, _ = c.Enforcer.PendingCgroups(); stopped == nil {
+				stopped = map[uint64]uint32{}
+			}
 		}
 		// Running containers are held at once; a pod's cgroup from its
 		// containers' first exec on.

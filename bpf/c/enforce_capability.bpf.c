@@ -17,8 +17,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline int check_capability(int cap, const struct user_namespace *ns,
-					    bool can_deny)
+static __always_inline int check_capability(const struct cred *cred, int cap,
+					    const struct user_namespace *ns, bool can_deny)
 {
 	struct fp_violation_event *ev;
 	struct enforced e;
@@ -34,6 +34,9 @@ static __always_inline int check_capability(int cap, const struct user_namespace
 	if (e.policy->caps_allowed & bit)
 		return 0;
 	if (level > 0 && (e.policy->caps_allowed_userns & bit))
+		return 0;
+	/* Last: only would-be violations pay for it. */
+	if (borrowed_credentials(cred))
 		return 0;
 
 	what = outcome(e.policy, can_deny, true);
@@ -57,9 +60,9 @@ int BPF_PROG(fp_enforce_capable_lsm, const struct cred *cred, struct user_namesp
 {
 	if (ret)
 		return ret;
-	if ((opts & CAP_OPT_NOAUDIT) || borrowed_credentials(cred))
+	if (opts & CAP_OPT_NOAUDIT)
 		return 0;
-	return check_capability(cap, ns, true);
+	return check_capability(cred, cap, ns, true);
 }
 
 SEC("tp_btf/cap_capable")
@@ -68,7 +71,7 @@ int BPF_PROG(fp_enforce_capable_tp_btf, const struct cred *cred, struct user_nam
 {
 	struct enforced e;
 
-	if (ret || borrowed_credentials(cred))
+	if (ret)
 		return 0;
 	/* The cheap test first: the stack walk of called_without_audit only
 	 * for checks that would otherwise be violations. */
@@ -78,6 +81,6 @@ int BPF_PROG(fp_enforce_capable_tp_btf, const struct cred *cred, struct user_nam
 		return 0;
 	if (called_without_audit(ctx, cap))
 		return 0;
-	check_capability(cap, target_ns, false);
+	check_capability(cred, cap, target_ns, false);
 	return 0;
 }

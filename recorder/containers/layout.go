@@ -66,6 +66,15 @@ func baseOf(dir, name string) (base, bool) {
 
 func (b base) systemd() bool { return b.stem != "" }
 
+// podParents are the directories podPath puts pods in, one per QoS class.
+func (b base) podParents() []string {
+	var dirs []string
+	for _, q := range []corev1.PodQOSClass{corev1.PodQOSGuaranteed, corev1.PodQOSBurstable, corev1.PodQOSBestEffort} {
+		dirs = append(dirs, path.Dir(b.podPath(q, "x")))
+	}
+	return dirs
+}
+
 // podPath is where kubelet puts the cgroup of a pod of the QoS class.
 func (b base) podPath(q corev1.PodQOSClass, uid string) string {
 	qos := qosDir(q)

@@ -2,10 +2,9 @@ package containers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
@@ -26,7 +25,7 @@ import (
 // It returns once the watches are in place (an error when there is no
 // kubepods cgroup yet or inotify fails); they end with ctx.
 func (r *Resolver) WatchPodCgroups(ctx context.Context, created func()) error {
-	bases, err := r.Kubepods()
+	bases, err := r.cachedBases()
 	if err != nil {
 		return err
 	}
@@ -37,10 +36,16 @@ func (r *Resolver) WatchPodCgroups(ctx context.Context, created func()) error {
 	// Non-blocking: reads go through the runtime's poller, and Close ends
 	// a read in progress.
 	f := os.NewFile(uintptr(fd), "inotify")
-	for _, dir := range podParents(bases) {
-		if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_ONLYDIR); err != nil {
-			f.Close()
-			return fmt.Errorf("watch pod cgroups in %s: %w", dir, err)
+	for _, b := range bases {
+		for _, dir := range b.podParents() {
+			_, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_ONLYDIR)
+			if errors.Is(err, unix.ENOENT) {
+				continue // no pod of that QoS class yet, so kubelet made no cgroup for it
+			}
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("watch pod cgroups in %s: %w", dir, err)
+			}
 		}
 	}
 	go func() {
@@ -60,27 +65,6 @@ func (r *Resolver) WatchPodCgroups(ctx context.Context, created func()) error {
 		}
 	}()
 	return nil
-}
-
-// podParents are the directories kubelet makes pod cgroups in: each
-// kubepods cgroup (Guaranteed pods) and its QoS cgroups (burstable,
-// besteffort; kubepods-burstable.slice, kubepods-besteffort.slice).
-func podParents(bases []string) []string {
-	var dirs []string
-	for _, base := range bases {
-		dirs = append(dirs, base)
-		entries, err := os.ReadDir(base)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			name := strings.TrimSuffix(e.Name(), ".slice")
-			if e.IsDir() && (strings.HasSuffix(name, "burstable") || strings.HasSuffix(name, "besteffort")) {
-				dirs = append(dirs, filepath.Join(base, e.Name()))
-			}
-		}
-	}
-	return dirs
 }
 
 // PodCgroupSource is a controller-runtime source that queues key whenever

@@ -170,15 +170,16 @@ func patchSecurityContext(t *testing.T, k *kubectl) {
 // misbehaviour injected into a running app container through kubectl exec.
 type misbehaviour struct {
 	args []string
+	kind v1alpha1.EnforcedKind
 	// event is what the PolicyViolation event says.
 	event string
 }
 
 func misbehaviours(otherIP string) []misbehaviour {
 	return []misbehaviour{
-		{[]string{"shadow"}, "opened /etc/shadow for read"},
-		{[]string{"connect", otherIP + ":80"}, "connected to " + otherIP + ":80 TCP"},
-		{[]string{"exec"}, "executed /bin/busybox"},
+		{[]string{"shadow"}, v1alpha1.KindFiles, "opened /etc/shadow for read"},
+		{[]string{"connect", otherIP + ":80"}, v1alpha1.KindConnect, "connected to " + otherIP + ":80 TCP"},
+		{[]string{"exec"}, v1alpha1.KindExecutables, "executed /bin/busybox"},
 	}
 }
 
@@ -222,18 +223,8 @@ func enforce(t *testing.T, k *kubectl) {
 	pods, ips := k.pods(t, webPods, 2)
 	since := time.Now()
 
-	type misbehaviourCase struct {
-		args  []string
-		kind  v1alpha1.EnforcedKind
-		event string
-	}
-	cases := []misbehaviourCase{
-		{[]string{"shadow"}, v1alpha1.KindFiles, "opened /etc/shadow for read"},
-		{[]string{"connect", ips[1] + ":80"}, v1alpha1.KindConnect, "connected to " + ips[1] + ":80 TCP"},
-		{[]string{"exec"}, v1alpha1.KindExecutables, "executed /bin/busybox"},
-	}
 	var want []string
-	for _, c := range cases {
+	for _, c := range misbehaviours(ips[1]) {
 		stopped, outcome := k.stopped(t, "web-app", c.kind)
 		out, err := k.try(append([]string{"-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave"}, c.args...)...)
 		if err == nil || !strings.Contains(out, stopped) {

@@ -16,8 +16,8 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/testaction"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
 // The test binary doubles as the program under test (internal/testaction).

@@ -15,8 +15,8 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
 // LocalOptions configures EnforceCommand.

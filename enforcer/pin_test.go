@@ -14,7 +14,7 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // TestPinnedEnforcementHoldsThroughAKilledAgent kills (SIGKILL) a process

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/testaction"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
 // The test binary doubles as the program under test (internal/testaction).

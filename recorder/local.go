@@ -18,7 +18,7 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // LocalOptions configures a local recording of one command.

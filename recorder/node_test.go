@@ -15,8 +15,8 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/kubelettest"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder/containers"
 )
 

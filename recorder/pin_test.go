@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/footprint-dev/footprint/bpf"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // TestPinnedRecordingSurvivesAKilledAgent kills (SIGKILL) a process that

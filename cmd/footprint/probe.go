@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
 )
 
 func newProbeCommand() *cobra.Command {

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // Options configures Run.

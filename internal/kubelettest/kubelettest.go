@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // Driver is kubelet's cgroup driver.

@@ -33,7 +33,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // Runtime is the container runtime named in a container ID's scheme.

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // testRoot makes a fresh directory under the real cgroup2 mount for one

@@ -20,7 +20,7 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
-	"github.com/footprint-dev/footprint/recorder/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // config is how footprint is set up around a loop.

@@ -27,19 +27,22 @@ type backend struct {
 	optional map[string]bool
 	// note explains a limit of this backend to the user.
 	note string
+	// effect is, for enforcement backends, what the hook does to a
+	// violation.
+	effect Effect
 }
 
-// backends lists each kind's backends, best first. Cgroup tracking and exec
-// come first in load order: exec is what opens a watched cgroup for
-// recording, and cgroup tracking is what covers cgroups created under it.
-var backends = []struct {
-	kind     Kind
+// kindBackends are the backends of one kind, best first.
+type kindBackends struct {
+	kind Kind
+	// required kinds fail the load when no backend of theirs works.
 	required bool
 	choices  []backend
-}{
-	{KindCgroup, true, []backend{
-		{name: "tp_btf/cgroup_mkdir", object: "cgroup", programs: []string{"fp_cgroup_mkdir", "fp_cgroup_rmdir", "fp_runtime_attach", "fp_runtime_fork", "fp_runtime_exec", "fp_runtime_exit"}},
-	}},
+}
+
+// recorderBackends lists each recorded kind's backends, best first. Exec
+// comes first: its hook is what opens a watched cgroup for recording.
+var recorderBackends = []kindBackends{
 	{KindExec, true, []backend{
 		{name: "tp_btf/sched_process_exec", object: "exec", programs: []string{"fp_exec_tp_btf"}},
 		{name: "tracepoint/sched/sched_process_exec", object: "exec", programs: []string{"fp_exec_tp"},
@@ -64,9 +67,38 @@ var backends = []struct {
 	}},
 }
 
-// BackendNames lists the backends footprint knows for a kind, best first.
-func BackendNames(k Kind) []string {
-	for _, b := range backends {
+// enforcerBackends lists each kind's enforcement backends, best first. Exec
+// is required: the exec hook is what makes an enforced cgroup live.
+var enforcerBackends = []kindBackends{
+	{KindExec, true, []backend{
+		{name: "lsm/bprm_check_security", object: "enforceexec", programs: []string{"fp_enforce_bprm_lsm"}, effect: Prevented},
+		{name: "fmod_ret/security_bprm_check", object: "enforceexec", programs: []string{"fp_enforce_bprm_fmod_ret"}, effect: Prevented},
+		{name: "tp_btf/sched_process_exec", object: "enforceexec", programs: []string{"fp_enforce_exec_tp_btf"},
+			note: "before the new program runs", effect: KilledAfter},
+	}},
+	{KindCapability, false, []backend{
+		{name: "lsm/capable", object: "enforcecapability", programs: []string{"fp_enforce_capable_lsm"}, effect: Prevented},
+		{name: "fmod_ret/security_capable", object: "enforcecapability", programs: []string{"fp_enforce_capable_fmod_ret"}, effect: Prevented},
+		{name: "tp_btf/cap_capable", object: "enforcecapability", programs: []string{"fp_enforce_capable_tp_btf"},
+			note: "after the privileged operation", effect: KilledAfter},
+	}},
+	{KindFile, false, []backend{
+		{name: "lsm/file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_lsm"}, effect: Prevented},
+		{name: "fmod_ret/security_file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_fmod_ret"}, effect: Prevented},
+		{name: "tracepoint/syscalls/sys_exit_open*", object: "enforcefile",
+			programs: []string{"fp_enforce_exit_openat", "fp_enforce_exit_open", "fp_enforce_exit_openat2", "fp_enforce_exit_creat"},
+			optional: map[string]bool{"fp_enforce_exit_open": true, "fp_enforce_exit_openat2": true, "fp_enforce_exit_creat": true},
+			note:     "before it reads; O_CREAT, O_TRUNC have taken effect", effect: KilledAfter},
+	}},
+	{KindConnect, false, []backend{
+		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "enforceconnect",
+			programs: []string{"fp_enforce_connect4", "fp_enforce_connect6", "fp_enforce_sendmsg4", "fp_enforce_sendmsg6"},
+			note:     "the Kill action denies: no signals here", effect: Prevented},
+	}},
+}
+
+func backendNames(table []kindBackends, k Kind) []string {
+	for _, b := range table {
 		if b.kind == k {
 			names := make([]string, len(b.choices))
 			for i, c := range b.choices {
@@ -78,21 +110,50 @@ func BackendNames(k Kind) []string {
 	return nil
 }
 
-// Rejection is a backend the kernel refused, and why.
+// BackendNames lists the recording backends footprint knows for a kind,
+// best first.
+func BackendNames(k Kind) []string { return backendNames(recorderBackends, k) }
+
+// EnforcerBackendNames lists the enforcement backends footprint knows for a
+// kind, best first.
+func EnforcerBackendNames(k Kind) []string { return backendNames(enforcerBackends, k) }
+
+// Stage is how far a refused backend got.
+type Stage string
+
+// The stages at which a backend is refused.
+const (
+	// StageNotTried: another backend was asked for (--backend).
+	StageNotTried Stage = "not tried"
+	// StageLSMInactive: a BPF-LSM backend where bpf is not an active LSM;
+	// its programs would attach and never run.
+	StageLSMInactive Stage = "lsm inactive"
+	// StageLoad: the kernel refused to load the programs.
+	StageLoad Stage = "load"
+	// StageAttach: the kernel refused to attach them.
+	StageAttach Stage = "attach"
+	// StageSelfTest: attached, but the self-test did not see them work.
+	StageSelfTest Stage = "self-test"
+)
+
+// Rejection is a backend footprint does not use, and why.
 type Rejection struct {
-	Backend string
-	Reason  string
+	Backend string `json:"backend"`
+	Stage   Stage  `json:"stage"`
+	Reason  string `json:"reason"`
 }
 
 // BackendChoice is the outcome of probing one kind's backends.
 type BackendChoice struct {
 	Kind Kind
-	// Chosen is the backend in use; empty when none loaded.
+	// Chosen is the backend in use; empty when none works.
 	Chosen string
 	// Note explains a limit of the chosen backend, if any.
 	Note string
-	// Rejected lists the better backends the kernel refused (and, when a
-	// backend was pinned, the ones not tried).
+	// Proof is what the self-test saw the chosen backend do.
+	Proof string
+	// Rejected lists the better backends that do not work here (and,
+	// when a backend was asked for, the ones not tried), in order.
 	Rejected []Rejection
 }
 

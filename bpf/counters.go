@@ -28,26 +28,61 @@ type KindCounters struct {
 }
 
 // countersPerKind is FP_COUNTERS_PER_KIND.
-const countersPerKind = 8
+const countersPerKind = int(typesFpCounterWhatFP_COUNTERS_PER_KIND)
 
-// Counters sums the per-CPU counters of every kind.
-func (r *Recorder) Counters() (map[Kind]KindCounters, error) {
-	if r.counters == nil {
-		return nil, ErrRecorderClosed
-	}
-	out := map[Kind]KindCounters{}
-	for _, k := range append([]Kind{KindCgroup}, RecordedKinds...) {
-		var c [6]uint64
+// sumCounters reads per-CPU counters indexed kind * countersPerKind + what
+// and sums them, for the first n whats of every recorded kind.
+func sumCounters(m *ebpf.Map, n int) (map[Kind][]uint64, error) {
+	out := map[Kind][]uint64{}
+	for _, k := range RecordedKinds {
+		c := make([]uint64, n)
 		for what := range c {
 			var perCPU []uint64
-			if err := r.counters.Lookup(uint32(int(k)*countersPerKind+what), &perCPU); err != nil {
-				return nil, fmt.Errorf("read counters: %w", err)
+			if err := m.Lookup(uint32(int(k)*countersPerKind+what), &perCPU); err != nil {
+				return nil, err
 			}
 			for _, v := range perCPU {
 				c[what] += v
 			}
 		}
-		out[k] = KindCounters{Events: c[0], New: c[1], RingBufferLost: c[2], MapFull: c[3], Truncated: c[4], ReadErrors: c[5]}
+		out[k] = c
+	}
+	return out, nil
+}
+
+// Counters sums the per-CPU counters of every kind, less what the
+// self-test's canary caused.
+func (r *Recorder) Counters() (map[Kind]KindCounters, error) {
+	if r.counters == nil {
+		return nil, ErrRecorderClosed
+	}
+	raw, err := r.rawCounters()
+	if err != nil {
+		return nil, err
+	}
+	for k, c := range raw {
+		b := r.counterBase[k]
+		raw[k] = KindCounters{Events: c.Events - b.Events, New: c.New - b.New, RingBufferLost: c.RingBufferLost - b.RingBufferLost,
+			MapFull: c.MapFull - b.MapFull, Truncated: c.Truncated - b.Truncated, ReadErrors: c.ReadErrors - b.ReadErrors}
+	}
+	return raw, nil
+}
+
+func (r *Recorder) rawCounters() (map[Kind]KindCounters, error) {
+	sums, err := sumCounters(r.counters, 6)
+	if err != nil {
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	out := map[Kind]KindCounters{}
+	for k, c := range sums {
+		out[k] = KindCounters{
+			Events:         c[typesFpCounterWhatFP_COUNT_EVENTS],
+			New:            c[typesFpCounterWhatFP_COUNT_NEW],
+			RingBufferLost: c[typesFpCounterWhatFP_COUNT_RINGBUF_LOST],
+			MapFull:        c[typesFpCounterWhatFP_COUNT_MAP_FULL],
+			Truncated:      c[typesFpCounterWhatFP_COUNT_TRUNCATED],
+			ReadErrors:     c[typesFpCounterWhatFP_COUNT_READ_ERROR],
+		}
 	}
 	return out, nil
 }
@@ -63,8 +98,8 @@ type ProgramStat struct {
 // by program name.
 func (r *Recorder) ProgramStats() map[string]ProgramStat {
 	out := map[string]ProgramStat{}
-	for _, c := range r.collections {
-		addProgramStats(out, c)
+	for _, a := range r.attached {
+		addProgramStats(out, a.coll)
 	}
 	return out
 }
@@ -73,8 +108,8 @@ func (r *Recorder) ProgramStats() map[string]ProgramStat {
 // by program name.
 func (e *Enforcer) ProgramStats() map[string]ProgramStat {
 	out := map[string]ProgramStat{}
-	for _, c := range e.collections {
-		addProgramStats(out, c)
+	for _, a := range e.attached {
+		addProgramStats(out, a.coll)
 	}
 	return out
 }

@@ -3,18 +3,10 @@ package bpf
 import (
 	"errors"
 	"fmt"
-	"os"
+	"net/netip"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
-
-	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/enforcer/rules"
 )
 
 // Effect says what enforcement does about a violation of one kind on this
@@ -28,50 +20,9 @@ const (
 	// has happened (it never returns to user space, but an effect such as
 	// a chown, or the creation or truncation of a file, remains).
 	KilledAfter Effect = "killed after the fact"
-	// Unavailable: no backend loads; the kind is not enforced.
+	// Unavailable: no backend works; the kind is not enforced.
 	Unavailable Effect = "not enforced"
 )
-
-// enforceBackend is a backend of the enforcer and what it can do.
-type enforceBackend struct {
-	backend
-	// prevents is true when the hook can make the operation fail.
-	prevents bool
-}
-
-// enforceBackends lists each kind's enforcement backends, best first. Exec
-// is required: the exec hook is what makes an enforced cgroup live.
-var enforceBackends = []struct {
-	kind     Kind
-	required bool
-	choices  []enforceBackend
-}{
-	{KindCgroup, true, []enforceBackend{
-		{backend{name: "tp_btf/cgroup_mkdir", object: "enforcecgroup", programs: []string{"fp_enforce_cgroup_mkdir", "fp_enforce_cgroup_rmdir", "fp_enforce_runtime_attach", "fp_enforce_runtime_fork", "fp_enforce_runtime_exec", "fp_enforce_runtime_exit"}}, false},
-	}},
-	{KindExec, true, []enforceBackend{
-		{backend{name: "lsm/bprm_check_security", object: "enforceexec", programs: []string{"fp_enforce_bprm_lsm"}}, true},
-		{backend{name: "tp_btf/sched_process_exec", object: "enforceexec", programs: []string{"fp_enforce_exec_tp_btf"},
-			note: "before the new program runs"}, false},
-	}},
-	{KindCapability, false, []enforceBackend{
-		{backend{name: "lsm/capable", object: "enforcecapability", programs: []string{"fp_enforce_capable_lsm"}}, true},
-		{backend{name: "tp_btf/cap_capable", object: "enforcecapability", programs: []string{"fp_enforce_capable_tp_btf"},
-			note: "after the privileged operation"}, false},
-	}},
-	{KindFile, false, []enforceBackend{
-		{backend{name: "lsm/file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_lsm"}}, true},
-		{backend{name: "tracepoint/syscalls/sys_exit_open*", object: "enforcefile",
-			programs: []string{"fp_enforce_exit_openat", "fp_enforce_exit_open", "fp_enforce_exit_openat2", "fp_enforce_exit_creat"},
-			optional: map[string]bool{"fp_enforce_exit_open": true, "fp_enforce_exit_openat2": true, "fp_enforce_exit_creat": true},
-			note:     "before it reads; O_CREAT, O_TRUNC have taken effect"}, false},
-	}},
-	{KindConnect, false, []enforceBackend{
-		{backend{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "enforceconnect",
-			programs: []string{"fp_enforce_connect4", "fp_enforce_connect6", "fp_enforce_sendmsg4", "fp_enforce_sendmsg6"},
-			note:     "the Kill action denies: no signals here"}, true},
-	}},
-}
 
 // EnforcerChoice is the outcome of probing one kind's enforcement backends.
 type EnforcerChoice struct {
@@ -79,39 +30,29 @@ type EnforcerChoice struct {
 	Effect Effect
 }
 
-// enforcerSharedMaps are the maps every enforcer object declares and the
-// loader creates once.
-var enforcerSharedMaps = []string{
-	"enforced_cgroups", "policies", "path_rules", "connect_rules",
-	"violations", "violations_seen", "report_budget", "enforce_counters", "runtime_tasks",
+// enforcerMaps are the maps every enforcer object declares and the loader
+// creates once (enforced_cgroups and runtime_tasks come from the
+// lifecycle).
+var enforcerMaps = []string{
+	"policies", "path_rules", "connect_rules",
+	"violations", "violations_seen", "report_budget", "enforce_counters",
 }
 
 // Enforcer is footprint's loaded enforcement side: programs that hold
 // processes in enforced cgroups to their policies, the maps holding the
-// compiled policies, and the ring buffer of violations.
+// compiled policies, and the ring buffer of violations. It knows the kernel's
+// layout of a policy, not what a policy means: package enforcer compiles
+// policies into the entries written here.
 type Enforcer struct {
-	maps        map[string]*ebpf.Map
-	collections []*ebpf.Collection
-	links       []link.Link
-	choices     []EnforcerChoice
-
-	mu sync.Mutex
-	// installed holds, per policy id, the map entries of its current
-	// version, so that the next version can delete them after the swap.
-	installed map[uint32]*installedPolicy
-	// nextID allocates path node ids and connect set ids; 0 means none.
-	nextID uint32
+	lifecycle *Lifecycle
+	maps      map[string]*ebpf.Map
+	attached  map[Kind]*attachment
+	choices   []EnforcerChoice
 	// pinned is true when the maps are pinned and may hold a
 	// predecessor's policies.
 	pinned bool
-	// retired are replaced versions whose rules are deleted a little
-	// later (see retire).
-	retired []retiredPolicy
-}
-
-type installedPolicy struct {
-	pathKeys    []typesFpPathKey
-	connectKeys []typesFpConnectRuleKey
+	// counterBase is what the counters held after the self-test.
+	counterBase map[Kind]EnforcementCounters
 }
 
 // EnforcerOptions configures LoadEnforcer.
@@ -125,25 +66,25 @@ type EnforcerOptions struct {
 	// Empty means /proc/kallsyms.
 	Kallsyms string
 	// PinPath, when set, is a directory on the BPF filesystem where the
-	// policies, their rules, the enforced cgroups and the programs' links
-	// are pinned: enforcement holds while no process holds them, and the
-	// next LoadEnforcer takes them over.
+	// policies, their rules and the programs' links are pinned:
+	// enforcement holds while no process holds them, and the next
+	// LoadEnforcer takes them over.
 	PinPath string
+	// Lifecycle is the lifecycle programs and maps to share with a
+	// Recorder; nil loads them for this Enforcer alone (pinned under
+	// PinPath/lifecycle).
+	Lifecycle *Lifecycle
 }
 
 // LoadEnforcer loads and attaches the enforcement programs, choosing one
-// backend per kind. Kinds without a working backend are reported in Choices
-// with Effect Unavailable; LoadEnforcer fails only when exec or cgroup
-// tracking cannot be hooked or the process may not use BPF at all.
+// backend per kind: the best one whose self-test shows it refuses (or, where
+// nothing better works, kills) a canary's forbidden operation and reports it
+// (see choose). Kinds without a working backend are reported in Choices with
+// Effect Unavailable; LoadEnforcer fails only when exec cannot be hooked or
+// the process may not use BPF at all.
 func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return nil, ErrNoBTF
-	}
-	if opts.CgroupRoot == "" {
-		return nil, errors.New("load BPF programs: no cgroup v2 mount given")
-	}
-	if err := rlimit.RemoveMemlock(); err != nil && !errors.Is(err, unix.EPERM) {
-		return nil, fmt.Errorf("lift memlock rlimit: %w", err)
+	if err := checkKernel(opts.CgroupRoot); err != nil {
+		return nil, err
 	}
 	if opts.PinPath != "" {
 		if err := preparePinPath(opts.PinPath); err != nil {
@@ -152,7 +93,6 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	}
 	specs := map[string]*ebpf.CollectionSpec{}
 	for name, load := range map[string]func() (*ebpf.CollectionSpec, error){
-		"enforcecgroup":     loadEnforcecgroup,
 		"enforceexec":       loadEnforceexec,
 		"enforcecapability": loadEnforcecapability,
 		"enforcefile":       loadEnforcefile,
@@ -167,8 +107,12 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	}
 	configureNoAudit(specs["enforcecapability"], opts.Kallsyms)
 
-	e := &Enforcer{maps: map[string]*ebpf.Map{}, installed: map[uint32]*installedPolicy{}, pinned: opts.PinPath != ""}
-	for _, name := range enforcerSharedMaps {
+	lc, err := lifecycleFor(opts.Lifecycle, opts.CgroupRoot, opts.PinPath)
+	if err != nil {
+		return nil, err
+	}
+	e := &Enforcer{lifecycle: lc, maps: map[string]*ebpf.Map{}, pinned: opts.PinPath != ""}
+	for _, name := range enforcerMaps {
 		m, err := newSharedMap(specs["enforcefile"].Maps[name], opts.PinPath)
 		if err != nil {
 			e.Close()
@@ -176,55 +120,41 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		}
 		e.maps[name] = m
 	}
-	// Rules a predecessor pinned keep their ids: new ones start above.
-	if err := e.seedIDs(); err != nil {
+	e.maps["enforced_cgroups"] = lc.maps["enforced_cgroups"]
+	e.maps["runtime_tasks"] = lc.maps["runtime_tasks"]
+
+	home, err := newCanaryHome(opts.CgroupRoot)
+	if err != nil {
 		e.Close()
 		return nil, err
 	}
-	for _, b := range enforceBackends {
-		choice := EnforcerChoice{BackendChoice: BackendChoice{Kind: b.kind}, Effect: Unavailable}
-		pinned := opts.Backends[b.kind]
-		for _, c := range b.choices {
-			if pinned != "" && c.name != pinned {
-				choice.Rejected = append(choice.Rejected, Rejection{c.name, "not tried: another backend was chosen with --backend"})
-				continue
-			}
-			coll, links, reason := loadBackend(specs[c.object], c.backend, e.maps, opts.CgroupRoot, opts.PinPath)
-			if reason != "" {
-				choice.Rejected = append(choice.Rejected, Rejection{c.name, reason})
-				continue
-			}
-			e.collections = append(e.collections, coll)
-			e.links = append(e.links, links...)
-			choice.Chosen, choice.Note = c.name, c.note
-			choice.Effect = KilledAfter
-			if c.prevents {
-				choice.Effect = Prevented
-			}
-			break
+	defer home.close()
+	load := func(b backend) (*attachment, *Rejection) {
+		return loadBackend(specs[b.object], b, e.maps, opts.CgroupRoot, opts.PinPath)
+	}
+	test := func(trial map[Kind]*attachment) (map[Kind]string, map[Kind]string) { return e.selfTest(home, trial) }
+	chosen, choices, err := choose(enforcerBackends, opts.Backends, opts.PinPath, lsmListFor(), load, test)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.attached = chosen
+	for _, c := range choices {
+		ec := EnforcerChoice{BackendChoice: c, Effect: Unavailable}
+		if a := chosen[c.Kind]; a != nil {
+			ec.Effect = a.backend.effect
 		}
-		e.choices = append(e.choices, choice)
-		if choice.Chosen == "" && b.required {
-			e.Close()
-			return nil, fmt.Errorf("no enforcement backend for %s loads on this kernel: %s", b.kind, rejections(choice.BackendChoice))
-		}
+		e.choices = append(e.choices, ec)
+	}
+	if err := drainRingBuffer(e.maps["violations"]); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.counterBase, err = e.rawCounters(); err != nil {
+		e.Close()
+		return nil, err
 	}
 	return e, nil
-}
-
-// EnforcerBackendNames lists the enforcement backends footprint knows for a
-// kind, best first.
-func EnforcerBackendNames(k Kind) []string {
-	for _, b := range enforceBackends {
-		if b.kind == k {
-			var names []string
-			for _, c := range b.choices {
-				names = append(names, c.name)
-			}
-			return names
-		}
-	}
-	return nil
 }
 
 // Choices reports, per kind, the enforcement backend in use, what it does
@@ -241,318 +171,293 @@ func (e *Enforcer) Effect(k Kind) Effect {
 	return Unavailable
 }
 
+// Pinned says whether the maps are pinned, and so may hold a predecessor's
+// policies and rules.
+func (e *Enforcer) Pinned() bool { return e.pinned }
+
 // Close detaches every program and frees the maps. Processes that were
-// enforced are no longer.
+// enforced are no longer, unless the links are pinned.
 func (e *Enforcer) Close() error {
-	e.mu.Lock()
-	e.reap(true)
-	e.mu.Unlock()
+	for _, a := range e.attached {
+		for _, l := range a.links {
+			l.Close()
+		}
+		a.coll.Close()
+	}
+	e.attached = nil
 	var errs []error
-	for _, l := range e.links {
-		errs = append(errs, l.Close())
+	for _, name := range enforcerMaps {
+		if m := e.maps[name]; m != nil {
+			errs = append(errs, m.Close())
+		}
 	}
-	e.links = nil
-	for _, c := range e.collections {
-		c.Close()
-	}
-	e.collections = nil
-	for name, m := range e.maps {
-		errs = append(errs, m.Close())
-		delete(e.maps, name)
+	clear(e.maps)
+	if e.lifecycle != nil {
+		e.lifecycle.release()
+		e.lifecycle = nil
 	}
 	return errors.Join(errs...)
 }
 
-// Kernel values of enum fp_enforce_mode and enum fp_enforce_action.
+// Mode is a policy's mode in the kernel (enum fp_enforce_mode).
+type Mode uint8
+
+// The modes.
 const (
-	modeAudit   = 1
-	modeEnforce = 2
-	actionDeny  = 1
-	actionKill  = 2
+	// ModeAudit reports what would be denied and allows it.
+	ModeAudit = Mode(typesFpEnforceModeFP_MODE_AUDIT)
+	// ModeEnforce applies the action.
+	ModeEnforce = Mode(typesFpEnforceModeFP_MODE_ENFORCE)
 )
 
-// InstallPolicy installs (or replaces) the compiled policy under id. A
-// replacement is atomic for every process held to it: the new version's
-// rules are written under fresh ids first, then the policy entry is swapped
-// in one update, then the old version's rules are deleted.
-func (e *Enforcer) InstallPolicy(id uint32, c *rules.Compiled) error {
-	if id == 0 {
-		return errors.New("install policy: id 0 is reserved")
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// Action is what a policy in ModeEnforce does to a violation (enum
+// fp_enforce_action).
+type Action uint8
 
-	next := &installedPolicy{}
-	var kp typesFpPolicy
-	kp.Mode = modeAudit
-	if c.Mode == v1alpha1.ModeEnforce {
-		kp.Mode = modeEnforce
-	}
-	kp.Action = actionDeny
-	if c.Action == v1alpha1.ActionKill {
-		kp.Action = actionKill
-	}
-	var err error
-	if c.Capabilities != nil {
-		kp.Governs |= 1 << KindCapability
-		kp.CapsAllowed = c.Capabilities.Allowed
-		kp.CapsAllowedUserns = c.Capabilities.AllowedInUserNamespace
-	}
-	if c.Files != nil {
-		kp.Governs |= 1 << KindFile
-		if kp.Files, err = e.writeTree(c.Files, next); err != nil {
-			e.deleteEntries(next)
-			return fmt.Errorf("install policy %d: file rules: %w", id, err)
-		}
-	}
-	if c.Executables != nil {
-		kp.Governs |= 1 << KindExec
-		if kp.Executables, err = e.writeTree(c.Executables, next); err != nil {
-			e.deleteEntries(next)
-			return fmt.Errorf("install policy %d: executable rules: %w", id, err)
-		}
-	}
-	if c.ConnectGoverned {
-		kp.Governs |= 1 << KindConnect
-		if kp.ConnectSet, err = e.writeConnect(c.Connect, next); err != nil {
-			e.deleteEntries(next)
-			return fmt.Errorf("install policy %d: connect rules: %w", id, err)
-		}
-	}
-	if err := e.maps["policies"].Put(id, &kp); err != nil {
-		e.deleteEntries(next)
-		return fmt.Errorf("install policy %d: %w", id, err)
-	}
-	if old := e.installed[id]; old != nil {
-		e.retire(old)
-	} else if e.pinned {
-		// The version this replaced may be a predecessor's, whose rules
-		// this process does not know: collect what nothing reaches.
-		if err := e.collectGarbage(); err != nil {
-			return fmt.Errorf("install policy %d: clean up replaced rules: %w", id, err)
-		}
-	}
-	e.installed[id] = next
-	return nil
+// The actions.
+const (
+	// ActionDeny fails the operation with EPERM where the hook can, and
+	// kills where it cannot.
+	ActionDeny = Action(typesFpEnforceActionFP_ACTION_DENY)
+	// ActionKill kills the process (and denies where the hook can).
+	ActionKill = Action(typesFpEnforceActionFP_ACTION_KILL)
+)
+
+// PathNode is a node of a policy's file or executable tree (struct
+// fp_path_node).
+type PathNode struct {
+	// ID names the node: its children's keys have it as Parent.
+	ID uint32
+	// Access is granted to the path ending at this node.
+	Access Access
+	// Descendants is granted to every path strictly below it.
+	Descendants Access
 }
 
-// RemovePolicy deletes a policy and its rules. Cgroups still pointing at it
-// are no longer restricted.
-func (e *Enforcer) RemovePolicy(id uint32) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.maps["policies"].Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("remove policy %d: %w", id, err)
-	}
-	if old := e.installed[id]; old != nil {
-		e.retire(old)
-	} else if e.pinned {
-		if err := e.collectGarbage(); err != nil {
-			return fmt.Errorf("remove policy %d: %w", id, err)
-		}
-	}
-	delete(e.installed, id)
-	return nil
+// PathKey is the key of a tree node: its parent's id and its name, or the
+// wildcard that matches any one component without a literal node.
+type PathKey struct {
+	Parent   uint32
+	Name     string
+	Wildcard bool
 }
 
-// seedIDs starts id allocation above every id in the rule maps, which a
-// predecessor may have filled.
-func (e *Enforcer) seedIDs() error {
-	var key typesFpPathKey
-	var node typesFpPathNode
-	it := e.maps["path_rules"].Iterate()
-	for it.Next(&key, &node) {
-		e.nextID = max(e.nextID, key.Parent, node.Id)
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("read pinned rules: %w", err)
-	}
-	var id uint32
-	var p typesFpPolicy
-	pit := e.maps["policies"].Iterate()
-	for pit.Next(&id, &p) {
-		e.nextID = max(e.nextID, p.Files.Id, p.Executables.Id, p.ConnectSet)
-	}
-	if err := pit.Err(); err != nil {
-		return fmt.Errorf("read pinned policies: %w", err)
-	}
-	return nil
+// MaxNameLen is the longest component name a PathKey holds.
+const MaxNameLen = len(typesFpPathKey{}.Name) - 1
+
+// KernelPolicy is one compiled policy as the kernel holds it (struct
+// fp_policy). Its rules live in the rule maps under the ids it names.
+type KernelPolicy struct {
+	Mode    Mode
+	Action  Action
+	Governs KindSet
+	// Capabilities are allowed; CapabilitiesInUserNamespace are allowed
+	// when checked in a child user namespace (bit n: capability n).
+	Capabilities, CapabilitiesInUserNamespace uint64
+	// Files and Executables are the roots of the path trees.
+	Files, Executables PathNode
+	// ConnectSet is the id of the policy's destinations in the connect
+	// rules.
+	ConnectSet uint32
 }
 
-// collectGarbage deletes the rules no installed policy reaches: those of
-// versions a predecessor replaced or removed without cleaning up.
-func (e *Enforcer) collectGarbage() error {
-	reachable := map[uint32]bool{}
-	sets := map[uint32]bool{}
-	var id uint32
-	var p typesFpPolicy
-	pit := e.maps["policies"].Iterate()
-	for pit.Next(&id, &p) {
-		reachable[p.Files.Id], reachable[p.Executables.Id], sets[p.ConnectSet] = true, true, true
-	}
-	if err := pit.Err(); err != nil {
-		return err
-	}
-	type entry struct {
-		key  typesFpPathKey
-		node typesFpPathNode
-	}
-	var entries []entry
-	var key typesFpPathKey
-	var node typesFpPathNode
-	it := e.maps["path_rules"].Iterate()
-	for it.Next(&key, &node) {
-		entries = append(entries, entry{key, node})
-	}
-	if err := it.Err(); err != nil {
-		return err
-	}
-	for grew := true; grew; {
-		grew = false
-		for _, en := range entries {
-			if reachable[en.key.Parent] && !reachable[en.node.Id] {
-				reachable[en.node.Id], grew = true, true
-			}
-		}
-	}
-	for i := range entries {
-		if !reachable[entries[i].key.Parent] {
-			_ = e.maps["path_rules"].Delete(&entries[i].key)
-		}
-	}
-	var ckey typesFpConnectRuleKey
-	var one uint8
-	var doomed []typesFpConnectRuleKey
-	cit := e.maps["connect_rules"].Iterate()
-	for cit.Next(&ckey, &one) {
-		if !sets[ckey.Set] {
-			doomed = append(doomed, ckey)
-		}
-	}
-	for i := range doomed {
-		_ = e.maps["connect_rules"].Delete(&doomed[i])
-	}
-	return cit.Err()
+// ConnectRule is one allowed destination of a connect set (struct
+// fp_connect_rule_key): a protocol, an IPv6 address prefix (IPv4 ranges
+// IPv4-mapped: ::ffff:a.b.c.d/96+n), and a port or any port.
+type ConnectRule struct {
+	Set      uint32
+	Protocol uint8
+	Prefix   netip.Prefix
+	Port     uint16
+	AnyPort  bool
 }
 
-func (e *Enforcer) allocID() uint32 {
-	e.nextID++
-	if e.nextID == 0 {
-		e.nextID = 1
+func (p KernelPolicy) value() typesFpPolicy {
+	return typesFpPolicy{
+		CapsAllowed: p.Capabilities, CapsAllowedUserns: p.CapabilitiesInUserNamespace,
+		Files: p.Files.value(), Executables: p.Executables.value(),
+		ConnectSet: p.ConnectSet, Governs: uint32(p.Governs), Mode: uint8(p.Mode), Action: uint8(p.Action),
 	}
-	return e.nextID
 }
 
-// writeTree writes a path tree's nodes under fresh ids and returns its root.
-func (e *Enforcer) writeTree(t *rules.PathTree, into *installedPolicy) (typesFpPathNode, error) {
-	if len(t.Nodes) == 0 {
-		return typesFpPathNode{Id: e.allocID()}, nil
+func policyOf(v typesFpPolicy) KernelPolicy {
+	return KernelPolicy{
+		Mode: Mode(v.Mode), Action: Action(v.Action), Governs: KindSet(v.Governs),
+		Capabilities: v.CapsAllowed, CapabilitiesInUserNamespace: v.CapsAllowedUserns,
+		Files: pathNodeOf(v.Files), Executables: pathNodeOf(v.Executables), ConnectSet: v.ConnectSet,
 	}
-	ids := make([]uint32, len(t.Nodes))
-	for i := range t.Nodes {
-		ids[i] = e.allocID()
-	}
-	root := typesFpPathNode{Id: ids[0], Access: uint8(t.Nodes[0].Access), Descendants: uint8(t.Nodes[0].Descendants)}
-	for i, n := range t.Nodes[1:] {
-		i++
-		key := typesFpPathKey{Parent: ids[n.Parent]}
-		if n.Wildcard {
-			key.Len = wildcardLen
-		} else {
-			if len(n.Name) == 0 || len(n.Name) >= len(key.Name) {
-				return root, fmt.Errorf("path component %q: must be 1 to %d bytes", n.Name, len(key.Name)-1)
-			}
-			key.Len = uint32(len(n.Name))
-			for j := 0; j < len(n.Name); j++ {
-				key.Name[j] = int8(n.Name[j])
-			}
-		}
-		value := typesFpPathNode{Id: ids[i], Access: uint8(n.Access), Descendants: uint8(n.Descendants)}
-		if err := e.maps["path_rules"].Put(&key, &value); err != nil {
-			return root, fmt.Errorf("write rule %s: %w", t.Pattern(i), err)
-		}
-		into.pathKeys = append(into.pathKeys, key)
-	}
-	return root, nil
 }
 
-// wildcardLen is FP_WILDCARD_LEN.
-const wildcardLen = 0xffff
+func (n PathNode) value() typesFpPathNode {
+	return typesFpPathNode{Id: n.ID, Access: uint8(n.Access), Descendants: uint8(n.Descendants)}
+}
+
+func pathNodeOf(v typesFpPathNode) PathNode {
+	return PathNode{ID: v.Id, Access: Access(v.Access), Descendants: Access(v.Descendants)}
+}
+
+func (k PathKey) value() (typesFpPathKey, error) {
+	v := typesFpPathKey{Parent: k.Parent}
+	if k.Wildcard {
+		v.Len = uint32(typesFpPathKeyLenFP_WILDCARD_LEN)
+		return v, nil
+	}
+	if len(k.Name) == 0 || len(k.Name) > MaxNameLen {
+		return v, fmt.Errorf("path component %q: must be 1 to %d bytes", k.Name, MaxNameLen)
+	}
+	v.Len = uint32(len(k.Name))
+	for i := 0; i < len(k.Name); i++ {
+		v.Name[i] = int8(k.Name[i])
+	}
+	return v, nil
+}
+
+func pathKeyOf(v typesFpPathKey) PathKey {
+	if v.Len == uint32(typesFpPathKeyLenFP_WILDCARD_LEN) {
+		return PathKey{Parent: v.Parent, Wildcard: true}
+	}
+	name := make([]byte, min(int(v.Len), len(v.Name)))
+	for i := range name {
+		name[i] = byte(v.Name[i])
+	}
+	return PathKey{Parent: v.Parent, Name: string(name)}
+}
 
 // connectKeyBits is the bits of fp_connect_rule_key after prefixlen that are
 // always matched: set, protocol, any_port and port.
 const connectKeyBits = 64
 
-// writeConnect writes a policy version's destinations under a fresh set id.
-func (e *Enforcer) writeConnect(rs []rules.ConnectRule, into *installedPolicy) (uint32, error) {
-	set := e.allocID()
-	one := uint8(1)
-	for _, r := range rs {
-		key := typesFpConnectRuleKey{
-			Prefixlen: uint32(connectKeyBits + r.Prefix.Bits()),
-			Set:       set,
-			Protocol:  r.Protocol,
-			Port:      r.Port,
-			Addr:      r.Prefix.Addr().As16(),
-		}
-		if r.AnyPort {
-			key.AnyPort, key.Port = 1, 0
-		}
-		if err := e.maps["connect_rules"].Put(&key, &one); err != nil {
-			return 0, fmt.Errorf("write rule %s: %w", r, err)
-		}
-		into.connectKeys = append(into.connectKeys, key)
+func (r ConnectRule) value() typesFpConnectRuleKey {
+	v := typesFpConnectRuleKey{
+		Prefixlen: uint32(connectKeyBits + r.Prefix.Bits()),
+		Set:       r.Set,
+		Protocol:  r.Protocol,
+		Port:      r.Port,
+		Addr:      r.Prefix.Addr().As16(),
 	}
-	return set, nil
+	if r.AnyPort {
+		v.AnyPort, v.Port = 1, 0
+	}
+	return v
 }
 
-// retireAfter is how long a replaced version's rules outlive it. A program
-// that looked the policy up just before the swap may still be reading it:
-// a preallocated hash map recycles the replaced value at once, so what it
-// reads may mix the old and new versions' ids, and each of them must still
-// find its rules.
-const retireAfter = time.Second
-
-type retiredPolicy struct {
-	at    time.Time
-	rules *installedPolicy
+func connectRuleOf(v typesFpConnectRuleKey) ConnectRule {
+	prefix := netip.PrefixFrom(netip.AddrFrom16(v.Addr), int(v.Prefixlen)-connectKeyBits)
+	return ConnectRule{Set: v.Set, Protocol: v.Protocol, Prefix: prefix, Port: v.Port, AnyPort: v.AnyPort != 0}
 }
 
-// retire deletes a replaced version's rules once no program can still be
-// using them. Called with e.mu held.
-func (e *Enforcer) retire(p *installedPolicy) {
-	e.retired = append(e.retired, retiredPolicy{at: time.Now(), rules: p})
-	e.reap(false)
-	time.AfterFunc(retireAfter+100*time.Millisecond, func() {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.reap(false)
-	})
+// PutPolicy installs or replaces the policy under id in one update: every
+// process held to it sees the old version or the new, never a mix.
+func (e *Enforcer) PutPolicy(id uint32, p KernelPolicy) error {
+	if id == 0 {
+		return errors.New("put policy: id 0 is reserved")
+	}
+	if err := e.maps["policies"].Put(id, p.value()); err != nil {
+		return fmt.Errorf("put policy %d: %w", id, err)
+	}
+	return nil
 }
 
-// reap deletes the rules retired long enough ago, or all of them. Called
-// with e.mu held.
-func (e *Enforcer) reap(all bool) {
-	kept := e.retired[:0]
-	for _, r := range e.retired {
-		if all || time.Since(r.at) >= retireAfter {
-			if e.maps["path_rules"] != nil {
-				e.deleteEntries(r.rules)
-			}
-			continue
-		}
-		kept = append(kept, r)
+// DeletePolicy deletes the policy under id. Cgroups still pointing at it are
+// no longer restricted.
+func (e *Enforcer) DeletePolicy(id uint32) error {
+	if err := e.maps["policies"].Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete policy %d: %w", id, err)
 	}
-	e.retired = kept
+	return nil
 }
 
-func (e *Enforcer) deleteEntries(p *installedPolicy) {
-	for i := range p.pathKeys {
-		_ = e.maps["path_rules"].Delete(&p.pathKeys[i])
+// Policies returns every installed policy by id.
+func (e *Enforcer) Policies() (map[uint32]KernelPolicy, error) {
+	out := map[uint32]KernelPolicy{}
+	var id uint32
+	var v typesFpPolicy
+	it := e.maps["policies"].Iterate()
+	for it.Next(&id, &v) {
+		out[id] = policyOf(v)
 	}
-	for i := range p.connectKeys {
-		_ = e.maps["connect_rules"].Delete(&p.connectKeys[i])
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read policies: %w", err)
 	}
+	return out, nil
+}
+
+// PutPathRule writes one node of a file or executable tree.
+func (e *Enforcer) PutPathRule(k PathKey, n PathNode) error {
+	key, err := k.value()
+	if err != nil {
+		return err
+	}
+	if err := e.maps["path_rules"].Put(&key, n.value()); err != nil {
+		return fmt.Errorf("put path rule: %w", err)
+	}
+	return nil
+}
+
+// DeletePathRule deletes one node of a tree.
+func (e *Enforcer) DeletePathRule(k PathKey) error {
+	key, err := k.value()
+	if err != nil {
+		return err
+	}
+	if err := e.maps["path_rules"].Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete path rule: %w", err)
+	}
+	return nil
+}
+
+// PathRule is one node of a tree with its key.
+type PathRule struct {
+	Key  PathKey
+	Node PathNode
+}
+
+// PathRules returns every node of every tree.
+func (e *Enforcer) PathRules() ([]PathRule, error) {
+	var out []PathRule
+	var k typesFpPathKey
+	var n typesFpPathNode
+	it := e.maps["path_rules"].Iterate()
+	for it.Next(&k, &n) {
+		out = append(out, PathRule{pathKeyOf(k), pathNodeOf(n)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read path rules: %w", err)
+	}
+	return out, nil
+}
+
+// PutConnectRule allows one destination in a connect set.
+func (e *Enforcer) PutConnectRule(r ConnectRule) error {
+	key, one := r.value(), uint8(1)
+	if err := e.maps["connect_rules"].Put(&key, &one); err != nil {
+		return fmt.Errorf("put connect rule: %w", err)
+	}
+	return nil
+}
+
+// DeleteConnectRule deletes one destination of a connect set.
+func (e *Enforcer) DeleteConnectRule(r ConnectRule) error {
+	key := r.value()
+	if err := e.maps["connect_rules"].Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete connect rule: %w", err)
+	}
+	return nil
+}
+
+// ConnectRules returns every destination of every connect set.
+func (e *Enforcer) ConnectRules() ([]ConnectRule, error) {
+	var out []ConnectRule
+	var k typesFpConnectRuleKey
+	var one uint8
+	it := e.maps["connect_rules"].Iterate()
+	for it.Next(&k, &one) {
+		out = append(out, connectRuleOf(k))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read connect rules: %w", err)
+	}
+	return out, nil
 }
 
 // Hold says how a cgroup is held to a policy.
@@ -643,8 +548,8 @@ func (e *Enforcer) EnforcedCgroups() (map[uint64]uint32, error) {
 
 // The flags of enum fp_enforce_flag.
 const (
-	enforceLive       = 1
-	enforceInherited  = 2
-	enforcePending    = 4
-	enforceContainers = 8
+	enforceLive       = uint32(typesFpEnforceFlagFP_ENFORCE_LIVE)
+	enforceInherited  = uint32(typesFpEnforceFlagFP_ENFORCE_INHERITED)
+	enforcePending    = uint32(typesFpEnforceFlagFP_ENFORCE_PENDING)
+	enforceContainers = uint32(typesFpEnforceFlagFP_ENFORCE_CONTAINERS)
 )

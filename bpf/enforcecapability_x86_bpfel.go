@@ -54,8 +54,9 @@ type enforcecapabilitySpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforcecapabilityProgramSpecs struct {
-	FpEnforceCapableLsm   *ebpf.ProgramSpec `ebpf:"fp_enforce_capable_lsm"`
-	FpEnforceCapableTpBtf *ebpf.ProgramSpec `ebpf:"fp_enforce_capable_tp_btf"`
+	FpEnforceCapableFmodRet *ebpf.ProgramSpec `ebpf:"fp_enforce_capable_fmod_ret"`
+	FpEnforceCapableLsm     *ebpf.ProgramSpec `ebpf:"fp_enforce_capable_lsm"`
+	FpEnforceCapableTpBtf   *ebpf.ProgramSpec `ebpf:"fp_enforce_capable_tp_btf"`
 }
 
 // enforcecapabilityMapSpecs contains maps before they are loaded into the kernel.
@@ -144,12 +145,14 @@ type enforcecapabilityVariables struct {
 //
 // It can be passed to loadEnforcecapabilityObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcecapabilityPrograms struct {
-	FpEnforceCapableLsm   *ebpf.Program `ebpf:"fp_enforce_capable_lsm"`
-	FpEnforceCapableTpBtf *ebpf.Program `ebpf:"fp_enforce_capable_tp_btf"`
+	FpEnforceCapableFmodRet *ebpf.Program `ebpf:"fp_enforce_capable_fmod_ret"`
+	FpEnforceCapableLsm     *ebpf.Program `ebpf:"fp_enforce_capable_lsm"`
+	FpEnforceCapableTpBtf   *ebpf.Program `ebpf:"fp_enforce_capable_tp_btf"`
 }
 
 func (p *enforcecapabilityPrograms) Close() error {
 	return _EnforcecapabilityClose(
+		p.FpEnforceCapableFmodRet,
 		p.FpEnforceCapableLsm,
 		p.FpEnforceCapableTpBtf,
 	)

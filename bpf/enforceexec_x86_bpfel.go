@@ -54,8 +54,9 @@ type enforceexecSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceexecProgramSpecs struct {
-	FpEnforceBprmLsm   *ebpf.ProgramSpec `ebpf:"fp_enforce_bprm_lsm"`
-	FpEnforceExecTpBtf *ebpf.ProgramSpec `ebpf:"fp_enforce_exec_tp_btf"`
+	FpEnforceBprmFmodRet *ebpf.ProgramSpec `ebpf:"fp_enforce_bprm_fmod_ret"`
+	FpEnforceBprmLsm     *ebpf.ProgramSpec `ebpf:"fp_enforce_bprm_lsm"`
+	FpEnforceExecTpBtf   *ebpf.ProgramSpec `ebpf:"fp_enforce_exec_tp_btf"`
 }
 
 // enforceexecMapSpecs contains maps before they are loaded into the kernel.
@@ -137,12 +138,14 @@ type enforceexecVariables struct {
 //
 // It can be passed to loadEnforceexecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceexecPrograms struct {
-	FpEnforceBprmLsm   *ebpf.Program `ebpf:"fp_enforce_bprm_lsm"`
-	FpEnforceExecTpBtf *ebpf.Program `ebpf:"fp_enforce_exec_tp_btf"`
+	FpEnforceBprmFmodRet *ebpf.Program `ebpf:"fp_enforce_bprm_fmod_ret"`
+	FpEnforceBprmLsm     *ebpf.Program `ebpf:"fp_enforce_bprm_lsm"`
+	FpEnforceExecTpBtf   *ebpf.Program `ebpf:"fp_enforce_exec_tp_btf"`
 }
 
 func (p *enforceexecPrograms) Close() error {
 	return _EnforceexecClose(
+		p.FpEnforceBprmFmodRet,
 		p.FpEnforceBprmLsm,
 		p.FpEnforceExecTpBtf,
 	)

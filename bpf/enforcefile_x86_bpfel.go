@@ -54,11 +54,12 @@ type enforcefileSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforcefileProgramSpecs struct {
-	FpEnforceExitCreat   *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_creat"`
-	FpEnforceExitOpen    *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_open"`
-	FpEnforceExitOpenat  *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat"`
-	FpEnforceExitOpenat2 *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat2"`
-	FpEnforceFileOpenLsm *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceExitCreat       *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_creat"`
+	FpEnforceExitOpen        *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_open"`
+	FpEnforceExitOpenat      *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat"`
+	FpEnforceExitOpenat2     *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat2"`
+	FpEnforceFileOpenFmodRet *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_fmod_ret"`
+	FpEnforceFileOpenLsm     *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_lsm"`
 }
 
 // enforcefileMapSpecs contains maps before they are loaded into the kernel.
@@ -143,11 +144,12 @@ type enforcefileVariables struct {
 //
 // It can be passed to loadEnforcefileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcefilePrograms struct {
-	FpEnforceExitCreat   *ebpf.Program `ebpf:"fp_enforce_exit_creat"`
-	FpEnforceExitOpen    *ebpf.Program `ebpf:"fp_enforce_exit_open"`
-	FpEnforceExitOpenat  *ebpf.Program `ebpf:"fp_enforce_exit_openat"`
-	FpEnforceExitOpenat2 *ebpf.Program `ebpf:"fp_enforce_exit_openat2"`
-	FpEnforceFileOpenLsm *ebpf.Program `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceExitCreat       *ebpf.Program `ebpf:"fp_enforce_exit_creat"`
+	FpEnforceExitOpen        *ebpf.Program `ebpf:"fp_enforce_exit_open"`
+	FpEnforceExitOpenat      *ebpf.Program `ebpf:"fp_enforce_exit_openat"`
+	FpEnforceExitOpenat2     *ebpf.Program `ebpf:"fp_enforce_exit_openat2"`
+	FpEnforceFileOpenFmodRet *ebpf.Program `ebpf:"fp_enforce_file_open_fmod_ret"`
+	FpEnforceFileOpenLsm     *ebpf.Program `ebpf:"fp_enforce_file_open_lsm"`
 }
 
 func (p *enforcefilePrograms) Close() error {
@@ -156,6 +158,7 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceExitOpen,
 		p.FpEnforceExitOpenat,
 		p.FpEnforceExitOpenat2,
+		p.FpEnforceFileOpenFmodRet,
 		p.FpEnforceFileOpenLsm,
 	)
 }

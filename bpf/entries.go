@@ -10,15 +10,12 @@ import (
 // Kind is a kind of recorded event.
 type Kind uint32
 
-// The kinds, numbered as enum fp_kind in include/footprint.h.
+// The kinds: enum fp_kind in include/footprint.h.
 const (
-	KindCapability Kind = 1
-	KindFile       Kind = 2
-	KindConnect    Kind = 3
-	KindExec       Kind = 4
-	// KindCgroup reports a cgroup created under a watched one; it never
-	// becomes a profile entry.
-	KindCgroup Kind = 5
+	KindCapability = Kind(typesFpKindFP_KIND_CAPABILITY)
+	KindFile       = Kind(typesFpKindFP_KIND_FILE)
+	KindConnect    = Kind(typesFpKindFP_KIND_CONNECT)
+	KindExec       = Kind(typesFpKindFP_KIND_EXEC)
 )
 
 // RecordedKinds are the kinds that become profile entries.
@@ -34,15 +31,13 @@ func (k Kind) String() string {
 		return "connections"
 	case KindExec:
 		return "executables"
-	case KindCgroup:
-		return "cgroups"
 	}
 	return fmt.Sprintf("kind(%d)", uint32(k))
 }
 
 // ParseKind parses a kind by the name String gives it.
 func ParseKind(s string) (Kind, error) {
-	for _, k := range append(RecordedKinds[:len(RecordedKinds):len(RecordedKinds)], KindCgroup) {
+	for _, k := range RecordedKinds {
 		if k.String() == s {
 			return k, nil
 		}
@@ -67,11 +62,11 @@ type Access uint32
 
 // Access bits.
 const (
-	AccessRead     Access = 1 << 0
-	AccessWrite    Access = 1 << 1
-	AccessExec     Access = 1 << 2
-	AccessCreate   Access = 1 << 3
-	AccessTruncate Access = 1 << 4
+	AccessRead     = Access(typesFpAccessFP_ACCESS_READ)
+	AccessWrite    = Access(typesFpAccessFP_ACCESS_WRITE)
+	AccessExec     = Access(typesFpAccessFP_ACCESS_EXEC)
+	AccessCreate   = Access(typesFpAccessFP_ACCESS_CREATE)
+	AccessTruncate = Access(typesFpAccessFP_ACCESS_TRUNCATE)
 )
 
 var accessNames = []struct {
@@ -97,19 +92,19 @@ func (a Access) String() string { return strings.Join(a.Names(), ",") }
 
 // Flags of file and exec entries (enum fp_path_flag).
 const (
-	flagPathTruncated = 1 << 0
-	flagRootFS        = 1 << 1
-	flagSetuid        = 1 << 2
-	flagSetgid        = 1 << 3
-	flagSecureExec    = 1 << 4
-	flagScript        = 1 << 5
+	flagPathTruncated = uint32(typesFpPathFlagFP_PATH_TRUNCATED)
+	flagRootFS        = uint32(typesFpPathFlagFP_PATH_ROOTFS)
+	flagSetuid        = uint32(typesFpPathFlagFP_EXEC_SETUID)
+	flagSetgid        = uint32(typesFpPathFlagFP_EXEC_SETGID)
+	flagSecureExec    = uint32(typesFpPathFlagFP_EXEC_SECURE)
+	flagScript        = uint32(typesFpPathFlagFP_EXEC_SCRIPT)
 )
 
 // Flags of capability entries (enum fp_capability_flag).
 const (
-	flagCapDenied  = 1 << 0
-	flagCapNoAudit = 1 << 1
-	flagCapUserNS  = 1 << 2
+	flagCapDenied  = uint32(typesFpCapabilityFlagFP_CAP_DENIED)
+	flagCapNoAudit = uint32(typesFpCapabilityFlagFP_CAP_NOAUDIT)
+	flagCapUserNS  = uint32(typesFpCapabilityFlagFP_CAP_USERNS)
 )
 
 // Capability is a capability check.
@@ -183,6 +178,4 @@ type Event struct {
 	Entry
 	PID  uint32
 	Comm string
-	// NewCgroup and ParentCgroup are set for KindCgroup events.
-	NewCgroup, ParentCgroup uint64
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 )
@@ -44,6 +45,10 @@ func (rd *Reader) Read() (Event, error) {
 		return ev, nil
 	}
 }
+
+// SetDeadline makes Read return os.ErrDeadlineExceeded once t has passed
+// with nothing to read; the zero time blocks again.
+func (rd *Reader) SetDeadline(t time.Time) { rd.rb.SetDeadline(t) }
 
 // Close unblocks Read.
 func (rd *Reader) Close() error { return rd.rb.Close() }
@@ -90,13 +95,6 @@ func (rd *Reader) decode(raw []byte) (Event, error) {
 		}
 		hdr = e.Hdr
 		ev.CgroupID, ev.Exec = e.Key.CgroupId, execOf(&e.Key)
-	case KindCgroup:
-		var e typesFpCgroupEvent
-		if err := read(&e); err != nil {
-			return ev, err
-		}
-		hdr = e.Hdr
-		ev.CgroupID, ev.NewCgroup, ev.ParentCgroup = e.CgroupId, e.CgroupId, e.ParentId
 	default:
 		return ev, errors.New("ring buffer record of unknown kind " + kind.String())
 	}

@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,56 +26,46 @@ type Options struct {
 	// Empty means /proc/kallsyms.
 	Kallsyms string
 	// PinPath, when set, is a directory on the BPF filesystem where the
-	// watch list and the aggregation maps are pinned (and re-opened, with
-	// their entries, by the next Load) and the programs' links are pinned,
-	// so that recording goes on while no process holds them. Close leaves
-	// the pins; Unpin removes them.
+	// aggregation maps are pinned (and re-opened, with their entries, by
+	// the next Load) and the programs' links are pinned, so that recording
+	// goes on while no process holds them. Close leaves the pins; Unpin
+	// removes them.
 	PinPath string
+	// Lifecycle is the lifecycle programs and maps to share with an
+	// Enforcer; nil loads them for this Recorder alone (pinned under
+	// PinPath/lifecycle).
+	Lifecycle *Lifecycle
 }
 
 // Recorder is footprint's loaded kernel side: attached programs, the watch
 // map that selects what they record, and the maps they aggregate into.
 type Recorder struct {
+	lifecycle *Lifecycle
+	// watched and runtime are the lifecycle's.
 	watched  *ebpf.Map
+	runtime  *ebpf.Map
 	events   *ebpf.Map
 	counters *ebpf.Map
-	// runtime holds the container runtime's tasks (bpf/c/runtime.h).
-	runtime *ebpf.Map
 	// collections holds the loaded object of each kind's chosen backend.
 	collections map[Kind]*ebpf.Collection
-	links       []link.Link
+	attached    map[Kind]*attachment
 	choices     []BackendChoice
 	noAudit     noAuditStatus
 	pinPath     string
+	// counterBase is what the counters held after the self-test, which
+	// Counters discounts.
+	counterBase map[Kind]KindCounters
 }
 
-// ErrNoBTF means the kernel does not describe its own types (no
-// CONFIG_DEBUG_INFO_BTF), which CO-RE programs need.
-var ErrNoBTF = errors.New("kernel BTF not found at /sys/kernel/btf/vmlinux: footprint needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian, Ubuntu, Fedora and RHEL kernels are)")
-
-// Load loads and attaches footprint's programs, choosing one backend per kind
-// of event. Kinds without any working backend are reported in Choices; Load
-// fails only when a required kind (exec, cgroup tracking) cannot be hooked
-// or when the process may not use BPF at all.
+// Load loads and attaches footprint's recording programs, choosing one
+// backend per kind of event: the best one whose self-test shows it records
+// (see choose). Kinds without any working backend are reported in Choices;
+// Load fails only when exec cannot be hooked or when the process may not use
+// BPF at all.
 func Load(opts Options) (*Recorder, error) {
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return nil, ErrNoBTF
+	if err := checkKernel(opts.CgroupRoot); err != nil {
+		return nil, err
 	}
-	if opts.CgroupRoot == "" {
-		return nil, errors.New("load BPF programs: no cgroup v2 mount given")
-	}
-	for k, name := range opts.Backends {
-		if !slices.Contains(BackendNames(k), name) {
-			return nil, fmt.Errorf("unknown backend %q for %s: choose one of %q", name, k, BackendNames(k))
-		}
-	}
-	// Where the memlock rlimit still applies (kernels before 5.11), lift it;
-	// elsewhere BPF memory is charged to the memory cgroup and this is a
-	// no-op.
-	if err := rlimit.RemoveMemlock(); err != nil && !errors.Is(err, unix.EPERM) {
-		return nil, fmt.Errorf("lift memlock rlimit: %w", err)
-	}
-
 	if opts.PinPath != "" {
 		if err := preparePinPath(opts.PinPath); err != nil {
 			return nil, err
@@ -91,48 +78,48 @@ func Load(opts Options) (*Recorder, error) {
 	for _, spec := range specs {
 		pinnable(spec, opts.PinPath)
 	}
-	r := &Recorder{collections: map[Kind]*ebpf.Collection{}, pinPath: opts.PinPath}
-	if err := r.createSharedMaps(specs["capability"], opts); err != nil {
+	lc, err := lifecycleFor(opts.Lifecycle, opts.CgroupRoot, opts.PinPath)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{lifecycle: lc, watched: lc.maps["watched_cgroups"], runtime: lc.maps["runtime_tasks"],
+		collections: map[Kind]*ebpf.Collection{}, pinPath: opts.PinPath}
+	if err := r.createMaps(specs["capability"], opts); err != nil {
+		r.Close()
 		return nil, err
 	}
 	r.noAudit = configureNoAudit(specs["capability"], opts.Kallsyms)
 
-	for _, b := range backends {
-		choice := BackendChoice{Kind: b.kind}
-		pinned := opts.Backends[b.kind]
-		for _, c := range b.choices {
-			if pinned != "" && c.name != pinned {
-				choice.Rejected = append(choice.Rejected, Rejection{c.name, "not tried: another backend was chosen with --backend"})
-				continue
-			}
-			coll, links, reason := r.tryBackend(specs[c.object], c, opts.CgroupRoot, opts.PinPath)
-			if reason != "" {
-				choice.Rejected = append(choice.Rejected, Rejection{c.name, reason})
-				continue
-			}
-			r.collections[b.kind] = coll
-			r.links = append(r.links, links...)
-			choice.Chosen, choice.Note = c.name, c.note
-			break
-		}
-		r.choices = append(r.choices, choice)
-		if choice.Chosen == "" && b.required {
-			r.Close()
-			return nil, fmt.Errorf("no backend for %s loads on this kernel: %s", b.kind, rejections(choice))
-		}
+	home, err := newCanaryHome(opts.CgroupRoot)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	defer home.close()
+	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters, "runtime_tasks": r.runtime}
+	load := func(b backend) (*attachment, *Rejection) {
+		return loadBackend(specs[b.object], b, shared, opts.CgroupRoot, opts.PinPath)
+	}
+	test := func(trial map[Kind]*attachment) (map[Kind]string, map[Kind]string) { return r.selfTest(home, trial) }
+	chosen, choices, err := choose(recorderBackends, opts.Backends, opts.PinPath, lsmListFor(), load, test)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.attached, r.choices = chosen, choices
+	for k, a := range chosen {
+		r.collections[k] = a.coll
+	}
+	// What the self-test's canary left behind is nobody's.
+	if err := drainRingBuffer(r.events); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if r.counterBase, err = r.rawCounters(); err != nil {
+		r.Close()
+		return nil, err
 	}
 	return r, nil
-}
-
-func rejections(c BackendChoice) string {
-	s := ""
-	for i, rj := range c.Rejected {
-		if i > 0 {
-			s += "; "
-		}
-		s += rj.Backend + ": " + rj.Reason
-	}
-	return s
 }
 
 func loadSpecs() (map[string]*ebpf.CollectionSpec, error) {
@@ -141,7 +128,6 @@ func loadSpecs() (map[string]*ebpf.CollectionSpec, error) {
 		"file":       loadFile,
 		"connect":    loadConnect,
 		"exec":       loadExec,
-		"cgroup":     loadCgroup,
 	}
 	specs := map[string]*ebpf.CollectionSpec{}
 	for name, load := range loaders {
@@ -154,7 +140,9 @@ func loadSpecs() (map[string]*ebpf.CollectionSpec, error) {
 	return specs, nil
 }
 
-func (r *Recorder) createSharedMaps(spec *ebpf.CollectionSpec, opts Options) error {
+// createMaps creates the ring buffer and counters every recorder object
+// shares.
+func (r *Recorder) createMaps(spec *ebpf.CollectionSpec, opts Options) error {
 	events := spec.Maps["events"].Copy()
 	if opts.RingBufferBytes != 0 {
 		n := opts.RingBufferBytes
@@ -164,20 +152,11 @@ func (r *Recorder) createSharedMaps(spec *ebpf.CollectionSpec, opts Options) err
 		events.MaxEntries = uint32(n)
 	}
 	var err error
-	if r.watched, err = newSharedMap(spec.Maps["watched_cgroups"], opts.PinPath); err != nil {
-		return mapError("watched_cgroups", err)
-	}
 	if r.events, err = ebpf.NewMap(events); err != nil {
-		r.Close()
 		return mapError("events", err)
 	}
 	if r.counters, err = ebpf.NewMap(spec.Maps["counters"]); err != nil {
-		r.Close()
 		return mapError("counters", err)
-	}
-	if r.runtime, err = newSharedMap(spec.Maps["runtime_tasks"], opts.PinPath); err != nil {
-		r.Close()
-		return mapError("runtime_tasks", err)
 	}
 	return nil
 }
@@ -248,76 +227,6 @@ func missingCapabilities() []string {
 	return missing
 }
 
-// tryBackend loads the backend's programs with the recorder's shared maps.
-func (r *Recorder) tryBackend(spec *ebpf.CollectionSpec, c backend, cgroupRoot, pinPath string) (*ebpf.Collection, []link.Link, string) {
-	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters, "runtime_tasks": r.runtime}
-	return loadBackend(spec, c, shared, cgroupRoot, pinPath)
-}
-
-// loadBackend loads the backend's programs (and only them) from the object,
-// with the maps in shared standing in for the object's maps of the same
-// name, and attaches them. It returns the reason when the kernel refuses.
-func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot, pinPath string) (*ebpf.Collection, []link.Link, string) {
-	s := spec.Copy()
-	for name := range s.Programs {
-		if !slices.Contains(c.programs, name) {
-			delete(s.Programs, name)
-		}
-	}
-	replacements := map[string]*ebpf.Map{}
-	for name, m := range shared {
-		if ms, ok := s.Maps[name]; ok {
-			replacements[name] = m
-			// A ring buffer's size is part of its spec and must
-			// match the shared map's.
-			if ms.Type == ebpf.RingBuf {
-				ms.MaxEntries = m.MaxEntries()
-			}
-		}
-	}
-	for name := range replacements {
-		// The shared instance stands in for it: no pinning by the object.
-		s.Maps[name].Pinning = ebpf.PinNone
-	}
-	coll, err := ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}})
-	if errors.Is(err, ebpf.ErrMapIncompatible) {
-		// Pinned maps of another footprint version: start afresh.
-		for name, m := range s.Maps {
-			if m.Pinning == ebpf.PinByName {
-				os.Remove(filepath.Join(pinPath, name))
-			}
-		}
-		coll, err = ebpf.NewCollectionWithOptions(s, ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}})
-	}
-	if err != nil {
-		return nil, nil, describe("load", err)
-	}
-	var links []link.Link
-	for _, name := range c.programs {
-		l, err := attach(coll.Programs[name], s.Programs[name], cgroupRoot)
-		if err != nil {
-			if c.optional[name] && errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			for _, l := range links {
-				l.Close()
-			}
-			coll.Close()
-			return nil, nil, describe("attach", err)
-		}
-		if err := pinLink(l, pinPath, name); err != nil {
-			l.Close()
-			for _, l := range links {
-				l.Close()
-			}
-			coll.Close()
-			return nil, nil, err.Error()
-		}
-		links = append(links, l)
-	}
-	return coll, links, ""
-}
-
 // Choices reports, per kind, the backend in use and the ones refused.
 func (r *Recorder) Choices() []BackendChoice { return slices.Clone(r.choices) }
 
@@ -333,21 +242,25 @@ func (r *Recorder) Backend(k Kind) string {
 
 // Close detaches every program and frees the maps.
 func (r *Recorder) Close() error {
-	var errs []error
-	for _, l := range r.links {
-		errs = append(errs, l.Close())
+	for _, a := range r.attached {
+		for _, l := range a.links {
+			l.Close()
+		}
+		a.coll.Close()
 	}
-	r.links = nil
-	for _, c := range r.collections {
-		c.Close()
-	}
+	r.attached = nil
 	r.collections = map[Kind]*ebpf.Collection{}
-	for _, m := range []*ebpf.Map{r.watched, r.events, r.counters, r.runtime} {
+	var errs []error
+	for _, m := range []*ebpf.Map{r.events, r.counters} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
 	}
-	r.watched, r.events, r.counters, r.runtime = nil, nil, nil, nil
+	r.watched, r.runtime, r.events, r.counters = nil, nil, nil, nil
+	if r.lifecycle != nil {
+		r.lifecycle.release()
+		r.lifecycle = nil
+	}
 	return errors.Join(errs...)
 }
 

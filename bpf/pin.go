@@ -80,10 +80,10 @@ func newSharedMap(spec *ebpf.MapSpec, pinPath string) (*ebpf.Map, error) {
 
 // pinLink pins l under the program's name, replacing (and detaching) the
 // link a predecessor pinned there: from now on l keeps the program attached
-// if this process dies.
-func pinLink(l link.Link, pinPath, program string) error {
+// if this process dies. It returns the pin's path ("" when not pinning).
+func pinLink(l link.Link, pinPath, program string) (string, error) {
 	if pinPath == "" {
-		return nil
+		return "", nil
 	}
 	path := filepath.Join(pinPath, "links", program)
 	if old, err := link.LoadPinnedLink(path, nil); err == nil {
@@ -94,7 +94,34 @@ func pinLink(l link.Link, pinPath, program string) error {
 		os.Remove(path)
 	}
 	if err := l.Pin(path); err != nil {
-		return fmt.Errorf("pin link %s: %w", program, err)
+		return "", fmt.Errorf("pin link %s: %w", program, err)
+	}
+	return path, nil
+}
+
+// unpinOtherLinks detaches the links pinned under pinPath/links that are
+// not of the given programs: a predecessor's backends this process does not
+// use (another version's, or one whose self-test fails now), whose programs
+// would otherwise stay attached, or count the self-test's canary as theirs.
+func unpinOtherLinks(pinPath string, keep map[string]bool) error {
+	if pinPath == "" {
+		return nil
+	}
+	dir := filepath.Join(pinPath, "links")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("read pinned links: %w", err)
+	}
+	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("unpin link %s: %w", e.Name(), err)
+		}
 	}
 	return nil
 }

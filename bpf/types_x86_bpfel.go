@@ -13,25 +13,35 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type typesFpAccess uint32
+
+const (
+	typesFpAccessFP_ACCESS_READ     typesFpAccess = 1
+	typesFpAccessFP_ACCESS_WRITE    typesFpAccess = 2
+	typesFpAccessFP_ACCESS_EXEC     typesFpAccess = 4
+	typesFpAccessFP_ACCESS_CREATE   typesFpAccess = 8
+	typesFpAccessFP_ACCESS_TRUNCATE typesFpAccess = 16
+)
+
 type typesFpCapabilityEvent struct {
 	_   structs.HostLayout
 	Hdr typesFpEventHeader
 	Key typesFpCapabilityKey
 }
 
+type typesFpCapabilityFlag uint32
+
+const (
+	typesFpCapabilityFlagFP_CAP_DENIED  typesFpCapabilityFlag = 1
+	typesFpCapabilityFlagFP_CAP_NOAUDIT typesFpCapabilityFlag = 2
+	typesFpCapabilityFlagFP_CAP_USERNS  typesFpCapabilityFlag = 4
+)
+
 type typesFpCapabilityKey struct {
 	_        structs.HostLayout
 	CgroupId uint64
 	Cap      uint32
 	Flags    uint32
-}
-
-type typesFpCgroupEvent struct {
-	_           structs.HostLayout
-	Hdr         typesFpEventHeader
-	CgroupId    uint64
-	ParentId    uint64
-	RecordingId uint64
 }
 
 type typesFpConnectEvent struct {
@@ -51,6 +61,13 @@ type typesFpConnectKey struct {
 	Pad      [2]uint8
 }
 
+type typesFpConnectOp uint32
+
+const (
+	typesFpConnectOpFP_CONNECT typesFpConnectOp = 1
+	typesFpConnectOpFP_SENDMSG typesFpConnectOp = 2
+)
+
 type typesFpConnectRuleKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
@@ -60,6 +77,53 @@ type typesFpConnectRuleKey struct {
 	Port      uint16
 	Addr      [16]uint8
 }
+
+type typesFpCounterWhat uint32
+
+const (
+	typesFpCounterWhatFP_COUNT_EVENTS       typesFpCounterWhat = 0
+	typesFpCounterWhatFP_COUNT_NEW          typesFpCounterWhat = 1
+	typesFpCounterWhatFP_COUNT_RINGBUF_LOST typesFpCounterWhat = 2
+	typesFpCounterWhatFP_COUNT_MAP_FULL     typesFpCounterWhat = 3
+	typesFpCounterWhatFP_COUNT_TRUNCATED    typesFpCounterWhat = 4
+	typesFpCounterWhatFP_COUNT_READ_ERROR   typesFpCounterWhat = 5
+	typesFpCounterWhatFP_COUNTERS_PER_KIND  typesFpCounterWhat = 8
+)
+
+type typesFpEnforceAction uint32
+
+const (
+	typesFpEnforceActionFP_ACTION_DENY typesFpEnforceAction = 1
+	typesFpEnforceActionFP_ACTION_KILL typesFpEnforceAction = 2
+)
+
+type typesFpEnforceCounterWhat uint32
+
+const (
+	typesFpEnforceCounterWhatFP_ECOUNT_CHECKED      typesFpEnforceCounterWhat = 0
+	typesFpEnforceCounterWhatFP_ECOUNT_VIOLATIONS   typesFpEnforceCounterWhat = 1
+	typesFpEnforceCounterWhatFP_ECOUNT_REPORTED     typesFpEnforceCounterWhat = 2
+	typesFpEnforceCounterWhatFP_ECOUNT_SUPPRESSED   typesFpEnforceCounterWhat = 3
+	typesFpEnforceCounterWhatFP_ECOUNT_RINGBUF_LOST typesFpEnforceCounterWhat = 4
+	typesFpEnforceCounterWhatFP_ECOUNT_CACHE_HITS   typesFpEnforceCounterWhat = 5
+	typesFpEnforceCounterWhatFP_ECOUNT_READ_ERROR   typesFpEnforceCounterWhat = 6
+)
+
+type typesFpEnforceFlag uint32
+
+const (
+	typesFpEnforceFlagFP_ENFORCE_LIVE       typesFpEnforceFlag = 1
+	typesFpEnforceFlagFP_ENFORCE_INHERITED  typesFpEnforceFlag = 2
+	typesFpEnforceFlagFP_ENFORCE_PENDING    typesFpEnforceFlag = 4
+	typesFpEnforceFlagFP_ENFORCE_CONTAINERS typesFpEnforceFlag = 8
+)
+
+type typesFpEnforceMode uint32
+
+const (
+	typesFpEnforceModeFP_MODE_AUDIT   typesFpEnforceMode = 1
+	typesFpEnforceModeFP_MODE_ENFORCE typesFpEnforceMode = 2
+)
 
 type typesFpEnforcedCgroup struct {
 	_        structs.HostLayout
@@ -129,12 +193,48 @@ type typesFpInodeSeen struct {
 	EntryId uint64
 }
 
+type typesFpKind uint32
+
+const (
+	typesFpKindFP_KIND_CAPABILITY typesFpKind = 1
+	typesFpKindFP_KIND_FILE       typesFpKind = 2
+	typesFpKindFP_KIND_CONNECT    typesFpKind = 3
+	typesFpKindFP_KIND_EXEC       typesFpKind = 4
+)
+
+type typesFpLifecycleCounter uint32
+
+const (
+	typesFpLifecycleCounterFP_LC_WATCHED_FULL  typesFpLifecycleCounter = 0
+	typesFpLifecycleCounterFP_LC_ENFORCED_FULL typesFpLifecycleCounter = 1
+	typesFpLifecycleCounterFP_LC_RUNTIME_FULL  typesFpLifecycleCounter = 2
+	typesFpLifecycleCounterFP_LC_COUNTERS      typesFpLifecycleCounter = 3
+)
+
+type typesFpPathFlag uint32
+
+const (
+	typesFpPathFlagFP_PATH_TRUNCATED typesFpPathFlag = 1
+	typesFpPathFlagFP_PATH_ROOTFS    typesFpPathFlag = 2
+	typesFpPathFlagFP_EXEC_SETUID    typesFpPathFlag = 4
+	typesFpPathFlagFP_EXEC_SETGID    typesFpPathFlag = 8
+	typesFpPathFlagFP_EXEC_SECURE    typesFpPathFlag = 16
+	typesFpPathFlagFP_EXEC_SCRIPT    typesFpPathFlag = 32
+	typesFpPathFlagFP_EXEC_NO_CREDS  typesFpPathFlag = 64
+)
+
 type typesFpPathKey struct {
 	_      structs.HostLayout
 	Parent uint32
 	Len    uint32
 	Name   [64]int8
 }
+
+type typesFpPathKeyLen uint32
+
+const (
+	typesFpPathKeyLenFP_WILDCARD_LEN typesFpPathKeyLen = 65535
+)
 
 type typesFpPathNode struct {
 	_           structs.HostLayout
@@ -198,12 +298,29 @@ type typesFpViolationKey struct {
 	Pad      uint32
 }
 
+type typesFpViolationOutcome uint32
+
+const (
+	typesFpViolationOutcomeFP_OUTCOME_AUDITED       typesFpViolationOutcome = 1
+	typesFpViolationOutcomeFP_OUTCOME_DENIED        typesFpViolationOutcome = 2
+	typesFpViolationOutcomeFP_OUTCOME_KILLED        typesFpViolationOutcome = 3
+	typesFpViolationOutcomeFP_OUTCOME_DENIED_KILLED typesFpViolationOutcome = 4
+)
+
 type typesFpWatch struct {
 	_           structs.HostLayout
 	RecordingId uint64
 	Kinds       uint32
 	Flags       uint32
 }
+
+type typesFpWatchFlag uint32
+
+const (
+	typesFpWatchFlagFP_WATCH_LIVE       typesFpWatchFlag = 1
+	typesFpWatchFlagFP_WATCH_INHERITED  typesFpWatchFlag = 2
+	typesFpWatchFlagFP_WATCH_CONTAINERS typesFpWatchFlag = 4
+)
 
 // loadTypes returns the embedded CollectionSpec for types.
 func loadTypes() (*ebpf.CollectionSpec, error) {
@@ -259,29 +376,42 @@ type typesMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type typesVariableSpecs struct {
-	AnchorFpCapabilityEvent *ebpf.VariableSpec `ebpf:"anchor_fp_capability_event"`
-	AnchorFpCapabilityKey   *ebpf.VariableSpec `ebpf:"anchor_fp_capability_key"`
-	AnchorFpCgroupEvent     *ebpf.VariableSpec `ebpf:"anchor_fp_cgroup_event"`
-	AnchorFpConnectEvent    *ebpf.VariableSpec `ebpf:"anchor_fp_connect_event"`
-	AnchorFpConnectKey      *ebpf.VariableSpec `ebpf:"anchor_fp_connect_key"`
-	AnchorFpConnectRuleKey  *ebpf.VariableSpec `ebpf:"anchor_fp_connect_rule_key"`
-	AnchorFpEnforcedCgroup  *ebpf.VariableSpec `ebpf:"anchor_fp_enforced_cgroup"`
-	AnchorFpEventHeader     *ebpf.VariableSpec `ebpf:"anchor_fp_event_header"`
-	AnchorFpExecEvent       *ebpf.VariableSpec `ebpf:"anchor_fp_exec_event"`
-	AnchorFpExecKey         *ebpf.VariableSpec `ebpf:"anchor_fp_exec_key"`
-	AnchorFpFileEvent       *ebpf.VariableSpec `ebpf:"anchor_fp_file_event"`
-	AnchorFpFileKey         *ebpf.VariableSpec `ebpf:"anchor_fp_file_key"`
-	AnchorFpFileSeen        *ebpf.VariableSpec `ebpf:"anchor_fp_file_seen"`
-	AnchorFpInodeKey        *ebpf.VariableSpec `ebpf:"anchor_fp_inode_key"`
-	AnchorFpInodeSeen       *ebpf.VariableSpec `ebpf:"anchor_fp_inode_seen"`
-	AnchorFpPathKey         *ebpf.VariableSpec `ebpf:"anchor_fp_path_key"`
-	AnchorFpPathNode        *ebpf.VariableSpec `ebpf:"anchor_fp_path_node"`
-	AnchorFpPolicy          *ebpf.VariableSpec `ebpf:"anchor_fp_policy"`
-	AnchorFpSeen            *ebpf.VariableSpec `ebpf:"anchor_fp_seen"`
-	AnchorFpTextRange       *ebpf.VariableSpec `ebpf:"anchor_fp_text_range"`
-	AnchorFpViolationEvent  *ebpf.VariableSpec `ebpf:"anchor_fp_violation_event"`
-	AnchorFpViolationKey    *ebpf.VariableSpec `ebpf:"anchor_fp_violation_key"`
-	AnchorFpWatch           *ebpf.VariableSpec `ebpf:"anchor_fp_watch"`
+	AnchorEnumFpAccess             *ebpf.VariableSpec `ebpf:"anchor_enum_fp_access"`
+	AnchorEnumFpCapabilityFlag     *ebpf.VariableSpec `ebpf:"anchor_enum_fp_capability_flag"`
+	AnchorEnumFpConnectOp          *ebpf.VariableSpec `ebpf:"anchor_enum_fp_connect_op"`
+	AnchorEnumFpCounterWhat        *ebpf.VariableSpec `ebpf:"anchor_enum_fp_counter_what"`
+	AnchorEnumFpEnforceAction      *ebpf.VariableSpec `ebpf:"anchor_enum_fp_enforce_action"`
+	AnchorEnumFpEnforceCounterWhat *ebpf.VariableSpec `ebpf:"anchor_enum_fp_enforce_counter_what"`
+	AnchorEnumFpEnforceFlag        *ebpf.VariableSpec `ebpf:"anchor_enum_fp_enforce_flag"`
+	AnchorEnumFpEnforceMode        *ebpf.VariableSpec `ebpf:"anchor_enum_fp_enforce_mode"`
+	AnchorEnumFpKind               *ebpf.VariableSpec `ebpf:"anchor_enum_fp_kind"`
+	AnchorEnumFpLifecycleCounter   *ebpf.VariableSpec `ebpf:"anchor_enum_fp_lifecycle_counter"`
+	AnchorEnumFpPathFlag           *ebpf.VariableSpec `ebpf:"anchor_enum_fp_path_flag"`
+	AnchorEnumFpPathKeyLen         *ebpf.VariableSpec `ebpf:"anchor_enum_fp_path_key_len"`
+	AnchorEnumFpViolationOutcome   *ebpf.VariableSpec `ebpf:"anchor_enum_fp_violation_outcome"`
+	AnchorEnumFpWatchFlag          *ebpf.VariableSpec `ebpf:"anchor_enum_fp_watch_flag"`
+	AnchorFpCapabilityEvent        *ebpf.VariableSpec `ebpf:"anchor_fp_capability_event"`
+	AnchorFpCapabilityKey          *ebpf.VariableSpec `ebpf:"anchor_fp_capability_key"`
+	AnchorFpConnectEvent           *ebpf.VariableSpec `ebpf:"anchor_fp_connect_event"`
+	AnchorFpConnectKey             *ebpf.VariableSpec `ebpf:"anchor_fp_connect_key"`
+	AnchorFpConnectRuleKey         *ebpf.VariableSpec `ebpf:"anchor_fp_connect_rule_key"`
+	AnchorFpEnforcedCgroup         *ebpf.VariableSpec `ebpf:"anchor_fp_enforced_cgroup"`
+	AnchorFpEventHeader            *ebpf.VariableSpec `ebpf:"anchor_fp_event_header"`
+	AnchorFpExecEvent              *ebpf.VariableSpec `ebpf:"anchor_fp_exec_event"`
+	AnchorFpExecKey                *ebpf.VariableSpec `ebpf:"anchor_fp_exec_key"`
+	AnchorFpFileEvent              *ebpf.VariableSpec `ebpf:"anchor_fp_file_event"`
+	AnchorFpFileKey                *ebpf.VariableSpec `ebpf:"anchor_fp_file_key"`
+	AnchorFpFileSeen               *ebpf.VariableSpec `ebpf:"anchor_fp_file_seen"`
+	AnchorFpInodeKey               *ebpf.VariableSpec `ebpf:"anchor_fp_inode_key"`
+	AnchorFpInodeSeen              *ebpf.VariableSpec `ebpf:"anchor_fp_inode_seen"`
+	AnchorFpPathKey                *ebpf.VariableSpec `ebpf:"anchor_fp_path_key"`
+	AnchorFpPathNode               *ebpf.VariableSpec `ebpf:"anchor_fp_path_node"`
+	AnchorFpPolicy                 *ebpf.VariableSpec `ebpf:"anchor_fp_policy"`
+	AnchorFpSeen                   *ebpf.VariableSpec `ebpf:"anchor_fp_seen"`
+	AnchorFpTextRange              *ebpf.VariableSpec `ebpf:"anchor_fp_text_range"`
+	AnchorFpViolationEvent         *ebpf.VariableSpec `ebpf:"anchor_fp_violation_event"`
+	AnchorFpViolationKey           *ebpf.VariableSpec `ebpf:"anchor_fp_violation_key"`
+	AnchorFpWatch                  *ebpf.VariableSpec `ebpf:"anchor_fp_watch"`
 }
 
 // typesObjects contains all objects after they have been loaded into the kernel.
@@ -314,29 +444,42 @@ func (m *typesMaps) Close() error {
 //
 // It can be passed to loadTypesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type typesVariables struct {
-	AnchorFpCapabilityEvent *ebpf.Variable `ebpf:"anchor_fp_capability_event"`
-	AnchorFpCapabilityKey   *ebpf.Variable `ebpf:"anchor_fp_capability_key"`
-	AnchorFpCgroupEvent     *ebpf.Variable `ebpf:"anchor_fp_cgroup_event"`
-	AnchorFpConnectEvent    *ebpf.Variable `ebpf:"anchor_fp_connect_event"`
-	AnchorFpConnectKey      *ebpf.Variable `ebpf:"anchor_fp_connect_key"`
-	AnchorFpConnectRuleKey  *ebpf.Variable `ebpf:"anchor_fp_connect_rule_key"`
-	AnchorFpEnforcedCgroup  *ebpf.Variable `ebpf:"anchor_fp_enforced_cgroup"`
-	AnchorFpEventHeader     *ebpf.Variable `ebpf:"anchor_fp_event_header"`
-	AnchorFpExecEvent       *ebpf.Variable `ebpf:"anchor_fp_exec_event"`
-	AnchorFpExecKey         *ebpf.Variable `ebpf:"anchor_fp_exec_key"`
-	AnchorFpFileEvent       *ebpf.Variable `ebpf:"anchor_fp_file_event"`
-	AnchorFpFileKey         *ebpf.Variable `ebpf:"anchor_fp_file_key"`
-	AnchorFpFileSeen        *ebpf.Variable `ebpf:"anchor_fp_file_seen"`
-	AnchorFpInodeKey        *ebpf.Variable `ebpf:"anchor_fp_inode_key"`
-	AnchorFpInodeSeen       *ebpf.Variable `ebpf:"anchor_fp_inode_seen"`
-	AnchorFpPathKey         *ebpf.Variable `ebpf:"anchor_fp_path_key"`
-	AnchorFpPathNode        *ebpf.Variable `ebpf:"anchor_fp_path_node"`
-	AnchorFpPolicy          *ebpf.Variable `ebpf:"anchor_fp_policy"`
-	AnchorFpSeen            *ebpf.Variable `ebpf:"anchor_fp_seen"`
-	AnchorFpTextRange       *ebpf.Variable `ebpf:"anchor_fp_text_range"`
-	AnchorFpViolationEvent  *ebpf.Variable `ebpf:"anchor_fp_violation_event"`
-	AnchorFpViolationKey    *ebpf.Variable `ebpf:"anchor_fp_violation_key"`
-	AnchorFpWatch           *ebpf.Variable `ebpf:"anchor_fp_watch"`
+	AnchorEnumFpAccess             *ebpf.Variable `ebpf:"anchor_enum_fp_access"`
+	AnchorEnumFpCapabilityFlag     *ebpf.Variable `ebpf:"anchor_enum_fp_capability_flag"`
+	AnchorEnumFpConnectOp          *ebpf.Variable `ebpf:"anchor_enum_fp_connect_op"`
+	AnchorEnumFpCounterWhat        *ebpf.Variable `ebpf:"anchor_enum_fp_counter_what"`
+	AnchorEnumFpEnforceAction      *ebpf.Variable `ebpf:"anchor_enum_fp_enforce_action"`
+	AnchorEnumFpEnforceCounterWhat *ebpf.Variable `ebpf:"anchor_enum_fp_enforce_counter_what"`
+	AnchorEnumFpEnforceFlag        *ebpf.Variable `ebpf:"anchor_enum_fp_enforce_flag"`
+	AnchorEnumFpEnforceMode        *ebpf.Variable `ebpf:"anchor_enum_fp_enforce_mode"`
+	AnchorEnumFpKind               *ebpf.Variable `ebpf:"anchor_enum_fp_kind"`
+	AnchorEnumFpLifecycleCounter   *ebpf.Variable `ebpf:"anchor_enum_fp_lifecycle_counter"`
+	AnchorEnumFpPathFlag           *ebpf.Variable `ebpf:"anchor_enum_fp_path_flag"`
+	AnchorEnumFpPathKeyLen         *ebpf.Variable `ebpf:"anchor_enum_fp_path_key_len"`
+	AnchorEnumFpViolationOutcome   *ebpf.Variable `ebpf:"anchor_enum_fp_violation_outcome"`
+	AnchorEnumFpWatchFlag          *ebpf.Variable `ebpf:"anchor_enum_fp_watch_flag"`
+	AnchorFpCapabilityEvent        *ebpf.Variable `ebpf:"anchor_fp_capability_event"`
+	AnchorFpCapabilityKey          *ebpf.Variable `ebpf:"anchor_fp_capability_key"`
+	AnchorFpConnectEvent           *ebpf.Variable `ebpf:"anchor_fp_connect_event"`
+	AnchorFpConnectKey             *ebpf.Variable `ebpf:"anchor_fp_connect_key"`
+	AnchorFpConnectRuleKey         *ebpf.Variable `ebpf:"anchor_fp_connect_rule_key"`
+	AnchorFpEnforcedCgroup         *ebpf.Variable `ebpf:"anchor_fp_enforced_cgroup"`
+	AnchorFpEventHeader            *ebpf.Variable `ebpf:"anchor_fp_event_header"`
+	AnchorFpExecEvent              *ebpf.Variable `ebpf:"anchor_fp_exec_event"`
+	AnchorFpExecKey                *ebpf.Variable `ebpf:"anchor_fp_exec_key"`
+	AnchorFpFileEvent              *ebpf.Variable `ebpf:"anchor_fp_file_event"`
+	AnchorFpFileKey                *ebpf.Variable `ebpf:"anchor_fp_file_key"`
+	AnchorFpFileSeen               *ebpf.Variable `ebpf:"anchor_fp_file_seen"`
+	AnchorFpInodeKey               *ebpf.Variable `ebpf:"anchor_fp_inode_key"`
+	AnchorFpInodeSeen              *ebpf.Variable `ebpf:"anchor_fp_inode_seen"`
+	AnchorFpPathKey                *ebpf.Variable `ebpf:"anchor_fp_path_key"`
+	AnchorFpPathNode               *ebpf.Variable `ebpf:"anchor_fp_path_node"`
+	AnchorFpPolicy                 *ebpf.Variable `ebpf:"anchor_fp_policy"`
+	AnchorFpSeen                   *ebpf.Variable `ebpf:"anchor_fp_seen"`
+	AnchorFpTextRange              *ebpf.Variable `ebpf:"anchor_fp_text_range"`
+	AnchorFpViolationEvent         *ebpf.Variable `ebpf:"anchor_fp_violation_event"`
+	AnchorFpViolationKey           *ebpf.Variable `ebpf:"anchor_fp_violation_key"`
+	AnchorFpWatch                  *ebpf.Variable `ebpf:"anchor_fp_watch"`
 }
 
 // typesPrograms contains all programs after they have been loaded into the kernel.

@@ -18,13 +18,13 @@ type Outcome uint32
 // Values of enum fp_violation_outcome.
 const (
 	// Audited: Audit mode; the operation was allowed and reported.
-	Audited Outcome = 1
+	Audited = Outcome(typesFpViolationOutcomeFP_OUTCOME_AUDITED)
 	// Denied: the operation failed with EPERM.
-	Denied Outcome = 2
+	Denied = Outcome(typesFpViolationOutcomeFP_OUTCOME_DENIED)
 	// Killed: the process was killed after the operation.
-	Killed Outcome = 3
+	Killed = Outcome(typesFpViolationOutcomeFP_OUTCOME_KILLED)
 	// DeniedKilled: the operation failed and the process was killed.
-	DeniedKilled Outcome = 4
+	DeniedKilled = Outcome(typesFpViolationOutcomeFP_OUTCOME_DENIED_KILLED)
 )
 
 func (o Outcome) String() string {
@@ -158,21 +158,37 @@ type EnforcementCounters struct {
 	CacheHits uint64
 }
 
-// Counters sums the per-CPU enforcement counters of every kind.
+// Counters sums the per-CPU enforcement counters of every kind, less what
+// the self-tests' canaries caused.
 func (e *Enforcer) Counters() (map[Kind]EnforcementCounters, error) {
+	raw, err := e.rawCounters()
+	if err != nil {
+		return nil, err
+	}
+	for k, c := range raw {
+		b := e.counterBase[k]
+		raw[k] = EnforcementCounters{Checked: c.Checked - b.Checked, Violations: c.Violations - b.Violations,
+			Reported: c.Reported - b.Reported, Suppressed: c.Suppressed - b.Suppressed,
+			RingBufferLost: c.RingBufferLost - b.RingBufferLost, CacheHits: c.CacheHits - b.CacheHits}
+	}
+	return raw, nil
+}
+
+func (e *Enforcer) rawCounters() (map[Kind]EnforcementCounters, error) {
+	sums, err := sumCounters(e.maps["enforce_counters"], 6)
+	if err != nil {
+		return nil, fmt.Errorf("read enforcement counters: %w", err)
+	}
 	out := map[Kind]EnforcementCounters{}
-	for _, k := range RecordedKinds {
-		var c [6]uint64
-		for what := range c {
-			var perCPU []uint64
-			if err := e.maps["enforce_counters"].Lookup(uint32(int(k)*countersPerKind+what), &perCPU); err != nil {
-				return nil, fmt.Errorf("read enforcement counters: %w", err)
-			}
-			for _, v := range perCPU {
-				c[what] += v
-			}
+	for k, c := range sums {
+		out[k] = EnforcementCounters{
+			Checked:        c[typesFpEnforceCounterWhatFP_ECOUNT_CHECKED],
+			Violations:     c[typesFpEnforceCounterWhatFP_ECOUNT_VIOLATIONS],
+			Reported:       c[typesFpEnforceCounterWhatFP_ECOUNT_REPORTED],
+			Suppressed:     c[typesFpEnforceCounterWhatFP_ECOUNT_SUPPRESSED],
+			RingBufferLost: c[typesFpEnforceCounterWhatFP_ECOUNT_RINGBUF_LOST],
+			CacheHits:      c[typesFpEnforceCounterWhatFP_ECOUNT_CACHE_HITS],
 		}
-		out[k] = EnforcementCounters{Checked: c[0], Violations: c[1], Reported: c[2], Suppressed: c[3], RingBufferLost: c[4], CacheHits: c[5]}
 	}
 	return out, nil
 }

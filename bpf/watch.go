@@ -31,9 +31,9 @@ type Watch struct {
 }
 
 const (
-	watchLive       = 1 << 0
-	watchInherited  = 1 << 1
-	watchContainers = 1 << 2
+	watchLive       = uint32(typesFpWatchFlagFP_WATCH_LIVE)
+	watchInherited  = uint32(typesFpWatchFlagFP_WATCH_INHERITED)
+	watchContainers = uint32(typesFpWatchFlagFP_WATCH_CONTAINERS)
 )
 
 // Watch starts recording the cgroup with the given id (and every cgroup

@@ -68,6 +68,7 @@ type PolicyController struct {
 
 	workloadsOnce sync.Once
 	workloads     *recorder.Workloads
+	installer     *Installer
 
 	mu sync.Mutex
 	// ids are the kernel ids of installed policies, by policy UID, with
@@ -115,6 +116,10 @@ func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 	c.enforced = map[uint64]hold{}
 	c.cgroupPods = map[uint64]podRef{}
 	c.continued = map[string]time.Time{}
+	var err error
+	if c.installer, err = NewInstaller(c.Enforcer); err != nil {
+		return err
+	}
 	// After a restart over pinned maps: what the predecessor held is ours
 	// to keep or release.
 	held, err := c.Enforcer.EnforcedCgroups()
@@ -218,7 +223,7 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 	c.named = named
 	for uid, inst := range c.ids {
 		if !seen[uid] {
-			c.Enforcer.RemovePolicy(inst.id)
+			c.installer.Remove(inst.id)
 			delete(c.ids, uid)
 		}
 	}
@@ -238,7 +243,7 @@ func (c *PolicyController) install(p *v1alpha1.EnforcementPolicy) (uint32, error
 	if !ok {
 		inst = installed{id: c.policyID(p.UID), namespace: p.Namespace, name: p.Name}
 	}
-	if err := c.Enforcer.InstallPolicy(inst.id, compiled); err != nil {
+	if err := c.installer.Install(inst.id, compiled); err != nil {
 		return 0, err
 	}
 	inst.generation = p.Generation
@@ -254,6 +259,9 @@ func (c *PolicyController) policyID(uid types.UID) uint32 {
 	h.Write([]byte(uid))
 	id := h.Sum32()
 	for {
+		if id >= bpf.FirstReservedPolicyID {
+			id = 1
+		}
 		taken := id == 0
 		for other, inst := range c.ids {
 			if other != uid && inst.id == id {
@@ -353,7 +361,11 @@ func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.Enforcemen
 		case bpf.KilledAfter:
 			effect = v1alpha1.EffectKilledAfter
 		}
-		node.Kinds = append(node.Kinds, v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect})
+		ke := v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect, SelfTest: ch.Proof}
+		for _, rj := range ch.Rejected {
+			ke.Refused = append(ke.Refused, v1alpha1.RefusedBackend{Backend: rj.Backend, Stage: string(rj.Stage), Reason: rj.Reason})
+		}
+		node.Kinds = append(node.Kinds, ke)
 	}
 	cond := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Installed",
 		Message: "compiled and installed on node " + c.Node, ObservedGeneration: p.Generation}

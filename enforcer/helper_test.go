@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -103,10 +104,13 @@ func runAction(action string, args []string) error {
 			}
 			unix.Close(fd)
 		}
-	case "open-expect": // path read|write want
+	case "open-expect": // path read|write|truncate want
 		flag := unix.O_RDONLY
-		if args[1] == "write" {
+		switch args[1] {
+		case "write":
 			flag = unix.O_WRONLY | unix.O_CREAT
+		case "truncate":
+			flag = unix.O_WRONLY | unix.O_TRUNC
 		}
 		fd, err := unix.Open(args[0], flag, 0o644)
 		if err == nil {
@@ -119,6 +123,20 @@ func runAction(action string, args []string) error {
 	case "chown-expect": // path uid want
 		uid, _ := strconv.Atoi(args[1])
 		return expect(os.Chown(args[0], uid, -1), args[2])
+	case "unprivileged-chown-expect": // path uid want: chown without CAP_CHOWN in the effective set
+		uid, _ := strconv.Atoi(args[1])
+		// Capabilities are per thread: drop it on the thread that chowns.
+		runtime.LockOSThread()
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			return err
+		}
+		data[0].Effective &^= 1 << unix.CAP_CHOWN
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			return err
+		}
+		return expect(unix.Fchownat(unix.AT_FDCWD, args[0], uid, -1, 0), args[2])
 	case "exec": // path args...: replace this process
 		return syscall.Exec(args[0], args, os.Environ())
 	case "chown": // path uid
@@ -142,7 +160,11 @@ func runAction(action string, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := enf.InstallPolicy(7, compiled); err != nil {
+		installer, err := NewInstaller(enf)
+		if err != nil {
+			return err
+		}
+		if err := installer.Install(7, compiled); err != nil {
 			return err
 		}
 		if err := enf.EnforceCgroup(id, 7, bpf.Hold{Live: true}); err != nil {

@@ -84,7 +84,12 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 		return nil, err
 	}
 	defer enf.Close()
-	if err := enf.InstallPolicy(localPolicyID, compiled); err != nil {
+	installer, err := NewInstaller(enf)
+	if err != nil {
+		return nil, err
+	}
+	defer installer.Close()
+	if err := installer.Install(localPolicyID, compiled); err != nil {
 		return nil, err
 	}
 

@@ -80,7 +80,11 @@ func TestPinnedEnforcementHoldsThroughAKilledAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := enf.InstallPolicy(7, wider); err != nil {
+	installer, err := NewInstaller(enf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := installer.Install(7, wider); err != nil {
 		t.Fatal(err)
 	}
 	if code := runIn("connect", allowed, "ok", other, "ok"); code != 0 {

@@ -49,10 +49,15 @@ func TestReplacingAPolicyLeavesNoWindow(t *testing.T) {
 	connectOnly := func(addr string) *rules.Compiled {
 		return compile(fmt.Sprintf("spec:\n  mode: Enforce\n  connect: {allow: [{cidr: 127.0.0.1/32, protocol: TCP, port: %s}]}\n", port(addr)))
 	}
-	if err := enf.InstallPolicy(1, connectOnly(allowed)); err != nil {
+	installer, err := NewInstaller(enf)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := enf.InstallPolicy(2, connectOnly(other)); err != nil {
+	defer installer.Close()
+	if err := installer.Install(1, connectOnly(allowed)); err != nil {
+		t.Fatal(err)
+	}
+	if err := installer.Install(2, connectOnly(other)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -80,7 +85,7 @@ func TestReplacingAPolicyLeavesNoWindow(t *testing.T) {
 			if n%2 == 1 {
 				version = compile(fmt.Sprintf("spec:\n  mode: Enforce\n  connect: {allow: [{cidr: 127.0.0.0/8, protocol: TCP, port: %s}, {cidr: 10.0.0.0/8, protocol: UDP, port: 53}]}\n", port(allowed)))
 			}
-			if err := enf.InstallPolicy(1, version); err != nil {
+			if err := installer.Install(1, version); err != nil {
 				t.Error(err)
 				break
 			}

@@ -237,7 +237,7 @@ func (c *RecordingController) collect(ctx context.Context) error {
 	}
 	backends := map[string]string{}
 	for _, ch := range c.Recorder.rec.Choices() {
-		if ch.Kind != bpf.KindCgroup && ch.Chosen != "" {
+		if ch.Chosen != "" {
 			backends[ch.Kind.String()] = ch.Chosen
 		}
 	}

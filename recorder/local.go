@@ -218,9 +218,6 @@ func (s *session) readEvents(rd *bpf.Reader) error {
 		if err != nil {
 			return err
 		}
-		if ev.Kind == bpf.KindCgroup {
-			continue
-		}
 		s.mu.Lock()
 		s.unique[ev.Kind]++
 		s.mu.Unlock()
@@ -255,15 +252,13 @@ func (s *session) source(started, finished time.Time, counters map[bpf.Kind]bpf.
 	src.Node, _ = os.Hostname()
 	src.Kernel = KernelRelease()
 	for _, c := range s.rec.Choices() {
-		if c.Kind != bpf.KindCgroup && c.Chosen != "" {
+		if c.Chosen != "" {
 			src.Backends[c.Kind.String()] = c.Chosen
 		}
 	}
-	for k, c := range counters {
-		if k != bpf.KindCgroup {
-			src.Events += int64(c.Events)
-			src.LostRecords += int64(c.RingBufferLost)
-		}
+	for _, c := range counters {
+		src.Events += int64(c.Events)
+		src.LostRecords += int64(c.RingBufferLost)
 	}
 	return src
 }

@@ -14,29 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/footprint-dev/footprint/internal/kerneltest"
+
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
-// requireRoot skips kernel tests when not root, except in CI, where a
-// missing privilege is a failure: kernel tests never skip silently there.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("kernel tests need root (CI is set, so this is a failure, not a skip)")
-	}
-	t.Skip("kernel tests need root")
-}
-
 // record runs a command under RecordCommand and fails the test unless it
 // exits 0.
 func record(t *testing.T, opts LocalOptions) *LocalResult {
 	t.Helper()
-	requireRoot(t)
+	kerneltest.RequireRoot(t)
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
@@ -411,7 +400,7 @@ func TestEveryUniqueEntryReachesTheProfileWhenTheRingBufferOverflows(t *testing.
 }
 
 func TestUnwatchedProcessesAreNotRecorded(t *testing.T) {
-	requireRoot(t)
+	kerneltest.RequireRoot(t)
 	mount, err := cgroupfs.Mount()
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +452,7 @@ func TestDurationStopsTheCommandCleanlyAndKeepsTheProfile(t *testing.T) {
 	dir := testDir(t)
 	marker := filepath.Join(dir, "before-sleep")
 	writeFile(t, marker, "x")
-	requireRoot(t)
+	kerneltest.RequireRoot(t)
 	start := time.Now()
 	res, err := RecordCommand(context.Background(), LocalOptions{
 		Command:  []string{"sh", "-c", "cat " + marker + " >/dev/null; trap 'exit 7' TERM; sleep 60 & wait"},

@@ -297,17 +297,15 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 			Backends:  map[string]string{},
 		}
 		for _, c := range n.rec.Choices() {
-			if c.Kind != bpf.KindCgroup && c.Chosen != "" {
+			if c.Chosen != "" {
 				src.Backends[c.Kind.String()] = c.Chosen
 			}
 		}
 		for _, e := range es {
 			src.Events += int64(e.Count)
 		}
-		for kind, c := range counters {
-			if kind != bpf.KindCgroup {
-				src.LostRecords += int64(c.MapFull)
-			}
+		for _, c := range counters {
+			src.LostRecords += int64(c.MapFull)
 		}
 		out = append(out, Snapshot{Recording: s.Recording, Pod: pod, Container: k.container, Spec: spec, Source: src})
 	}

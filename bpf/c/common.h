@@ -9,27 +9,8 @@
 #define FOOTPRINT_COMMON_H
 
 #include "kernel.h"
-
-/*
- * Cgroups whose processes are recorded, by cgroup v2 id. The one lookup an
- * unwatched process pays. 16384 covers hundreds of pods with a few nested
- * cgroups each; the loader may raise it.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct fp_watch);
-} watched_cgroups SEC(".maps");
-
+#include "watched.h"
 #include "runtime.h"
-
-static __always_inline bool container_cgroup(__u64 id)
-{
-	struct fp_watch *w = bpf_map_lookup_elem(&watched_cgroups, &id);
-
-	return w && (w->flags & FP_WATCH_CONTAINERS);
-}
 
 /*
  * First sightings, to user space. Repeats never come here: they are counted

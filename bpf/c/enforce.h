@@ -14,24 +14,8 @@
 
 #include "kernel.h"
 #include "path.h"
-
-/* Enforced cgroups, by cgroup v2 id: the one lookup an unenforced process
- * pays. Sized like the recorder's watched_cgroups. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct fp_enforced_cgroup);
-} enforced_cgroups SEC(".maps");
-
+#include "enforced.h"
 #include "runtime.h"
-
-static __always_inline bool container_cgroup(__u64 id)
-{
-	struct fp_enforced_cgroup *ec = bpf_map_lookup_elem(&enforced_cgroups, &id);
-
-	return ec && (ec->flags & FP_ENFORCE_CONTAINERS);
-}
 
 /* Compiled policies by id. A node runs a few dozen policies; 1024 leaves
  * room for many versions in flight. */
@@ -208,6 +192,30 @@ static __always_inline __u32 outcome(const struct fp_policy *p, bool can_deny, b
 	return FP_OUTCOME_KILLED;
 }
 
+/*
+ * eperm is -EPERM in a way the compiler cannot fold into arithmetic: the
+ * verifier refuses an LSM program whose return value it cannot bound to
+ * [-4095, 0] (Linux 6.10+), and loses the bound of a value clang computes
+ * branch-free, e.g. by negating a comparison.
+ */
+static __always_inline int eperm(void)
+{
+	int err = -EPERM;
+
+	barrier_var(err);
+	return err;
+}
+
+/*
+ * denied_before passes on a denial by the programs before this one on the
+ * same hook (an LSM or fmod_ret program sees it as its last argument), as
+ * EPERM: what they returned cannot be bounded for the verifier.
+ */
+static __always_inline int denied_before(int ret)
+{
+	return ret ? eperm() : 0;
+}
+
 /* act carries out an outcome and returns what the hook should return: 0 to
  * allow, -EPERM to deny. */
 static __always_inline int act(__u32 what)
@@ -215,7 +223,7 @@ static __always_inline int act(__u32 what)
 	if (what == FP_OUTCOME_KILLED || what == FP_OUTCOME_DENIED_KILLED)
 		bpf_send_signal(SIGKILL);
 	if (what == FP_OUTCOME_DENIED || what == FP_OUTCOME_DENIED_KILLED)
-		return -EPERM;
+		return eperm();
 	return 0;
 }
 

@@ -9,38 +9,40 @@
  *
  * Backends, best first: lsm/capable fails the check with EPERM (the BPF LSM
  * runs after the capability module, so it only sees checks that would be
- * granted); tp_btf/cap_capable (6.14+) sees the verdict after the fact and
- * SIGKILLs the process: the privileged operation has then happened.
+ * granted); fmod_ret/security_capable fails it the same way where bpf is
+ * not an active LSM (it runs before every module, so it works out the
+ * capability module's verdict itself); tp_btf/cap_capable (6.14+) sees the
+ * verdict after the fact and SIGKILLs the process: the privileged operation
+ * has then happened.
  */
 #include "enforce.h"
 #include "noaudit.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline int check_capability(const struct cred *cred, int cap,
+/* check_capability decides a check the kernel would grant, made by a
+ * process held to e's policy. */
+static __always_inline int check_capability(struct enforced *e, const struct cred *cred, int cap,
 					    const struct user_namespace *ns, bool can_deny)
 {
 	struct fp_violation_event *ev;
-	struct enforced e;
 	__u32 level, what;
 	__u64 bit;
 
-	if (!enforced_policy(&e, FP_KIND_CAPABILITY, true))
-		return 0;
 	if (cap < 0 || cap > 63)
 		return 0;
 	bit = 1ULL << cap;
-	level = BPF_CORE_READ(ns, level);
-	if (e.policy->caps_allowed & bit)
+	if (e->policy->caps_allowed & bit)
 		return 0;
-	if (level > 0 && (e.policy->caps_allowed_userns & bit))
+	level = BPF_CORE_READ(ns, level);
+	if (level > 0 && (e->policy->caps_allowed_userns & bit))
 		return 0;
 	/* Last: only would-be violations pay for it. */
 	if (borrowed_credentials(cred))
 		return 0;
 
-	what = outcome(e.policy, can_deny, true);
-	ev = begin_report(&e, FP_KIND_CAPABILITY, cap, level, what);
+	what = outcome(e->policy, can_deny, true);
+	ev = begin_report(e, FP_KIND_CAPABILITY, cap, level, what);
 	if (ev) {
 		struct path_scratch *s = get_path_scratch();
 
@@ -58,11 +60,72 @@ SEC("lsm/capable")
 int BPF_PROG(fp_enforce_capable_lsm, const struct cred *cred, struct user_namespace *ns, int cap,
 	     unsigned int opts, int ret)
 {
+	struct enforced e;
+
 	if (ret)
-		return ret;
+		return denied_before(ret);
 	if (opts & CAP_OPT_NOAUDIT)
 		return 0;
-	return check_capability(cred, cap, ns, true);
+	if (!enforced_policy(&e, FP_KIND_CAPABILITY, true))
+		return 0;
+	return check_capability(&e, cred, cap, ns, true);
+}
+
+/* User namespaces nest 32 deep at most. */
+#define USERNS_MAX_DEPTH 33
+
+/*
+ * cap_would_grant is the capability module's verdict (cap_capable): the
+ * capability is granted when the credentials' user namespace is ns, or an
+ * ancestor of it, and the capability is effective there, or when the
+ * credentials own a user namespace between the two. A check the kernel
+ * would deny anyway is no violation: reporting it would be noise, and the
+ * Kill action would kill a process for a request that fails by itself.
+ */
+static __always_inline bool cap_would_grant(const struct cred *cred, struct user_namespace *ns,
+					    int cap)
+{
+	struct user_namespace *cred_ns = BPF_CORE_READ(cred, user_ns), *parent;
+	__u32 cred_level = BPF_CORE_READ(cred_ns, level);
+	__u32 euid = BPF_CORE_READ(cred, euid.val);
+	__u64 effective = 0;
+
+	for (int i = 0; i < USERNS_MAX_DEPTH; i++) {
+		if (ns == cred_ns) {
+			/* kernel_cap_t is a u64 (6.3+) or two u32s, low
+			 * word first: the same 8 bytes on little-endian. */
+			bpf_core_read(&effective, sizeof(effective), &cred->cap_effective);
+			return effective & (1ULL << cap);
+		}
+		if (BPF_CORE_READ(ns, level) <= cred_level)
+			return false;
+		parent = BPF_CORE_READ(ns, parent);
+		if (parent == cred_ns && BPF_CORE_READ(ns, owner.val) == euid)
+			return true;
+		ns = parent;
+	}
+	return false;
+}
+
+SEC("fmod_ret/security_capable")
+int BPF_PROG(fp_enforce_capable_fmod_ret, const struct cred *cred, struct user_namespace *ns,
+	     int cap, unsigned int opts, int ret)
+{
+	struct enforced e;
+
+	if (ret)
+		return denied_before(ret);
+	if (opts & CAP_OPT_NOAUDIT)
+		return 0;
+	/* The cheap test first: the verdict and the namespace walk only for
+	 * checks that would otherwise be violations. */
+	if (!enforced_policy(&e, FP_KIND_CAPABILITY, true))
+		return 0;
+	if (cap < 0 || cap > 63 || (e.policy->caps_allowed & (1ULL << cap)))
+		return 0;
+	if (!cap_would_grant(cred, ns, cap))
+		return 0;
+	return check_capability(&e, cred, cap, ns, true);
 }
 
 SEC("tp_btf/cap_capable")
@@ -81,6 +144,6 @@ int BPF_PROG(fp_enforce_capable_tp_btf, const struct cred *cred, struct user_nam
 		return 0;
 	if (called_without_audit(ctx, cap))
 		return 0;
-	check_capability(cred, cap, target_ns, false);
+	check_capability(&e, cred, cap, target_ns, false);
 	return 0;
 }

@@ -10,9 +10,11 @@
  * the kernel added under a held one (a container under a held pod), where
  * the first exec is the runtime starting the entrypoint or the sandbox.
  *
- * Backends, best first: lsm/bprm_check_security fails the execve with EPERM;
- * tp_btf/sched_process_exec runs after the point of no return and SIGKILLs
- * the process before the new program's first instruction.
+ * Backends, best first: lsm/bprm_check_security fails the execve with EPERM
+ * where bpf is an active LSM; fmod_ret/security_bprm_check does the same
+ * where it is not; tp_btf/sched_process_exec runs after the point of no
+ * return and SIGKILLs the process before the new program's first
+ * instruction.
  */
 #include "enforce.h"
 
@@ -77,8 +79,16 @@ SEC("lsm/bprm_check_security")
 int BPF_PROG(fp_enforce_bprm_lsm, struct linux_binprm *bprm, int ret)
 {
 	if (ret)
-		return ret;
+		return denied_before(ret);
 	/* Before the point of no return: the thread has its own id still. */
+	return check_exec(BPF_CORE_READ(bprm, file), (__u32)bpf_get_current_pid_tgid(), true);
+}
+
+SEC("fmod_ret/security_bprm_check")
+int BPF_PROG(fp_enforce_bprm_fmod_ret, struct linux_binprm *bprm, int ret)
+{
+	if (ret)
+		return denied_before(ret);
 	return check_exec(BPF_CORE_READ(bprm, file), (__u32)bpf_get_current_pid_tgid(), true);
 }
 

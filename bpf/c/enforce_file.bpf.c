@@ -5,9 +5,12 @@
  * the program (FMODE_EXEC) is left to the executable rules.
  *
  * Backends, best first: lsm/file_open makes the open fail with EPERM before
- * it happens; the sys_exit_open* tracepoints see it after the fact and can
- * only SIGKILL the process, which dies before it returns to user space (it
- * never reads the file, but an O_CREAT or O_TRUNC has already taken effect).
+ * it happens, where bpf is an active LSM; fmod_ret/security_file_open does
+ * the same where BPF-LSM is not active but trampolines load (Linux 5.7+,
+ * no boot parameter); the sys_exit_open* tracepoints see the open after the
+ * fact and can only SIGKILL the process, which dies before it returns to
+ * user space (it never reads the file, but an O_CREAT or O_TRUNC has already
+ * taken effect).
  *
  * Verdicts are cached per (dentry, mount, policy version, access): a repeat
  * open costs one lookup, a new file one lookup per path component.
@@ -151,18 +154,32 @@ int fp_enforce_exit_creat(struct trace_event_raw_sys_exit *ctx)
 	return open_exit(ctx->ret, 1);
 }
 
-SEC("lsm/file_open")
-int BPF_PROG(fp_enforce_file_open_lsm, struct file *file, int ret)
+/* file_open_hook decides an open before it happens: ret is what the hooks
+ * before this one decided. */
+static __always_inline int file_open_hook(struct file *file, int ret)
 {
 	struct file_fields ff;
 	struct enforced e;
 
 	if (ret)
-		return ret; /* already denied by another module */
+		return denied_before(ret); /* already denied by another module */
 	if (!enforced_policy(&e, FP_KIND_FILE, true))
 		return 0;
 	read_file_fields(file, &ff);
 	/* O_TRUNC is still in f_flags here: do_dentry_open clears it after
-	 * the LSM hook. */
+	 * security_file_open. */
 	return check_open(&e, file, &ff, ff.flags, true);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(fp_enforce_file_open_lsm, struct file *file, int ret)
+{
+	return file_open_hook(file, ret);
+}
+
+/* A non-zero return skips security_file_open and fails the open with it. */
+SEC("fmod_ret/security_file_open")
+int BPF_PROG(fp_enforce_file_open_fmod_ret, struct file *file, int ret)
+{
+	return file_open_hook(file, ret);
 }

@@ -20,8 +20,8 @@
  * `footprint record -- CMD` starts its command with clone3 into the cgroup,
  * and the command is the workload from its first instruction.
  *
- * The including header declares the map of watched cgroups and defines
- * container_cgroup(id), which says whether a cgroup holds containers.
+ * This header is the read side every recorder and enforcer program uses;
+ * the lifecycle object (lifecycle.bpf.c) marks and unmarks the tasks.
  */
 #ifndef FOOTPRINT_RUNTIME_H
 #define FOOTPRINT_RUNTIME_H
@@ -55,8 +55,8 @@ static __always_inline bool runtime_task(void)
 /*
  * runtime_exec says whether the exec the current task is making is the
  * runtime's own (a runtime task still in the runtime's mount namespace).
- * It only reads: runtime_exec_done, in one program per map after every
- * exec, moves or ends the mark.
+ * It only reads: runtime_exec_done, in the lifecycle object's program after
+ * every exec, moves or ends the mark.
  *
  * old_tid is the thread id before the exec: a thread other than the leader
  * that executes a program takes the leader's id after the point of no
@@ -70,92 +70,6 @@ static __always_inline bool runtime_exec(__u32 old_tid)
 	if (!ns && old_tid != tid)
 		ns = bpf_map_lookup_elem(&runtime_tasks, &old_tid);
 	return ns && *ns == task_mnt_ns(bpf_get_current_task_btf());
-}
-
-/*
- * runtime_exec_done runs after every exec (sched_process_exec, old_tid the
- * thread's id before it): an exec in another mount namespace ends the
- * task's runtime part, from it on the task is the workload; an exec in the
- * runtime's own keeps the mark, moved to the id the task has now. Either
- * way no mark stays on the old id, which never sees an exit of its own and
- * which the kernel will hand to another task.
- */
-static __always_inline void runtime_exec_done(__u32 old_tid)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u32 *ns = bpf_map_lookup_elem(&runtime_tasks, &tid);
-	__u32 runtime_ns;
-
-	if (!ns && old_tid != tid)
-		ns = bpf_map_lookup_elem(&runtime_tasks, &old_tid);
-	if (!ns)
-		return;
-	runtime_ns = *ns;
-	if (old_tid != tid)
-		bpf_map_delete_elem(&runtime_tasks, &old_tid);
-	if (runtime_ns == task_mnt_ns(bpf_get_current_task_btf()))
-		bpf_map_update_elem(&runtime_tasks, &tid, &runtime_ns, BPF_ANY);
-	else
-		bpf_map_delete_elem(&runtime_tasks, &tid);
-}
-
-/* mark_runtime makes task a runtime task of the runtime whose mount
- * namespace is ns. It returns false when the map is full. */
-static __always_inline bool mark_runtime(struct task_struct *task, __u32 ns)
-{
-	__u32 tid = BPF_CORE_READ(task, pid);
-
-	return bpf_map_update_elem(&runtime_tasks, &tid, &ns, BPF_ANY) != -E2BIG;
-}
-
-static __always_inline bool container_cgroup(__u64 id);
-
-/*
- * runtime_attach marks a task moved into a container cgroup by a process
- * outside every container cgroup (runc writing cgroup.procs). With
- * threadgroup, only the leader is marked: runtimes move their init before
- * it starts threads.
- */
-static __always_inline bool runtime_attach(struct cgroup *dst, struct task_struct *task)
-{
-	/* The migration skips an exiting task; a mark would outlive it. */
-	if ((BPF_CORE_READ(task, flags) & PF_EXITING) || BPF_CORE_READ(task, exit_state))
-		return true;
-	if (!on_default_hierarchy(dst))
-		return true;
-	if (!container_cgroup(BPF_CORE_READ(dst, kn, id)))
-		return true;
-	if (container_cgroup(bpf_get_current_cgroup_id()))
-		return true;
-	return mark_runtime(task, task_mnt_ns(bpf_get_current_task_btf()));
-}
-
-/*
- * runtime_fork marks the children of runtime tasks (runc's nsexec stages,
- * the Go runtime's threads), and a task a process outside every container
- * cgroup cloned straight into one (clone3 with CLONE_INTO_CGROUP).
- */
-static __always_inline bool runtime_fork(struct task_struct *parent, struct task_struct *child)
-{
-	__u32 ptid = BPF_CORE_READ(parent, pid);
-	__u32 ctid = BPF_CORE_READ(child, pid);
-	__u32 *ns = bpf_map_lookup_elem(&runtime_tasks, &ptid);
-
-	if (ns)
-		return mark_runtime(child, *ns);
-	if (container_cgroup(BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id)) &&
-	    !container_cgroup(BPF_CORE_READ(parent, cgroups, dfl_cgrp, kn, id)))
-		return mark_runtime(child, task_mnt_ns(parent));
-	/* Belt and braces: a new task never inherits a mark left on its id. */
-	bpf_map_delete_elem(&runtime_tasks, &ctid);
-	return true;
-}
-
-static __always_inline void runtime_exit(struct task_struct *task)
-{
-	__u32 tid = BPF_CORE_READ(task, pid);
-
-	bpf_map_delete_elem(&runtime_tasks, &tid);
 }
 
 #endif /* FOOTPRINT_RUNTIME_H */

@@ -24,8 +24,6 @@ enum fp_kind {
 	FP_KIND_FILE = 2,
 	FP_KIND_CONNECT = 3,
 	FP_KIND_EXEC = 4,
-	/* Not recorded into profiles: a cgroup created under a watched one. */
-	FP_KIND_CGROUP = 5,
 };
 
 /* fp_watch.flags */
@@ -182,13 +180,6 @@ struct fp_exec_event {
 	struct fp_exec_key key;
 };
 
-struct fp_cgroup_event {
-	struct fp_event_header hdr;
-	__u64 cgroup_id;
-	__u64 parent_id;
-	__u64 recording_id;
-};
-
 /* Index into the per-CPU counters array: kind * FP_COUNTERS_PER_KIND + what. */
 enum fp_counter_what {
 	FP_COUNT_EVENTS = 0,       /* events in live watched cgroups, repeats included */
@@ -200,6 +191,14 @@ enum fp_counter_what {
 	FP_COUNTERS_PER_KIND = 8,
 };
 #define FP_COUNTERS (8 * FP_COUNTERS_PER_KIND)
+
+/* Index into lifecycle_counters: what the lifecycle object could not do. */
+enum fp_lifecycle_counter {
+	FP_LC_WATCHED_FULL = 0,  /* cgroups under a watched one left unwatched */
+	FP_LC_ENFORCED_FULL = 1, /* cgroups under an enforced one left unheld */
+	FP_LC_RUNTIME_FULL = 2,  /* container runtime tasks left unmarked */
+	FP_LC_COUNTERS = 3,
+};
 
 /* An address range [start, end) of kernel text. */
 struct fp_text_range {
@@ -213,9 +212,11 @@ struct fp_text_range {
 /* Bytes of one path component in a rule key. Longer names are matched only
  * by wildcard rules. */
 #define FP_NAME_MAX 64
-/* fp_path_key.len of a wildcard child: matches any one component that has
- * no literal rule. */
-#define FP_WILDCARD_LEN 0xffff
+enum fp_path_key_len {
+	/* fp_path_key.len of a wildcard child: matches any one component
+	 * that has no literal rule. */
+	FP_WILDCARD_LEN = 0xffff,
+};
 
 enum fp_enforce_mode {
 	FP_MODE_AUDIT = 1,   /* report what would be denied, allow it */

@@ -24,8 +24,8 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer"
-	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder/containers"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
@@ -97,13 +97,29 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		}
 		return filepath.Join(f.pinPath, sub)
 	}
-	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, PinPath: pin("recorder")})
+	// One lifecycle for both parts. Its maps were pinned beside the
+	// recorder's and the enforcer's before it had a directory of its own.
+	lc, err := bpf.LoadLifecycle(bpf.LifecycleOptions{CgroupRoot: mount, PinPath: pin("lifecycle"),
+		AdoptPins: map[string]string{"watched_cgroups": pin("recorder"), "enforced_cgroups": pin("enforcer"), "runtime_tasks": pin("recorder")}})
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	if f.pinPath != "" {
+		// The enforcer's own runtime marks of earlier versions: the
+		// adopted recorder's are the same tasks.
+		os.Remove(filepath.Join(pin("enforcer"), "runtime_tasks"))
+	}
+	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, PinPath: pin("recorder"), Lifecycle: lc})
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
 	for _, c := range rec.Choices() {
-		log.Info("backend", "kind", c.Kind.String(), "chosen", c.Chosen, "note", c.Note)
+		log.Info("recording backend", "kind", c.Kind.String(), "chosen", c.Chosen, "proof", c.Proof, "note", c.Note)
+		for _, rj := range c.Rejected {
+			log.Info("recording backend refused", "kind", c.Kind.String(), "backend", rj.Backend, "stage", string(rj.Stage), "reason", rj.Reason)
+		}
 	}
 
 	scheme := runtime.NewScheme()
@@ -158,15 +174,18 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err := rc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the recording controller: %w", err)
 	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, PinPath: pin("enforcer")})
+	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, PinPath: pin("enforcer"), Lifecycle: lc})
 	if err != nil {
 		return err
 	}
 	defer enf.Close()
 	for _, c := range enf.Choices() {
-		log.Info("enforcement backend", "kind", c.Kind.String(), "chosen", c.Chosen, "effect", string(c.Effect))
+		log.Info("enforcement backend", "kind", c.Kind.String(), "chosen", c.Chosen, "effect", string(c.Effect), "proof", c.Proof)
+		for _, rj := range c.Rejected {
+			log.Info("enforcement backend refused", "kind", c.Kind.String(), "backend", rj.Backend, "stage", string(rj.Stage), "reason", rj.Reason)
+		}
 	}
-	metrics.Registry.MustRegister(enforcer.Violations, newKernelCollector(rec, enf))
+	metrics.Registry.MustRegister(enforcer.Violations, newKernelCollector(lc, rec, enf))
 	if stats, err := bpf.EnableRunTimeStats(); err != nil {
 		log.Info("BPF program run times are not measured", "reason", err.Error())
 	} else {

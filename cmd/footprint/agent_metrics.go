@@ -8,19 +8,25 @@ import (
 
 // kernelCollector exposes the kernel's own counters on every scrape: what
 // the recorder saw, repeated and lost, what the enforcer checked and found
-// outside a policy, and how long each program ran. Reading them at scrape
-// time keeps the kernel the single source of truth.
+// outside a policy, what the lifecycle programs could not track, and how
+// long each program ran; and which backend each kind uses, with the ones
+// refused and at which stage (a failed self-test among them). Reading them
+// at scrape time keeps the kernel the single source of truth.
 type kernelCollector struct {
+	lc  *bpf.Lifecycle
 	rec *bpf.Recorder
 	enf *bpf.Enforcer
 
-	events, repeats, lost, mapFull, checks, violations, runs, runtime *prometheus.Desc
+	events, repeats, lost, mapFull, checks, violations, untracked, runs, runtime, backend, rejected *prometheus.Desc
 }
 
-func newKernelCollector(rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
+func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
 	kind := []string{"kind"}
 	return &kernelCollector{
-		rec: rec, enf: enf,
+		lc: lc, rec: rec, enf: enf,
+		untracked: prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
+		backend:   prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
+		rejected:  prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
 		events:     prometheus.NewDesc("footprint_events_total", "Events in recorded containers, repeats included.", kind, nil),
 		repeats:    prometheus.NewDesc("footprint_repeats_total", "Events the kernel counted as repeats of an entry it had seen, without telling user space.", kind, nil),
 		lost:       prometheus.NewDesc("footprint_lost_records_total", "First sightings the ring buffer had no room for (their entries are still swept from the kernel maps).", kind, nil),
@@ -33,7 +39,7 @@ func newKernelCollector(rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.mapFull, c.checks, c.violations, c.runs, c.runtime} {
+	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.mapFull, c.checks, c.violations, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
 		ch <- d
 	}
 }
@@ -44,9 +50,6 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if counters, err := c.rec.Counters(); err == nil {
 		for k, n := range counters {
-			if k == bpf.KindCgroup {
-				continue
-			}
 			counter(c.events, n.Events, k.String())
 			counter(c.repeats, n.Events-min(n.Events, n.New), k.String())
 			counter(c.lost, n.RingBufferLost, k.String())
@@ -59,7 +62,31 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.violations, n.Violations, k.String())
 		}
 	}
-	for _, stats := range []map[string]bpf.ProgramStat{c.rec.ProgramStats(), c.enf.ProgramStats()} {
+	if lc, err := c.lc.Counters(); err == nil {
+		counter(c.untracked, lc.WatchedFull, "watched cgroups")
+		counter(c.untracked, lc.EnforcedFull, "held cgroups")
+		counter(c.untracked, lc.RuntimeFull, "runtime tasks")
+	}
+	gauge := func(d *prometheus.Desc, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, 1, labels...)
+	}
+	for _, ch := range c.rec.Choices() {
+		if ch.Chosen != "" {
+			gauge(c.backend, "recorder", ch.Kind.String(), ch.Chosen, "")
+		}
+		for _, rj := range ch.Rejected {
+			gauge(c.rejected, "recorder", ch.Kind.String(), rj.Backend, string(rj.Stage))
+		}
+	}
+	for _, ch := range c.enf.Choices() {
+		if ch.Chosen != "" {
+			gauge(c.backend, "enforcer", ch.Kind.String(), ch.Chosen, string(ch.Effect))
+		}
+		for _, rj := range ch.Rejected {
+			gauge(c.rejected, "enforcer", ch.Kind.String(), rj.Backend, string(rj.Stage))
+		}
+	}
+	for _, stats := range []map[string]bpf.ProgramStat{c.lc.ProgramStats(), c.rec.ProgramStats(), c.enf.ProgramStats()} {
 		for name, s := range stats {
 			counter(c.runs, s.Runs, name)
 			ch <- prometheus.MustNewConstMetric(c.runtime, prometheus.CounterValue, s.Runtime.Seconds(), name)

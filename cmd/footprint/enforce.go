@@ -168,9 +168,6 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 	t.AppendHeader(table.Row{"KIND", "RULES", "ON VIOLATION", "BACKEND", "CHECKED", "VIOLATIONS", "DISTINCT"})
 	t.SetColumnConfigs([]table.ColumnConfig{{Number: 5, Align: text.AlignRight}, {Number: 6, Align: text.AlignRight}, {Number: 7, Align: text.AlignRight}})
 	for _, c := range res.Choices {
-		if c.Kind == bpf.KindCgroup {
-			continue
-		}
 		governed := governs(policy, c.Kind)
 		effect := string(c.Effect)
 		switch {
@@ -199,12 +196,12 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 	}
 	var after []string
 	for _, c := range res.Choices {
-		if c.Kind != bpf.KindCgroup && governs(policy, c.Kind) && c.Effect == bpf.KilledAfter && mode == v1alpha1.ModeEnforce {
+		if governs(policy, c.Kind) && c.Effect == bpf.KilledAfter && mode == v1alpha1.ModeEnforce {
 			after = append(after, c.Kind.String())
 		}
 	}
 	if len(after) > 0 {
-		fmt.Fprintf(w, "footprint: this kernel refuses BPF-LSM programs: %s are killed after the fact, not prevented (see footprint probe)\n", strings.Join(after, ", "))
+		fmt.Fprintf(w, "footprint: on this kernel %s are killed after the fact, not prevented: no backend that prevents them passed its self-test (see footprint probe)\n", strings.Join(after, ", "))
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
 	"github.com/spf13/cobra"
 
 	"github.com/footprint-dev/footprint/bpf"
@@ -19,11 +21,18 @@ func newProbeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "probe",
 		Short: "Show which kernel hooks footprint can use on this machine, and why others were refused",
-		Long: `probe loads footprint's programs the way footprint record and footprint enforce
-do and reports, for each kind of event, the backend in use and why each better
-one was refused: first for recording, then for enforcement, where it also says
-what happens to a violation on this kernel (prevented: the operation fails with
-EPERM; killed after the fact: SIGKILL once it has happened).`,
+		Long: `probe loads footprint's programs the way footprint record, footprint enforce
+and the node agent do and reports, for each kind of event, the backend in use,
+what its self-test saw it do, and why each better one was refused: first for
+recording, then for enforcement, where it also says what happens to a
+violation on this kernel (prevented: the operation fails with EPERM; killed
+after the fact: SIGKILL once it has happened).
+
+A backend is used only once a self-test proves it fires: a canary process
+does the operation in a cgroup of its own, and the backend must record it, or
+refuse it (or kill the canary) and report it. A BPF-LSM program, for one,
+loads and attaches where bpf is not in the active LSM list and then never
+runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -36,25 +45,28 @@ EPERM; killed after the fact: SIGKILL once it has happened).`,
 			if err != nil {
 				return err
 			}
-			rec, err := bpf.Load(bpf.Options{CgroupRoot: mount})
+			report := probeReport{Kernel: recorder.KernelRelease(), CgroupV2: mount, LSMs: bpf.ActiveLSMs()}
+			lc, err := bpf.LoadLifecycle(bpf.LifecycleOptions{CgroupRoot: mount})
+			if err != nil {
+				return err
+			}
+			defer lc.Close()
+			rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, Lifecycle: lc})
 			if err != nil {
 				return err
 			}
 			defer rec.Close()
-			report := probeReport{Kernel: recorder.KernelRelease(), CgroupV2: mount, NoAudit: rec.NoAuditDetection()}
+			report.NoAudit = rec.NoAuditDetection()
 			for _, c := range rec.Choices() {
-				report.Kinds = append(report.Kinds, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Rejected: c.Rejected})
+				report.Kinds = append(report.Kinds, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Proof: c.Proof, Rejected: c.Rejected})
 			}
-			enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+			enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, Lifecycle: lc})
 			if err != nil {
 				report.EnforcementError = err.Error()
 			} else {
 				defer enf.Close()
 				for _, c := range enf.Choices() {
-					if c.Kind == bpf.KindCgroup {
-						continue
-					}
-					report.Enforcement = append(report.Enforcement, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Rejected: c.Rejected, Effect: string(c.Effect)})
+					report.Enforcement = append(report.Enforcement, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Proof: c.Proof, Rejected: c.Rejected, Effect: string(c.Effect)})
 				}
 			}
 			switch format {
@@ -73,10 +85,12 @@ EPERM; killed after the fact: SIGKILL once it has happened).`,
 }
 
 type probeReport struct {
-	Kernel   string      `json:"kernel"`
-	CgroupV2 string      `json:"cgroupV2"`
-	NoAudit  string      `json:"noAuditProbes"`
-	Kinds    []probeKind `json:"kinds"`
+	Kernel   string `json:"kernel"`
+	CgroupV2 string `json:"cgroupV2"`
+	// LSMs is the kernel's active LSM list; nil when it cannot be read.
+	LSMs    []string    `json:"activeLSMs"`
+	NoAudit string      `json:"noAuditProbes"`
+	Kinds   []probeKind `json:"kinds"`
 	// Enforcement is, per kind, the enforcement backend and what it does
 	// about a violation; EnforcementError says why none loads.
 	Enforcement      []probeKind `json:"enforcement,omitempty"`
@@ -84,9 +98,11 @@ type probeReport struct {
 }
 
 type probeKind struct {
-	Kind     string          `json:"kind"`
-	Backend  string          `json:"backend"`
-	Note     string          `json:"note,omitempty"`
+	Kind    string `json:"kind"`
+	Backend string `json:"backend"`
+	Note    string `json:"note,omitempty"`
+	// Proof is what the backend's self-test saw it do.
+	Proof    string          `json:"selfTest,omitempty"`
 	Rejected []bpf.Rejection `json:"rejected,omitempty"`
 	// Effect is, for enforcement, what happens to a violation.
 	Effect string `json:"effect,omitempty"`
@@ -94,7 +110,11 @@ type probeKind struct {
 
 func (r probeReport) print(cmd *cobra.Command) {
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "kernel %s, cgroup v2 at %s\n\nRecording\n", r.Kernel, r.CgroupV2)
+	lsms := "unknown (securityfs not readable)"
+	if r.LSMs != nil {
+		lsms = strings.Join(r.LSMs, ",")
+	}
+	fmt.Fprintf(w, "kernel %s, cgroup v2 at %s, active LSMs %s\n\nRecording\n", r.Kernel, r.CgroupV2, lsms)
 	printBackends(w, "Events", r.Kinds, "not recorded on this kernel")
 	fmt.Fprintf(w, "\nno-audit capability probes are told apart %s\n\nEnforcement\n", r.NoAudit)
 	if r.EnforcementError != "" {
@@ -104,34 +124,43 @@ func (r probeReport) print(cmd *cobra.Command) {
 	printBackends(w, "Operations", r.Enforcement, "not enforced on this kernel")
 }
 
+// printBackends prints one row per backend: the one in use with what its
+// self-test saw, then the better ones refused, with the stage that refused
+// them and why.
 func printBackends(w io.Writer, header string, kinds []probeKind, none string) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
 	enforcement := len(kinds) > 0 && kinds[0].Effect != ""
 	if enforcement {
-		t.AppendHeader(table.Row{header, "Backend", "On violation", "Note"})
+		t.AppendHeader(table.Row{header, "Backend", "On violation", "Self-test, notes"})
 	} else {
 		t.AppendHeader(table.Row{header, "Backend", "Status"})
 	}
+	t.SetColumnConfigs([]table.ColumnConfig{{Number: 3, WidthMax: 60, WidthMaxEnforcer: text.WrapSoft}, {Number: 4, WidthMax: 60, WidthMaxEnforcer: text.WrapSoft}})
 	for _, k := range kinds {
 		backend, status := k.Backend, "in use"
-		if enforcement {
-			status = k.Effect
+		if k.Proof != "" {
+			status += ": " + k.Proof
+		}
+		if k.Note != "" {
+			status += "; " + k.Note
 		}
 		if backend == "" {
 			backend, status = "none", none
 		}
 		if enforcement {
-			t.AppendRow(table.Row{k.Kind, backend, status, k.Note})
+			t.AppendRow(table.Row{k.Kind, backend, k.Effect, status})
 		} else {
-			if k.Note != "" {
-				status += ": " + k.Note
-			}
 			t.AppendRow(table.Row{k.Kind, backend, status})
 		}
 		for _, rj := range k.Rejected {
-			t.AppendRow(table.Row{"", rj.Backend, rj.Reason})
+			reason := fmt.Sprintf("refused (%s): %s", rj.Stage, rj.Reason)
+			if enforcement {
+				t.AppendRow(table.Row{"", rj.Backend, "", reason})
+			} else {
+				t.AppendRow(table.Row{"", rj.Backend, reason})
+			}
 		}
 		t.AppendSeparator()
 	}

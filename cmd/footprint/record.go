@@ -172,8 +172,8 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 		fmt.Fprintf(stderr, "footprint: %s left %d processes running; they were stopped with it\n", args[0], res.Leftover)
 	}
 	for _, c := range res.Choices {
-		if c.Kind != bpf.KindCgroup && c.Chosen == "" && kinds.Has(c.Kind) {
-			fmt.Fprintf(stderr, "footprint: %s were not recorded: no backend loads on this kernel (see footprint probe)\n", c.Kind)
+		if c.Chosen == "" && kinds.Has(c.Kind) {
+			fmt.Fprintf(stderr, "footprint: %s were not recorded: no backend works on this kernel (see footprint probe)\n", c.Kind)
 		}
 	}
 	for _, n := range res.Notes {
@@ -199,7 +199,7 @@ func parseKinds(names []string) (bpf.KindSet, error) {
 	var set bpf.KindSet
 	for _, n := range names {
 		k, err := bpf.ParseKind(strings.TrimSpace(n))
-		if err != nil || k == bpf.KindCgroup {
+		if err != nil {
 			return 0, fmt.Errorf("--kinds: unknown event kind %q: use capabilities, files, connections or executables", n)
 		}
 		set = set.With(k)

@@ -368,6 +368,28 @@ type KindEnforcement struct {
 	Backend string `json:"backend,omitempty"`
 	// Effect is what happens to an operation outside the policy.
 	Effect EnforcementEffect `json:"effect"`
+	// SelfTest is what the node's self-test saw the backend do before the
+	// node relied on it: a canary's operation refused (or the canary
+	// killed) and reported.
+	// +optional
+	SelfTest string `json:"selfTest,omitempty"`
+	// Refused are the better backends the node does not use, and why: the
+	// kernel refused to load or attach them, bpf is not an active LSM, or
+	// they attached and failed their self-test.
+	// +optional
+	// +listType=atomic
+	Refused []RefusedBackend `json:"refused,omitempty"`
+}
+
+// RefusedBackend is a kernel hook a node does not use, and why.
+type RefusedBackend struct {
+	// Backend is the kernel hook, e.g. lsm/file_open.
+	Backend string `json:"backend"`
+	// Stage is how far it got: "not tried", "lsm inactive", "load",
+	// "attach" or "self-test".
+	Stage string `json:"stage"`
+	// Reason says why it is not used.
+	Reason string `json:"reason"`
 }
 
 // EnforcementPolicyList is a list of EnforcementPolicies.

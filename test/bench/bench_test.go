@@ -19,6 +19,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/enforcer"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
@@ -110,7 +111,7 @@ func setUp(b *testing.B, c config) func() {
 		b.Fatal(err)
 	}
 	var closer io.Closer
-	var enforcer *bpf.Enforcer
+	var enf *bpf.Enforcer
 	switch c {
 	case unwatched, recording:
 		rec, err := bpf.Load(bpf.Options{CgroupRoot: mount})
@@ -131,7 +132,7 @@ func setUp(b *testing.B, c config) func() {
 		})
 		return func() { leaveCgroup(b, mount, cg); closer.Close() }
 	default:
-		enforcer, err = bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+		enf, err = bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -143,14 +144,18 @@ func setUp(b *testing.B, c config) func() {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := enforcer.InstallPolicy(1, compiled); err != nil {
-			b.Fatal(err)
-		}
-		violations, err := enforcer.NewViolationReader()
+		installer, err := enforcer.NewInstaller(enf)
 		if err != nil {
 			b.Fatal(err)
 		}
-		cg := enterCgroup(b, mount, func(id uint64) error { return enforcer.EnforceCgroup(id, 1, bpf.Hold{Live: true}) })
+		if err := installer.Install(1, compiled); err != nil {
+			b.Fatal(err)
+		}
+		violations, err := enf.NewViolationReader()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cg := enterCgroup(b, mount, func(id uint64) error { return enf.EnforceCgroup(id, 1, bpf.Hold{Live: true}) })
 		return func() {
 			leaveCgroup(b, mount, cg)
 			// The policy must allow what the loops do: a violation would
@@ -164,7 +169,8 @@ func setUp(b *testing.B, c config) func() {
 				b.Errorf("violation: %+v", v)
 			}
 			violations.Close()
-			enforcer.Close()
+			installer.Close()
+			enf.Close()
 		}
 	}
 }

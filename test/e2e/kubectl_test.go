@@ -172,6 +172,11 @@ func (k *kubectl) stopped(t *testing.T, name string, kind v1alpha1.EnforcedKind)
 			if ke.Kind != kind {
 				continue
 			}
+			// The node relies on a backend only once its self-test
+			// saw it stop a canary, and says so.
+			if !strings.Contains(ke.SelfTest, "self-test canary") || !strings.HasSuffix(ke.SelfTest, "and reported it") {
+				t.Errorf("policy %s on node %s: %s enforced by %s with self-test %q, want what the self-test saw", name, n.Node, kind, ke.Backend, ke.SelfTest)
+			}
 			switch {
 			case ke.Effect == v1alpha1.EffectPrevented:
 				return "operation not permitted", "denied"

@@ -15,6 +15,18 @@
 //	}
 //
 // RunPackageTests runs a whole package's tests (matching a pattern) in one VM boot instead.
+//
+// A test that must hold on every kernel footprint is tested on runs in each boot of Boots
+// (Debian's stable and newer LTS kernels, each with and without bpf among the active
+// LSMs) through InEachBootOrLaunch, and learns inside which boot it runs:
+//
+//	func TestRecordsInVM(t *testing.T) {
+//		boot, inVM := vm.InEachBootOrLaunch(t)
+//		if !inVM {
+//			return
+//		}
+//		// body: boot.BPFLSM says whether BPF-LSM programs run here
+//	}
 // Neither skips silently: a VM that cannot be set up or booted fails the test with a
 // message saying how to fix it. Only FOOTPRINT_SKIP_VM=1 skips, and the skip says what is
 // left untested.
@@ -32,6 +44,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,6 +60,13 @@ const (
 	envKernel = "FOOTPRINT_VM_KERNEL"
 	// envTimeout bounds the VM's run in seconds.
 	envTimeout = "FOOTPRINT_VM_TIMEOUT"
+	// envAppend is extra kernel command line.
+	envAppend = "FOOTPRINT_VM_APPEND"
+	// envBoot names, inside the VM, the boot of Boots it runs in.
+	envBoot = "FOOTPRINT_VM_BOOT"
+	// EnvBoots, set to a comma-separated list of boot names, runs the matrix tests in
+	// those boots only.
+	EnvBoots = "FOOTPRINT_VM_BOOTS"
 
 	// exitSetup and exitNoCode are vmtest.sh's own exit codes.
 	exitSetup  = 124
@@ -92,6 +112,101 @@ func InVMOrLaunch(t *testing.T, env ...string) bool {
 	return false
 }
 
+// Boot is one way the test VM boots: a Debian kernel, with or without bpf among the
+// active LSMs.
+type Boot struct {
+	// Name names the boot in subtest names and in EnvBoots.
+	Name string
+	// Kernel is the Debian kernel package to boot, or a meta package standing for the
+	// kernel it depends on; empty is linux-image-amd64's (Debian 12: Linux 6.1).
+	Kernel string
+	// BPFLSM says whether bpf is an active LSM. Without it the kernel boots the way
+	// Ubuntu's and many cloud images' default kernels do: BPF-LSM built in and not
+	// active, so BPF-LSM programs load and attach and never run.
+	BPFLSM bool
+}
+
+// The LSM lists of the boots with and without bpf (the last lsm= on the command line
+// wins, after vmtest.sh's own and after FOOTPRINT_VM_APPEND's).
+const (
+	withBPFLSM = "lsm=lockdown,capability,landlock,yama,bpf"
+	noBPFLSM   = "lsm=lockdown,capability,landlock,yama"
+)
+
+// Boots is the matrix every backend is proven in: Debian 12's kernel (6.1) and the newer
+// LTS kernel its security archive carries (6.12), each with and without BPF-LSM active.
+var Boots = []Boot{
+	{Name: "6.1-bpf-lsm", BPFLSM: true},
+	{Name: "6.1-no-bpf-lsm"},
+	{Name: "6.12-bpf-lsm", Kernel: "linux-image-6.12-amd64", BPFLSM: true},
+	{Name: "6.12-no-bpf-lsm", Kernel: "linux-image-6.12-amd64"},
+}
+
+// scriptEnv is the environment that makes vmtest.sh boot b.
+func (b Boot) scriptEnv() []string {
+	var env []string
+	if b.Kernel != "" {
+		env = append(env, envKernel+"="+b.Kernel)
+	}
+	lsm := noBPFLSM
+	if b.BPFLSM {
+		lsm = withBPFLSM
+	}
+	return append(env, envAppend+"="+strings.TrimSpace(os.Getenv(envAppend)+" "+lsm))
+}
+
+// CurrentBoot returns, inside the VM, the boot of Boots this run is; false when the run
+// was not started by InEachBootOrLaunch.
+func CurrentBoot() (Boot, bool) {
+	name := os.Getenv(envBoot)
+	for _, b := range Boots {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Boot{}, false
+}
+
+// InEachBootOrLaunch routes a top-level test that must hold in every boot of Boots.
+// Inside the VM it returns the boot it runs in and true, and the caller goes on with the
+// test body. On the host it runs this very test in the VM once per boot (subtests named
+// after the boots; EnvBoots picks some) and returns false: the caller must return at once.
+func InEachBootOrLaunch(t *testing.T, env ...string) (Boot, bool) {
+	t.Helper()
+	if InVM() {
+		b, ok := CurrentBoot()
+		if !ok {
+			t.Fatalf("%s=%q names no boot of vm.Boots", envBoot, os.Getenv(envBoot))
+		}
+		return b, true
+	}
+	if strings.Contains(t.Name(), "/") {
+		t.Fatalf("vm.InEachBootOrLaunch needs a top-level test, %s is a subtest", t.Name())
+	}
+	var only map[string]bool
+	if list := os.Getenv(EnvBoots); list != "" {
+		only = map[string]bool{}
+		for _, name := range strings.Split(list, ",") {
+			only[strings.TrimSpace(name)] = true
+		}
+	}
+	pattern := "^" + regexp.QuoteMeta(t.Name()) + "$"
+	ran := 0
+	for _, b := range Boots {
+		if only != nil && !only[b.Name] {
+			continue
+		}
+		ran++
+		t.Run(b.Name, func(t *testing.T) {
+			runPackageTests(t, ".", pattern, b.Name, b.scriptEnv(), append([]string{envBoot + "=" + b.Name}, env...)...)
+		})
+	}
+	if ran == 0 {
+		t.Fatalf("%s=%q names no boot of vm.Boots", EnvBoots, os.Getenv(EnvBoots))
+	}
+	return Boot{}, false
+}
+
 // RunPackageTests builds the test binary of the package in pkgDir (a directory relative
 // to the calling test's package, or an import path) statically, runs its tests matching
 // runPattern in the VM with -test.v and the extra environment env (KEY=VALUE; EnvInVM is
@@ -100,6 +215,13 @@ func InVMOrLaunch(t *testing.T, env ...string) bool {
 // matches runPattern, or a test skips inside the VM (a VM test that skips where it is
 // meant to run tests nothing).
 func RunPackageTests(t testing.TB, pkgDir, runPattern string, env ...string) {
+	t.Helper()
+	runPackageTests(t, pkgDir, runPattern, "as configured", nil, env...)
+}
+
+// runPackageTests is RunPackageTests in the boot named bootName, which scriptEnv
+// configures.
+func runPackageTests(t testing.TB, pkgDir, runPattern, bootName string, scriptEnv []string, env ...string) {
 	t.Helper()
 	pkg := pkgDir
 	if abs, err := filepath.Abs(pkgDir); err == nil && strings.HasPrefix(pkgDir, ".") {
@@ -131,7 +253,7 @@ func RunPackageTests(t testing.TB, pkgDir, runPattern string, env ...string) {
 	w := &prefixWriter{w: t.Output(), prefix: "vm| "}
 	args := []string{"-test.v", "-test.run", runPattern, "-test.timeout", (timeout - inVMMargin).Round(time.Second).String()}
 	start := time.Now()
-	code, err := Run(ctx, io.MultiWriter(w, &console), bin, args, env...)
+	code, err := run(ctx, io.MultiWriter(w, &console), scriptEnv, bin, args, env...)
 	w.Flush()
 	switch {
 	case errors.Is(err, ErrSetup):
@@ -141,7 +263,7 @@ func RunPackageTests(t testing.TB, pkgDir, runPattern string, env ...string) {
 	case err != nil:
 		t.Fatalf("running %s -test.run %s in the VM: %v", pkg, runPattern, err)
 	}
-	t.Logf("VM run of %s -test.run %s: exit code %d after %v", pkg, runPattern, code, time.Since(start).Round(100*time.Millisecond))
+	t.Logf("VM run (%s) of %s -test.run %s: exit code %d after %v", bootName, pkg, runPattern, code, time.Since(start).Round(100*time.Millisecond))
 	for _, problem := range judge(code, console.String()) {
 		t.Error(problem)
 	}
@@ -196,6 +318,12 @@ func judge(code int, output string) []string {
 // code. FOOTPRINT_VM_* variables in this process's environment configure the VM (see
 // vmtest.sh); without FOOTPRINT_VM_TIMEOUT the VM may run until ctx's deadline.
 func Run(ctx context.Context, out io.Writer, binary string, args []string, env ...string) (int, error) {
+	return run(ctx, out, nil, binary, args, env...)
+}
+
+// run is Run with scriptEnv (FOOTPRINT_VM_* settings) overriding this process's for
+// vmtest.sh.
+func run(ctx context.Context, out io.Writer, scriptEnv []string, binary string, args []string, env ...string) (int, error) {
 	if err := checkStatic(binary); err != nil {
 		return 0, err
 	}
@@ -221,7 +349,7 @@ func Run(ctx context.Context, out io.Writer, binary string, args []string, env .
 	// machine and must not eat into the VM's timeout, and the run then boots exactly the
 	// kernel the set-up resolved, without asking apt again.
 	var pin bytes.Buffer
-	code, err := runScript(ctx, io.MultiWriter(out, &pin), nil, f.Name(), "--setup")
+	code, err := runScript(ctx, io.MultiWriter(out, &pin), scriptEnv, f.Name(), "--setup")
 	if err != nil {
 		return 0, fmt.Errorf("vmtest.sh --setup: %w", err)
 	}
@@ -238,7 +366,7 @@ func Run(ctx context.Context, out io.Writer, binary string, args []string, env .
 		return 0, fmt.Errorf("%w: vmtest.sh --setup did not print %s", ErrSetup, envKernel)
 	}
 
-	extra := []string{envKernel + "=" + kernel}
+	extra := append(slices.Clone(scriptEnv), envKernel+"="+kernel)
 	if d, ok := ctx.Deadline(); ok && os.Getenv(envTimeout) == "" {
 		extra = append(extra, fmt.Sprintf("%s=%d", envTimeout, int(time.Until(d).Seconds())))
 	}

@@ -23,7 +23,8 @@
 #
 # Environment:
 #   FOOTPRINT_VM_CACHE    cache directory       default ${XDG_CACHE_HOME:-$HOME/.cache}/footprint/vm
-#   FOOTPRINT_VM_KERNEL   kernel package to boot, PACKAGE or PACKAGE=VERSION
+#   FOOTPRINT_VM_KERNEL   kernel package to boot, PACKAGE or PACKAGE=VERSION; a meta package
+#                         (linux-image-6.12-amd64) stands for the kernel it depends on
 #                         default: the package linux-image-amd64 depends on, at its candidate
 #                         version; printed at start so logs show what ran. Pin it for
 #                         reproducible runs, e.g. linux-image-6.1.0-56-amd64=6.1.192-2.
@@ -124,18 +125,27 @@ fi
 # ---- 2. which kernel ---------------------------------------------------------------------
 candidate() { apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" && $2 != "(none)" {print $2}'; }
 
+# meta_dependency prints the kernel a meta package's candidate pins exactly ("Depends: NAME
+# (= VERSION)"), as "NAME VERSION"; nothing for a package that is a kernel itself.
+meta_dependency() {
+	apt-cache show --no-all-versions "$1" 2>/dev/null |
+		sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1 \2/p' | head -1
+}
+
 resolve_kernel() {
+	KPKG= KVER=
 	if [ -n "${FOOTPRINT_VM_KERNEL:-}" ]; then
-		KPKG=${FOOTPRINT_VM_KERNEL%%=*}
 		case $FOOTPRINT_VM_KERNEL in
-		*=*) KVER=${FOOTPRINT_VM_KERNEL#*=} ;;
-		*) KVER=$(candidate "$KPKG") ;;
+		*=*) KPKG=${FOOTPRINT_VM_KERNEL%%=*} KVER=${FOOTPRINT_VM_KERNEL#*=} ;;
+		*)
+			# A meta package (linux-image-6.12-amd64) stands for the kernel it pins.
+			read -r KPKG KVER < <(meta_dependency "$FOOTPRINT_VM_KERNEL") || true
+			if [ -z "$KPKG" ]; then KPKG=$FOOTPRINT_VM_KERNEL KVER=$(candidate "$KPKG"); fi
+			;;
 		esac
 		KFROM="FOOTPRINT_VM_KERNEL"
 	else
-		# The meta package's candidate pins its kernel exactly: "Depends: NAME (= VERSION)".
-		read -r KPKG KVER < <(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
-			sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1 \2/p' | head -1) || true
+		read -r KPKG KVER < <(meta_dependency linux-image-amd64) || true
 		KFROM="linux-image-amd64's dependency"
 	fi
 }
@@ -157,12 +167,15 @@ fetch_kernel() {
 	# Downloading a pinned version: the mirror may have dropped what stale lists promise.
 	if ! (cd "$tmp" && apt-get download -qq "$KPKG=$KVER" >"$tmp/download.log" 2>&1); then
 		apt_update
-		if [ -z "${FOOTPRINT_VM_KERNEL:-}" ]; then
+		case ${FOOTPRINT_VM_KERNEL:-} in
+		*=*) ;; # pinned: nothing to re-resolve
+		*)
 			resolve_kernel
 			KDIR="$CACHE/${KPKG}_${KVER}"
 			log "after apt-get update: kernel $KPKG $KVER"
 			[ ! -f "$KDIR/.complete" ] || return 0
-		fi
+			;;
+		esac
 		(cd "$tmp" && apt-get download -qq "$KPKG=$KVER" >"$tmp/download.log" 2>&1) || {
 			cat "$tmp/download.log" >&2
 			die "cannot download $KPKG=$KVER; if it was pinned with FOOTPRINT_VM_KERNEL it may have left the mirror: pin a current one (apt-cache policy linux-image-amd64)"

@@ -1,0 +1,232 @@
+package bpf
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
+)
+
+// The self-test's canary is this very binary, started again in a cgroup of
+// its own (the way container runtimes re-execute themselves) with
+// canaryEnv naming what it must do: open a path, make a capability check,
+// connect. Its exec is an operation under test too. It reports each
+// operation's result on stdout, one line each: "open ok", "connect EPERM".
+const (
+	canaryEnv     = "FOOTPRINT_BPF_CANARY"
+	canaryPathEnv = "FOOTPRINT_BPF_CANARY_PATH"
+)
+
+// The canary's operations.
+const (
+	// canaryOpen opens the directory canaryPathEnv names, read-only.
+	canaryOpen = "open"
+	// canaryCapability sets the supplementary groups the canary already
+	// has: a CAP_SETGID check with no effect.
+	canaryCapability = "capability"
+	// canaryConnect connects a UDP socket to 127.0.0.1:9: a connect that
+	// sends nothing.
+	canaryConnect = "connect"
+)
+
+// canaryTimeout bounds one canary: under software emulation (the test VM)
+// starting a Go binary takes a good part of a second.
+const canaryTimeout = 30 * time.Second
+
+// A process started as the canary does its operations and exits before
+// main, and before any test, runs.
+func init() {
+	if ops := os.Getenv(canaryEnv); ops != "" {
+		os.Exit(runCanary(strings.Split(ops, ","), os.Getenv(canaryPathEnv)))
+	}
+}
+
+func runCanary(ops []string, path string) int {
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for _, op := range ops {
+		var err error
+		switch op {
+		case canaryOpen:
+			var fd int
+			if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+				unix.Close(fd)
+			}
+		case canaryCapability:
+			err = setSameGroups()
+		case canaryConnect:
+			err = connectUDP()
+		default:
+			fmt.Fprintf(out, "%s unknown\n", op)
+			return 2
+		}
+		fmt.Fprintf(out, "%s %s\n", op, canaryResult(err))
+		// Each line reaches the parent before the next operation, which
+		// may be the one that kills the canary.
+		out.Flush()
+	}
+	return 0
+}
+
+func canaryResult(err error) string {
+	var errno unix.Errno
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &errno) && errno == unix.EPERM:
+		return "EPERM"
+	}
+	return strings.ReplaceAll(err.Error(), " ", "_")
+}
+
+// setSameGroups sets this thread's supplementary groups to what they are:
+// the kernel checks CAP_SETGID (audited) and changes nothing.
+func setSameGroups() error {
+	groups := make([]uint32, 1024)
+	n, _, e := unix.RawSyscall(unix.SYS_GETGROUPS, uintptr(len(groups)), uintptr(unsafe.Pointer(&groups[0])), 0)
+	if e != 0 {
+		return e
+	}
+	if _, _, e = unix.RawSyscall(unix.SYS_SETGROUPS, n, uintptr(unsafe.Pointer(&groups[0])), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func connectUDP() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}})
+}
+
+// canaryOutcome is how a canary ended.
+type canaryOutcome struct {
+	// results is each operation's result: "ok", "EPERM" or an error.
+	results map[string]string
+	// execErr is why the canary could not be executed at all.
+	execErr error
+	// killed is true when SIGKILL ended it.
+	killed bool
+	// exitCode is its exit status when it exited.
+	exitCode int
+}
+
+func (o canaryOutcome) String() string {
+	switch {
+	case o.execErr != nil:
+		return "its exec failed: " + o.execErr.Error()
+	case o.killed:
+		return "it was killed"
+	}
+	return fmt.Sprintf("it exited with code %d", o.exitCode)
+}
+
+// runCanaryIn starts the canary straight in cg (clone3 into the cgroup:
+// nothing of this process ever runs there) and waits for it.
+func runCanaryIn(cg *cgroupfs.Cgroup, ops []string, path string) (canaryOutcome, error) {
+	dir, err := cg.Open()
+	if err != nil {
+		return canaryOutcome{}, err
+	}
+	defer dir.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), canaryTimeout)
+	defer cancel()
+	var stdout bytes.Buffer
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{"footprint-self-test"}
+	cmd.Env = []string{canaryEnv + "=" + strings.Join(ops, ","), canaryPathEnv + "=" + path}
+	cmd.Stdout = &stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	out := canaryOutcome{results: map[string]string{}}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			out.execErr = err
+			return out, nil
+		}
+		return out, fmt.Errorf("start the self-test canary in %s: %w", cg.Path, err)
+	}
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("the self-test canary did not finish within %v", canaryTimeout)
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if op, result, ok := strings.Cut(line, " "); ok {
+			out.results[op] = result
+		}
+	}
+	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+		out.killed = st.Signal() == syscall.SIGKILL
+		out.exitCode = 128 + int(st.Signal())
+		return out, nil
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return out, fmt.Errorf("wait for the self-test canary: %w", err)
+	}
+	out.exitCode = cmd.ProcessState.ExitCode()
+	return out, nil
+}
+
+// canaryHome is where canaries get their cgroups: under footprint's own
+// directory of the cgroup v2 mount, or, in a cgroup namespace of its own
+// (a node agent's container on a cgroup v2 host), below this process's
+// cgroup, the only place it may move a process to.
+type canaryHome struct {
+	dir     string
+	cleanup func()
+}
+
+func newCanaryHome(cgroupRoot string) (*canaryHome, error) {
+	if !ownCgroupNamespace() {
+		return &canaryHome{dir: filepath.Join(cgroupRoot, "footprint"), cleanup: func() {}}, nil
+	}
+	// A cgroup2 mount made in this cgroup namespace shows its root: this
+	// process's own cgroup.
+	mnt, err := os.MkdirTemp("", "footprint-cgroup-")
+	if err != nil {
+		return nil, fmt.Errorf("self-test: %w", err)
+	}
+	if err := unix.Mount("cgroup2", mnt, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		os.Remove(mnt)
+		return nil, fmt.Errorf("self-test: mount this cgroup namespace's cgroup2 at %s: %w", mnt, err)
+	}
+	return &canaryHome{dir: mnt, cleanup: func() {
+		unix.Unmount(mnt, unix.MNT_DETACH)
+		os.Remove(mnt)
+	}}, nil
+}
+
+// ownCgroupNamespace says whether this process has a cgroup namespace other
+// than the host's (pid 1's: the agent runs with hostPID).
+func ownCgroupNamespace() bool {
+	self, err1 := os.Readlink("/proc/self/ns/cgroup")
+	host, err2 := os.Readlink("/proc/1/ns/cgroup")
+	return err1 == nil && err2 == nil && self != host
+}
+
+// create makes a canary's cgroup, named after its purpose and this process.
+func (h *canaryHome) create(purpose string) (*cgroupfs.Cgroup, error) {
+	cg, err := cgroupfs.Create(filepath.Join(h.dir, "selftest-"+purpose+"-"+strconv.Itoa(os.Getpid())))
+	if err != nil {
+		return nil, fmt.Errorf("self-test: %w", err)
+	}
+	return cg, nil
+}
+
+func (h *canaryHome) close() { h.cleanup() }

@@ -1,0 +1,267 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// attachment is one backend's programs, loaded and attached.
+type attachment struct {
+	backend backend
+	coll    *ebpf.Collection
+	links   []link.Link
+	// pinned are the paths its links are pinned at.
+	pinned []string
+}
+
+// close detaches the programs, unpins their links and frees the object.
+func (a *attachment) close() {
+	for _, l := range a.links {
+		l.Close()
+	}
+	for _, p := range a.pinned {
+		os.Remove(p)
+	}
+	if a.coll != nil {
+		a.coll.Close()
+	}
+}
+
+// loadFunc loads and attaches one backend, or says why the kernel refused.
+type loadFunc func(backend) (*attachment, *Rejection)
+
+// selfTestFunc puts attached backends to the test, one per kind, and
+// returns why each one that failed did; the rest passed, and proofs says
+// what each was seen to do.
+type selfTestFunc func(trial map[Kind]*attachment) (failed, proofs map[Kind]string)
+
+// choose picks one backend per kind, best first, and keeps a backend only
+// once its self-test shows it works: a BPF-LSM program attaches where bpf is
+// not an active LSM and then never runs, so loading and attaching prove
+// nothing. Each round loads the next candidate of every kind still without
+// a backend and tests them together; a failed one is detached and the next
+// candidate tried. pinned asks for one backend by name for some kinds.
+// Links a predecessor pinned under pinPath for programs this process does
+// not use are detached before the test: the canary must be seen by the
+// programs on trial, not by leftovers sharing their maps.
+//
+// This is the one probing loop of the recorder and the enforcer.
+func choose(table []kindBackends, pinned map[Kind]string, pinPath string, lsm lsmList, load loadFunc, test selfTestFunc) (map[Kind]*attachment, []BackendChoice, error) {
+	for k, name := range pinned {
+		if !slices.Contains(backendNames(table, k), name) {
+			return nil, nil, fmt.Errorf("unknown backend %q for %s: choose one of %q", name, k, backendNames(table, k))
+		}
+	}
+	choices := make([]BackendChoice, len(table))
+	next := make([]int, len(table))
+	chosen := map[Kind]*attachment{}
+	for i, kb := range table {
+		choices[i].Kind = kb.kind
+	}
+	for {
+		trial := map[Kind]*attachment{}
+		for i, kb := range table {
+			if chosen[kb.kind] != nil {
+				continue
+			}
+			for next[i] < len(kb.choices) && trial[kb.kind] == nil {
+				c := kb.choices[next[i]]
+				next[i]++
+				if want := pinned[kb.kind]; want != "" && c.name != want {
+					choices[i].Rejected = append(choices[i].Rejected, Rejection{c.name, StageNotTried, "another backend was chosen with --backend"})
+					continue
+				}
+				if rj := lsm.refuses(c); rj != nil {
+					choices[i].Rejected = append(choices[i].Rejected, *rj)
+					continue
+				}
+				a, rj := load(c)
+				if rj != nil {
+					choices[i].Rejected = append(choices[i].Rejected, *rj)
+					continue
+				}
+				trial[kb.kind] = a
+			}
+		}
+		if len(trial) == 0 {
+			break
+		}
+		if err := unpinOtherLinks(pinPath, programsOf(chosen, trial)); err != nil {
+			closeAll(chosen, trial)
+			return nil, nil, err
+		}
+		failed, proofs := test(trial)
+		for i, kb := range table {
+			a := trial[kb.kind]
+			if a == nil {
+				continue
+			}
+			if reason, bad := failed[kb.kind]; bad {
+				a.close()
+				choices[i].Rejected = append(choices[i].Rejected, Rejection{a.backend.name, StageSelfTest, reason})
+				continue
+			}
+			chosen[kb.kind] = a
+			choices[i].Chosen, choices[i].Note, choices[i].Proof = a.backend.name, a.backend.note, proofs[kb.kind]
+		}
+	}
+	for i, kb := range table {
+		if kb.required && chosen[kb.kind] == nil {
+			closeAll(chosen)
+			return nil, nil, fmt.Errorf("no backend for %s works on this kernel: %s", kb.kind, rejections(choices[i]))
+		}
+	}
+	if err := unpinOtherLinks(pinPath, programsOf(chosen)); err != nil {
+		closeAll(chosen)
+		return nil, nil, err
+	}
+	return chosen, choices, nil
+}
+
+func programsOf(sets ...map[Kind]*attachment) map[string]bool {
+	names := map[string]bool{}
+	for _, set := range sets {
+		for _, a := range set {
+			for _, p := range a.backend.programs {
+				names[p] = true
+			}
+		}
+	}
+	return names
+}
+
+func closeAll(sets ...map[Kind]*attachment) {
+	for _, set := range sets {
+		for _, a := range set {
+			a.close()
+		}
+	}
+}
+
+func rejections(c BackendChoice) string {
+	var parts []string
+	for _, rj := range c.Rejected {
+		parts = append(parts, rj.Backend+": "+rj.Reason)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// lsmList is the kernel's active LSMs, as /sys/kernel/security/lsm lists
+// them; nil when the list cannot be read.
+type lsmList []string
+
+// lsmListFor returns the LSM list choose checks backends against. A test
+// that must see a BPF-LSM backend fail its self-test where bpf is inactive
+// (rather than be turned away by the list) clears checkLSMList.
+func lsmListFor() lsmList {
+	if !checkLSMList {
+		return nil
+	}
+	return activeLSMs()
+}
+
+var checkLSMList = true
+
+// securityfsDir is where securityfs is mounted when nobody has mounted it.
+const securityfsDir = "/sys/kernel/security"
+
+// ActiveLSMs returns the kernel's active LSMs, in order, mounting
+// securityfs where nobody has; nil when the list cannot be read.
+func ActiveLSMs() []string { return activeLSMs() }
+
+func activeLSMs() lsmList {
+	path := filepath.Join(securityfsDir, "lsm")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Minimal hosts and containers often lack the mount.
+		if unix.Mount("securityfs", securityfsDir, "securityfs", 0, "") == nil {
+			b, err = os.ReadFile(path)
+		}
+	}
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(string(b)), ",")
+}
+
+// refuses rejects a BPF-LSM backend where bpf is not an active LSM: its
+// programs load and attach there, and the kernel never calls them. Where the
+// list cannot be read, the self-test decides.
+func (l lsmList) refuses(b backend) *Rejection {
+	if l == nil || !strings.HasPrefix(b.name, "lsm/") || slices.Contains(l, "bpf") {
+		return nil
+	}
+	list := strings.Join(l, ",")
+	return &Rejection{b.name, StageLSMInactive, fmt.Sprintf(
+		"bpf is not an active LSM (%s/lsm: %s): its programs would attach and never run; boot with lsm=%s,bpf to use it",
+		securityfsDir, list, list)}
+}
+
+// loadBackend loads the backend's programs (and only them) from the object,
+// with the maps in shared standing in for the object's maps of the same
+// name, and attaches them, pinning their links under pinPath/links.
+func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot, pinPath string) (*attachment, *Rejection) {
+	s := spec.Copy()
+	for name := range s.Programs {
+		if !slices.Contains(c.programs, name) {
+			delete(s.Programs, name)
+		}
+	}
+	replacements := map[string]*ebpf.Map{}
+	for name, m := range shared {
+		if ms, ok := s.Maps[name]; ok {
+			replacements[name] = m
+			// A ring buffer's size is part of its spec and must
+			// match the shared map's.
+			if ms.Type == ebpf.RingBuf {
+				ms.MaxEntries = m.MaxEntries()
+			}
+			// The shared instance stands in for it: no pinning by
+			// the object.
+			ms.Pinning = ebpf.PinNone
+		}
+	}
+	opts := ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}}
+	coll, err := ebpf.NewCollectionWithOptions(s, opts)
+	if errors.Is(err, ebpf.ErrMapIncompatible) {
+		// Pinned maps of another footprint version: start afresh.
+		for name, m := range s.Maps {
+			if m.Pinning == ebpf.PinByName {
+				os.Remove(filepath.Join(pinPath, name))
+			}
+		}
+		coll, err = ebpf.NewCollectionWithOptions(s, opts)
+	}
+	if err != nil {
+		return nil, &Rejection{c.name, StageLoad, describe("load", err)}
+	}
+	a := &attachment{backend: c, coll: coll}
+	for _, name := range c.programs {
+		l, err := attach(coll.Programs[name], s.Programs[name], cgroupRoot)
+		if err != nil {
+			if c.optional[name] && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			a.close()
+			return nil, &Rejection{c.name, StageAttach, describe("attach", err)}
+		}
+		a.links = append(a.links, l)
+		path, err := pinLink(l, pinPath, name)
+		if err != nil {
+			a.close()
+			return nil, &Rejection{c.name, StageAttach, err.Error()}
+		}
+		if path != "" {
+			a.pinned = append(a.pinned, path)
+		}
+	}
+	return a, nil
+}

@@ -1,0 +1,283 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
+)
+
+// Self-tests prove that each backend footprint relies on fires: a canary
+// process (canary.go) does each operation under test in a cgroup of its
+// own, watched or held, and the backend must be seen to record it, or to
+// refuse it with EPERM (backends that prevent) or kill the canary (backends
+// that kill after the fact), and to report the violation. What the canary
+// leaves in the maps, counters and ring buffers is removed or discounted
+// before anyone reads them.
+
+// The ids the self-tests use, which callers must leave to them: policy ids
+// and rule (path node and connect set) ids from these up.
+const (
+	FirstReservedPolicyID = ^uint32(0) - 16
+	FirstReservedRuleID   = ^uint32(0) - 4096
+)
+
+// selfTestRecordingID, selfTestPolicyID and selfTestRuleID mark the
+// self-tests' entries.
+const (
+	selfTestRecordingID = ^uint64(0)
+	selfTestPolicyID    = FirstReservedPolicyID
+	selfTestRuleID      = FirstReservedRuleID
+)
+
+// canaryOps are the canary's operations that exercise each kind; exec is
+// exercised by starting the canary.
+var canaryOps = map[Kind]string{KindFile: canaryOpen, KindCapability: canaryCapability, KindConnect: canaryConnect}
+
+// What the canary does, for the proofs and reasons a self-test gives.
+var canaryDoes = map[Kind]string{
+	KindExec:       "exec",
+	KindFile:       "open of its cgroup directory",
+	KindCapability: "CAP_SETGID check (setgroups)",
+	KindConnect:    "UDP connect to 127.0.0.1:9",
+}
+
+// selfTest runs one canary in a cgroup watched for every kind on trial and
+// checks each kind recorded its operation.
+func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (failed, proofs map[Kind]string) {
+	failed, proofs = map[Kind]string{}, map[Kind]string{}
+	failAll := func(err error) (map[Kind]string, map[Kind]string) {
+		for k := range trial {
+			failed[k] = "self-test could not run: " + err.Error()
+		}
+		return failed, proofs
+	}
+	cg, err := home.create("record")
+	if err != nil {
+		return failAll(err)
+	}
+	defer removeCanaryCgroup(cg)
+	var kinds KindSet
+	var ops []string
+	for k, a := range trial {
+		kinds = kinds.With(k)
+		r.collections[k] = a.coll
+		if op := canaryOps[k]; op != "" {
+			ops = append(ops, op)
+		}
+	}
+	defer func() {
+		for k := range failed {
+			delete(r.collections, k)
+		}
+	}()
+	slices.Sort(ops)
+	if err := r.Watch(cg.ID, Watch{RecordingID: selfTestRecordingID, Kinds: kinds, Live: true}); err != nil {
+		return failAll(err)
+	}
+	defer r.Unwatch(cg.ID)
+	outcome, err := runCanaryIn(cg, ops, cg.Path)
+	if err != nil {
+		return failAll(err)
+	}
+	own := func(id uint64) bool { return id == cg.ID }
+	entries, err := r.Sweep(own)
+	if err != nil {
+		return failAll(err)
+	}
+	defer r.Forget(own)
+	seen := map[Kind]int{}
+	for _, e := range entries {
+		seen[e.Kind]++
+	}
+	for k := range trial {
+		if seen[k] == 0 {
+			failed[k] = fmt.Sprintf("attached, but recorded nothing of the self-test canary's %s (%s)", canaryDoes[k], outcome)
+			continue
+		}
+		proofs[k] = fmt.Sprintf("recorded the self-test canary's %s", canaryDoes[k])
+	}
+	return failed, proofs
+}
+
+// drainRingBuffer discards what the self-tests left in a ring buffer; its
+// reader has not started yet.
+func drainRingBuffer(m *ebpf.Map) error {
+	rd, err := ringbuf.NewReader(m)
+	if err != nil {
+		return fmt.Errorf("drain ring buffer: %w", err)
+	}
+	defer rd.Close()
+	rd.SetDeadline(time.Now())
+	var rec ringbuf.Record
+	for {
+		if err := rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil
+			}
+			return fmt.Errorf("drain ring buffer: %w", err)
+		}
+	}
+}
+
+// selfTest holds one canary per kind on trial to a policy that forbids its
+// operation, and checks the backend refused it (or killed the canary, where
+// that is all the backend can do) and reported the violation.
+func (e *Enforcer) selfTest(home *canaryHome, trial map[Kind]*attachment) (failed, proofs map[Kind]string) {
+	failed, proofs = map[Kind]string{}, map[Kind]string{}
+	for k, a := range trial {
+		proof, err := e.selfTestKind(home, k, a.backend)
+		if err != nil {
+			failed[k] = err.Error()
+			continue
+		}
+		proofs[k] = proof
+	}
+	return failed, proofs
+}
+
+func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, error) {
+	cg, err := home.create("enforce-" + k.String())
+	if err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	defer removeCanaryCgroup(cg)
+	policyID := selfTestPolicyID + uint32(k)
+	policy := KernelPolicy{Mode: ModeEnforce, Action: ActionDeny, Governs: KindSet(0).With(k)}
+	var rules []PathKey
+	defer func() {
+		for _, key := range rules {
+			e.DeletePathRule(key)
+		}
+	}()
+	switch k {
+	case KindFile:
+		// Everything is allowed but the canary's cgroup directory: the
+		// Go runtime and the dynamic loader open what they need.
+		var err error
+		if policy.Files, rules, err = e.putDenyOnlyTree(cg.Path, selfTestRuleID); err != nil {
+			return "", fmt.Errorf("self-test could not run: %w", err)
+		}
+	case KindExec:
+		policy.Executables = PathNode{ID: selfTestRuleID} // nothing may be executed
+	case KindConnect:
+		policy.ConnectSet = selfTestRuleID // no destination is allowed
+	}
+	if err := e.PutPolicy(policyID, policy); err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	defer e.DeletePolicy(policyID)
+	if err := e.EnforceCgroup(cg.ID, policyID, Hold{Live: true}); err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	defer e.ReleaseCgroup(cg.ID)
+	var ops []string
+	if op := canaryOps[k]; op != "" {
+		ops = []string{op}
+	}
+	outcome, err := runCanaryIn(cg, ops, cg.Path)
+	if err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	reported, err := e.forgetViolations(cg.ID, k)
+	if err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+
+	does := canaryDoes[k]
+	var refused bool
+	if k == KindExec {
+		refused = errors.Is(outcome.execErr, unix.EPERM)
+	} else {
+		refused = outcome.results[canaryOps[k]] == "EPERM"
+	}
+	switch {
+	case b.effect == Prevented && refused && reported:
+		return fmt.Sprintf("refused the self-test canary's %s with EPERM and reported it", does), nil
+	case b.effect == KilledAfter && outcome.killed && reported:
+		return fmt.Sprintf("killed the self-test canary at its %s and reported it", does), nil
+	case !reported && !refused && !outcome.killed:
+		return "", fmt.Errorf("attached, but let the self-test canary's %s through unseen (%s)", does, outcome)
+	case b.effect == Prevented && !refused:
+		return "", fmt.Errorf("attached, but did not refuse the self-test canary's %s with EPERM (%s; reported: %v)", does, outcome, reported)
+	case b.effect == KilledAfter && !outcome.killed:
+		return "", fmt.Errorf("attached, but did not kill the self-test canary at its %s (%s; reported: %v)", does, outcome, reported)
+	}
+	return "", fmt.Errorf("attached, but did not report the self-test canary's %s (%s)", does, outcome)
+}
+
+// putDenyOnlyTree writes a file tree that grants every access to every path
+// but dir and what lies below it, with node ids from firstID on, and returns
+// its root and the keys it wrote. Each component of dir gets a literal node
+// that grants nothing and a wildcard sibling that grants everything.
+func (e *Enforcer) putDenyOnlyTree(dir string, firstID uint32) (PathNode, []PathKey, error) {
+	resolved, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return PathNode{}, nil, err
+	}
+	all := AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate
+	id := firstID
+	root := PathNode{ID: id}
+	var keys []PathKey
+	parent := id
+	for _, name := range strings.Split(strings.Trim(resolved, "/"), "/") {
+		id++
+		wildcard := PathKey{Parent: parent, Wildcard: true}
+		if err := e.PutPathRule(wildcard, PathNode{ID: id, Access: all, Descendants: all}); err != nil {
+			return root, keys, err
+		}
+		keys = append(keys, wildcard)
+		id++
+		literal := PathKey{Parent: parent, Name: name}
+		if err := e.PutPathRule(literal, PathNode{ID: id}); err != nil {
+			return root, keys, err
+		}
+		keys = append(keys, literal)
+		parent = id
+	}
+	return root, keys, nil
+}
+
+// forgetViolations deletes the violations of kind k recorded in a cgroup
+// and says whether there were any.
+func (e *Enforcer) forgetViolations(cgroupID uint64, k Kind) (bool, error) {
+	m := e.maps["violations_seen"]
+	var key typesFpViolationKey
+	var count uint64
+	var doomed []typesFpViolationKey
+	it := m.Iterate()
+	for it.Next(&key, &count) {
+		if key.CgroupId == cgroupID {
+			doomed = append(doomed, key)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return false, fmt.Errorf("read violations: %w", err)
+	}
+	found := false
+	for i := range doomed {
+		found = found || Kind(doomed[i].Kind) == k
+		m.Delete(&doomed[i])
+	}
+	return found, nil
+}
+
+// removeCanaryCgroup removes a canary's cgroup once the kernel has let go of
+// the canary (a cgroup stays busy a moment after its last task is reaped).
+func removeCanaryCgroup(cg *cgroupfs.Cgroup) {
+	for i := 0; i < 100; i++ {
+		if err := cg.Remove(); err == nil || !errors.Is(err, unix.EBUSY) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,129 @@
+package bpf
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/footprint-dev/footprint/internal/kerneltest"
+
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
+)
+
+// loadAll loads the lifecycle, the recorder and the enforcer on this
+// kernel, sharing one lifecycle as the node agent does.
+func loadAll(t *testing.T) (*Lifecycle, *Recorder, *Enforcer, string) {
+	t.Helper()
+	kerneltest.RequireRoot(t)
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := LoadLifecycle(LifecycleOptions{CgroupRoot: mount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lc.Close() })
+	rec, err := Load(Options{CgroupRoot: mount, Lifecycle: lc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Close() })
+	enf, err := LoadEnforcer(EnforcerOptions{CgroupRoot: mount, Lifecycle: lc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enf.Close() })
+	return lc, rec, enf, mount
+}
+
+func TestEveryChosenBackendHasPassedItsSelfTest(t *testing.T) {
+	_, rec, enf, _ := loadAll(t)
+	for _, c := range rec.Choices() {
+		if c.Chosen == "" {
+			t.Errorf("recording %s: no backend (rejected %+v)", c.Kind, c.Rejected)
+			continue
+		}
+		if !strings.HasPrefix(c.Proof, "recorded the self-test canary's ") {
+			t.Errorf("recording %s with %s: proof %q", c.Kind, c.Chosen, c.Proof)
+		}
+	}
+	for _, c := range enf.Choices() {
+		if c.Chosen == "" {
+			t.Errorf("enforcing %s: no backend (rejected %+v)", c.Kind, c.Rejected)
+			continue
+		}
+		want := "refused the self-test canary's "
+		if c.Effect == KilledAfter {
+			want = "killed the self-test canary at its "
+		}
+		if !strings.HasPrefix(c.Proof, want) || !strings.HasSuffix(c.Proof, "and reported it") {
+			t.Errorf("enforcing %s with %s (%s): proof %q, want %q...", c.Kind, c.Chosen, c.Effect, c.Proof, want)
+		}
+	}
+}
+
+func TestSelfTestsLeaveNothingBehind(t *testing.T) {
+	_, rec, enf, mount := loadAll(t)
+
+	counters, err := rec.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, c := range counters {
+		if c != (KindCounters{}) {
+			t.Errorf("recorder counters of %s after loading: %+v, want zero", k, c)
+		}
+	}
+	ecounters, err := enf.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, c := range ecounters {
+		if c != (EnforcementCounters{}) {
+			t.Errorf("enforcement counters of %s after loading: %+v, want zero", k, c)
+		}
+	}
+	if entries, err := rec.Sweep(nil); err != nil || len(entries) != 0 {
+		t.Errorf("aggregated entries after loading: %d (%v), want none", len(entries), err)
+	}
+	if w, err := rec.Watched(); err != nil || len(w) != 0 {
+		t.Errorf("watched cgroups after loading: %v (%v), want none", w, err)
+	}
+	if held, err := enf.EnforcedCgroups(); err != nil || len(held) != 0 {
+		t.Errorf("held cgroups after loading: %v (%v), want none", held, err)
+	}
+	if p, err := enf.Policies(); err != nil || len(p) != 0 {
+		t.Errorf("policies after loading: %v (%v), want none", p, err)
+	}
+	if r, err := enf.PathRules(); err != nil || len(r) != 0 {
+		t.Errorf("path rules after loading: %d (%v), want none", len(r), err)
+	}
+
+	rd, err := rec.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if ev, err := rd.Read(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("first sighting left in the ring buffer: %+v (%v)", ev, err)
+	}
+	vr, err := enf.NewViolationReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vr.Close()
+	vr.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if v, err := vr.Read(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("violation left in the ring buffer: %+v (%v)", v, err)
+	}
+
+	left, _ := filepath.Glob(filepath.Join(mount, "footprint", "selftest-*"))
+	if len(left) != 0 {
+		t.Errorf("canary cgroups left behind: %v", left)
+	}
+}

@@ -1,0 +1,85 @@
+package bpf
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/footprint-dev/footprint/test/vm"
+)
+
+// TestOnlyBackendsThatFireAreChosenInVM loads footprint in a VM with
+// Debian's kernels, booted with and without bpf among the active LSMs.
+// Without it (Ubuntu's default), BPF-LSM programs load and attach and never
+// run: the active LSM list turns them away, and where the list is not
+// consulted, their self-test must. Either way fentry/fexit record and
+// fmod_ret prevents in their place; with bpf active, the LSM hooks are used.
+func TestOnlyBackendsThatFireAreChosenInVM(t *testing.T) {
+	boot, inVM := vm.InEachBootOrLaunch(t, "CI=true")
+	if !inVM {
+		return
+	}
+	wantRecorder := map[Kind]string{
+		KindExec: "tp_btf/sched_process_exec", KindCapability: "fexit/cap_capable",
+		KindFile: "fentry/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
+	}
+	wantEnforcer := map[Kind]string{
+		KindExec: "fmod_ret/security_bprm_check", KindCapability: "fmod_ret/security_capable",
+		KindFile: "fmod_ret/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
+	}
+	if boot.BPFLSM {
+		wantRecorder[KindFile] = "lsm/file_open"
+		wantEnforcer[KindExec], wantEnforcer[KindCapability], wantEnforcer[KindFile] = "lsm/bprm_check_security", "lsm/capable", "lsm/file_open"
+	}
+	check := func(t *testing.T, lsmStage Stage) {
+		_, rec, enf, _ := loadAll(t)
+		for _, c := range rec.Choices() {
+			if c.Chosen != wantRecorder[c.Kind] || c.Proof == "" {
+				t.Errorf("recording %s: %q (proof %q), want %q; rejected %+v", c.Kind, c.Chosen, c.Proof, wantRecorder[c.Kind], c.Rejected)
+			}
+			checkLSMRejections(t, recorderBackends, c, boot.BPFLSM, lsmStage)
+		}
+		for _, c := range enf.Choices() {
+			if c.Chosen != wantEnforcer[c.Kind] || c.Effect != Prevented || c.Proof == "" {
+				t.Errorf("enforcing %s: %q (%s, proof %q), want %q, prevented; rejected %+v", c.Kind, c.Chosen, c.Effect, c.Proof, wantEnforcer[c.Kind], c.Rejected)
+			}
+			checkLSMRejections(t, enforcerBackends, c.BackendChoice, boot.BPFLSM, lsmStage)
+		}
+	}
+	t.Run("with the active LSM list consulted", func(t *testing.T) { check(t, StageLSMInactive) })
+	t.Run("with the self-test alone", func(t *testing.T) {
+		checkLSMList = false
+		defer func() { checkLSMList = true }()
+		check(t, StageSelfTest)
+	})
+}
+
+// checkLSMRejections checks that where bpf is not an active LSM every
+// BPF-LSM backend of the kind was turned away at stage, and that where it
+// is none was.
+func checkLSMRejections(t *testing.T, table []kindBackends, c BackendChoice, bpfActive bool, stage Stage) {
+	t.Helper()
+	part := "recording"
+	if &table[0] == &enforcerBackends[0] {
+		part = "enforcing"
+	}
+	lsmBackends := 0
+	for _, name := range backendNames(table, c.Kind) {
+		if strings.HasPrefix(name, "lsm/") {
+			lsmBackends++
+		}
+	}
+	var refused []Rejection
+	for _, rj := range c.Rejected {
+		if strings.HasPrefix(rj.Backend, "lsm/") {
+			refused = append(refused, rj)
+		}
+	}
+	switch {
+	case bpfActive && len(refused) > 0:
+		t.Errorf("%s %s: BPF-LSM backends refused where bpf is active: %+v", part, c.Kind, refused)
+	case !bpfActive && lsmBackends > 0 && len(refused) != 1:
+		t.Errorf("%s %s: BPF-LSM backends refused %+v, want its one LSM backend refused", part, c.Kind, refused)
+	case !bpfActive && len(refused) == 1 && refused[0].Stage != stage:
+		t.Errorf("%s %s: %s refused at %q (%s), want at %q", part, c.Kind, refused[0].Backend, refused[0].Stage, refused[0].Reason, stage)
+	}
+}

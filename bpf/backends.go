@@ -30,6 +30,9 @@ type backend struct {
 	// effect is, for enforcement backends, what the hook does to a
 	// violation.
 	effect Effect
+	// lazy backends are attached only while a cgroup needs them (see
+	// lazyAttachment): their mere attachment slows every task down.
+	lazy bool
 }
 
 // kindBackends are the backends of one kind, best first.
@@ -59,7 +62,8 @@ var recorderBackends = []kindBackends{
 		{name: "tracepoint/syscalls/sys_exit_open*", object: "file",
 			programs: []string{"fp_file_exit_openat", "fp_file_exit_open", "fp_file_exit_openat2", "fp_file_exit_creat"},
 			optional: map[string]bool{"fp_file_exit_open": true, "fp_file_exit_openat2": true, "fp_file_exit_creat": true},
-			note:     "open syscalls only: execve's and the kernel's own opens are not seen"},
+			note:     "open syscalls only: execve's and the kernel's own opens are not seen; attached only while a cgroup is recorded for files",
+			lazy:     true},
 	}},
 	{KindConnect, false, []backend{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "connect",
@@ -88,7 +92,8 @@ var enforcerBackends = []kindBackends{
 		{name: "tracepoint/syscalls/sys_exit_open*", object: "enforcefile",
 			programs: []string{"fp_enforce_exit_openat", "fp_enforce_exit_open", "fp_enforce_exit_openat2", "fp_enforce_exit_creat"},
 			optional: map[string]bool{"fp_enforce_exit_open": true, "fp_enforce_exit_openat2": true, "fp_enforce_exit_creat": true},
-			note:     "before it reads; O_CREAT, O_TRUNC have taken effect", effect: KilledAfter},
+			note:     "before it reads; O_CREAT, O_TRUNC have taken effect; attached only while a cgroup is held to file rules",
+			effect:   KilledAfter, lazy: true},
 	}},
 	{KindConnect, false, []backend{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "enforceconnect",

@@ -20,16 +20,54 @@ type attachment struct {
 	links   []link.Link
 	// pinned are the paths its links are pinned at.
 	pinned []string
+	// spec, cgroupRoot and pinPath are what attachLinks needs.
+	spec       *ebpf.CollectionSpec
+	cgroupRoot string
+	pinPath    string
 }
 
-// close detaches the programs, unpins their links and frees the object.
-func (a *attachment) close() {
-	for _, l := range a.links {
-		l.Close()
+// attachLinks attaches the backend's programs and pins their links.
+func (a *attachment) attachLinks() error {
+	for _, name := range a.backend.programs {
+		l, err := attach(a.coll.Programs[name], a.spec.Programs[name], a.cgroupRoot)
+		if err != nil {
+			if a.backend.optional[name] && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			a.detachLinks()
+			return errors.New(describe("attach", err))
+		}
+		a.links = append(a.links, l)
+		path, err := pinLink(l, a.pinPath, name)
+		if err != nil {
+			a.detachLinks()
+			return err
+		}
+		if path != "" {
+			a.pinned = append(a.pinned, path)
+		}
 	}
+	return nil
+}
+
+// detachLinks detaches the programs and unpins their links; they stay
+// loaded, ready to be attached again.
+func (a *attachment) detachLinks() {
 	for _, p := range a.pinned {
 		os.Remove(p)
 	}
+	for _, l := range a.links {
+		l.Close()
+	}
+	a.links, a.pinned = nil, nil
+}
+
+// attached says whether the programs are attached.
+func (a *attachment) attached() bool { return len(a.links) > 0 }
+
+// close detaches the programs, unpins their links and frees the object.
+func (a *attachment) close() {
+	a.detachLinks()
 	if a.coll != nil {
 		a.coll.Close()
 	}
@@ -243,25 +281,10 @@ func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.M
 	if err != nil {
 		return nil, &Rejection{c.name, StageLoad, describe("load", err)}
 	}
-	a := &attachment{backend: c, coll: coll}
-	for _, name := range c.programs {
-		l, err := attach(coll.Programs[name], s.Programs[name], cgroupRoot)
-		if err != nil {
-			if c.optional[name] && errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			a.close()
-			return nil, &Rejection{c.name, StageAttach, describe("attach", err)}
-		}
-		a.links = append(a.links, l)
-		path, err := pinLink(l, pinPath, name)
-		if err != nil {
-			a.close()
-			return nil, &Rejection{c.name, StageAttach, err.Error()}
-		}
-		if path != "" {
-			a.pinned = append(a.pinned, path)
-		}
+	a := &attachment{backend: c, coll: coll, spec: s, cgroupRoot: cgroupRoot, pinPath: pinPath}
+	if err := a.attachLinks(); err != nil {
+		coll.Close()
+		return nil, &Rejection{c.name, StageAttach, err.Error()}
 	}
 	return a, nil
 }

@@ -53,6 +53,9 @@ type Enforcer struct {
 	pinned bool
 	// counterBase is what the counters held after the self-test.
 	counterBase map[Kind]EnforcementCounters
+	// files attaches the file backend only while a cgroup is held to file
+	// rules, where that backend slows every task down.
+	files *lazyAttachment
 }
 
 // EnforcerOptions configures LoadEnforcer.
@@ -139,6 +142,8 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		return nil, err
 	}
 	e.attached = chosen
+	e.files = newLazyAttachment(chosen[KindFile], e.holdingFiles)
+	e.files.Settle()
 	for _, c := range choices {
 		ec := EnforcerChoice{BackendChoice: c, Effect: Unavailable}
 		if a := chosen[c.Kind]; a != nil {
@@ -160,6 +165,17 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 // Choices reports, per kind, the enforcement backend in use, what it does
 // about a violation, and the backends refused.
 func (e *Enforcer) Choices() []EnforcerChoice { return slices.Clone(e.choices) }
+
+// Backend returns the enforcement backend in use for a kind, or "" when
+// none works.
+func (e *Enforcer) Backend(k Kind) string {
+	for _, c := range e.choices {
+		if c.Kind == k {
+			return c.Chosen
+		}
+	}
+	return ""
+}
 
 // Effect says what happens to a violation of kind k on this kernel.
 func (e *Enforcer) Effect(k Kind) Effect {
@@ -352,19 +368,96 @@ func (e *Enforcer) PutPolicy(id uint32, p KernelPolicy) error {
 	if id == 0 {
 		return errors.New("put policy: id 0 is reserved")
 	}
-	if err := e.maps["policies"].Put(id, p.value()); err != nil {
-		return fmt.Errorf("put policy %d: %w", id, err)
+	put := func() error {
+		if err := e.maps["policies"].Put(id, p.value()); err != nil {
+			return fmt.Errorf("put policy %d: %w", id, err)
+		}
+		return nil
 	}
-	return nil
+	if e.files == nil { // the self-test, before a backend is chosen
+		return put()
+	}
+	needs := false
+	if p.Governs.Has(KindFile) {
+		held, err := e.holds(id)
+		if err != nil {
+			return fmt.Errorf("put policy %d: %w", id, err)
+		}
+		needs = held
+	}
+	return e.files.write(needs, put)
 }
 
 // DeletePolicy deletes the policy under id. Cgroups still pointing at it are
 // no longer restricted.
 func (e *Enforcer) DeletePolicy(id uint32) error {
-	if err := e.maps["policies"].Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("delete policy %d: %w", id, err)
+	remove := func() error {
+		if err := e.maps["policies"].Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("delete policy %d: %w", id, err)
+		}
+		return nil
 	}
-	return nil
+	if e.files == nil {
+		return remove()
+	}
+	return e.files.write(false, remove)
+}
+
+// holds says whether some cgroup is held to the policy.
+func (e *Enforcer) holds(policyID uint32) (bool, error) {
+	var id uint64
+	var v typesFpEnforcedCgroup
+	it := e.maps["enforced_cgroups"].Iterate()
+	for it.Next(&id, &v) {
+		if v.PolicyId == policyID {
+			return true, nil
+		}
+	}
+	return false, it.Err()
+}
+
+// governsFiles says whether the installed policy governs file opens.
+func (e *Enforcer) governsFiles(policyID uint32) bool {
+	var v typesFpPolicy
+	return e.maps["policies"].Lookup(policyID, &v) == nil && KindSet(v.Governs).Has(KindFile)
+}
+
+// holdingFiles says whether some cgroup is held to a policy that governs
+// file opens.
+func (e *Enforcer) holdingFiles() (bool, error) {
+	policies, err := e.Policies()
+	if err != nil {
+		return false, err
+	}
+	var id uint64
+	var v typesFpEnforcedCgroup
+	it := e.maps["enforced_cgroups"].Iterate()
+	for it.Next(&id, &v) {
+		if p, ok := policies[v.PolicyId]; ok && p.Governs.Has(KindFile) {
+			return true, nil
+		}
+	}
+	return false, it.Err()
+}
+
+// FileBackendAttached says whether the file backend's programs are
+// attached: always, but for a backend attached only while a cgroup is held
+// to file rules.
+func (e *Enforcer) FileBackendAttached() bool { return e.files == nil || e.files.attached() }
+
+// hold writes a cgroup's entry, with the file backend attached first when
+// its policy governs files.
+func (e *Enforcer) hold(cgroupID uint64, v typesFpEnforcedCgroup, what string) error {
+	put := func() error {
+		if err := e.maps["enforced_cgroups"].Put(cgroupID, &v); err != nil {
+			return fmt.Errorf("%s cgroup %d: %w", what, cgroupID, err)
+		}
+		return nil
+	}
+	if e.files == nil {
+		return put()
+	}
+	return e.files.write(e.governsFiles(v.PolicyId), put)
 }
 
 // Policies returns every installed policy by id.
@@ -482,10 +575,7 @@ func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, h Hold) error
 	if h.Containers {
 		v.Flags |= enforceContainers
 	}
-	if err := e.maps["enforced_cgroups"].Put(cgroupID, &v); err != nil {
-		return fmt.Errorf("enforce cgroup %d: %w", cgroupID, err)
-	}
-	return nil
+	return e.hold(cgroupID, v, "enforce")
 }
 
 // HoldPending holds a pod's cgroup for a policy of named containers: each
@@ -493,11 +583,7 @@ func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, h Hold) error
 // (before its first instruction) until Classify keeps it under the policy
 // or releases it, and continues it.
 func (e *Enforcer) HoldPending(cgroupID uint64, policyID uint32) error {
-	v := typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending | enforceContainers}
-	if err := e.maps["enforced_cgroups"].Put(cgroupID, &v); err != nil {
-		return fmt.Errorf("hold cgroup %d: %w", cgroupID, err)
-	}
-	return nil
+	return e.hold(cgroupID, typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending | enforceContainers}, "hold")
 }
 
 // PendingCgroups returns the cgroups the kernel added below a pending hold
@@ -521,10 +607,16 @@ func (e *Enforcer) PendingCgroups() (map[uint64]uint32, error) {
 // ReleaseCgroup stops enforcing a cgroup and the cgroups the kernel added
 // below it.
 func (e *Enforcer) ReleaseCgroup(cgroupID uint64) error {
-	if err := e.maps["enforced_cgroups"].Delete(cgroupID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("release cgroup %d: %w", cgroupID, err)
+	remove := func() error {
+		if err := e.maps["enforced_cgroups"].Delete(cgroupID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("release cgroup %d: %w", cgroupID, err)
+		}
+		return nil
 	}
-	return nil
+	if e.files == nil {
+		return remove()
+	}
+	return e.files.write(false, remove)
 }
 
 // EnforcedCgroups returns the cgroups user space holds to a policy (not

@@ -55,6 +55,9 @@ type Recorder struct {
 	// counterBase is what the counters held after the self-test, which
 	// Counters discounts.
 	counterBase map[Kind]KindCounters
+	// files attaches the file backend only while a cgroup is recorded for
+	// files, where that backend slows every task down.
+	files *lazyAttachment
 }
 
 // Load loads and attaches footprint's recording programs, choosing one
@@ -110,6 +113,8 @@ func Load(opts Options) (*Recorder, error) {
 	for k, a := range chosen {
 		r.collections[k] = a.coll
 	}
+	r.files = newLazyAttachment(chosen[KindFile], r.recordingFiles)
+	r.files.Settle()
 	// What the self-test's canary left behind is nobody's.
 	if err := drainRingBuffer(r.events); err != nil {
 		r.Close()

@@ -49,10 +49,16 @@ func (r *Recorder) Watch(cgroupID uint64, w Watch) error {
 	if w.Containers {
 		v.Flags |= watchContainers
 	}
-	if err := r.watched.Update(cgroupID, v, ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("watch cgroup %d: %w", cgroupID, err)
+	update := func() error {
+		if err := r.watched.Update(cgroupID, v, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("watch cgroup %d: %w", cgroupID, err)
+		}
+		return nil
 	}
-	return nil
+	if r.files == nil { // the self-test, before a backend is chosen
+		return update()
+	}
+	return r.files.write(w.Kinds.Has(KindFile), update)
 }
 
 // Unwatch stops recording the cgroup. Entries already aggregated stay until
@@ -61,11 +67,35 @@ func (r *Recorder) Unwatch(cgroupID uint64) error {
 	if r.watched == nil {
 		return ErrRecorderClosed
 	}
-	if err := r.watched.Delete(cgroupID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("unwatch cgroup %d: %w", cgroupID, err)
+	remove := func() error {
+		if err := r.watched.Delete(cgroupID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("unwatch cgroup %d: %w", cgroupID, err)
+		}
+		return nil
 	}
-	return nil
+	if r.files == nil {
+		return remove()
+	}
+	return r.files.write(false, remove)
 }
+
+// recordingFiles says whether some cgroup is watched for files.
+func (r *Recorder) recordingFiles() (bool, error) {
+	var id uint64
+	var v typesFpWatch
+	it := r.watched.Iterate()
+	for it.Next(&id, &v) {
+		if KindSet(v.Kinds).Has(KindFile) {
+			return true, nil
+		}
+	}
+	return false, it.Err()
+}
+
+// FileBackendAttached says whether the file backend's programs are
+// attached: always, but for a backend attached only while a cgroup is
+// recorded for files.
+func (r *Recorder) FileBackendAttached() bool { return r.files == nil || r.files.attached() }
 
 // Watched returns every watched cgroup, including those the kernel added.
 func (r *Recorder) Watched() (map[uint64]Watch, error) {

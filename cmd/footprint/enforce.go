@@ -42,9 +42,11 @@ rules apply from that exec on, to CMD and every process it starts.
 Each distinct violation is printed as it happens, one line each; repeats are
 counted in the kernel. In audit mode violations are reported and allowed; in
 enforce mode they are stopped. What "stopped" means depends on the kernel:
-where BPF-LSM programs load, every kind is prevented (the operation fails with
-EPERM); elsewhere connects are still prevented, and file opens, executions and
-capability uses are killed after the fact with SIGKILL. The summary says which.
+where bpf is an active LSM, or where fmod_ret programs load (Linux 5.7+), every
+kind is prevented (the operation fails with EPERM); elsewhere connects are still
+prevented, and file opens, executions and capability uses are killed after the
+fact with SIGKILL. Every backend is used only once a self-test has seen it
+work; the summary and footprint probe say which is used and why.
 
 --profile generates the policy from a profile on the fly (as footprint export
 policy would). footprint exits with CMD's exit code (137 when it was killed).`,

@@ -7,7 +7,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 # Packages that are pure logic: no root, no kernel, no API server.
 UNIT_PKGS := ./crds/... ./profiles/... ./generator/...
 FUZZTIME ?= 10s
-BENCHROUNDS ?= 5
+BENCHROUNDS ?= 7
 
 .PHONY: help
 help: ## list the targets
@@ -50,8 +50,15 @@ e2e: build ## the README's Kubernetes walkthrough on a real one-node cluster: up
 	hack/e2e.sh
 
 .PHONY: bench
-bench: ## benchmarks: each loop without footprint, attached but unwatched, and recording (root)
+bench: bench-host bench-vm ## benchmarks on this kernel and, per backend family, in the VM (root)
+
+.PHONY: bench-host
+bench-host: ## each loop without footprint, loaded, attached, recording, in audit and in enforce, on this kernel (root)
 	$(GO) test -run '^$$' -bench . -count 1 -timeout 60m ./test/bench/ -args -rounds $(BENCHROUNDS)
+
+.PHONY: bench-vm
+bench-vm: ## the same loops in the VM with the BPF-LSM, fmod_ret+fentry and tracepoint backends; indicative ratios (root)
+	BENCHROUNDS=$(BENCHROUNDS) hack/bench-vm.sh
 
 .PHONY: demo
 demo: build ## the local demo: record a workload, export least privilege from its profile (root)

@@ -183,41 +183,50 @@ func runCanaryIn(cg *cgroupfs.Cgroup, ops []string, path string) (canaryOutcome,
 	return out, nil
 }
 
-// canaryHome is where canaries get their cgroups: under footprint's own
-// directory of the cgroup v2 mount, or, in a cgroup namespace of its own
-// (a node agent's container on a cgroup v2 host), below this process's
-// cgroup, the only place it may move a process to.
+// canaryHome is where canaries get their cgroups: below this process's own
+// cgroup, the one place it may always move a process to. Where cgroup2 is
+// mounted with nsdelegate (systemd) and this process has a cgroup namespace
+// of its own (a node agent's container), a cgroup outside that namespace is
+// out of reach, and the host's mount may not even show where this process's
+// cgroup is; a cgroup2 mount made here shows this namespace's root, with
+// this process's cgroup at the path /proc/self/cgroup gives.
 type canaryHome struct {
 	dir     string
 	cleanup func()
 }
 
-func newCanaryHome(cgroupRoot string) (*canaryHome, error) {
-	if !ownCgroupNamespace() {
-		return &canaryHome{dir: filepath.Join(cgroupRoot, "footprint"), cleanup: func() {}}, nil
+func newCanaryHome() (*canaryHome, error) {
+	own, err := ownCgroupPath()
+	if err != nil {
+		return nil, fmt.Errorf("self-test: %w", err)
 	}
-	// A cgroup2 mount made in this cgroup namespace shows its root: this
-	// process's own cgroup.
 	mnt, err := os.MkdirTemp("", "footprint-cgroup-")
 	if err != nil {
 		return nil, fmt.Errorf("self-test: %w", err)
 	}
 	if err := unix.Mount("cgroup2", mnt, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		os.Remove(mnt)
-		return nil, fmt.Errorf("self-test: mount this cgroup namespace's cgroup2 at %s: %w", mnt, err)
+		return nil, fmt.Errorf("self-test: mount cgroup2 at %s: %w", mnt, err)
 	}
-	return &canaryHome{dir: mnt, cleanup: func() {
+	return &canaryHome{dir: filepath.Join(mnt, own), cleanup: func() {
 		unix.Unmount(mnt, unix.MNT_DETACH)
 		os.Remove(mnt)
 	}}, nil
 }
 
-// ownCgroupNamespace says whether this process has a cgroup namespace other
-// than the host's (pid 1's: the agent runs with hostPID).
-func ownCgroupNamespace() bool {
-	self, err1 := os.Readlink("/proc/self/ns/cgroup")
-	host, err2 := os.Readlink("/proc/1/ns/cgroup")
-	return err1 == nil && err2 == nil && self != host
+// ownCgroupPath returns this process's cgroup v2 path, relative to its
+// cgroup namespace's root.
+func ownCgroupPath() (string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if path, ok := strings.CutPrefix(line, "0::"); ok {
+			return path, nil
+		}
+	}
+	return "", errors.New("no cgroup v2 entry in /proc/self/cgroup")
 }
 
 // create makes a canary's cgroup, named after its purpose and this process.

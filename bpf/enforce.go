@@ -126,7 +126,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	e.maps["enforced_cgroups"] = lc.maps["enforced_cgroups"]
 	e.maps["runtime_tasks"] = lc.maps["runtime_tasks"]
 
-	home, err := newCanaryHome(opts.CgroupRoot)
+	home, err := newCanaryHome()
 	if err != nil {
 		e.Close()
 		return nil, err

@@ -143,7 +143,7 @@ func adoptPins(pinPath string, from map[string]string) error {
 // selfTest creates a cgroup below a watched and held one and checks that
 // both were passed down to it, then removes it and checks they are gone.
 func (l *Lifecycle) selfTest() error {
-	home, err := newCanaryHome(l.cgroupRoot)
+	home, err := newCanaryHome()
 	if err != nil {
 		return err
 	}

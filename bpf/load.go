@@ -93,7 +93,7 @@ func Load(opts Options) (*Recorder, error) {
 	}
 	r.noAudit = configureNoAudit(specs["capability"], opts.Kallsyms)
 
-	home, err := newCanaryHome(opts.CgroupRoot)
+	home, err := newCanaryHome()
 	if err != nil {
 		r.Close()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,44 +29,76 @@ import (
 type config string
 
 const (
-	baseline  config = "baseline"
-	unwatched config = "unwatched"
+	// baseline: nothing of footprint loaded.
+	baseline config = "baseline"
+	// loaded: the agent's programs loaded (lifecycle, recorder, enforcer)
+	// and nothing recorded or held on the node. Backends attached only
+	// while a cgroup needs them (the file tracepoints) are not.
+	loaded config = "loaded"
+	// attached: another cgroup is recorded and held to file rules, so
+	// every backend is attached, and this process is neither: the cost
+	// every unwatched task on a node in use pays.
+	attached config = "attached"
+	// recording: this process's cgroup is recorded.
 	recording config = "recording"
-	// audit and enforce hold the loop to a policy of 100 file rules, 20
-	// connect rules and 10 executables that allows what the loop does.
+	// audit and enforce hold this process to a policy of 100 file rules,
+	// 20 connect rules and 10 executables that allows what the loop does.
 	audit   config = "audit"
 	enforce config = "enforce"
 )
 
-var configs = []config{baseline, unwatched, recording, audit, enforce}
+var configs = []config{baseline, loaded, attached, recording, audit, enforce}
 
-// results collects ns/op per loop and config across -count rounds, for the
-// ratio table TestMain prints.
+// targets are the ratios footprint aims for, as (config, against) pairs:
+// the cost of being loaded on a node with nothing watched, and
+// enforcement's own cost above the backends merely being attached.
+var targets = []struct {
+	config, against config
+	loop            string // "" for every loop
+	max             float64
+}{
+	{loaded, baseline, "OpenClose", 1.00},
+	{enforce, attached, "", 1.03},
+}
+
+// results collects, per loop and config, the ns/op of each round, for the
+// ratio table TestMain prints, and the programs' run-time statistics.
 var results = struct {
 	sync.Mutex
-	ns map[string]map[config][]float64
-}{ns: map[string]map[config][]float64{}}
+	ns    map[string]map[config][]float64
+	stats map[string]map[config]map[string]bpf.ProgramStat
+}{ns: map[string]map[config][]float64{}, stats: map[string]map[config]map[string]bpf.ProgramStat{}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	printRatios()
+	printRatios(os.Stdout)
+	printProgramStats(os.Stdout)
 	os.Exit(code)
 }
 
-// rounds interleaves the configurations: baseline, unwatched, recording,
-// audit, enforce, then again, so that a noisy moment hits all alike. The table reports
-// each configuration's median.
-var rounds = flag.Int("rounds", 3, "rounds of the configurations per loop")
-
-// only narrows the configurations, e.g. -only baseline,enforce.
-var only = flag.String("only", "", "comma-separated configurations to run (default all)")
+var (
+	// rounds interleaves the configurations: baseline, loaded, ...,
+	// enforce, then again, so that a noisy moment hits all alike. Ratios
+	// are taken within a round and reported as their median and range.
+	rounds = flag.Int("rounds", 7, "rounds of the configurations per loop")
+	// only narrows the configurations, e.g. -only baseline,enforce.
+	only = flag.String("only", "", "comma-separated configurations to run (default all)")
+	// recordBackends and enforceBackends pin backends, e.g.
+	// files=tracepoint/syscalls/sys_exit_open*, to measure one where a
+	// better one works.
+	recordBackends  = flag.String("record-backends", "", "recording backends to use, KIND=NAME,... (default: the best that work)")
+	enforceBackends = flag.String("enforce-backends", "", "enforcement backends to use, KIND=NAME,... (default: the best that work)")
+	// statsRuns is how many loop iterations the run-time statistics pass
+	// measures in each config.
+	statsRuns = flag.Int("stats-runs", 20000, "iterations of each loop measured with kernel.bpf_stats_enabled")
+)
 
 func selectedConfigs() []config {
 	if *only == "" {
 		return configs
 	}
-	var out []config
-	for _, c := range configs {
+	out := []config{baseline}
+	for _, c := range configs[1:] {
 		if slices.Contains(strings.Split(*only, ","), string(c)) {
 			out = append(out, c)
 		}
@@ -73,105 +106,231 @@ func selectedConfigs() []config {
 	return out
 }
 
+func parseBackends(b *testing.B, s string) map[bpf.Kind]string {
+	if s == "" {
+		return nil
+	}
+	out := map[bpf.Kind]string{}
+	for _, kv := range strings.Split(s, ",") {
+		name, backend, ok := strings.Cut(kv, "=")
+		k, err := bpf.ParseKind(name)
+		if !ok || err != nil {
+			b.Fatalf("backend %q: want KIND=NAME with KIND one of capabilities, files, connections, executables", kv)
+		}
+		out[k] = backend
+	}
+	return out
+}
+
 // runConfigs runs loop under each configuration as a sub-benchmark, round
-// after round. The set-up happens outside the timed runs, and only the final
-// run of each sub-benchmark (the one go test reports) goes into the table.
-func runConfigs(b *testing.B, loop func(b *testing.B)) {
+// after round: baseline with nothing loaded, then footprint loaded once for
+// the other configurations of the round. Only the final run of each
+// sub-benchmark (the one go test reports) goes into the table. A last pass
+// measures the programs' own run time in each configuration.
+func runConfigs(b *testing.B, loop func(b *testing.B, n int)) {
 	if os.Geteuid() != 0 {
 		b.Fatal("benchmarks load BPF programs: run them as root")
 	}
+	record := func(c config, ns float64) {
+		results.Lock()
+		defer results.Unlock()
+		if results.ns[b.Name()] == nil {
+			results.ns[b.Name()] = map[config][]float64{}
+		}
+		results.ns[b.Name()][c] = append(results.ns[b.Name()][c], ns)
+	}
 	for round := 0; round < *rounds; round++ {
+		var k *kernel
 		for _, c := range selectedConfigs() {
-			teardown := setUp(b, c)
+			if c != baseline && k == nil {
+				k = load(b)
+				if round == 0 {
+					b.Logf("backends: %s", k.backends())
+				}
+			}
+			teardown := k.setUp(b, c)
 			var last float64
 			b.Run(string(c), func(b *testing.B) {
-				loop(b)
+				loop(b, b.N)
 				last = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 			})
 			teardown()
-			results.Lock()
-			if results.ns[b.Name()] == nil {
-				results.ns[b.Name()] = map[config][]float64{}
-			}
-			results.ns[b.Name()][c] = append(results.ns[b.Name()][c], last)
-			results.Unlock()
+			record(c, last)
 		}
+		k.close()
+	}
+	measureProgramStats(b, loop)
+}
+
+// measureProgramStats runs the loop a fixed number of times in each config
+// but baseline with kernel.bpf_stats_enabled, and keeps each program's runs
+// and run time: per-run figures do not depend on the machine's noise as
+// wall-clock ratios do.
+func measureProgramStats(b *testing.B, loop func(b *testing.B, n int)) {
+	stats, err := bpf.EnableRunTimeStats()
+	if err != nil {
+		b.Logf("no program run times: %v", err)
+		return
+	}
+	defer stats.Close()
+	k := load(b)
+	defer k.close()
+	for _, c := range selectedConfigs()[1:] {
+		teardown := k.setUp(b, c)
+		before := k.programStats()
+		loop(b, *statsRuns)
+		after := k.programStats()
+		teardown()
+		delta := map[string]bpf.ProgramStat{}
+		for name, s := range after {
+			d := bpf.ProgramStat{Runs: s.Runs - before[name].Runs, Runtime: s.Runtime - before[name].Runtime}
+			if d.Runs > 0 {
+				delta[name] = d
+			}
+		}
+		results.Lock()
+		if results.stats[b.Name()] == nil {
+			results.stats[b.Name()] = map[config]map[string]bpf.ProgramStat{}
+		}
+		results.stats[b.Name()][c] = delta
+		results.Unlock()
 	}
 }
 
-// setUp loads footprint (unless baseline) and, for the other configurations
-// but unwatched, moves this process into a cgroup that is recorded or
-// enforced from now on. It returns the undo.
-func setUp(b *testing.B, c config) func() {
-	if c == baseline {
-		return func() {}
-	}
+// kernel is footprint's kernel side as the node agent loads it.
+type kernel struct {
+	mount     string
+	lc        *bpf.Lifecycle
+	rec       *bpf.Recorder
+	enf       *bpf.Enforcer
+	installer *enforcer.Installer
+}
+
+func load(b *testing.B) *kernel {
 	mount, err := cgroupfs.Mount()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var closer io.Closer
-	var enf *bpf.Enforcer
+	k := &kernel{mount: mount}
+	if k.lc, err = bpf.LoadLifecycle(bpf.LifecycleOptions{CgroupRoot: mount}); err != nil {
+		b.Fatal(err)
+	}
+	if k.rec, err = bpf.Load(bpf.Options{CgroupRoot: mount, Lifecycle: k.lc, Backends: parseBackends(b, *recordBackends)}); err != nil {
+		b.Fatal(err)
+	}
+	if k.enf, err = bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, Lifecycle: k.lc, Backends: parseBackends(b, *enforceBackends)}); err != nil {
+		b.Fatal(err)
+	}
+	if k.installer, err = enforcer.NewInstaller(k.enf); err != nil {
+		b.Fatal(err)
+	}
+	return k
+}
+
+func (k *kernel) close() {
+	if k == nil {
+		return
+	}
+	k.installer.Close()
+	k.enf.Close()
+	k.rec.Close()
+	k.lc.Close()
+}
+
+func (k *kernel) programStats() map[string]bpf.ProgramStat {
+	out := k.lc.ProgramStats()
+	maps.Copy(out, k.rec.ProgramStats())
+	for name, s := range k.enf.ProgramStats() {
+		out["enforce:"+name] = s
+	}
+	return out
+}
+
+// backends describes the backends in use, for the table's heading.
+func (k *kernel) backends() string {
+	var parts []string
+	for _, c := range k.rec.Choices() {
+		parts = append(parts, "record "+c.Kind.String()+" "+c.Chosen)
+	}
+	for _, c := range k.enf.Choices() {
+		parts = append(parts, "enforce "+c.Kind.String()+" "+c.Chosen)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// setUp arranges the configuration around this process and returns the
+// undo.
+func (k *kernel) setUp(b *testing.B, c config) func() {
 	switch c {
-	case unwatched, recording:
-		rec, err := bpf.Load(bpf.Options{CgroupRoot: mount})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if c == unwatched {
-			return func() { rec.Close() }
-		}
-		closer = rec
-		defer func() {
-			if b.Failed() {
-				return
-			}
-		}()
-		cg := enterCgroup(b, mount, func(id uint64) error {
-			return rec.Watch(id, bpf.Watch{Kinds: bpf.AllKinds, Live: true})
-		})
-		return func() { leaveCgroup(b, mount, cg); closer.Close() }
-	default:
-		enf, err = bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
-		if err != nil {
-			b.Fatal(err)
-		}
+	case baseline, loaded:
+		return func() {}
+	}
+	if c != recording {
+		// The policy of the round: audit or enforce, or what keeps the
+		// other cgroup's file rules attached.
 		mode := v1alpha1.ModeAudit
-		if c == enforce {
+		if c != audit {
 			mode = v1alpha1.ModeEnforce
 		}
-		compiled, err := rules.Compile(benchPolicy(mount, mode))
+		k.install(b, mode)
+	}
+	switch c {
+	case attached:
+		// Another cgroup, recorded and held: its entries are what keeps
+		// every backend attached.
+		other, err := cgroupfs.Create(filepath.Join(k.mount, "footprint", fmt.Sprintf("bench-other-%d", os.Getpid())))
 		if err != nil {
 			b.Fatal(err)
 		}
-		installer, err := enforcer.NewInstaller(enf)
-		if err != nil {
+		if err := k.rec.Watch(other.ID, bpf.Watch{Kinds: bpf.AllKinds, Live: true}); err != nil {
 			b.Fatal(err)
 		}
-		if err := installer.Install(1, compiled); err != nil {
+		if err := k.enf.EnforceCgroup(other.ID, 1, bpf.Hold{Live: true}); err != nil {
 			b.Fatal(err)
 		}
-		violations, err := enf.NewViolationReader()
-		if err != nil {
-			b.Fatal(err)
-		}
-		cg := enterCgroup(b, mount, func(id uint64) error { return enf.EnforceCgroup(id, 1, bpf.Hold{Live: true}) })
 		return func() {
-			leaveCgroup(b, mount, cg)
-			// The policy must allow what the loops do: a violation would
-			// measure the report path, not the check.
-			for {
-				violations.SetDeadline(time.Now().Add(10 * time.Millisecond))
-				v, err := violations.Read()
-				if err != nil {
-					break
-				}
-				b.Errorf("violation: %+v", v)
-			}
-			violations.Close()
-			installer.Close()
-			enf.Close()
+			k.rec.Unwatch(other.ID)
+			k.enf.ReleaseCgroup(other.ID)
+			other.Remove()
 		}
+	case recording:
+		cg := enterCgroup(b, k.mount, func(id uint64) error {
+			return k.rec.Watch(id, bpf.Watch{Kinds: bpf.AllKinds, Live: true})
+		})
+		return func() {
+			leaveCgroup(b, k.mount, cg)
+			k.rec.Unwatch(cg.ID)
+		}
+	}
+	violations, err := k.enf.NewViolationReader()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cg := enterCgroup(b, k.mount, func(id uint64) error { return k.enf.EnforceCgroup(id, 1, bpf.Hold{Live: true}) })
+	return func() {
+		leaveCgroup(b, k.mount, cg)
+		k.enf.ReleaseCgroup(cg.ID)
+		// The policy must allow what the loops do: a violation would
+		// measure the report path, not the check.
+		for {
+			violations.SetDeadline(time.Now().Add(10 * time.Millisecond))
+			v, err := violations.Read()
+			if err != nil {
+				break
+			}
+			b.Errorf("violation: %+v", v)
+		}
+		violations.Close()
+	}
+}
+
+func (k *kernel) install(b *testing.B, mode v1alpha1.EnforcementMode) {
+	compiled, err := rules.Compile(benchPolicy(k.mount, mode))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := k.installer.Install(1, compiled); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -277,8 +436,8 @@ func BenchmarkOpenClose(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchFile = file
-	runConfigs(b, func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
+	runConfigs(b, func(b *testing.B, n int) {
+		for i := 0; i < n; i++ {
 			fd, err := unix.Open(file, unix.O_RDONLY, 0)
 			if err != nil {
 				b.Fatal(err)
@@ -308,8 +467,8 @@ func BenchmarkConnect(b *testing.B) {
 	}
 	benchAddr = sa
 	linger := &unix.Linger{Onoff: 1, Linger: 0}
-	runConfigs(b, func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
+	runConfigs(b, func(b *testing.B, n int) {
+		for i := 0; i < n; i++ {
 			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 			if err != nil {
 				b.Fatal(err)
@@ -337,8 +496,8 @@ func BenchmarkExec(b *testing.B) {
 	if benchExecutable, err = filepath.EvalSymlinks(trueBin); err != nil {
 		b.Fatal(err)
 	}
-	runConfigs(b, func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
+	runConfigs(b, func(b *testing.B, n int) {
+		for i := 0; i < n; i++ {
 			if err := exec.Command(trueBin).Run(); err != nil {
 				b.Fatal(err)
 			}
@@ -351,15 +510,27 @@ func BenchmarkExec(b *testing.B) {
 // world; the raw call touches only the calling thread, whose supplementary
 // groups as root are irrelevant.)
 func BenchmarkCapabilityCheck(b *testing.B) {
-	runConfigs(b, func(b *testing.B) {
+	runConfigs(b, func(b *testing.B, n int) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		for i := 0; i < b.N; i++ {
+		for i := 0; i < n; i++ {
 			if _, _, errno := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); errno != 0 {
 				b.Fatal(errno)
 			}
 		}
 	})
+}
+
+// ratios returns, per round, the config's ns/op over against's.
+func ratios(r map[config][]float64, c, against config) []float64 {
+	n := min(len(r[c]), len(r[against]))
+	out := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		if r[against][i] > 0 {
+			out = append(out, r[c][i]/r[against][i])
+		}
+	}
+	return out
 }
 
 func median(v []float64) float64 {
@@ -371,45 +542,95 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-func printRatios() {
+// ratioCell is a median ratio with the range of the per-round ratios.
+func ratioCell(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3fx (%.3f-%.3f)", median(v), slices.Min(v), slices.Max(v))
+}
+
+// verdict says whether the per-round ratios meet max: only when the range
+// lies on one side of it is the answer resolvable on this machine.
+func verdict(v []float64, max float64) string {
+	lo, hi, m := slices.Min(v), slices.Max(v), median(v)
+	switch {
+	case hi <= max+0.005:
+		return fmt.Sprintf("meets <=%.2fx", max)
+	case lo > max+0.005:
+		return fmt.Sprintf("misses <=%.2fx", max)
+	case m <= max+0.005:
+		return fmt.Sprintf("not resolvable here (median meets <=%.2fx, range %.3f-%.3f spans it)", max, lo, hi)
+	}
+	return fmt.Sprintf("not resolvable here (median misses <=%.2fx, range %.3f-%.3f spans it)", max, lo, hi)
+}
+
+func printRatios(out io.Writer) {
 	results.Lock()
 	defer results.Unlock()
 	if len(results.ns) == 0 {
 		return
 	}
-	names := make([]string, 0, len(results.ns))
-	for n := range results.ns {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "\nmedian of %d rounds, %s\t", len(results.ns[names[0]][baseline]), time.Now().Format(time.DateOnly))
+	names := slices.Sorted(maps.Keys(results.ns))
 	shown := selectedConfigs()
-	for _, c := range shown {
-		fmt.Fprintf(w, " %s\t", c)
+	fmt.Fprintf(out, "\n%d interleaved rounds, %s; ratios within a round, median (min-max)\n", len(results.ns[names[0]][baseline]), time.Now().Format(time.DateOnly))
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprint(w, "loop\tbaseline")
+	for _, c := range shown[1:] {
+		fmt.Fprintf(w, "\t%s/baseline", c)
 	}
-	for _, c := range shown {
-		if c != baseline {
-			fmt.Fprintf(w, " %s/baseline\t", c)
-		}
+	if slices.Contains(shown, enforce) && slices.Contains(shown, attached) {
+		fmt.Fprint(w, "\tenforce/attached")
 	}
 	fmt.Fprintln(w)
 	for _, n := range names {
 		r := results.ns[n]
-		if len(r[baseline]) == 0 {
-			continue
+		fmt.Fprintf(w, "%s\t%.0f ns/op", strings.TrimPrefix(n, "Benchmark"), median(r[baseline]))
+		for _, c := range shown[1:] {
+			fmt.Fprintf(w, "\t%s", ratioCell(ratios(r, c, baseline)))
 		}
-		base := median(r[baseline])
-		fmt.Fprintf(w, "%s\t", strings.TrimPrefix(n, "Benchmark"))
-		for _, c := range shown {
-			fmt.Fprintf(w, " %.0f ns/op\t", median(r[c]))
-		}
-		for _, c := range shown {
-			if c != baseline {
-				fmt.Fprintf(w, " %.3fx\t", median(r[c])/base)
-			}
+		if slices.Contains(shown, enforce) && slices.Contains(shown, attached) {
+			fmt.Fprintf(w, "\t%s", ratioCell(ratios(r, enforce, attached)))
 		}
 		fmt.Fprintln(w)
+	}
+	w.Flush()
+	fmt.Fprintln(out, "\ntargets")
+	for _, tg := range targets {
+		if !slices.Contains(shown, tg.config) || !slices.Contains(shown, tg.against) {
+			continue
+		}
+		for _, n := range names {
+			loop := strings.TrimPrefix(n, "Benchmark")
+			if tg.loop != "" && tg.loop != loop {
+				continue
+			}
+			if v := ratios(results.ns[n], tg.config, tg.against); len(v) > 0 {
+				fmt.Fprintf(out, "  %s %s/%s: %s\n", loop, tg.config, tg.against, verdict(v, tg.max))
+			}
+		}
+	}
+}
+
+// printProgramStats prints each program's mean run time per invocation in
+// each configuration, from kernel.bpf_stats_enabled.
+func printProgramStats(out io.Writer) {
+	results.Lock()
+	defer results.Unlock()
+	if len(results.stats) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\nprogram run time (kernel.bpf_stats_enabled), ns per run, %d iterations of each loop\n", *statsRuns)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "loop\tconfig\tprogram\truns\tns/run")
+	for _, n := range slices.Sorted(maps.Keys(results.stats)) {
+		for _, c := range selectedConfigs()[1:] {
+			st := results.stats[n][c]
+			for _, prog := range slices.Sorted(maps.Keys(st)) {
+				s := st[prog]
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%.0f\n", strings.TrimPrefix(n, "Benchmark"), c, prog, s.Runs, float64(s.Runtime.Nanoseconds())/float64(s.Runs))
+			}
+		}
 	}
 	w.Flush()
 }

@@ -69,6 +69,12 @@ var recorderBackends = []kindBackends{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "connect",
 			programs: []string{"fp_connect4", "fp_connect6", "fp_sendmsg4", "fp_sendmsg6"}},
 	}},
+	{KindSyscall, false, []backend{
+		{name: "tp_btf/sys_enter", object: "syscall", programs: []string{"fp_syscall_tp_btf"},
+			note: "attached only while a cgroup is recorded for system calls", lazy: true},
+		{name: "tracepoint/raw_syscalls/sys_enter", object: "syscall", programs: []string{"fp_syscall_tp"},
+			note: "attached only while a cgroup is recorded for system calls", lazy: true},
+	}},
 }
 
 // enforcerBackends lists each kind's enforcement backends, best first. Exec

@@ -16,10 +16,11 @@ const (
 	KindFile       = Kind(typesFpKindFP_KIND_FILE)
 	KindConnect    = Kind(typesFpKindFP_KIND_CONNECT)
 	KindExec       = Kind(typesFpKindFP_KIND_EXEC)
+	KindSyscall    = Kind(typesFpKindFP_KIND_SYSCALL)
 )
 
 // RecordedKinds are the kinds that become profile entries.
-var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec}
+var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindSyscall}
 
 func (k Kind) String() string {
 	switch k {
@@ -31,6 +32,8 @@ func (k Kind) String() string {
 		return "connections"
 	case KindExec:
 		return "executables"
+	case KindSyscall:
+		return "syscalls"
 	}
 	return fmt.Sprintf("kind(%d)", uint32(k))
 }
@@ -42,14 +45,14 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown event kind %q: use one of capabilities, files, connections, executables", s)
+	return 0, fmt.Errorf("unknown event kind %q: use one of capabilities, files, connections, executables, syscalls", s)
 }
 
 // KindSet is a set of kinds, as the kernel's watch map holds it.
 type KindSet uint32
 
 // AllKinds records every kind.
-const AllKinds = KindSet(1<<KindCapability | 1<<KindFile | 1<<KindConnect | 1<<KindExec)
+const AllKinds = KindSet(1<<KindCapability | 1<<KindFile | 1<<KindConnect | 1<<KindExec | 1<<KindSyscall)
 
 // Has reports whether k is in the set.
 func (s KindSet) Has(k Kind) bool { return s&(1<<k) != 0 }
@@ -158,8 +161,16 @@ type Exec struct {
 	Truncated bool
 }
 
+// Syscalls are the system calls a cgroup made, by number, per ABI.
+type Syscalls struct {
+	// Native are x86-64's numbers; Compat the 32-bit (i386) numbers of
+	// calls made through int 0x80 or sysenter.
+	Native, Compat []int
+}
+
 // Entry is one unique observation in one cgroup, with how often it was seen.
-// Exactly one of Capability, File, Connect and Exec is set.
+// Exactly one of Capability, File, Connect, Exec and Syscalls is set. The
+// count of a Syscalls entry is 1: repeats are not counted.
 type Entry struct {
 	Kind      Kind
 	CgroupID  uint64
@@ -170,6 +181,7 @@ type Entry struct {
 	File       *FileOpen
 	Connect    *Connect
 	Exec       *Exec
+	Syscalls   *Syscalls
 }
 
 // Event is a ring-buffer record: the first sighting of an entry, with the

@@ -102,6 +102,34 @@ func TestFileTracepointsAreAttachedOnlyWhileACgroupIsRecordedForFiles(t *testing
 	}
 }
 
+// The system call hook runs on every system call of every task: attached
+// only while a cgroup is recorded for system calls.
+func TestSyscallHookIsAttachedOnlyWhileACgroupIsRecordedForSyscalls(t *testing.T) {
+	_, rec, _, mount := loadAll(t)
+	if rec.SyscallBackendAttached() {
+		t.Fatal("attached with nothing recorded")
+	}
+	cg := testCgroup(t, mount, "lazy-syscalls")
+	if err := rec.Watch(cg.ID, Watch{Kinds: KindSet(0).With(KindFile), Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.SyscallBackendAttached() {
+		t.Error("attached for a cgroup recorded for files only")
+	}
+	if err := rec.Watch(cg.ID, Watch{Kinds: AllKinds, Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.SyscallBackendAttached() {
+		t.Fatal("not attached while a cgroup is recorded for system calls")
+	}
+	if err := rec.Unwatch(cg.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rec.SyscallBackendAttached() {
+		t.Error("still attached after the last cgroup recorded for system calls was unwatched")
+	}
+}
+
 func TestFileTracepointsAreAttachedOnlyWhileACgroupIsHeldToFileRules(t *testing.T) {
 	_, _, enf, mount := loadAll(t)
 	tracepointFiles(t, enf.Backend(KindFile))

@@ -55,9 +55,10 @@ type Recorder struct {
 	// counterBase is what the counters held after the self-test, which
 	// Counters discounts.
 	counterBase map[Kind]KindCounters
-	// files attaches the file backend only while a cgroup is recorded for
-	// files, where that backend slows every task down.
-	files *lazyAttachment
+	// files and syscalls attach the file and system call backends only
+	// while a cgroup is recorded for them, where the backend slows every
+	// task down.
+	files, syscalls *lazyAttachment
 }
 
 // Load loads and attaches footprint's recording programs, choosing one
@@ -113,8 +114,10 @@ func Load(opts Options) (*Recorder, error) {
 	for k, a := range chosen {
 		r.collections[k] = a.coll
 	}
-	r.files = newLazyAttachment(chosen[KindFile], r.recordingFiles)
+	r.files = newLazyAttachment(chosen[KindFile], func() (bool, error) { return r.recordingKind(KindFile) })
+	r.syscalls = newLazyAttachment(chosen[KindSyscall], func() (bool, error) { return r.recordingKind(KindSyscall) })
 	r.files.Settle()
+	r.syscalls.Settle()
 	// What the self-test's canary left behind is nobody's.
 	if err := drainRingBuffer(r.events); err != nil {
 		r.Close()
@@ -133,6 +136,7 @@ func loadSpecs() (map[string]*ebpf.CollectionSpec, error) {
 		"file":       loadFile,
 		"connect":    loadConnect,
 		"exec":       loadExec,
+		"syscall":    loadSyscall,
 	}
 	specs := map[string]*ebpf.CollectionSpec{}
 	for name, load := range loaders {

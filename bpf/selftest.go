@@ -46,6 +46,7 @@ var canaryOps = map[Kind]string{KindFile: canaryOpen, KindCapability: canaryCapa
 // What the canary does, for the proofs and reasons a self-test gives.
 var canaryDoes = map[Kind]string{
 	KindExec:       "exec",
+	KindSyscall:    "system calls",
 	KindFile:       "open of its cgroup directory",
 	KindCapability: "CAP_SETGID check (setgroups)",
 	KindConnect:    "UDP connect to 127.0.0.1:9",

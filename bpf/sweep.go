@@ -68,7 +68,34 @@ func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
 			return nil, fmt.Errorf("sweep executables: %w", err)
 		}
 	}
+	if m := r.aggregation(KindSyscall, "syscalls_seen"); m != nil {
+		var id uint64
+		var v typesFpSyscalls
+		it := m.Iterate()
+		for it.Next(&id, &v) {
+			if keep(id) {
+				out = append(out, Entry{Kind: KindSyscall, CgroupID: id, Count: 1,
+					Syscalls: &Syscalls{Native: bitNumbers(v.Native[:]), Compat: bitNumbers(v.Compat[:])}})
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("sweep system calls: %w", err)
+		}
+	}
 	return out, nil
+}
+
+// bitNumbers lists the numbers whose bits are set, in order.
+func bitNumbers(words []uint64) []int {
+	var out []int
+	for w, bits := range words {
+		for b := 0; b < 64; b++ {
+			if bits&(1<<b) != 0 {
+				out = append(out, w*64+b)
+			}
+		}
+	}
+	return out
 }
 
 // sweepFiles joins the path entries with the repeat counts kept by inode.
@@ -115,6 +142,7 @@ var aggregationMaps = map[Kind][]string{
 	KindFile:       {"file_paths_seen", "file_inodes_seen"},
 	KindConnect:    {"connections_seen"},
 	KindExec:       {"executables_seen"},
+	KindSyscall:    {"syscalls_seen"},
 }
 
 // aggregation returns one of a kind's aggregation maps, or nil when the kind

@@ -200,6 +200,7 @@ const (
 	typesFpKindFP_KIND_FILE       typesFpKind = 2
 	typesFpKindFP_KIND_CONNECT    typesFpKind = 3
 	typesFpKindFP_KIND_EXEC       typesFpKind = 4
+	typesFpKindFP_KIND_SYSCALL    typesFpKind = 5
 )
 
 type typesFpLifecycleCounter uint32
@@ -261,6 +262,12 @@ type typesFpSeen struct {
 	_           structs.HostLayout
 	Count       uint64
 	FirstSeenNs uint64
+}
+
+type typesFpSyscalls struct {
+	_      structs.HostLayout
+	Native [8]uint64
+	Compat [8]uint64
 }
 
 type typesFpTextRange struct {
@@ -408,6 +415,7 @@ type typesVariableSpecs struct {
 	AnchorFpPathNode               *ebpf.VariableSpec `ebpf:"anchor_fp_path_node"`
 	AnchorFpPolicy                 *ebpf.VariableSpec `ebpf:"anchor_fp_policy"`
 	AnchorFpSeen                   *ebpf.VariableSpec `ebpf:"anchor_fp_seen"`
+	AnchorFpSyscalls               *ebpf.VariableSpec `ebpf:"anchor_fp_syscalls"`
 	AnchorFpTextRange              *ebpf.VariableSpec `ebpf:"anchor_fp_text_range"`
 	AnchorFpViolationEvent         *ebpf.VariableSpec `ebpf:"anchor_fp_violation_event"`
 	AnchorFpViolationKey           *ebpf.VariableSpec `ebpf:"anchor_fp_violation_key"`
@@ -476,6 +484,7 @@ type typesVariables struct {
 	AnchorFpPathNode               *ebpf.Variable `ebpf:"anchor_fp_path_node"`
 	AnchorFpPolicy                 *ebpf.Variable `ebpf:"anchor_fp_policy"`
 	AnchorFpSeen                   *ebpf.Variable `ebpf:"anchor_fp_seen"`
+	AnchorFpSyscalls               *ebpf.Variable `ebpf:"anchor_fp_syscalls"`
 	AnchorFpTextRange              *ebpf.Variable `ebpf:"anchor_fp_text_range"`
 	AnchorFpViolationEvent         *ebpf.Variable `ebpf:"anchor_fp_violation_event"`
 	AnchorFpViolationKey           *ebpf.Variable `ebpf:"anchor_fp_violation_key"`

@@ -21,6 +21,7 @@ func TestOnlyBackendsThatFireAreChosenInVM(t *testing.T) {
 	wantRecorder := map[Kind]string{
 		KindExec: "tp_btf/sched_process_exec", KindCapability: "fexit/cap_capable",
 		KindFile: "fentry/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
+		KindSyscall: "tp_btf/sys_enter",
 	}
 	wantEnforcer := map[Kind]string{
 		KindExec: "fmod_ret/security_bprm_check", KindCapability: "fmod_ret/security_capable",

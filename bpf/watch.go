@@ -58,7 +58,9 @@ func (r *Recorder) Watch(cgroupID uint64, w Watch) error {
 	if r.files == nil { // the self-test, before a backend is chosen
 		return update()
 	}
-	return r.files.write(w.Kinds.Has(KindFile), update)
+	return r.files.write(w.Kinds.Has(KindFile), func() error {
+		return r.syscalls.write(w.Kinds.Has(KindSyscall), update)
+	})
 }
 
 // Unwatch stops recording the cgroup. Entries already aggregated stay until
@@ -76,21 +78,25 @@ func (r *Recorder) Unwatch(cgroupID uint64) error {
 	if r.files == nil {
 		return remove()
 	}
-	return r.files.write(false, remove)
+	return r.files.write(false, func() error { return r.syscalls.write(false, remove) })
 }
 
-// recordingFiles says whether some cgroup is watched for files.
-func (r *Recorder) recordingFiles() (bool, error) {
+// recordingKind says whether some cgroup is watched for kind k.
+func (r *Recorder) recordingKind(k Kind) (bool, error) {
 	var id uint64
 	var v typesFpWatch
 	it := r.watched.Iterate()
 	for it.Next(&id, &v) {
-		if KindSet(v.Kinds).Has(KindFile) {
+		if KindSet(v.Kinds).Has(k) {
 			return true, nil
 		}
 	}
 	return false, it.Err()
 }
+
+// SyscallBackendAttached says whether the system call backend's programs
+// are attached: only while a cgroup is recorded for system calls.
+func (r *Recorder) SyscallBackendAttached() bool { return r.syscalls == nil || r.syscalls.attached() }
 
 // FileBackendAttached says whether the file backend's programs are
 // attached: always, but for a backend attached only while a cgroup is

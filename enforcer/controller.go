@@ -27,6 +27,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder"
@@ -349,6 +350,9 @@ func (c *PolicyController) cgroupsFor(p *v1alpha1.EnforcementPolicy, pod *corev1
 // effect per kind, or why the policy cannot be installed.
 func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.EnforcementPolicy, installErr error) {
 	node := v1alpha1.NodeEnforcement{Node: c.Node}
+	if p.Spec.Syscalls != nil {
+		node.SeccompProfile = generator.SeccompLocalhostProfile(p.Namespace, p.Name)
+	}
 	for _, ch := range c.Enforcer.Choices() {
 		kind, ok := enforcedKind(ch.Kind)
 		if !ok {

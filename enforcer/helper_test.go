@@ -123,6 +123,8 @@ func runAction(action string, args []string) error {
 	case "chown-expect": // path uid want
 		uid, _ := strconv.Atoi(args[1])
 		return expect(os.Chown(args[0], uid, -1), args[2])
+	case "unshare-expect": // want: unshare(CLONE_NEWUTS)
+		return expect(unix.Unshare(unix.CLONE_NEWUTS), args[0])
 	case "unprivileged-chown-expect": // path uid want: chown without CAP_CHOWN in the effective set
 		uid, _ := strconv.Atoi(args[1])
 		// Capabilities are per thread: drop it on the thread that chowns.

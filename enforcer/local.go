@@ -136,6 +136,7 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 		Path: path, Args: opts.Command,
 		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
 		Duration: opts.Duration, StopGrace: opts.StopGrace,
+		Seccomp: compiled.Seccomp.Bytes(),
 	})
 	// Reports still in the ring buffer belong to this run.
 	drainCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/profiles"
 )
 
 // policy decodes an EnforcementPolicy from YAML, failing the test on error.
@@ -83,6 +85,44 @@ func onlyViolation(t *testing.T, res *LocalResult) bpf.Violation {
 		t.Fatalf("got %d violations, want 1: %+v", len(res.Violations), res.Violations)
 	}
 	return res.Violations[0]
+}
+
+// allSyscallsBut is a policy section allowing every x86-64 system call but
+// the ones named.
+func allSyscallsBut(t *testing.T, but ...string) string {
+	t.Helper()
+	s := "  syscalls:\n    allow:\n      - arch: X86_64\n        names:\n"
+	for nr := 0; nr < 512; nr++ {
+		if name, ok := profiles.SyscallName(v1alpha1.ArchX86_64, nr); ok && !slices.Contains(but, name) {
+			s += "          - " + name + "\n"
+		}
+	}
+	return s
+}
+
+func TestSystemCallsOutsideThePolicyFailWithEPERM(t *testing.T) {
+	for _, tc := range []struct {
+		mode, want string
+	}{
+		{"Enforce", "EPERM"},
+		// Audit mode logs (SCMP_ACT_LOG) and allows.
+		{"Audit", "ok"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			p := policy(t, "spec:\n  mode: "+tc.mode+"\n"+allSyscallsBut(t, "unshare", "ptrace"))
+			res := run(t, p, helperCommand(t, "unshare-expect", tc.want))
+			if res.ExitCode != 0 {
+				t.Errorf("exit code %d: unshare did not give %s", res.ExitCode, tc.want)
+			}
+		})
+	}
+	// Held from the first instruction: the command itself may not make
+	// the call either, nor what it executes.
+	p := policy(t, "spec:\n  mode: Enforce\n"+allSyscallsBut(t, "unshare"))
+	res := run(t, p, []string{"unshare", "--uts", "true"})
+	if res.ExitCode == 0 {
+		t.Error("unshare(1) ran unshare(2) under a policy that refuses it")
+	}
 }
 
 func TestConnectOutsideThePolicyFailsWithEPERMWhileAllowedDestinationsWork(t *testing.T) {

@@ -38,11 +38,19 @@ func TestTheLocalLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	enforce := func(t *testing.T, args ...string) *LocalResult {
+	if generated.Policy.Spec.Syscalls == nil {
+		t.Fatal("the generated policy does not restrict system calls")
+	}
+	// The kernel-hook rules alone, to see each kind stopped by its own
+	// hook rather than by the seccomp filter first.
+	hooksOnly := generated.Policy.DeepCopy()
+	hooksOnly.Spec.Syscalls = nil
+
+	enforceWith := func(t *testing.T, policy *v1alpha1.EnforcementPolicy, args ...string) *LocalResult {
 		t.Helper()
 		var stderr bytes.Buffer
 		res, err := EnforceCommand(context.Background(), LocalOptions{
-			Policy:  generated.Policy.DeepCopy(),
+			Policy:  policy.DeepCopy(),
 			Command: append(append([]string{}, command...), args...),
 			Stderr:  &stderr,
 		})
@@ -56,6 +64,7 @@ func TestTheLocalLoop(t *testing.T) {
 		})
 		return res
 	}
+	enforce := func(t *testing.T, args ...string) *LocalResult { return enforceWith(t, generated.Policy, args...) }
 
 	t.Run("the recorded workload runs without violations", func(t *testing.T) {
 		res := enforce(t)
@@ -82,7 +91,7 @@ func TestTheLocalLoop(t *testing.T) {
 		{"capability", bpf.KindCapability, func(v bpf.Violation) bool { return v.Capability == 3 /* CAP_FOWNER */ }},
 	} {
 		t.Run("misbehaviour "+tt.misbehave+" is stopped and reported", func(t *testing.T) {
-			res := enforce(t, "--misbehave", tt.misbehave)
+			res := enforceWith(t, hooksOnly, "--misbehave", tt.misbehave)
 			if len(res.Violations) == 0 || res.Violations[0].Kind != tt.kind || !tt.check(res.Violations[0]) {
 				t.Fatalf("violations = %+v, want first a %s violation by the misbehaviour", res.Violations, tt.kind)
 			}
@@ -91,5 +100,17 @@ func TestTheLocalLoop(t *testing.T) {
 			}
 		})
 	}
+	// Under its recorded system calls the capability misbehaviour does not
+	// even reach the capability check: chmod was never called, and the
+	// seccomp filter refuses it with EPERM before it runs.
+	t.Run("misbehaviour capability is refused by the seccomp filter first", func(t *testing.T) {
+		res := enforce(t, "--misbehave", "capability")
+		if res.ExitCode == 0 {
+			t.Errorf("the demo exited 0: the chmod was not refused")
+		}
+		if len(res.Violations) != 0 {
+			t.Errorf("violations %+v: the seccomp filter refuses before any hook sees the check", res.Violations)
+		}
+	})
 	os.RemoveAll(state)
 }

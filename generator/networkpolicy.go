@@ -59,6 +59,10 @@ type NetworkPolicyOptions struct {
 // is asked for without the labels.
 var ErrNeedPodSelector = errors.New("this artifact selects pods by label: give the labels of the workload's pods with --pod-selector, e.g. --pod-selector app=web")
 
+// ErrNeedNamespace is returned when a namespaced artifact is generated from
+// a profile without a namespace (one recorded from a local command).
+var ErrNeedNamespace = errors.New("this artifact lives in a namespace and the profile, recorded from a local command, has none: give the workload's namespace with --namespace")
+
 // GeneratedNetworkPolicy is a NetworkPolicy and the evidence for its rules.
 type GeneratedNetworkPolicy struct {
 	Policy  *networkingv1.NetworkPolicy

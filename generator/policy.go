@@ -109,6 +109,13 @@ func Policy(p *v1alpha1.Profile, opts PolicyOptions) (*GeneratedPolicy, error) {
 	} else {
 		g.notRecorded = append(g.notRecorded, "executables")
 	}
+	// Every process makes system calls: none recorded means they were
+	// not recorded (a profile from before footprint recorded them).
+	if kindRecorded(p, "syscalls") && len(spec.Syscalls) > 0 {
+		policy.Spec.Syscalls = &v1alpha1.SyscallRules{Allow: spec.Syscalls}
+	} else {
+		g.notRecorded = append(g.notRecorded, "syscalls")
+	}
 	if errs := profiles.ValidatePolicy(policy); len(errs) > 0 {
 		// The rules come from a validated profile through the same path
 		// language checks, so this is a bug, not bad input.
@@ -446,5 +453,9 @@ func (g *GeneratedPolicy) annotate(root *yaml.Node) {
 		for i, r := range e.Allow {
 			commentLine(root, g.executableNotes[r.Path], "spec", "executables", "allow", i)
 		}
+	}
+	if s := spec.Syscalls; s != nil {
+		commentLine(root, "the system calls recorded; the kernel refuses others before they run (seccomp): "+
+			"EPERM, or ENOSYS for clone3 and calls newer than any named, so that libc falls back", "spec", "syscalls")
 	}
 }

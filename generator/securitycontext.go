@@ -20,6 +20,11 @@ type SecurityContextOptions struct {
 	// InitContainer patches the pod template's initContainers rather than
 	// its containers.
 	InitContainer bool
+	// SeccompLocalhost, when set, is the Localhost seccomp profile the node
+	// agents install for the profile's system calls
+	// (SeccompLocalhostProfile): the patch names it instead of the
+	// runtime's default filter.
+	SeccompLocalhost string
 }
 
 // SecurityContextAdvice is the least-privilege securityContext for one
@@ -60,6 +65,9 @@ type SecurityContextAdvice struct {
 	// as uid 0.
 	UIDs         []int64
 	RootPrograms []string
+
+	// syscallsRecorded is true when the profile holds its system calls.
+	syscallsRecorded bool
 }
 
 // CapabilityUse is one capability and how often it was checked.
@@ -204,6 +212,10 @@ func SecurityContextPatch(p *v1alpha1.Profile, opts SecurityContextOptions) ([]b
 		return nil, fmt.Errorf("workload kind %q: footprint patches Deployment, StatefulSet, DaemonSet, Job, CronJob and Pod", t.Workload.Kind)
 	}
 	a := AdviseSecurityContext(p)
+	if opts.SeccompLocalhost != "" {
+		a.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr(opts.SeccompLocalhost)}
+	}
+	a.syscallsRecorded = kindRecorded(p, "syscalls") && len(p.Spec.Syscalls) > 0
 	containersKey := "containers"
 	if opts.InitContainer {
 		containersKey = "initContainers"
@@ -260,10 +272,27 @@ func securityContextNode(a SecurityContextAdvice) *yaml.Node {
 		pair{key: "readOnlyRootFilesystem", value: boolean(*sc.ReadOnlyRootFilesystem), line: rootFilesystemEvidence(a)},
 		pair{key: "runAsNonRoot", value: optionalBool(sc.RunAsNonRoot), line: runAsNonRootEvidence(a)},
 		pair{key: "runAsUser", value: optionalInt(sc.RunAsUser), line: "the only user id any program ran with"},
-		pair{key: "seccompProfile", value: mapping(pair{key: "type", value: str(string(sc.SeccompProfile.Type))}),
-			head: runAsNonRootOmitted(a),
-			line: "the runtime's default system-call filter; footprint does not record system calls, so test it"},
+		pair{key: "seccompProfile", value: seccompNode(sc.SeccompProfile), head: runAsNonRootOmitted(a), line: seccompEvidence(a)},
 	)
+}
+
+func seccompNode(p *corev1.SeccompProfile) *yaml.Node {
+	if p.Type == corev1.SeccompProfileTypeLocalhost {
+		return mapping(pair{key: "type", value: str(string(p.Type))}, pair{key: "localhostProfile", value: str(*p.LocalhostProfile)})
+	}
+	return mapping(pair{key: "type", value: str(string(p.Type))})
+}
+
+func seccompEvidence(a SecurityContextAdvice) string {
+	switch {
+	case a.SecurityContext.SeccompProfile.Type == corev1.SeccompProfileTypeLocalhost:
+		return "the recorded system calls only: the footprint agents install this profile on every node " +
+			"for the EnforcementPolicy; a call outside it fails with EPERM"
+	case a.syscallsRecorded:
+		return "the runtime's default system-call filter; for one of the recorded calls only, create an EnforcementPolicy " +
+			"(kubectl footprint enforce) and export again, or install footprint export seccomp's profile yourself"
+	}
+	return "the runtime's default system-call filter; the recording did not cover system calls, so test it"
 }
 
 func optionalBool(b *bool) *yaml.Node {

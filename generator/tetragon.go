@@ -55,6 +55,12 @@ func Tetragon(p *v1alpha1.Profile, opts TetragonOptions) (*GeneratedTetragon, er
 		return nil, ErrNeedPodSelector
 	}
 	t := resolveTarget(p, opts.Target)
+	if t.Namespace == "" {
+		// Tetragon's own loader refuses a TracingPolicyNamespaced without
+		// one (tetra tracingpolicy add), though kubectl apply would fill
+		// it in.
+		return nil, ErrNeedNamespace
+	}
 	gen, err := Policy(p, PolicyOptions{Target: t, Name: opts.Name, Mode: opts.Mode, Action: opts.Action})
 	if err != nil {
 		return nil, err

@@ -7,12 +7,12 @@
 # programs' own run times (kernel.bpf_stats_enabled) compare better across the families.
 #
 #   usage: hack/bench-vm.sh [FAMILY...]    FAMILY: lsm fmod_ret tracepoint (default all)
-#   env:   BENCHROUNDS (default 7), VM_BENCHTIME (default 200ms), VM_STATS_RUNS (2000)
+#   env:   BENCHROUNDS (default 7), VM_BENCHTIME (default 200ms), VM_STATS_TIME (1s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${BENCHROUNDS:-7}
 benchtime=${VM_BENCHTIME:-200ms}
-stats_runs=${VM_STATS_RUNS:-2000}
+stats_time=${VM_STATS_TIME:-1s}
 families=("$@")
 [ ${#families[@]} -gt 0 ] || families=(lsm fmod_ret tracepoint)
 
@@ -25,7 +25,7 @@ without_bpf="lsm=lockdown,capability,landlock,yama"
 tracepoint="files=tracepoint/syscalls/sys_exit_open*"
 
 for family in "${families[@]}"; do
-	args=(-test.run '^$' -test.bench . -test.benchtime "$benchtime" -rounds "$rounds" -stats-runs "$stats_runs")
+	args=(-test.run '^$' -test.bench . -test.benchtime "$benchtime" -rounds "$rounds" -stats-time "$stats_time")
 	case $family in
 	lsm) append=$with_bpf ;;
 	fmod_ret) append=$without_bpf ;;

@@ -18,6 +18,7 @@ const (
 	KindFile       EntryKind = "file"
 	KindConnection EntryKind = "connection"
 	KindExecutable EntryKind = "executable"
+	KindSyscall    EntryKind = "syscall"
 )
 
 // ChangeOp says how an entry changed from one profile to the next.
@@ -41,7 +42,8 @@ type Change struct {
 }
 
 // Diff lists what changed from profile a to profile b, after normalising
-// both, in the order capabilities, files, connections, executables.
+// both, in the order capabilities, files, connections, executables, system
+// calls.
 func Diff(a, b *v1alpha1.Profile) []Change {
 	as, bs := NormalizeSpec(a.Spec), NormalizeSpec(b.Spec)
 	var changes []Change
@@ -49,7 +51,23 @@ func Diff(a, b *v1alpha1.Profile) []Change {
 	changes = append(changes, diffEntries(KindFile, as.Files, bs.Files, func(f v1alpha1.FileEntry) string { return f.Path }, fileDetails)...)
 	changes = append(changes, diffEntries(KindConnection, as.Connections, bs.Connections, connectionName, func(v1alpha1.ConnectionEntry) string { return "" })...)
 	changes = append(changes, diffEntries(KindExecutable, as.Executables, bs.Executables, func(e v1alpha1.ExecutableEntry) string { return e.Path }, executableDetails)...)
+	changes = append(changes, diffEntries(KindSyscall, syscallEntries(as), syscallEntries(bs), func(s string) string { return s }, func(string) string { return "" })...)
 	return changes
+}
+
+// syscallEntries names each system call of a spec with its ABI, e.g.
+// "ptrace" or "X86 socketcall": native calls by their names alone.
+func syscallEntries(spec v1alpha1.ProfileSpec) []string {
+	var out []string
+	for _, set := range spec.Syscalls {
+		for _, n := range set.Names {
+			if set.Arch != v1alpha1.ArchX86_64 {
+				n = string(set.Arch) + " " + n
+			}
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // diffEntries compares two sorted, normalised lists by name; details are

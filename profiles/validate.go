@@ -73,6 +73,7 @@ func ValidateProfile(p *v1alpha1.Profile) field.ErrorList {
 		}
 		errs = append(errs, validateCount(e.Count, path.Child("count"))...)
 	}
+	errs = append(errs, ValidateSyscalls(p.Spec.Syscalls, spec.Child("syscalls"))...)
 	for i, c := range p.Spec.Collapsed {
 		if c.Glob == "" {
 			errs = append(errs, field.Required(spec.Child("collapsed").Index(i).Child("glob"), "the glob that replaced the entries"))
@@ -195,6 +196,9 @@ func validatePolicySpec(spec *v1alpha1.EnforcementPolicySpec, path *field.Path) 
 	case "", v1alpha1.ActionDeny, v1alpha1.ActionKill:
 	default:
 		errs = append(errs, field.NotSupported(path.Child("action"), spec.Action, []string{string(v1alpha1.ActionDeny), string(v1alpha1.ActionKill)}))
+	}
+	if s := spec.Syscalls; s != nil {
+		errs = append(errs, ValidateSyscalls(s.Allow, path.Child("syscalls", "allow"))...)
 	}
 	if c := spec.Capabilities; c != nil {
 		errs = append(errs, validateCapabilityList(c.Allow, path.Child("capabilities", "allow"))...)

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/compat32"
 	"github.com/footprint-dev/footprint/internal/testaction"
 )
 
@@ -140,6 +142,14 @@ func runAction(action string, args []string) error {
 		prog := unix.SockFprog{Len: 1, Filter: &allow[0]}
 		runtime.LockOSThread()
 		return unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0)
+	case "uname": // a native uname(2)
+		var u unix.Utsname
+		return unix.Uname(&u)
+	case "int80-getpid": // a 32-bit getpid(2) (int 0x80), where the kernel has IA32 emulation
+		if int(compat32.Syscall(compat32.SysGetpid, 0, 0, 0)) != os.Getpid() {
+			return errors.New("int 0x80 getpid failed")
+		}
+		return nil
 	case "tcp-connect": // addr
 		c, err := net.Dial("tcp", args[0])
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/profiles"
 )
 
 // record runs a command under RecordCommand and fails the test unless it
@@ -294,6 +295,21 @@ func TestRecordsConnections(t *testing.T) {
 		if !slices.Contains(res.Profile.Spec.Connections, w) {
 			t.Errorf("no %+v in %+v", w, res.Profile.Spec.Connections)
 		}
+	}
+}
+
+func TestRecordsSystemCallsByName(t *testing.T) {
+	res := record(t, LocalOptions{Command: helperCommand(t, "uname")})
+	native := profiles.Syscalls(res.Profile.Spec, v1alpha1.ArchX86_64)
+	// The command is env: its own exec starts the recording, and its exec
+	// of the helper is recorded.
+	for _, want := range []string{"uname", "execve", "exit_group"} {
+		if !slices.Contains(native, want) {
+			t.Errorf("no %s in the recorded system calls %v", want, native)
+		}
+	}
+	if compat := profiles.Syscalls(res.Profile.Spec, v1alpha1.ArchX86); len(compat) != 0 {
+		t.Errorf("32-bit system calls recorded for a program that made none: %v", compat)
 	}
 }
 

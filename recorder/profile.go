@@ -3,6 +3,7 @@ package recorder
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,6 +38,8 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 	}
 	conns := map[connKey]*v1alpha1.ConnectionEntry{}
 	execs := map[string]*v1alpha1.ExecutableEntry{}
+	syscalls := map[v1alpha1.SyscallArch]map[string]bool{}
+	unknownSyscalls := map[v1alpha1.SyscallArch]map[int]bool{}
 	skippedProtocols := map[uint8]int64{}
 	truncated := 0
 
@@ -106,6 +109,23 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 			entry.UIDs = addID(entry.UIDs, int64(x.UID))
 			entry.GIDs = addID(entry.GIDs, int64(x.GID))
 			entry.Count += count
+		case e.Syscalls != nil:
+			for arch, numbers := range map[v1alpha1.SyscallArch][]int{v1alpha1.ArchX86_64: e.Syscalls.Native, v1alpha1.ArchX86: e.Syscalls.Compat} {
+				for _, nr := range numbers {
+					name, ok := profiles.SyscallName(arch, nr)
+					if !ok {
+						if unknownSyscalls[arch] == nil {
+							unknownSyscalls[arch] = map[int]bool{}
+						}
+						unknownSyscalls[arch][nr] = true
+						continue
+					}
+					if syscalls[arch] == nil {
+						syscalls[arch] = map[string]bool{}
+					}
+					syscalls[arch][name] = true
+				}
+			}
 		}
 	}
 
@@ -133,6 +153,14 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 		spec.Executables = append(spec.Executables, *x)
 	}
 	slices.SortFunc(spec.Executables, func(a, b v1alpha1.ExecutableEntry) int { return cmp.Compare(a.Path, b.Path) })
+	for _, arch := range profiles.SyscallArches {
+		if len(syscalls[arch]) > 0 {
+			spec.Syscalls = append(spec.Syscalls, v1alpha1.SyscallSet{Arch: arch, Names: slices.Sorted(maps.Keys(syscalls[arch]))})
+		}
+		if n := len(unknownSyscalls[arch]); n > 0 {
+			notes = append(notes, fmt.Sprintf("%d %s system calls are not in the profile: footprint's table has no name for numbers %v", n, arch, slices.Sorted(maps.Keys(unknownSyscalls[arch]))))
+		}
+	}
 
 	for proto, n := range skippedProtocols {
 		notes = append(notes, fmt.Sprintf("%d sends over IP protocol %d are not in the profile: profiles hold TCP, UDP and SCTP destinations", n, proto))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/test/vm"
 )
 
@@ -43,6 +44,7 @@ func TestRecordsWithTheBestWorkingBackendsInVM(t *testing.T) {
 		bpf.KindCapability: "fexit/cap_capable",
 		bpf.KindExec:       "tp_btf/sched_process_exec",
 		bpf.KindConnect:    "cgroup/connect4+connect6+sendmsg4+sendmsg6",
+		bpf.KindSyscall:    "tp_btf/sys_enter",
 	} {
 		if chosen[kind] != want {
 			t.Errorf("%s: backend %q, want %q (choices %+v)", kind, chosen[kind], want, res.Choices)
@@ -66,6 +68,15 @@ func TestRecordsWithTheBestWorkingBackendsInVM(t *testing.T) {
 	}
 	if !slices.ContainsFunc(res.Profile.Spec.Executables, func(e v1alpha1.ExecutableEntry) bool { return e.Path == self }) {
 		t.Errorf("the executed test binary is not among the executables: %+v", res.Profile.Spec.Executables)
+	}
+
+	// 32-bit system calls are recorded apart, by their i386 names.
+	res = record(t, LocalOptions{Command: helperCommand(t, "int80-getpid")})
+	if compat := profiles.Syscalls(res.Profile.Spec, v1alpha1.ArchX86); !slices.Equal(compat, []string{"getpid"}) {
+		t.Errorf("32-bit system calls %v, want [getpid]", compat)
+	}
+	if native := profiles.Syscalls(res.Profile.Spec, v1alpha1.ArchX86_64); !slices.Contains(native, "execve") {
+		t.Errorf("native system calls %v lack execve", native)
 	}
 
 	res = record(t, LocalOptions{Command: helperCommand(t, "chown", filepath.Join(dir, "owned"), "65534")})

@@ -33,6 +33,7 @@ ANCHOR(fp_policy);
 ANCHOR(fp_connect_rule_key);
 ANCHOR(fp_violation_key);
 ANCHOR(fp_violation_event);
+ANCHOR(fp_syscalls);
 
 #define ENUM_ANCHOR(t) const enum t *anchor_enum_##t __attribute__((unused))
 ENUM_ANCHOR(fp_kind);

@@ -24,6 +24,7 @@ enum fp_kind {
 	FP_KIND_FILE = 2,
 	FP_KIND_CONNECT = 3,
 	FP_KIND_EXEC = 4,
+	FP_KIND_SYSCALL = 5,
 };
 
 /* fp_watch.flags */
@@ -150,6 +151,19 @@ struct fp_exec_key {
 struct fp_seen {
 	__u64 count;
 	__u64 first_seen_ns;
+};
+
+/* System call numbers are recorded below FP_SYSCALL_MAX, per ABI: x86-64's
+ * and i386's are all below 512 (x32's carry bit 30 and are not recorded). */
+#define FP_SYSCALL_MAX 512
+#define FP_SYSCALL_WORDS (FP_SYSCALL_MAX / 64)
+
+/* Value of syscalls_seen: the system calls a cgroup made, one bit each. */
+struct fp_syscalls {
+	__u64 native[FP_SYSCALL_WORDS];
+	/* 32-bit calls of a 64-bit kernel (int 0x80, sysenter, and 32-bit
+	 * processes): a numbering of their own. */
+	__u64 compat[FP_SYSCALL_WORDS];
 };
 
 /* Header of every ring-buffer record: the first sighting of an entry. */

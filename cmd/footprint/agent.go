@@ -38,6 +38,7 @@ type agentFlags struct {
 	cgroupRoot    string
 	flushInterval time.Duration
 	pinPath       string
+	seccompDir    string
 }
 
 func newAgentCommand() *cobra.Command {
@@ -64,6 +65,7 @@ violation as an Event on the pod and in footprint_violations_total.`,
 	fl.StringVar(&f.healthAddr, "health-probe-bind-address", ":9465", `/healthz and /readyz address ("0" turns them off)`)
 	fl.StringVar(&f.cgroupRoot, "cgroup-root", "", "the cgroup v2 mount (default: found in /proc/self/mountinfo)")
 	fl.DurationVar(&f.flushInterval, "flush-interval", 10*time.Second, "how often recorded entries are merged into Profiles")
+	fl.StringVar(&f.seccompDir, "seccomp-dir", enforcer.DefaultSeccompDir, "kubelet's seccomp directory, where the agent installs the Localhost profile of each EnforcementPolicy with system call rules")
 	fl.StringVar(&f.pinPath, "pin-path", "/sys/fs/bpf/footprint", `where kernel maps and links are pinned, so that recording and enforcement go on across agent restarts ("" turns pinning off)`)
 	return cmd
 }
@@ -197,6 +199,10 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	}
 	if err := pc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the enforcement controller: %w", err)
+	}
+	sp := &enforcer.SeccompProfiles{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Dir: f.seccompDir, Log: log.WithName("seccomp")}
+	if err := sp.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the seccomp profile installer: %w", err)
 	}
 	log.Info("agent starting", "cgroup2", mount)
 	if err := mgr.Start(cmd.Context()); err != nil && !errors.Is(err, cmd.Context().Err()) {

@@ -185,6 +185,16 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 		}
 		t.AppendRow(table.Row{c.Kind.String(), rules, effect, c.Chosen, counts.Checked, counts.Violations, counts.Reported + counts.Suppressed + counts.RingBufferLost})
 	}
+	if policy.Spec.Syscalls != nil {
+		// Seccomp decides in the kernel with no BPF program of footprint's:
+		// nothing counted, nothing reported (Audit mode logs to the
+		// kernel's audit log).
+		effect := "prevented (EPERM)"
+		if mode == v1alpha1.ModeAudit {
+			effect = "logged (audit log)"
+		}
+		t.AppendRow(table.Row{"syscalls", "allow-list", effect, "seccomp filter", "-", "-", "-"})
+	}
 	t.Render()
 	for _, n := range res.Widened {
 		fmt.Fprintf(w, "footprint: note: wider than the policy text: %s\n", n)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
@@ -24,22 +26,25 @@ type exportFlags struct {
 	podSelector   string
 	allowDirs     []string
 	initContainer bool
+	format        string
+	seccomp       string
 }
 
 // exportArtifacts are what `footprint export` writes, and the flags each
 // one takes besides --container, --workload and --namespace.
 var exportArtifacts = map[string][]string{
-	"securitycontext": {"init-container"},
+	"securitycontext": {"init-container", "seccomp-localhost"},
 	"policy":          {"name", "mode", "action", "pod-selector", "allow-dir"},
 	"networkpolicy":   {"name", "pod-selector"},
 	"tetragon":        {"name", "mode", "action", "pod-selector"},
+	"seccomp":         {"name", "mode", "format"},
 }
 
 func newExportCommand() *cobra.Command {
 	var f exportFlags
 	cmd := &cobra.Command{
-		Use:   "export securitycontext|policy|networkpolicy|tetragon PROFILE.yaml",
-		Short: "Turn a profile into least privilege: securityContext, EnforcementPolicy, NetworkPolicy, Tetragon",
+		Use:   "export securitycontext|policy|networkpolicy|tetragon|seccomp PROFILE.yaml",
+		Short: "Turn a profile into least privilege: securityContext, EnforcementPolicy, NetworkPolicy, Tetragon, seccomp",
 		Long: `Write, as YAML on stdout with the evidence for each line in comments:
 
   securitycontext  a strategic-merge patch for the workload's pod template:
@@ -48,6 +53,10 @@ func newExportCommand() *cobra.Command {
                    (kubectl apply -f FILE, or footprint enforce --policy FILE -- CMD)
   networkpolicy    an egress NetworkPolicy from the destinations (needs --pod-selector)
   tetragon         a Tetragon TracingPolicyNamespaced (needs --pod-selector)
+  seccomp          a seccomp profile of the recorded system calls: JSON as runc,
+                   crun and containerd load it (a kubelet Localhost profile), or with
+                   --format spo a SeccompProfile of the Security Profiles Operator;
+                   calls outside it fail with EPERM (--mode audit: logged, allowed)
 
 The workload, container and namespace come from the profile; for a profile recorded
 from a local command, say which workload it stands for with --workload and --container.`,
@@ -56,7 +65,9 @@ from a local command, say which workload it stands for with --workload and --con
   footprint export policy web.yaml --mode audit | kubectl apply -f -
   footprint export policy server.yaml --allow-dir /var/cache/server > policy.yaml
   footprint export networkpolicy web.yaml --pod-selector app=web
-  footprint export securitycontext local.yaml --workload deployment/web --container app`,
+  footprint export securitycontext local.yaml --workload deployment/web --container app
+  footprint export seccomp web.yaml > /var/lib/kubelet/seccomp/web.json
+  footprint export seccomp web.yaml --format spo | kubectl apply -f -`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return fmt.Errorf("want an artifact and a profile, e.g. footprint export securitycontext web.yaml (artifacts: %s)", artifactList())
@@ -66,7 +77,7 @@ from a local command, say which workload it stands for with --workload and --con
 			}
 			return nil
 		},
-		ValidArgs: []string{"securitycontext", "policy", "networkpolicy", "tetragon"},
+		ValidArgs: []string{"securitycontext", "policy", "networkpolicy", "tetragon", "seccomp"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExport(cmd, f, args[0], args[1])
 		},
@@ -81,11 +92,13 @@ from a local command, say which workload it stands for with --workload and --con
 	fl.StringVar(&f.podSelector, "pod-selector", "", "label selector of the workload's pods, e.g. app=web")
 	fl.StringArrayVar(&f.allowDirs, "allow-dir", nil, "widen the policy on purpose: allow everything below this directory with the access modes seen there (repeatable)")
 	fl.BoolVar(&f.initContainer, "init-container", false, "the container is an init container")
+	fl.StringVar(&f.format, "format", "oci", "seccomp only: oci (the JSON runtimes load) or spo (a Security Profiles Operator SeccompProfile)")
+	fl.StringVar(&f.seccomp, "seccomp-localhost", "", "securitycontext only: name this Localhost seccomp profile (relative to kubelet's seccomp directory, e.g. footprint/shop/web.json) instead of RuntimeDefault")
 	return cmd
 }
 
 func artifactList() string {
-	return "securitycontext, policy, networkpolicy or tetragon"
+	return "securitycontext, policy, networkpolicy, tetragon or seccomp"
 }
 
 func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
@@ -101,6 +114,10 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 		if target.Workload, err = generator.ParseWorkload(f.workload); err != nil {
 			return fmt.Errorf("--workload: %w", err)
 		}
+	}
+	if artifact == "seccomp" && !cmd.Flags().Changed("mode") {
+		// A seccomp profile refuses by default: what it is for.
+		f.mode = "enforce"
 	}
 	mode, err := parseMode(f.mode)
 	if err != nil {
@@ -119,13 +136,15 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 	var out []byte
 	switch artifact {
 	case "securitycontext":
-		out, err = generator.SecurityContextPatch(p, generator.SecurityContextOptions{Target: target, InitContainer: f.initContainer})
+		out, err = generator.SecurityContextPatch(p, generator.SecurityContextOptions{Target: target, InitContainer: f.initContainer, SeccompLocalhost: f.seccomp})
 	case "policy":
 		out, err = generator.PolicyYAML(p, generator.PolicyOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector, AllowDirectories: f.allowDirs})
 	case "networkpolicy":
 		out, err = generator.NetworkPolicyYAML(p, generator.NetworkPolicyOptions{Target: target, Name: f.name, PodSelector: selector})
 	case "tetragon":
 		out, err = generator.TetragonYAML(p, generator.TetragonOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector})
+	case "seccomp":
+		out, err = exportSeccomp(p, f, target, mode)
 	}
 	if err != nil {
 		return fmt.Errorf("export %s from %s: %w", artifact, path, err)
@@ -137,7 +156,7 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 // checkExportFlags refuses flags that mean nothing for the artifact, rather
 // than ignoring them silently.
 func checkExportFlags(cmd *cobra.Command, artifact string) error {
-	for _, flag := range []string{"name", "mode", "action", "pod-selector", "allow-dir", "init-container"} {
+	for _, flag := range []string{"name", "mode", "action", "pod-selector", "allow-dir", "init-container", "format", "seccomp-localhost"} {
 		if cmd.Flags().Changed(flag) && !slices.Contains(exportArtifacts[artifact], flag) {
 			var takes []string
 			for a, flags := range exportArtifacts {
@@ -169,4 +188,31 @@ func parseAction(s string) (v1alpha1.EnforcementAction, error) {
 		return v1alpha1.ActionKill, nil
 	}
 	return "", fmt.Errorf("--action %q: use deny (the operation fails with EPERM) or kill (SIGKILL)", s)
+}
+
+// exportSeccomp writes the profile's seccomp allow-list in the format asked
+// for.
+func exportSeccomp(p *v1alpha1.Profile, f exportFlags, target generator.Target, mode v1alpha1.EnforcementMode) ([]byte, error) {
+	s, err := generator.Seccomp(p, generator.SeccompOptions{Mode: mode})
+	if err != nil {
+		return nil, err
+	}
+	switch f.format {
+	case "oci":
+		return s.JSON()
+	case "spo":
+		name := f.name
+		if name == "" {
+			name = p.Name
+		}
+		namespace := target.Namespace
+		if namespace == "" {
+			namespace = p.Namespace
+		}
+		if name == "" {
+			return nil, errors.New("a SeccompProfile needs a name: give --name (the profile has none)")
+		}
+		return yaml.Marshal(generator.SPOSeccomp(s, name, namespace))
+	}
+	return nil, usagef("--format %q: use oci (the JSON runtimes load) or spo (a Security Profiles Operator SeccompProfile)", f.format)
 }

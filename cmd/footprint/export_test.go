@@ -73,7 +73,9 @@ func TestExportRefusesBadInputWithAHint(t *testing.T) {
 		{[]string{"export", "networkpolicy", fixture("web")}, "--pod-selector"},
 		{[]string{"export", "networkpolicy", fixture("web"), "--pod-selector", "app in (web"}, `--pod-selector "app in (web"`},
 		{[]string{"export", "securitycontext", fixture("web"), "--allow-dir", "/etc"}, "--allow-dir does not apply to securitycontext (only to policy)"},
-		{[]string{"export", "seccomp", fixture("web")}, `unknown artifact "seccomp"`},
+		{[]string{"export", "apparmor", fixture("web")}, `unknown artifact "apparmor"`},
+		{[]string{"export", "seccomp", fixture("web")}, `the profile holds no system calls: record them`},
+		{[]string{"export", "seccomp", fixture("api"), "--format", "yaml"}, `--format "yaml": use oci`},
 		{[]string{"export", "policy"}, "want an artifact and a profile"},
 	} {
 		_, err := runCLI(t, tc.args...)

@@ -65,6 +65,8 @@ The workload's pods are selected with the workload's own selector unless
 	fl.StringVar(&f.podSelector, "pod-selector", "", "label selector of the workload's pods, e.g. app=web (default for networkpolicy and tetragon: the workload's selector)")
 	fl.StringArrayVar(&f.allowDirs, "allow-dir", nil, "widen the policy on purpose: allow everything below this directory with the access modes seen there (repeatable)")
 	fl.BoolVar(&f.initContainer, "init-container", false, "the container is an init container")
+	fl.StringVar(&f.format, "format", "oci", "seccomp only: oci (the JSON runtimes load) or spo (a Security Profiles Operator SeccompProfile)")
+	fl.StringVar(&f.seccomp, "seccomp-localhost", "", "securitycontext only: name this Localhost seccomp profile instead of the one the agents install for the profile's EnforcementPolicy (default: that one when the policy restricts system calls, else RuntimeDefault)")
 	return cmd
 }
 
@@ -78,6 +80,9 @@ func runKubeExport(cmd *cobra.Command, kf *kubeFlags, f exportFlags, artifact, n
 		if target.Workload, err = generator.ParseWorkload(f.workload); err != nil {
 			return fmt.Errorf("--workload: %w", err)
 		}
+	}
+	if artifact == "seccomp" && !cmd.Flags().Changed("mode") {
+		f.mode = "enforce"
 	}
 	mode, err := parseMode(f.mode)
 	if err != nil {
@@ -111,7 +116,12 @@ func runKubeExport(cmd *cobra.Command, kf *kubeFlags, f exportFlags, artifact, n
 	var out []byte
 	switch artifact {
 	case "securitycontext":
-		out, err = generator.SecurityContextPatch(p, generator.SecurityContextOptions{Target: target, InitContainer: f.initContainer})
+		if f.seccomp == "" {
+			if f.seccomp, err = s.seccompProfileOf(ctx, p); err != nil {
+				return err
+			}
+		}
+		out, err = generator.SecurityContextPatch(p, generator.SecurityContextOptions{Target: target, InitContainer: f.initContainer, SeccompLocalhost: f.seccomp})
 	case "policy":
 		out, err = generator.PolicyYAML(p, generator.PolicyOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector, AllowDirectories: f.allowDirs})
 	case "networkpolicy":
@@ -122,12 +132,30 @@ func runKubeExport(cmd *cobra.Command, kf *kubeFlags, f exportFlags, artifact, n
 		out, err = generator.NetworkPolicyYAML(p, generator.NetworkPolicyOptions{Target: target, Name: f.name, PodSelector: selector, Resolver: resolver})
 	case "tetragon":
 		out, err = generator.TetragonYAML(p, generator.TetragonOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector})
+	case "seccomp":
+		out, err = exportSeccomp(p, f, target, mode)
 	}
 	if err != nil {
 		return fmt.Errorf("export %s from profile %s in namespace %s: %w", artifact, name, s.namespace, err)
 	}
 	_, err = cmd.OutOrStdout().Write(out)
 	return err
+}
+
+// seccompProfileOf returns the Localhost seccomp profile the node agents
+// install for the profile's system calls: that of an EnforcementPolicy
+// made from the profile with system call rules; "" when there is none.
+func (s *kubeSession) seccompProfileOf(ctx context.Context, p *v1alpha1.Profile) (string, error) {
+	var policies v1alpha1.EnforcementPolicyList
+	if err := s.c.List(ctx, &policies, client.InNamespace(s.namespace)); err != nil {
+		return "", fmt.Errorf("list EnforcementPolicies in namespace %s: %w", s.namespace, err)
+	}
+	for _, pol := range policies.Items {
+		if pol.Spec.Profile == p.Name && pol.Spec.Syscalls != nil {
+			return generator.SeccompLocalhostProfile(pol.Namespace, pol.Name), nil
+		}
+	}
+	return "", nil
 }
 
 // workloadSelector is the selector of the profile's workload's pods, read

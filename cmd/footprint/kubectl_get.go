@@ -133,7 +133,7 @@ func profileSummary(p *v1alpha1.Profile) *v1alpha1.ProfileSummary {
 
 func renderProfileList(w io.Writer, items []v1alpha1.Profile, withNamespace bool, now time.Time) {
 	t := newTable(w)
-	header := table.Row{"Name", "Workload", "Container", "Capabilities", "Files", "Connections", "Executables", "Recording", "Nodes/Pods", "Age"}
+	header := table.Row{"Name", "Workload", "Container", "Capabilities", "Files", "Connections", "Executables", "Syscalls", "Recording", "Nodes/Pods", "Age"}
 	if withNamespace {
 		header = append(table.Row{"Namespace"}, header...)
 	}
@@ -145,7 +145,7 @@ func renderProfileList(w io.Writer, items []v1alpha1.Profile, withNamespace bool
 		if wl := p.Spec.Workload; wl != nil {
 			workload = wl.Kind + "/" + wl.Name
 		}
-		row := table.Row{p.Name, workload, p.Spec.Container, sum.Capabilities, sum.Files, sum.Connections, sum.Executables,
+		row := table.Row{p.Name, workload, p.Spec.Container, sum.Capabilities, sum.Files, sum.Connections, sum.Executables, sum.Syscalls,
 			sum.Recording, fmt.Sprintf("%d/%d", sum.Nodes, sum.Pods), ago(p.CreationTimestamp, now)}
 		if withNamespace {
 			row = append(table.Row{p.Namespace}, row...)
@@ -156,6 +156,6 @@ func renderProfileList(w io.Writer, items []v1alpha1.Profile, withNamespace bool
 	if withNamespace {
 		first = 5
 	}
-	rightAligned(t, first, first+1, first+2, first+3, first+5)
+	rightAligned(t, first, first+1, first+2, first+3, first+4, first+6)
 	t.Render()
 }

@@ -306,19 +306,19 @@ func TestKubectlPlugin(t *testing.T) {
 		web := clusterProfile(t, c, ns, "web", true)
 		worker := clusterProfile(t, c, ns, "worker", false) // no summary: counted from the spec
 		out := k.ok("get", "profiles", "-n", ns)
-		if got := cells(lineWith(t, out, "NAME")); !slices.Equal(got, []string{"NAME", "WORKLOAD", "CONTAINER", "CAPABILITIES", "FILES", "CONNECTIONS", "EXECUTABLES", "RECORDING", "NODES/PODS", "AGE"}) {
+		if got := cells(lineWith(t, out, "NAME")); !slices.Equal(got, []string{"NAME", "WORKLOAD", "CONTAINER", "CAPABILITIES", "FILES", "CONNECTIONS", "EXECUTABLES", "SYSCALLS", "RECORDING", "NODES/PODS", "AGE"}) {
 			t.Errorf("header %q", got)
 		}
 		// From the summary: 6 distinct capabilities, 13 files, 4
 		// destinations, 3 programs, recording web, 2 nodes and 2 pods.
-		if got := cells(lineWith(t, out, "web-nginx")); !slices.Equal(got[:9], []string{"web-nginx", "Deployment/web", "nginx", "6", "13", "4", "3", "web", "2/2"}) {
+		if got := cells(lineWith(t, out, "web-nginx")); !slices.Equal(got[:10], []string{"web-nginx", "Deployment/web", "nginx", "6", "13", "4", "3", "0", "web", "2/2"}) {
 			t.Errorf("profile row %q", got)
 		}
 		sum := worker.Spec.Summarize()
 		wantRow := []string{worker.Name, worker.Spec.Workload.Kind + "/" + worker.Spec.Workload.Name, worker.Spec.Container,
 			fmt.Sprint(sum.Capabilities), fmt.Sprint(sum.Files), fmt.Sprint(sum.Connections), fmt.Sprint(sum.Executables),
-			sum.Recording, fmt.Sprintf("%d/%d", sum.Nodes, sum.Pods)}
-		if got := cells(lineWith(t, out, worker.Name)); !slices.Equal(got[:9], wantRow) {
+			fmt.Sprint(sum.Syscalls), sum.Recording, fmt.Sprintf("%d/%d", sum.Nodes, sum.Pods)}
+		if got := cells(lineWith(t, out, worker.Name)); !slices.Equal(got[:10], wantRow) {
 			t.Errorf("profile row without a summary %q, want the counts of the spec %q", got, wantRow)
 		}
 		if all := k.ok("get", "profile", "-A", "--workload", "deployment/web"); !strings.Contains(all, ns) || strings.Contains(all, worker.Name) {
@@ -390,7 +390,7 @@ func TestKubectlPlugin(t *testing.T) {
 			})
 		}
 		k.fails(1, []string{"export", "securitycontext", "web", "-n", ns}, "no profile web in namespace "+ns+"; profiles there: web-nginx")
-		k.fails(2, []string{"export", "seccomp", "web-nginx", "-n", ns}, `unknown artifact "seccomp"`)
+		k.fails(2, []string{"export", "apparmor", "web-nginx", "-n", ns}, `unknown artifact "apparmor"`)
 		k.fails(1, []string{"export", "securitycontext", "web-nginx", "--mode", "enforce", "-n", ns}, "--mode does not apply to securitycontext")
 	})
 

@@ -76,9 +76,10 @@ func renderProfileTables(w io.Writer, p *v1alpha1.Profile) error {
 	if summary := sourcesSummary(spec.Sources); summary != "" {
 		write("%s\n", summary)
 	}
-	write("%s, %s, %s, %s\n",
+	write("%s, %s, %s, %s, %s\n",
 		count(len(spec.Capabilities), "capability check", "capability checks"), count(len(spec.Files), "file", "files"),
-		count(len(spec.Connections), "destination", "destinations"), count(len(spec.Executables), "program", "programs"))
+		count(len(spec.Connections), "destination", "destinations"), count(len(spec.Executables), "program", "programs"),
+		count(syscallCount(spec), "system call", "system calls"))
 	recorded, known := recordedKinds(spec.Sources)
 	section := func(title, kind string, n int) bool {
 		write("\n%s (%d)\n", title, n)
@@ -127,6 +128,17 @@ func renderProfileTables(w io.Writer, p *v1alpha1.Profile) error {
 			t.AppendRow(table.Row{e.Path, setID(e), yes(e.PrivilegeGain), joinIDs(e.UIDs), joinIDs(e.GIDs), e.Count})
 		}
 		rightAligned(t, 6)
+		t.Render()
+	}
+	if section("SYSCALLS", "syscalls", syscallCount(spec)) {
+		t := newTable(w)
+		t.AppendHeader(table.Row{"ABI", "System calls", "Names"})
+		t.SetColumnConfigs([]table.ColumnConfig{
+			{Number: 2, Align: text.AlignRight, AlignHeader: text.AlignRight},
+			{Number: 3, WidthMax: 100, WidthMaxEnforcer: text.WrapSoft}})
+		for _, set := range spec.Syscalls {
+			t.AppendRow(table.Row{set.Arch, len(set.Names), strings.Join(set.Names, " ")})
+		}
 		t.Render()
 	}
 	if len(spec.Collapsed) > 0 {
@@ -246,7 +258,7 @@ func backendsLine(sources []v1alpha1.Source) string {
 		}
 	}
 	var parts []string
-	for _, kind := range []string{"capabilities", "files", "connections", "executables"} {
+	for _, kind := range []string{"capabilities", "files", "connections", "executables", "syscalls"} {
 		if b := byKind[kind]; len(b) > 0 {
 			parts = append(parts, kind+" "+strings.Join(b, " or "))
 			delete(byKind, kind)
@@ -354,4 +366,12 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+func syscallCount(spec v1alpha1.ProfileSpec) int {
+	n := 0
+	for _, set := range spec.Syscalls {
+		n += len(set.Names)
+	}
+	return n
 }

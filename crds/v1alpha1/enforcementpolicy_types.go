@@ -104,11 +104,33 @@ type EnforcementPolicySpec struct {
 	// +optional
 	Executables *ExecutableRules `json:"executables,omitempty"`
 
+	// Syscalls hold the containers to a seccomp allow-list of system calls,
+	// which the kernel enforces before a call runs, on every kernel: in
+	// Enforce mode a call outside it fails with EPERM (clone3, and calls
+	// newer than any it names, with ENOSYS, so that libc falls back); in
+	// Audit mode it is logged (SCMP_ACT_LOG) and allowed. On a cluster the
+	// node agents install it on every node as the Localhost seccomp profile
+	// footprint/NAMESPACE/NAME.json, which the workload's securityContext
+	// names (footprint export securitycontext writes that); the policy's
+	// selector does not apply it. Absent: system calls are not restricted.
+	// +optional
+	Syscalls *SyscallRules `json:"syscalls,omitempty"`
+
 	// Profile names the Profile (in the same namespace) the policy was
 	// generated from, for reference.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Profile string `json:"profile,omitempty"`
+}
+
+// SyscallRules are the system calls allowed, per ABI.
+type SyscallRules struct {
+	// Allow lists the allowed system calls of each ABI: X86_64, and X86
+	// for 32-bit calls, which are refused when it has no set.
+	// +listType=map
+	// +listMapKey=arch
+	// +kubebuilder:validation:MaxItems=2
+	Allow []SyscallSet `json:"allow"`
 }
 
 // PolicySelector picks containers in the policy's namespace. Workload and
@@ -328,6 +350,15 @@ type NodeEnforcement struct {
 	// Violations is how many distinct violations the node has reported.
 	// +optional
 	Violations int64 `json:"violations,omitempty"`
+
+	// SeccompProfile is, for a policy with system call rules, the
+	// Localhost seccomp profile the node installed for them: what a pod's
+	// securityContext.seccompProfile.localhostProfile names. The runtime
+	// reads it when a container starts: a running container keeps the
+	// filter it started with, so a changed policy applies to containers
+	// started after it changed.
+	// +optional
+	SeccompProfile string `json:"seccompProfile,omitempty"`
 }
 
 // EnforcedKind is a kind of operation a policy governs.

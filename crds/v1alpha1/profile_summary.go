@@ -6,7 +6,7 @@ import (
 
 // Summarize computes the summary `kubectl get profiles` shows from the spec:
 // the number of distinct capabilities, of file, connection and executable
-// entries, the recording that last added to the profile, the pods and nodes
+// entries, of system calls, the recording that last added to the profile, the pods and nodes
 // observed and the time span. Writers call it (and store the result
 // through the status subresource) whenever they change the spec.
 func (s *ProfileSpec) Summarize() *ProfileSummary {
@@ -14,6 +14,9 @@ func (s *ProfileSpec) Summarize() *ProfileSummary {
 		Files:       int32(len(s.Files)),
 		Connections: int32(len(s.Connections)),
 		Executables: int32(len(s.Executables)),
+	}
+	for _, set := range s.Syscalls {
+		sum.Syscalls += int32(len(set.Names))
 	}
 	caps := map[string]bool{}
 	for _, c := range s.Capabilities {

@@ -20,6 +20,7 @@ import (
 // +kubebuilder:printcolumn:name="Files",type=integer,JSONPath=`.status.summary.files`,description="File entries"
 // +kubebuilder:printcolumn:name="Conns",type=integer,JSONPath=`.status.summary.connections`,description="Connection destinations"
 // +kubebuilder:printcolumn:name="Execs",type=integer,JSONPath=`.status.summary.executables`,description="Programs executed"
+// +kubebuilder:printcolumn:name="Syscalls",type=integer,JSONPath=`.status.summary.syscalls`,description="System calls made (all ABIs)"
 // +kubebuilder:printcolumn:name="Recording",type=string,JSONPath=`.status.summary.recording`,description="The ProfileRecording that last wrote the profile"
 // +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.summary.pods`,priority=1,description="Pods (replicas) observed"
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.summary.nodes`,priority=1,description="Nodes observed"
@@ -79,6 +80,16 @@ type ProfileSpec struct {
 	// +listType=atomic
 	Executables []ExecutableEntry `json:"executables,omitempty"`
 
+	// Syscalls are the system calls made, one set per ABI: the native one
+	// and, apart, 32-bit calls into a 64-bit kernel (int 0x80, sysenter,
+	// 32-bit programs), which are numbered apart and a seccomp profile
+	// allows apart.
+	// +optional
+	// +listType=map
+	// +listMapKey=arch
+	// +kubebuilder:validation:MaxItems=2
+	Syscalls []SyscallSet `json:"syscalls,omitempty"`
+
 	// Collapsed lists where entries were folded into a glob to keep the
 	// profile under its size bound, so a reader knows the profile is wider
 	// than what was observed there.
@@ -91,6 +102,29 @@ type ProfileSpec struct {
 	// +optional
 	// +listType=atomic
 	Sources []Source `json:"sources,omitempty"`
+}
+
+// SyscallArch is a system call ABI, named as seccomp names architectures
+// without the SCMP_ARCH_ prefix.
+// +kubebuilder:validation:Enum=X86_64;X86
+type SyscallArch string
+
+const (
+	// ArchX86_64 is x86-64's native ABI.
+	ArchX86_64 SyscallArch = "X86_64"
+	// ArchX86 is the 32-bit (i386) ABI of a 64-bit x86 kernel.
+	ArchX86 SyscallArch = "X86"
+)
+
+// SyscallSet is the system calls made through one ABI.
+type SyscallSet struct {
+	// Arch is the ABI.
+	Arch SyscallArch `json:"arch"`
+	// Names are the system calls, by their kernel names, sorted.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=1024
+	// +kubebuilder:validation:items:MaxLength=64
+	Names []string `json:"names"`
 }
 
 // WorkloadReference names the object that owns a container.
@@ -326,6 +360,11 @@ type ProfileSummary struct {
 	// Executables is how many programs the profile holds.
 	// +kubebuilder:validation:Minimum=0
 	Executables int32 `json:"executables"`
+	// Syscalls is how many system calls the profile holds, all ABIs
+	// together.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Syscalls int32 `json:"syscalls,omitempty"`
 	// Recording is the ProfileRecording that most recently added to the
 	// profile. Empty for a profile recorded from a local command.
 	// +optional

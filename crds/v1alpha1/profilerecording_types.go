@@ -58,12 +58,13 @@ type ProfileRecordingSpec struct {
 
 	// Kinds are the kinds of event to record: capabilities (the capability
 	// checks the kernel makes, with its verdict), files (opens, with how the
-	// file was opened), connections (outbound connects and datagrams) and
-	// executables (programs executed). Default: all four.
+	// file was opened), connections (outbound connects and datagrams),
+	// executables (programs executed) and syscalls (the system calls made,
+	// for a seccomp profile). Default: all five.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:default={capabilities,files,connections,executables}
+	// +kubebuilder:default={capabilities,files,connections,executables,syscalls}
 	Kinds []RecordedKind `json:"kinds,omitempty"`
 
 	// Duration is how long to record, from the moment the recording starts,
@@ -85,7 +86,7 @@ type ProfileRecordingSpec struct {
 
 // RecordedKind is a kind of event a recording can capture. The names are
 // those of the Profile's lists.
-// +kubebuilder:validation:Enum=capabilities;files;connections;executables
+// +kubebuilder:validation:Enum=capabilities;files;connections;executables;syscalls
 type RecordedKind string
 
 const (
@@ -97,10 +98,12 @@ const (
 	RecordConnections RecordedKind = "connections"
 	// RecordExecutables records the programs executed.
 	RecordExecutables RecordedKind = "executables"
+	// RecordSyscalls records the system calls made, per ABI.
+	RecordSyscalls RecordedKind = "syscalls"
 )
 
 // AllRecordedKinds are the kinds a recording captures by default.
-var AllRecordedKinds = []RecordedKind{RecordCapabilities, RecordFiles, RecordConnections, RecordExecutables}
+var AllRecordedKinds = []RecordedKind{RecordCapabilities, RecordFiles, RecordConnections, RecordExecutables, RecordSyscalls}
 
 // RecordingLimits bound the size of recorded Profiles.
 //

@@ -29,6 +29,11 @@ type Compiled struct {
 	// rule grants AccessExec); nil when the policy does not govern
 	// executions (spec.executables absent).
 	Executables *PathTree
+	// Seccomp is the system call allow-list, compiled into a seccomp
+	// filter that also allows what a command's start needs after it is
+	// installed (profiles.RuntimeSyscalls); nil when the policy does not
+	// restrict system calls.
+	Seccomp SeccompFilter
 	// Connect are the allowed destinations, sorted; they apply only when
 	// ConnectGoverned.
 	Connect []ConnectRule
@@ -140,6 +145,13 @@ func CompileSpec(spec *v1alpha1.EnforcementPolicySpec) (*Compiled, error) {
 		connect, connectErrs := compileConnect(r.Allow, root.Child("connect", "allow"))
 		c.Connect = connect
 		errs = append(errs, connectErrs...)
+	}
+	if r := spec.Syscalls; r != nil {
+		filter, err := CompileSeccomp(r.Allow, profiles.RuntimeSyscalls, c.Mode)
+		if err != nil {
+			errs = append(errs, field.Invalid(root.Child("syscalls", "allow"), len(r.Allow), err.Error()))
+		}
+		c.Seccomp = filter
 	}
 	if len(errs) > 0 {
 		return nil, &InvalidPolicyError{Errors: errs}

@@ -35,6 +35,10 @@ type Options struct {
 	// as a container runtime starts a container (tests use it to stand in
 	// for one).
 	MountNamespace bool
+	// Seccomp, when set, is a seccomp filter (struct sock_filter
+	// instructions in native byte order) the command is held to from its
+	// first instruction.
+	Seccomp []byte
 }
 
 // Result is how the command ended.
@@ -64,14 +68,25 @@ func Run(ctx context.Context, cg *cgroupfs.Cgroup, opts Options) (Result, error)
 	}
 	cmd := exec.Command(opts.Path)
 	cmd.Args = opts.Args
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	if opts.Seccomp != nil {
+		// The shim enters the cgroup itself, after its own exec.
+		if cmd, err = shimCommand(cg.Path, opts); err != nil {
+			dir.Close()
+			return Result{}, err
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	if opts.MountNamespace {
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
 	}
 	res := Result{Started: time.Now()}
 	err = cmd.Start()
 	dir.Close()
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("start %s: %w", opts.Args[0], err)
 	}

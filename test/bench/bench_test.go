@@ -59,6 +59,7 @@ var targets = []struct {
 }{
 	{loaded, baseline, "OpenClose", 1.00},
 	{enforce, attached, "", 1.03},
+	{loaded, baseline, "Getpid", 1.00},
 }
 
 // results collects, per loop and config, the ns/op of each round, for the
@@ -88,9 +89,9 @@ var (
 	// better one works.
 	recordBackends  = flag.String("record-backends", "", "recording backends to use, KIND=NAME,... (default: the best that work)")
 	enforceBackends = flag.String("enforce-backends", "", "enforcement backends to use, KIND=NAME,... (default: the best that work)")
-	// statsRuns is how many loop iterations the run-time statistics pass
-	// measures in each config.
-	statsRuns = flag.Int("stats-runs", 20000, "iterations of each loop measured with kernel.bpf_stats_enabled")
+	// statsTime is how long the run-time statistics pass runs each loop
+	// in each config.
+	statsTime = flag.Duration("stats-time", time.Second, "how long each loop runs in each config with kernel.bpf_stats_enabled")
 )
 
 func selectedConfigs() []config {
@@ -178,7 +179,9 @@ func measureProgramStats(b *testing.B, loop func(b *testing.B, n int)) {
 	for _, c := range selectedConfigs()[1:] {
 		teardown := k.setUp(b, c)
 		before := k.programStats()
-		loop(b, *statsRuns)
+		for n, start := 100, time.Now(); time.Since(start) < *statsTime; n *= 2 {
+			loop(b, n)
+		}
 		after := k.programStats()
 		teardown()
 		delta := map[string]bpf.ProgramStat{}
@@ -533,6 +536,16 @@ func ratios(r map[config][]float64, c, against config) []float64 {
 	return out
 }
 
+// BenchmarkGetpid makes the cheapest system call there is: the cost of
+// recording system calls shows undiluted.
+func BenchmarkGetpid(b *testing.B) {
+	runConfigs(b, func(b *testing.B, n int) {
+		for i := 0; i < n; i++ {
+			unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+		}
+	})
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -620,7 +633,7 @@ func printProgramStats(out io.Writer) {
 	if len(results.stats) == 0 {
 		return
 	}
-	fmt.Fprintf(out, "\nprogram run time (kernel.bpf_stats_enabled), ns per run, %d iterations of each loop\n", *statsRuns)
+	fmt.Fprintf(out, "\nprogram run time (kernel.bpf_stats_enabled), ns per run, each loop run for %v\n", *statsTime)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "loop\tconfig\tprogram\truns\tns/run")
 	for _, n := range slices.Sorted(maps.Keys(results.stats)) {

@@ -164,7 +164,7 @@ func checkNetworkPolicy(t *testing.T, what string, p *v1alpha1.Profile, app stri
 func TestGeneratedArtifactsPassServerSideDryRun(t *testing.T) {
 	ns := envtest.Namespace(t, env.Client)
 	created := map[string]bool{}
-	for _, name := range []string{"web", "worker", "local"} {
+	for _, name := range []string{"web", "worker", "local", "api"} {
 		t.Run(name, func(t *testing.T) {
 			p, err := profiles.LoadFile(repoPath(t, "generator/testdata/profiles/"+name+".yaml"))
 			if err != nil {
@@ -192,6 +192,28 @@ func TestGeneratedArtifactsPassServerSideDryRun(t *testing.T) {
 			}
 
 			checkNetworkPolicy(t, "NetworkPolicy", p, name)
+
+			// The peers' CRDs are installed: Tetragon's policy and, for
+			// a profile with system calls, SPO's SeccompProfile must
+			// pass their schemas.
+			tp, err := generator.TetragonYAML(p, generator.TetragonOptions{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyDryRun(t, "Tetragon TracingPolicyNamespaced", tp)
+			if len(p.Spec.Syscalls) > 0 {
+				for _, mode := range []v1alpha1.EnforcementMode{v1alpha1.ModeEnforce, v1alpha1.ModeAudit} {
+					s, err := generator.Seccomp(p, generator.SeccompOptions{Mode: mode})
+					if err != nil {
+						t.Fatal(err)
+					}
+					doc, err := yaml.Marshal(generator.SPOSeccomp(s, p.Name, ns))
+					if err != nil {
+						t.Fatal(err)
+					}
+					applyDryRun(t, "Security Profiles Operator SeccompProfile ("+string(mode)+")", doc)
+				}
+			}
 
 			target := generator.Target{}
 			if p.Spec.Workload == nil {

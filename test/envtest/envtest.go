@@ -82,7 +82,8 @@ func Scheme() *k8sruntime.Scheme {
 	return s
 }
 
-// New starts a control plane and installs deploy/crds. Stop it with Stop.
+// New starts a control plane and installs deploy/crds and the peers' CRDs
+// (testdata/peer-crds). Stop it with Stop.
 func New() (*Environment, error) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -95,7 +96,9 @@ func New() (*Environment, error) {
 	scheme := Scheme()
 	env := &crenvtest.Environment{
 		Scheme:                   scheme,
-		CRDDirectoryPaths:        []string{filepath.Join(root, "deploy", "crds")},
+		// footprint's own CRDs, and its peers' (Tetragon, the Security
+		// Profiles Operator), which its exports must pass.
+		CRDDirectoryPaths:        []string{filepath.Join(root, "deploy", "crds"), filepath.Join(root, "test", "envtest", "testdata", "peer-crds")},
 		ErrorIfCRDPathMissing:    true,
 		BinaryAssetsDirectory:    assets,
 		ControlPlaneStartTimeout: durationFromEnv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT", time.Minute),

@@ -3,6 +3,7 @@ package envtest_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,7 +119,7 @@ func TestDefaultsAreFilledIn(t *testing.T) {
 	if err := env.Client.Create(ctx(t), rec); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.Spec.Kinds; len(got) != 4 || got[0] != v1alpha1.RecordCapabilities || got[3] != v1alpha1.RecordExecutables {
+	if got := rec.Spec.Kinds; !slices.Equal(got, v1alpha1.AllRecordedKinds) {
 		t.Errorf("kinds defaulted to %v, want %v", got, v1alpha1.AllRecordedKinds)
 	}
 	pol := &v1alpha1.EnforcementPolicy{}
@@ -157,8 +158,8 @@ var badSpecs = []struct {
 		[]string{"duration 90 is not a length of time"}, ""},
 	{"missing podSelector", "ProfileRecording", "duration: 1h", "spec.podSelector",
 		[]string{"Required value"}, ""},
-	{"unknown kind", "ProfileRecording", "podSelector: {}\nkinds: [syscalls]", "spec.kinds[0]",
-		[]string{`Unsupported value: "syscalls"`, `"capabilities", "files", "connections", "executables"`}, ""},
+	{"unknown kind", "ProfileRecording", "podSelector: {}\nkinds: [ioctls]", "spec.kinds[0]",
+		[]string{`Unsupported value: "ioctls"`, `"capabilities", "files", "connections", "executables", "syscalls"`}, ""},
 	{"no kinds", "ProfileRecording", "podSelector: {}\nkinds: []", "spec.kinds",
 		[]string{"should have at least 1 items"}, ""},
 	{"repeated kind", "ProfileRecording", "podSelector: {}\nkinds: [files, files]", "spec.kinds[1]",

@@ -1,0 +1,169 @@
+package rules
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/bpf"
+
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/profiles"
+)
+
+// runSeccomp runs a filter in x/net/bpf's interpreter on a seccomp_data of
+// nr and arch, and returns its verdict. The interpreter loads big-endian
+// words; the kernel loads seccomp_data in the host's order, so the test
+// writes the fields big-endian to give the filter the same values.
+func runSeccomp(t *testing.T, f SeccompFilter, arch, nr uint32) uint32 {
+	t.Helper()
+	insns, ok := bpf.Disassemble(f)
+	if !ok {
+		t.Fatal("the filter holds instructions bpf.Disassemble does not know")
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatalf("the filter is not valid classic BPF: %v", err)
+	}
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[0:], nr)
+	binary.BigEndian.PutUint32(data[4:], arch)
+	v, err := vm.Run(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(v)
+}
+
+func nr(t *testing.T, arch v1alpha1.SyscallArch, name string) uint32 {
+	t.Helper()
+	n, ok := profiles.SyscallNumber(arch, name)
+	if !ok {
+		t.Fatalf("%s has no %s", arch, name)
+	}
+	return uint32(n)
+}
+
+const (
+	allow  = seccompRetAllow
+	eperm  = seccompRetErrno | errnoEPERM
+	enosys = seccompRetErrno | errnoENOSYS
+)
+
+func TestSeccompAllowsTheListAndRefusesTheRest(t *testing.T) {
+	list := []v1alpha1.SyscallSet{
+		{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "write", "openat", "close", "exit_group", "futex", "mmap", "rt_sigreturn"}},
+		{Arch: v1alpha1.ArchX86, Names: []string{"getpid", "exit_group"}},
+	}
+	f, err := CompileSeccomp(list, []string{"execve"}, v1alpha1.ModeEnforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x64, i386 := v1alpha1.ArchX86_64, v1alpha1.ArchX86
+	for _, tc := range []struct {
+		what string
+		arch uint32
+		nr   uint32
+		want uint32
+	}{
+		{"an allowed call", auditArchX86_64, nr(t, x64, "openat"), allow},
+		{"the runtime's exec", auditArchX86_64, nr(t, x64, "execve"), allow},
+		{"a call outside the list", auditArchX86_64, nr(t, x64, "ptrace"), eperm},
+		{"clone3, so that libc falls back to clone", auditArchX86_64, nr(t, x64, "clone3"), enosys},
+		{"a call newer than any the list names", auditArchX86_64, 600, enosys},
+		{"an x32 call", auditArchX86_64, x32SyscallBit | nr(t, x64, "read"), eperm},
+		{"an allowed 32-bit call", auditArchI386, nr(t, i386, "getpid"), allow},
+		{"a 32-bit call with an allowed native call's number", auditArchI386, nr(t, x64, "mmap"), eperm},
+		{"a 32-bit call outside the list", auditArchI386, nr(t, i386, "ptrace"), eperm},
+		{"a call of another arch", 0xc00000b7 /* aarch64 */, 63, eperm},
+	} {
+		if got := runSeccomp(t, f, tc.arch, tc.nr); got != tc.want {
+			t.Errorf("%s (arch %#x, nr %d): %#x, want %#x", tc.what, tc.arch, tc.nr, got, tc.want)
+		}
+	}
+	// Without a 32-bit set, every 32-bit call is refused.
+	f, err = CompileSeccomp(list[:1], nil, v1alpha1.ModeEnforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runSeccomp(t, f, auditArchI386, nr(t, i386, "getpid")); got != eperm {
+		t.Errorf("a 32-bit call without a 32-bit set: %#x, want EPERM", got)
+	}
+}
+
+func TestSeccompInAuditModeLogsAndAllowsWhatItWouldRefuse(t *testing.T) {
+	f, err := CompileSeccomp([]v1alpha1.SyscallSet{{Arch: v1alpha1.ArchX86_64, Names: []string{"read"}}}, nil, v1alpha1.ModeAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ptrace", "clone3"} {
+		if got := runSeccomp(t, f, auditArchX86_64, nr(t, v1alpha1.ArchX86_64, name)); got != seccompRetLog {
+			t.Errorf("%s in audit mode: %#x, want SECCOMP_RET_LOG", name, got)
+		}
+	}
+	if got := runSeccomp(t, f, auditArchX86_64, nr(t, v1alpha1.ArchX86_64, "read")); got != allow {
+		t.Errorf("read in audit mode: %#x, want allow", got)
+	}
+}
+
+// TestSeccompMatchesTheListForRandomLists checks the search tree against
+// the list itself: every number of the arch, for lists of every size.
+func TestSeccompMatchesTheListForRandomLists(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x64 := v1alpha1.ArchX86_64
+	var names []string
+	for n := 0; n < 460; n++ {
+		if name, ok := profiles.SyscallName(x64, n); ok {
+			names = append(names, name)
+		}
+	}
+	clone3 := nr(t, x64, "clone3")
+	for round := 0; round < 40; round++ {
+		size := r.IntN(len(names)) + 1
+		picked := slices.Clone(names)
+		r.Shuffle(len(picked), func(i, j int) { picked[i], picked[j] = picked[j], picked[i] })
+		picked = picked[:size]
+		f, err := CompileSeccomp([]v1alpha1.SyscallSet{{Arch: x64, Names: picked}}, nil, v1alpha1.ModeEnforce)
+		if err != nil {
+			t.Fatalf("%d calls: %v", size, err)
+		}
+		allowed := map[uint32]bool{}
+		var max uint32
+		for _, name := range picked {
+			n := nr(t, x64, name)
+			allowed[n], max = true, maxOf(max, n)
+		}
+		for n := uint32(0); n < 520; n++ {
+			want := uint32(eperm)
+			switch {
+			case allowed[n]:
+				want = allow
+			case n > max || n == clone3:
+				want = enosys
+			}
+			if got := runSeccomp(t, f, auditArchX86_64, n); got != want {
+				t.Fatalf("%d allowed calls, nr %d: %#x, want %#x", size, n, got, want)
+			}
+		}
+	}
+}
+
+func maxOf(a, b uint32) uint32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func TestSeccompRefusesUnknownNames(t *testing.T) {
+	_, err := CompileSeccomp([]v1alpha1.SyscallSet{{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "opne"}}}, nil, v1alpha1.ModeEnforce)
+	if err == nil || !strings.Contains(err.Error(), `spec.syscalls.allow[0].names[1]: Invalid value: "opne"`) {
+		t.Errorf("error %v, want the bad name and its field", err)
+	}
+	_, err = CompileSeccomp([]v1alpha1.SyscallSet{{Arch: "ARM", Names: []string{"read"}}}, nil, v1alpha1.ModeEnforce)
+	if err == nil || !strings.Contains(err.Error(), "spec.syscalls.allow[0].arch") {
+		t.Errorf("error %v, want the unknown ABI named", err)
+	}
+}

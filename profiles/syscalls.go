@@ -1,0 +1,138 @@
+package profiles
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/elastic/go-seccomp-bpf/arch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+)
+
+// syscallTables are the system call tables of each ABI a profile holds,
+// from the kernel's syscall_64.tbl and syscall_32.tbl (through
+// go-seccomp-bpf, which generates them from the kernel's sources).
+var syscallTables = map[v1alpha1.SyscallArch]*arch.Info{
+	v1alpha1.ArchX86_64: arch.X86_64,
+	v1alpha1.ArchX86:    arch.I386,
+}
+
+// SyscallArches are the ABIs a profile holds system calls for, native
+// first.
+var SyscallArches = []v1alpha1.SyscallArch{v1alpha1.ArchX86_64, v1alpha1.ArchX86}
+
+// RuntimeSyscalls are the system calls a seccomp allow-list must allow
+// whatever the workload does, because the container runtime (or
+// footprint's own shim, locally) makes them after installing the filter and
+// before the workload's first instruction. Measured on runc 1.1.5 under
+// containerd 1.6 (Debian 12) with SCMP_ACT_LOG, both ways runc installs the
+// filter: right before execve when no_new_privs is set (write, close,
+// rt_sigreturn, execve, fstatfs, futex, getdents64, epoll_ctl, openat,
+// fcntl), and before dropping privileges when it is not (also read, fstat,
+// getcwd, chdir, setuid, setgid, getppid, setgroups, capget, capset, prctl,
+// newfstatat, faccessat2). runc init and the shim are Go programs whose
+// runtime may run on the filtered thread at any moment, or start a thread
+// from it that inherits the filter, so the Go runtime's own calls are
+// allowed too (futex, rt_sigreturn, sched_yield, nanosleep, mmap, munmap,
+// madvise, rt_sigprocmask, sigaltstack, gettid, tgkill, getpid, clone,
+// exit, exit_group). test/e2e starts a container under a profile of its
+// recorded calls.
+var RuntimeSyscalls = []string{
+	// measured: no_new_privs set
+	"write", "close", "rt_sigreturn", "execve", "fstatfs", "futex", "getdents64", "epoll_ctl", "openat", "fcntl",
+	// measured: no_new_privs not set
+	"read", "fstat", "getcwd", "chdir", "setuid", "setgid", "getppid", "setgroups", "capget", "capset", "prctl",
+	"newfstatat", "faccessat2",
+	// the Go runtime's own
+	"sched_yield", "nanosleep", "mmap", "munmap", "madvise", "rt_sigprocmask", "sigaltstack", "gettid", "tgkill",
+	"getpid", "clone", "exit", "exit_group",
+}
+
+// SyscallName returns the name of system call number nr of an ABI, and
+// false when the table does not know it.
+func SyscallName(a v1alpha1.SyscallArch, nr int) (string, bool) {
+	t := syscallTables[a]
+	if t == nil {
+		return "", false
+	}
+	name, ok := t.SyscallNumbers[nr]
+	return name, ok
+}
+
+// SyscallNumber returns the number of a system call of an ABI, and false
+// when the ABI has no system call of that name.
+func SyscallNumber(a v1alpha1.SyscallArch, name string) (int, bool) {
+	t := syscallTables[a]
+	if t == nil {
+		return 0, false
+	}
+	nr, ok := t.SyscallNames[name]
+	return nr, ok
+}
+
+// foldSyscalls unites the system call sets of from into into, per ABI, and
+// returns them sorted: native first, names in order.
+func foldSyscalls(into, from []v1alpha1.SyscallSet) []v1alpha1.SyscallSet {
+	names := map[v1alpha1.SyscallArch][]string{}
+	for _, set := range slices.Concat(into, from) {
+		names[set.Arch] = append(names[set.Arch], set.Names...)
+	}
+	var out []v1alpha1.SyscallSet
+	for _, a := range slices.Concat(SyscallArches, unknownArches(names)) {
+		n := names[a]
+		if len(n) == 0 {
+			continue
+		}
+		slices.Sort(n)
+		out = append(out, v1alpha1.SyscallSet{Arch: a, Names: slices.Compact(n)})
+	}
+	return out
+}
+
+// unknownArches lists, sorted, the ABIs in names that footprint has no table
+// for: validation refuses them, normalisation keeps them.
+func unknownArches(names map[v1alpha1.SyscallArch][]string) []v1alpha1.SyscallArch {
+	var out []v1alpha1.SyscallArch
+	for a := range names {
+		if syscallTables[a] == nil {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Syscalls returns the names of the system calls of an ABI in a spec.
+func Syscalls(spec v1alpha1.ProfileSpec, a v1alpha1.SyscallArch) []string {
+	for _, set := range spec.Syscalls {
+		if set.Arch == a {
+			return set.Names
+		}
+	}
+	return nil
+}
+
+// ValidateSyscalls refuses an ABI footprint has no table for and names the
+// ABI does not have, naming the field.
+func ValidateSyscalls(sets []v1alpha1.SyscallSet, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[v1alpha1.SyscallArch]bool{}
+	for i, set := range sets {
+		p := path.Index(i)
+		if syscallTables[set.Arch] == nil {
+			errs = append(errs, field.NotSupported(p.Child("arch"), set.Arch, []string{string(v1alpha1.ArchX86_64), string(v1alpha1.ArchX86)}))
+			continue
+		}
+		if seen[set.Arch] {
+			errs = append(errs, field.Duplicate(p.Child("arch"), set.Arch))
+		}
+		seen[set.Arch] = true
+		for j, name := range set.Names {
+			if _, ok := SyscallNumber(set.Arch, name); !ok {
+				errs = append(errs, field.Invalid(p.Child("names").Index(j), name, fmt.Sprintf("%s has no system call of that name: use the kernel's names, e.g. openat, clone3", set.Arch)))
+			}
+		}
+	}
+	return errs
+}

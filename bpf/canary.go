@@ -22,17 +22,17 @@ import (
 
 // The self-test's canary is this very binary, started again in a cgroup of
 // its own (the way container runtimes re-execute themselves) with
-// canaryEnv naming what it must do: open a path, make a capability check,
+// canaryEnv naming what it must do: open a file, make a capability check,
 // connect. Its exec is an operation under test too. It reports each
 // operation's result on stdout, one line each: "open ok", "connect EPERM".
-const (
-	canaryEnv     = "FOOTPRINT_BPF_CANARY"
-	canaryPathEnv = "FOOTPRINT_BPF_CANARY_PATH"
-)
+const canaryEnv = "FOOTPRINT_BPF_CANARY"
 
 // The canary's operations.
 const (
-	// canaryOpen opens the directory canaryPathEnv names, read-only.
+	// canaryOpen opens /proc/self/comm read-only: a file that exists
+	// wherever /proc is mounted, with short path components (a rule
+	// matches a component of up to 63 bytes), and that neither the Go
+	// runtime nor a dynamic loader opens.
 	canaryOpen = "open"
 	// canaryCapability sets the supplementary groups the canary already
 	// has: a CAP_SETGID check with no effect.
@@ -50,11 +50,14 @@ const canaryTimeout = 30 * time.Second
 // main, and before any test, runs.
 func init() {
 	if ops := os.Getenv(canaryEnv); ops != "" {
-		os.Exit(runCanary(strings.Split(ops, ","), os.Getenv(canaryPathEnv)))
+		os.Exit(runCanary(strings.Split(ops, ",")))
 	}
 }
 
-func runCanary(ops []string, path string) int {
+// canaryFile is what canaryOpen opens.
+const canaryFile = "/proc/self/comm"
+
+func runCanary(ops []string) int {
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	for _, op := range ops {
@@ -62,7 +65,7 @@ func runCanary(ops []string, path string) int {
 		switch op {
 		case canaryOpen:
 			var fd int
-			if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			if fd, err = unix.Open(canaryFile, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
 				unix.Close(fd)
 			}
 		case canaryCapability:
@@ -139,7 +142,7 @@ func (o canaryOutcome) String() string {
 
 // runCanaryIn starts the canary straight in cg (clone3 into the cgroup:
 // nothing of this process ever runs there) and waits for it.
-func runCanaryIn(cg *cgroupfs.Cgroup, ops []string, path string) (canaryOutcome, error) {
+func runCanaryIn(cg *cgroupfs.Cgroup, ops []string) (canaryOutcome, error) {
 	dir, err := cg.Open()
 	if err != nil {
 		return canaryOutcome{}, err
@@ -150,7 +153,7 @@ func runCanaryIn(cg *cgroupfs.Cgroup, ops []string, path string) (canaryOutcome,
 	var stdout bytes.Buffer
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = []string{"footprint-self-test"}
-	cmd.Env = []string{canaryEnv + "=" + strings.Join(ops, ","), canaryPathEnv + "=" + path}
+	cmd.Env = []string{canaryEnv + "=" + strings.Join(ops, ",")}
 	cmd.Stdout = &stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
 	out := canaryOutcome{results: map[string]string{}}

@@ -30,6 +30,17 @@ func runAction(action string, _ []string) error {
 		if own, err := ownCgroupPath(); err != nil || own != "/" {
 			return fmt.Errorf("not in a cgroup namespace of its own: cgroup %q (%v)", own, err)
 		}
+		return loadEveryPart()
+	case "load":
+		return loadEveryPart()
+	}
+	return fmt.Errorf("unknown action %q", action)
+}
+
+// loadEveryPart loads the lifecycle, the recorder and the enforcer and
+// fails unless every kind has a backend.
+func loadEveryPart() error {
+	{
 		mount, err := cgroupfs.Mount()
 		if err != nil {
 			return err
@@ -65,21 +76,20 @@ func runAction(action string, _ []string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown action %q", action)
 }
 
-// loadInOwnCgroupNamespace starts this test binary in a cgroup of its own
-// and in a cgroup namespace rooted there, as a node agent runs in its
-// container on a cgroup v2 host, and has it load footprint: every kind's
-// self-test must pass there too.
-func loadInOwnCgroupNamespace(t *testing.T) {
+// loadInCgroup starts this test binary in the cgroup name below
+// footprint's directory (in a cgroup namespace rooted there, with
+// flags CLONE_NEWCGROUP), as a node agent runs in its container, and has it
+// load footprint: every kind's self-test must pass there too.
+func loadInCgroup(t *testing.T, name string, flags uintptr) {
 	t.Helper()
 	kerneltest.RequireRoot(t)
 	mount, err := cgroupfs.Mount()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", fmt.Sprintf("cgns-%d", os.Getpid())))
+	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +99,23 @@ func loadInOwnCgroupNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	cmd := exec.Command(testaction.Self(t))
-	cmd.Env = append(os.Environ(), testaction.Env+"=load-in-own-cgroup-namespace")
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd()), Cloneflags: unix.CLONE_NEWCGROUP}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("footprint in a cgroup namespace of its own: %v\n%s", err, out)
+	action := "load"
+	if flags&unix.CLONE_NEWCGROUP != 0 {
+		action = "load-in-own-cgroup-namespace"
 	}
+	cmd := exec.Command(testaction.Self(t))
+	cmd.Env = append(os.Environ(), testaction.Env+"="+action)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd()), Cloneflags: flags}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("footprint in cgroup %s: %v\n%s", cg.Path, err, out)
+	}
+}
+
+// A node agent's cgroup path holds its container's id, 64 hex digits: more
+// than a path rule matches literally. The self-tests must not depend on the
+// path of the cgroup footprint runs in.
+func TestSelfTestsPassInACgroupNamedLikeAContainer(t *testing.T) {
+	loadInCgroup(t, strings.Repeat("0123456789abcdef", 4), 0)
 }
 
 // TestSelfTestsPassInACgroupNamespaceOfItsOwnUnderNsdelegateInVM runs
@@ -113,5 +134,5 @@ func TestSelfTestsPassInACgroupNamespaceOfItsOwnUnderNsdelegateInVM(t *testing.T
 	if err := unix.Mount("", mount, "", unix.MS_REMOUNT, "nsdelegate"); err != nil {
 		t.Fatalf("remount %s with nsdelegate: %v", mount, err)
 	}
-	loadInOwnCgroupNamespace(t)
+	loadInCgroup(t, fmt.Sprintf("cgns-%d", os.Getpid()), unix.CLONE_NEWCGROUP)
 }

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -47,7 +45,7 @@ var canaryOps = map[Kind]string{KindFile: canaryOpen, KindCapability: canaryCapa
 var canaryDoes = map[Kind]string{
 	KindExec:       "exec",
 	KindSyscall:    "system calls",
-	KindFile:       "open of its cgroup directory",
+	KindFile:       "open of /proc/self/comm",
 	KindCapability: "CAP_SETGID check (setgroups)",
 	KindConnect:    "UDP connect to 127.0.0.1:9",
 }
@@ -86,7 +84,7 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 		return failAll(err)
 	}
 	defer r.Unwatch(cg.ID)
-	outcome, err := runCanaryIn(cg, ops, cg.Path)
+	outcome, err := runCanaryIn(cg, ops)
 	if err != nil {
 		return failAll(err)
 	}
@@ -162,10 +160,10 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, er
 	}()
 	switch k {
 	case KindFile:
-		// Everything is allowed but the canary's cgroup directory: the
-		// Go runtime and the dynamic loader open what they need.
+		// Everything is allowed but /proc/*/comm: the Go runtime and the
+		// dynamic loader open what they need.
 		var err error
-		if policy.Files, rules, err = e.putDenyOnlyTree(cg.Path, selfTestRuleID); err != nil {
+		if policy.Files, rules, err = e.putCanaryFileTree(selfTestRuleID); err != nil {
 			return "", fmt.Errorf("self-test could not run: %w", err)
 		}
 	case KindExec:
@@ -185,7 +183,7 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, er
 	if op := canaryOps[k]; op != "" {
 		ops = []string{op}
 	}
-	outcome, err := runCanaryIn(cg, ops, cg.Path)
+	outcome, err := runCanaryIn(cg, ops)
 	if err != nil {
 		return "", fmt.Errorf("self-test could not run: %w", err)
 	}
@@ -216,36 +214,29 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, er
 	return "", fmt.Errorf("attached, but did not report the self-test canary's %s (%s)", does, outcome)
 }
 
-// putDenyOnlyTree writes a file tree that grants every access to every path
-// but dir and what lies below it, with node ids from firstID on, and returns
-// its root and the keys it wrote. Each component of dir gets a literal node
-// that grants nothing and a wildcard sibling that grants everything.
-func (e *Enforcer) putDenyOnlyTree(dir string, firstID uint32) (PathNode, []PathKey, error) {
-	resolved, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return PathNode{}, nil, err
-	}
+// putCanaryFileTree writes a file tree that grants every access to every
+// path but /proc/*/comm (canaryFile, resolved), with node ids from firstID
+// on, and returns its root and the keys it wrote. The tree is a literal
+// node per component of that path, granting nothing below it, each with a
+// wildcard sibling that grants everything.
+func (e *Enforcer) putCanaryFileTree(firstID uint32) (PathNode, []PathKey, error) {
 	all := AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate
-	id := firstID
-	root := PathNode{ID: id}
-	var keys []PathKey
-	parent := id
-	for _, name := range strings.Split(strings.Trim(resolved, "/"), "/") {
-		id++
-		wildcard := PathKey{Parent: parent, Wildcard: true}
-		if err := e.PutPathRule(wildcard, PathNode{ID: id, Access: all, Descendants: all}); err != nil {
-			return root, keys, err
-		}
-		keys = append(keys, wildcard)
-		id++
-		literal := PathKey{Parent: parent, Name: name}
-		if err := e.PutPathRule(literal, PathNode{ID: id}); err != nil {
-			return root, keys, err
-		}
-		keys = append(keys, literal)
-		parent = id
+	root, proc, pid, comm := firstID, firstID+1, firstID+2, firstID+3
+	rules := []PathRule{
+		{PathKey{Parent: root, Wildcard: true}, PathNode{ID: firstID + 4, Access: all, Descendants: all}},
+		{PathKey{Parent: root, Name: "proc"}, PathNode{ID: proc, Access: all}},
+		{PathKey{Parent: proc, Wildcard: true}, PathNode{ID: pid, Access: all}},
+		{PathKey{Parent: pid, Wildcard: true}, PathNode{ID: firstID + 5, Access: all, Descendants: all}},
+		{PathKey{Parent: pid, Name: "comm"}, PathNode{ID: comm}},
 	}
-	return root, keys, nil
+	var keys []PathKey
+	for _, r := range rules {
+		if err := e.PutPathRule(r.Key, r.Node); err != nil {
+			return PathNode{}, keys, err
+		}
+		keys = append(keys, r.Key)
+	}
+	return PathNode{ID: root, Access: all}, keys, nil
 }
 
 // forgetViolations deletes the violations of kind k recorded in a cgroup

@@ -13,6 +13,8 @@ hack/cluster.sh up
 hack/cluster.sh images
 KUBECONFIG=$(hack/cluster.sh kubeconfig)
 export KUBECONFIG
+# Where this cluster's kubelet reads Localhost seccomp profiles (hack/cluster.sh's --root-dir).
+export FOOTPRINT_E2E_SECCOMP_DIR=${FOOTPRINT_CLUSTER_DIR:-/var/lib/footprint-cluster}/kubelet/root/seccomp
 # kubectl (the machine's, else the one built with the API server) and the footprint plugin
 plugins=$(mktemp -d)
 trap 'rm -rf "$plugins"; down' EXIT

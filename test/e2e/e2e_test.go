@@ -38,7 +38,8 @@ func TestWalkthrough(t *testing.T) {
 		{"the exported securityContext patch runs and serves", patchSecurityContext},
 		{"audit mode reports misbehaviour and allows it", audit},
 		{"enforce mode stops misbehaviour, normal traffic works", enforce},
-		{"deleting the policy restores the old behaviour", deletePolicy},
+		{"the recorded system calls, installed as a Localhost seccomp profile, run the app and refuse a call it never made", seccomp},
+		{"deleting the policy restores the old behaviour, and the profile the Deployment names stays", deletePolicy},
 		{"an agent restart mid-recording loses nothing", agentRestart},
 		{"a capability outside the profile, in a workload that still holds it", capability},
 		{"a pod created under the policy is held from its first instruction", heldFromFirstInstruction},
@@ -53,7 +54,20 @@ func TestWalkthrough(t *testing.T) {
 
 func install(t *testing.T, k *kubectl) {
 	k.run(t, "apply", "-k", filepath.Join(k.root, "deploy"))
+	// This cluster's kubelet keeps its state in a directory of its own:
+	// the agent installs seccomp profiles where this kubelet reads them.
+	patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"volumes":[{"name":"seccomp","hostPath":{"path":%q,"type":"DirectoryOrCreate"}}]}}}}`, seccompDir(t))
+	k.run(t, "-n", "footprint-system", "patch", "daemonset", "footprint-agent", "--patch", patch)
 	k.run(t, "-n", "footprint-system", "rollout", "status", "daemonset/footprint-agent", "--timeout=120s")
+}
+
+// seccompDir is the cluster's kubelet seccomp directory, on this machine.
+func seccompDir(t *testing.T) string {
+	dir := os.Getenv("FOOTPRINT_E2E_SECCOMP_DIR")
+	if dir == "" {
+		t.Fatal("FOOTPRINT_E2E_SECCOMP_DIR is not set: run the e2e tests with `make e2e`")
+	}
+	return dir
 }
 
 func record(t *testing.T, k *kubectl) {
@@ -250,8 +264,56 @@ func enforce(t *testing.T, k *kubectl) {
 	t.Logf("violations since %s:\n%s", since.Format(time.RFC3339), k.run(t, "footprint", "violations", "-n", ns))
 }
 
+func seccomp(t *testing.T, k *kubectl) {
+	profile := filepath.Join(seccompDir(t), "footprint", ns, "web-app.json")
+	// Without the profile, the app may set up an io_uring.
+	pods, _ := k.pods(t, webPods, 2)
+	if out, err := k.try("-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave", "io_uring"); err != nil {
+		t.Fatalf("io_uring_setup before the seccomp profile: %v\n%s\nwant it allowed", err, out)
+	}
+	k.eventually(t, "the agent installs the policy's seccomp profile", 30*time.Second, func() error {
+		_, err := os.Stat(profile)
+		return err
+	})
+	var p v1alpha1.EnforcementPolicy
+	k.json(t, &p, "-n", ns, "get", "enforcementpolicy", "web-app")
+	for _, n := range p.Status.Nodes {
+		if n.SeccompProfile != "footprint/"+ns+"/web-app.json" {
+			t.Errorf("node %s reports seccomp profile %q", n.Node, n.SeccompProfile)
+		}
+	}
+	// The exported patch now names it, and the app runs under it.
+	patch := k.run(t, "footprint", "export", "securitycontext", "web-app", "-n", ns)
+	if !strings.Contains(patch, "localhostProfile: footprint/"+ns+"/web-app.json") {
+		t.Fatalf("the securityContext patch does not name the installed profile:\n%s", patch)
+	}
+	file := filepath.Join(t.TempDir(), "patch.yaml")
+	if err := os.WriteFile(file, []byte(patch), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.run(t, "-n", ns, "patch", "deployment", "web", "--patch-file", file)
+	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+	pods, ips := k.pods(t, webPods, 2)
+	for _, ip := range ips {
+		get(t, ip)
+	}
+	out, err := k.try("-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave", "io_uring")
+	if err == nil || !strings.Contains(out, "operation not permitted") {
+		t.Errorf("io_uring_setup under the recorded system calls: %v\n%s\nwant EPERM", err, out)
+	}
+}
+
 func deletePolicy(t *testing.T, k *kubectl) {
 	k.run(t, "-n", ns, "delete", "enforcementpolicy", "web-app", "--wait")
+	// The Deployment still names the policy's seccomp profile: the agent
+	// keeps it, so the running pods go on and new replicas start.
+	profile := filepath.Join(seccompDir(t), "footprint", ns, "web-app.json")
+	time.Sleep(2 * time.Second)
+	if _, err := os.Stat(profile); err != nil {
+		t.Fatalf("the seccomp profile the Deployment names is gone with its policy: %v", err)
+	}
+	k.run(t, "-n", ns, "rollout", "restart", "deployment/web")
+	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
 	pods, ips := k.pods(t, webPods, 2)
 	pod := pods[0]
 	k.eventually(t, "reading /etc/shadow works again", 30*time.Second, func() error {

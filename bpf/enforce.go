@@ -275,6 +275,9 @@ type KernelPolicy struct {
 	// ConnectSet is the id of the policy's destinations in the connect
 	// rules.
 	ConnectSet uint32
+	// Version is new with every installed version: a violation is
+	// reported once per version (audit to enforce reports afresh).
+	Version uint32
 }
 
 // ConnectRule is one allowed destination of a connect set (struct
@@ -293,6 +296,7 @@ func (p KernelPolicy) value() typesFpPolicy {
 		CapsAllowed: p.Capabilities, CapsAllowedUserns: p.CapabilitiesInUserNamespace,
 		Files: p.Files.value(), Executables: p.Executables.value(),
 		ConnectSet: p.ConnectSet, Governs: uint32(p.Governs), Mode: uint8(p.Mode), Action: uint8(p.Action),
+		Version: p.Version,
 	}
 }
 
@@ -301,6 +305,7 @@ func policyOf(v typesFpPolicy) KernelPolicy {
 		Mode: Mode(v.Mode), Action: Action(v.Action), Governs: KindSet(v.Governs),
 		Capabilities: v.CapsAllowed, CapabilitiesInUserNamespace: v.CapsAllowedUserns,
 		Files: pathNodeOf(v.Files), Executables: pathNodeOf(v.Executables), ConnectSet: v.ConnectSet,
+		Version: v.Version,
 	}
 }
 

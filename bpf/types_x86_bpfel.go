@@ -255,7 +255,8 @@ type typesFpPolicy struct {
 	Governs           uint32
 	Mode              uint8
 	Action            uint8
-	Pad               [6]uint8
+	Pad               [2]uint8
+	Version           uint32
 }
 
 type typesFpSeen struct {

@@ -27,8 +27,8 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/recorder"
 	"github.com/footprint-dev/footprint/recorder/containers"

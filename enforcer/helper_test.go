@@ -123,6 +123,20 @@ func runAction(action string, args []string) error {
 	case "chown-expect": // path uid want
 		uid, _ := strconv.Atoi(args[1])
 		return expect(os.Chown(args[0], uid, -1), args[2])
+	case "flood-then-connect": // dir count addr: count distinct new files, then a TCP connect
+		n, _ := strconv.Atoi(args[1])
+		for i := 0; i < n; i++ {
+			fd, err := unix.Open(filepath.Join(args[0], fmt.Sprintf("f%05d", i)), unix.O_WRONLY|unix.O_CREAT, 0o644)
+			if err != nil {
+				return err
+			}
+			unix.Close(fd)
+		}
+		c, err := net.Dial("tcp", args[2])
+		if err != nil {
+			return err
+		}
+		return c.Close()
 	case "unshare-expect": // want: unshare(CLONE_NEWUTS)
 		return expect(unix.Unshare(unix.CLONE_NEWUTS), args[0])
 	case "unprivileged-chown-expect": // path uid want: chown without CAP_CHOWN in the effective set

@@ -72,7 +72,7 @@ func (in *Installer) Install(id uint32, c *rules.Compiled) error {
 		return errors.New("install policy: the installer is closed")
 	}
 	next := &policyRules{}
-	kp := bpf.KernelPolicy{Mode: bpf.ModeAudit, Action: bpf.ActionDeny}
+	kp := bpf.KernelPolicy{Mode: bpf.ModeAudit, Action: bpf.ActionDeny, Version: in.allocID()}
 	if c.Mode == v1alpha1.ModeEnforce {
 		kp.Mode = bpf.ModeEnforce
 	}
@@ -166,7 +166,7 @@ func (in *Installer) seedIDs() error {
 		return err
 	}
 	for _, p := range policies {
-		in.nextID = max(in.nextID, p.Files.ID, p.Executables.ID, p.ConnectSet)
+		in.nextID = max(in.nextID, p.Files.ID, p.Executables.ID, p.ConnectSet, p.Version)
 	}
 	return nil
 }

@@ -10,12 +10,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/internal/cgroupcmd"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/kerneltest"
 	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/recorder"
 )
 
 // policy decodes an EnforcementPolicy from YAML, failing the test on error.
@@ -26,6 +32,16 @@ func policy(t *testing.T, text string) *v1alpha1.EnforcementPolicy {
 		t.Fatalf("policy: %v\n%s", err, text)
 	}
 	return &p
+}
+
+// systemReadRules allows reading the system's files and the test binary,
+// and nothing else.
+func systemReadRules(t *testing.T) string {
+	s := "  files:\n    allow:\n"
+	for _, p := range []string{"/usr/**", "/etc/**", "/proc/**", "/sys/**", selfPath(t)} {
+		s += "      - {path: \"" + p + "\", access: [read]}\n"
+	}
+	return s
 }
 
 // execRules allows the helper's own executions: env and the test binary.
@@ -275,14 +291,7 @@ func TestARepeatedViolationIsReportedOnce(t *testing.T) {
 	p := policy(t, `
 spec:
   mode: Audit
-  files:
-    allow:
-      - {path: "/usr/**", access: [read]}
-      - {path: "/etc/**", access: [read]}
-      - {path: "/proc/**", access: [read]}
-      - {path: "/sys/**", access: [read]}
-      - {path: "`+selfPath(t)+`", access: [read]}
-`+execRules(t))
+`+systemReadRules(t)+execRules(t))
 	res := run(t, p, helperCommand(t, "open-many", target, "100000"))
 	if res.ExitCode != 0 {
 		t.Fatalf("exit code %d, want 0 in audit mode", res.ExitCode)
@@ -301,14 +310,7 @@ func TestATightLoopOfDistinctViolationsCannotFloodUserSpace(t *testing.T) {
 	p := policy(t, `
 spec:
   mode: Audit
-  files:
-    allow:
-      - {path: "/usr/**", access: [read]}
-      - {path: "/etc/**", access: [read]}
-      - {path: "/proc/**", access: [read]}
-      - {path: "/sys/**", access: [read]}
-      - {path: "`+selfPath(t)+`", access: [read]}
-`+execRules(t))
+`+systemReadRules(t)+execRules(t))
 	const n = 20000
 	res := run(t, p, helperCommand(t, "create-distinct", dir, fmt.Sprint(n)))
 	if res.ExitCode != 0 {
@@ -321,6 +323,101 @@ spec:
 	if c.Suppressed == 0 || uint64(len(res.Violations)) != c.Reported || c.Reported+c.Suppressed+c.RingBufferLost < n {
 		t.Errorf("reported %d (read %d), suppressed %d, lost %d: want the rate bound to suppress some of %d and account for all",
 			c.Reported, len(res.Violations), c.Suppressed, c.RingBufferLost, n)
+	}
+}
+
+// A flood of distinct violations of one kind uses up that kind's report
+// budget, not another's: a connect right after thousands of forbidden file
+// creations in the same second is still reported.
+func TestAFloodOfOneKindDoesNotHideAViolationOfAnother(t *testing.T) {
+	dir, other := t.TempDir(), listen(t)
+	p := policy(t, `
+spec:
+  mode: Audit
+`+systemReadRules(t)+`  connect: {allow: []}
+`+execRules(t))
+	const n = 2000
+	res := run(t, p, helperCommand(t, "flood-then-connect", dir, fmt.Sprint(n), other))
+	if res.ExitCode != 0 {
+		t.Fatalf("exit code %d, want 0 in audit mode", res.ExitCode)
+	}
+	if c := res.Counters[bpf.KindFile]; c.Suppressed == 0 {
+		t.Fatalf("file violations: reported %d, suppressed %d: the flood did not reach the report bound", c.Reported, c.Suppressed)
+	}
+	connects := 0
+	for _, v := range res.Violations {
+		if v.Kind == bpf.KindConnect {
+			connects++
+		}
+	}
+	if connects != 1 {
+		t.Errorf("%d connect violations reported after the flood, want 1", connects)
+	}
+}
+
+// A violation is reported once per installed policy version: after a switch
+// from Audit to Enforce it is reported again, also for a policy without
+// file rules (whose versions once all looked alike to the kernel).
+func TestAViolationIsReportedAgainUnderANewPolicyVersion(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	allowed, other := listen(t), listen(t)
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enf.Close()
+	installer, err := NewInstaller(enf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer installer.Close()
+	reader, err := enf.NewViolationReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", fmt.Sprintf("versions-%d", os.Getpid())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Remove()
+	if err := enf.EnforceCgroup(cg.ID, 9, bpf.Hold{Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	defer enf.ReleaseCgroup(cg.ID)
+	connectOnly := func(mode string) *rules.Compiled {
+		c, err := rules.Compile(policy(t, fmt.Sprintf("spec:\n  mode: %s\n  connect: {allow: [{cidr: 127.0.0.1/32, protocol: TCP, port: %s}]}\n", mode, port(allowed))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		mode, want string
+		outcome    bpf.Outcome
+	}{{"Audit", "ok", bpf.Audited}, {"Enforce", "EPERM", bpf.Denied}} {
+		if err := installer.Install(9, connectOnly(tc.mode)); err != nil {
+			t.Fatal(err)
+		}
+		// The same connect twice: one report per version.
+		command := helperCommand(t, "connect", other, tc.want, other, tc.want)
+		path, _ := recorder.LookCommand(command[0])
+		res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: command})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("%s: exit %d (%v)", tc.mode, res.ExitCode, err)
+		}
+		reader.SetDeadline(time.Now().Add(500 * time.Millisecond))
+		if v, err := reader.Read(); err != nil || v.Kind != bpf.KindConnect || v.Outcome != tc.outcome {
+			t.Errorf("%s: violation %+v (%v), want one %s connect", tc.mode, v, err, tc.outcome)
+		}
+		reader.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		if v, err := reader.Read(); err == nil {
+			t.Errorf("%s: the repeat was reported too: %+v", tc.mode, v)
+		}
 	}
 }
 

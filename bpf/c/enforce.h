@@ -60,19 +60,28 @@ struct {
 	__type(value, __u64);
 } violations_seen SEC(".maps");
 
-/* Distinct violations reported per CPU per second, at most: a loop over
- * ever-new paths cannot flood user space. The rest are counted. */
+/* Distinct violations reported per CPU per second, at most, for each policy
+ * and kind: a loop over ever-new paths cannot flood user space, and a flood
+ * of one kind (or under one policy) cannot hide a violation of another. The
+ * rest are counted per kind (FP_ECOUNT_SUPPRESSED). */
 #define FP_REPORTS_PER_SECOND 200
+
+struct report_budget_key {
+	__u32 policy_id;
+	__u32 kind;
+};
 
 struct report_budget {
 	__u64 window_start_ns;
 	__u64 used;
 };
 
+/* One budget per (policy, kind) in use; LRU: a forgotten budget starts
+ * afresh, which only lets a few more reports through. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct report_budget_key);
 	__type(value, struct report_budget);
 } report_budget SEC(".maps");
 
@@ -227,14 +236,18 @@ static __always_inline int act(__u32 what)
 	return 0;
 }
 
-static __always_inline bool within_report_budget(void)
+static __always_inline bool within_report_budget(__u32 policy_id, __u32 kind)
 {
-	__u32 zero = 0;
-	struct report_budget *b = bpf_map_lookup_elem(&report_budget, &zero);
+	struct report_budget_key key = {.policy_id = policy_id, .kind = kind};
+	struct report_budget *b = bpf_map_lookup_elem(&report_budget, &key), fresh = {};
 	__u64 now = bpf_ktime_get_ns();
 
-	if (!b)
-		return false;
+	if (!b) {
+		bpf_map_update_elem(&report_budget, &key, &fresh, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&report_budget, &key);
+		if (!b)
+			return false;
+	}
 	if (now - b->window_start_ns > 1000000000ULL) {
 		b->window_start_ns = now;
 		b->used = 0;
@@ -265,13 +278,13 @@ static __always_inline struct fp_violation_event *begin_report(const struct enfo
 	key.detail = detail;
 	key.kind = kind;
 	key.policy_id = e->policy_id;
-	key.version = e->policy->files.id;
+	key.version = e->policy->version;
 	n = bpf_map_lookup_elem(&violations_seen, &key);
 	if (n) {
 		__sync_fetch_and_add(n, 1);
 		return NULL;
 	}
-	if (!within_report_budget()) {
+	if (!within_report_budget(e->policy_id, kind)) {
 		ecount(kind, FP_ECOUNT_SUPPRESSED);
 		return NULL;
 	}

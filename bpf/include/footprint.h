@@ -292,7 +292,10 @@ struct fp_policy {
 	__u32 governs;     /* (1 << enum fp_kind) per kind the policy restricts */
 	__u8 mode;         /* enum fp_enforce_mode */
 	__u8 action;       /* enum fp_enforce_action */
-	__u8 _pad[6];
+	__u8 _pad[2];
+	/* New with every installed version (audit to enforce, new rules):
+	 * a violation is reported once per version. */
+	__u32 version;
 };
 
 /* Key of connect_rules (an LPM trie): prefixlen counts bits from set on;
@@ -324,8 +327,8 @@ struct fp_violation_key {
 	__u64 detail; /* inode, user namespace level, or port/protocol */
 	__u32 kind;   /* enum fp_kind */
 	__u32 policy_id;
-	/* The policy version's file tree root: new with every version, so a
-	 * new version (audit to enforce, new rules) reports afresh. */
+	/* fp_policy.version: a new version (audit to enforce, new rules)
+	 * reports afresh. */
 	__u32 version;
 	__u32 _pad;
 };

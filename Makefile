@@ -29,12 +29,17 @@ check-generated: generate ## fail when committed generated files differ from wha
 		git --no-pager diff --stat -- bpf crds deploy/crds; \
 		echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; fi
 
+.PHONY: check-format
+check-format: ## fail when a Go file is not gofmt-formatted
+	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then \
+		echo "not gofmt-formatted (run gofmt -w on them):" >&2; echo "$$files" >&2; exit 1; fi
+
 .PHONY: vmlinux
 vmlinux: ## regenerate bpf/include/vmlinux.h from this machine's kernel BTF (rarely needed: CO-RE)
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
 
 .PHONY: test
-test: check-generated ## every test: vet, kernel tests (root), the BPF-LSM VM, short fuzzing, the e2e on a real cluster
+test: check-generated check-format ## every test: gofmt, vet, kernel tests (root), the BPF-LSM VM, short fuzzing, the e2e on a real cluster
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e
 	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) $(GO) test -count=1 -timeout 60m ./...

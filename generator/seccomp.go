@@ -59,12 +59,9 @@ type SeccompOptions struct {
 	Mode v1alpha1.EnforcementMode
 }
 
-
 // ErrNoSyscalls means a profile holds no system calls to build a seccomp
 // profile from: it was recorded without them.
 var ErrNoSyscalls = errors.New("the profile holds no system calls: record them (footprint record records them by default; a ProfileRecording with kinds including syscalls)")
-
-
 
 // Seccomp builds a seccomp allow-list from the system calls a profile
 // recorded: those calls and the runtime's are allowed, every other call

@@ -24,9 +24,9 @@ func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer)
 	kind := []string{"kind"}
 	return &kernelCollector{
 		lc: lc, rec: rec, enf: enf,
-		untracked: prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
-		backend:   prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
-		rejected:  prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
+		untracked:  prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
+		backend:    prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
+		rejected:   prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
 		events:     prometheus.NewDesc("footprint_events_total", "Events in recorded containers, repeats included.", kind, nil),
 		repeats:    prometheus.NewDesc("footprint_repeats_total", "Events the kernel counted as repeats of an entry it had seen, without telling user space.", kind, nil),
 		lost:       prometheus.NewDesc("footprint_lost_records_total", "First sightings the ring buffer had no room for (their entries are still swept from the kernel maps).", kind, nil),

@@ -95,7 +95,7 @@ func New() (*Environment, error) {
 	}
 	scheme := Scheme()
 	env := &crenvtest.Environment{
-		Scheme:                   scheme,
+		Scheme: scheme,
 		// footprint's own CRDs, and its peers' (Tetragon, the Security
 		// Profiles Operator), which its exports must pass.
 		CRDDirectoryPaths:        []string{filepath.Join(root, "deploy", "crds"), filepath.Join(root, "test", "envtest", "testdata", "peer-crds")},

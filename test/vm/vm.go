@@ -27,6 +27,7 @@
 //		}
 //		// body: boot.BPFLSM says whether BPF-LSM programs run here
 //	}
+//
 // Neither skips silently: a VM that cannot be set up or booted fails the test with a
 // message saying how to fix it. Only FOOTPRINT_SKIP_VM=1 skips, and the skip says what is
 // left untested.

@@ -31,7 +31,7 @@ check-generated: generate ## fail when committed generated files differ from wha
 
 .PHONY: check-format
 check-format: ## fail when a Go file is not gofmt-formatted
-	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then \
+	@files=$$("$$(dirname "$$(command -v $(GO))")/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then \
 		echo "not gofmt-formatted (run gofmt -w on them):" >&2; echo "$$files" >&2; exit 1; fi
 
 .PHONY: vmlinux

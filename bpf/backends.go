@@ -33,6 +33,9 @@ type backend struct {
 	// lazy backends are attached only while a cgroup needs them (see
 	// lazyAttachment): their mere attachment slows every task down.
 	lazy bool
+	// iterators are programs of the object loaded with the others but run
+	// on demand (BPF iterators), not attached.
+	iterators []string
 }
 
 // kindBackends are the backends of one kind, best first.
@@ -105,6 +108,12 @@ var enforcerBackends = []kindBackends{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "enforceconnect",
 			programs: []string{"fp_enforce_connect4", "fp_enforce_connect6", "fp_enforce_sendmsg4", "fp_enforce_sendmsg6"},
 			note:     "the Kill action denies: no signals here", effect: Prevented},
+	}},
+	{KindCgroup, false, []backend{
+		{name: "tp_btf/cgroup_attach_task+sched_process_fork", object: "enforcecgroup",
+			programs:  []string{"fp_enforce_cgroup_attach", "fp_enforce_cgroup_fork", "fp_enforce_cgroup_exit"},
+			iterators: []string{"fp_enforce_track_processes"},
+			note:      "no hook refuses a move: the policy holds the process where it went", effect: FollowsProcess},
 	}},
 }
 

@@ -2,10 +2,10 @@ package bpf
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +40,14 @@ const (
 	// canaryConnect connects a UDP socket to 127.0.0.1:9: a connect that
 	// sends nothing.
 	canaryConnect = "connect"
+	// canaryLeave moves the canary to the cgroup whose cgroup.procs
+	// canaryOutsideEnv names, then waits for its stdin to close, so that
+	// the parent can look at it away from its cgroup.
+	canaryLeave = "leave"
 )
+
+// canaryOutsideEnv names the cgroup.procs file canaryLeave writes to.
+const canaryOutsideEnv = "FOOTPRINT_BPF_CANARY_OUTSIDE"
 
 // canaryTimeout bounds one canary: under software emulation (the test VM)
 // starting a Go binary takes a good part of a second.
@@ -72,6 +79,8 @@ func runCanary(ops []string) int {
 			err = setSameGroups()
 		case canaryConnect:
 			err = connectUDP()
+		case canaryLeave:
+			err = os.WriteFile(os.Getenv(canaryOutsideEnv), []byte("0"), 0)
 		default:
 			fmt.Fprintf(out, "%s unknown\n", op)
 			return 2
@@ -80,6 +89,9 @@ func runCanary(ops []string) int {
 		// Each line reaches the parent before the next operation, which
 		// may be the one that kills the canary.
 		out.Flush()
+		if op == canaryLeave && err == nil {
+			io.Copy(io.Discard, os.Stdin)
+		}
 	}
 	return 0
 }
@@ -143,6 +155,20 @@ func (o canaryOutcome) String() string {
 // runCanaryIn starts the canary straight in cg (clone3 into the cgroup:
 // nothing of this process ever runs there) and waits for it.
 func runCanaryIn(cg *cgroupfs.Cgroup, ops []string) (canaryOutcome, error) {
+	return runCanaryWith(cg, ops, canaryRun{})
+}
+
+// canaryRun is what canaryLeave needs: where the canary goes, and what to
+// look at while it is there.
+type canaryRun struct {
+	// outside is the cgroup canaryLeave moves the canary to.
+	outside *cgroupfs.Cgroup
+	// away runs once the canary has moved, with its process id; the
+	// canary waits until it returns.
+	away func(pid int)
+}
+
+func runCanaryWith(cg *cgroupfs.Cgroup, ops []string, run canaryRun) (canaryOutcome, error) {
 	dir, err := cg.Open()
 	if err != nil {
 		return canaryOutcome{}, err
@@ -150,11 +176,21 @@ func runCanaryIn(cg *cgroupfs.Cgroup, ops []string) (canaryOutcome, error) {
 	defer dir.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), canaryTimeout)
 	defer cancel()
-	var stdout bytes.Buffer
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = []string{"footprint-self-test"}
 	cmd.Env = []string{canaryEnv + "=" + strings.Join(ops, ",")}
-	cmd.Stdout = &stdout
+	if run.outside != nil {
+		cmd.Env = append(cmd.Env, canaryOutsideEnv+"="+filepath.Join(run.outside.Path, "cgroup.procs"))
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return canaryOutcome{}, fmt.Errorf("start the self-test canary: %w", err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return canaryOutcome{}, fmt.Errorf("start the self-test canary: %w", err)
+	}
+	defer stdin.Close()
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
 	out := canaryOutcome{results: map[string]string{}}
 	if err := cmd.Start(); err != nil {
@@ -164,14 +200,23 @@ func runCanaryIn(cg *cgroupfs.Cgroup, ops []string) (canaryOutcome, error) {
 		}
 		return out, fmt.Errorf("start the self-test canary in %s: %w", cg.Path, err)
 	}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		op, result, ok := strings.Cut(lines.Text(), " ")
+		if !ok {
+			continue
+		}
+		out.results[op] = result
+		if op == canaryLeave && result == "ok" {
+			if run.away != nil {
+				run.away(cmd.Process.Pid)
+			}
+			stdin.Close()
+		}
+	}
 	err = cmd.Wait()
 	if ctx.Err() != nil {
 		return out, fmt.Errorf("the self-test canary did not finish within %v", canaryTimeout)
-	}
-	for _, line := range strings.Split(stdout.String(), "\n") {
-		if op, result, ok := strings.Cut(line, " "); ok {
-			out.results[op] = result
-		}
 	}
 	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 		out.killed = st.Signal() == syscall.SIGKILL

@@ -249,7 +249,7 @@ func (l lsmList) refuses(b backend) *Rejection {
 func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot, pinPath string) (*attachment, *Rejection) {
 	s := spec.Copy()
 	for name := range s.Programs {
-		if !slices.Contains(c.programs, name) {
+		if !slices.Contains(c.programs, name) && !slices.Contains(c.iterators, name) {
 			delete(s.Programs, name)
 		}
 	}

@@ -31,10 +31,10 @@ type KindCounters struct {
 const countersPerKind = int(typesFpCounterWhatFP_COUNTERS_PER_KIND)
 
 // sumCounters reads per-CPU counters indexed kind * countersPerKind + what
-// and sums them, for the first n whats of every recorded kind.
-func sumCounters(m *ebpf.Map, n int) (map[Kind][]uint64, error) {
+// and sums them, for the first n whats of each kind.
+func sumCounters(m *ebpf.Map, kinds []Kind, n int) (map[Kind][]uint64, error) {
 	out := map[Kind][]uint64{}
-	for _, k := range RecordedKinds {
+	for _, k := range kinds {
 		c := make([]uint64, n)
 		for what := range c {
 			var perCPU []uint64
@@ -69,7 +69,7 @@ func (r *Recorder) Counters() (map[Kind]KindCounters, error) {
 }
 
 func (r *Recorder) rawCounters() (map[Kind]KindCounters, error) {
-	sums, err := sumCounters(r.counters, 6)
+	sums, err := sumCounters(r.counters, RecordedKinds, 6)
 	if err != nil {
 		return nil, fmt.Errorf("read counters: %w", err)
 	}

@@ -3,10 +3,12 @@ package bpf
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 )
 
 // Effect says what enforcement does about a violation of one kind on this
@@ -20,6 +22,10 @@ const (
 	// has happened (it never returns to user space, but an effect such as
 	// a chown, or the creation or truncation of a file, remains).
 	KilledAfter Effect = "killed after the fact"
+	// FollowsProcess: the operation (leaving the policy's cgroups) cannot
+	// be refused; the policy goes along, holding the process and what it
+	// starts wherever it went.
+	FollowsProcess Effect = "policy follows the process"
 	// Unavailable: no backend works; the kind is not enforced.
 	Unavailable Effect = "not enforced"
 )
@@ -36,6 +42,7 @@ type EnforcerChoice struct {
 var enforcerMaps = []string{
 	"policies", "path_rules", "connect_rules",
 	"violations", "violations_seen", "report_budget", "enforce_counters",
+	"held_processes", "held_processes_used", "enforced_processes",
 }
 
 // Enforcer is footprint's loaded enforcement side: programs that hold
@@ -45,9 +52,11 @@ var enforcerMaps = []string{
 // policies into the entries written here.
 type Enforcer struct {
 	lifecycle *Lifecycle
-	maps      map[string]*ebpf.Map
-	attached  map[Kind]*attachment
-	choices   []EnforcerChoice
+	// cgroupRoot is the cgroup v2 mount.
+	cgroupRoot string
+	maps       map[string]*ebpf.Map
+	attached   map[Kind]*attachment
+	choices    []EnforcerChoice
 	// pinned is true when the maps are pinned and may hold a
 	// predecessor's policies.
 	pinned bool
@@ -100,6 +109,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		"enforcecapability": loadEnforcecapability,
 		"enforcefile":       loadEnforcefile,
 		"enforceconnect":    loadEnforceconnect,
+		"enforcecgroup":     loadEnforcecgroup,
 	} {
 		spec, err := load()
 		if err != nil {
@@ -114,7 +124,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Enforcer{lifecycle: lc, maps: map[string]*ebpf.Map{}, pinned: opts.PinPath != ""}
+	e := &Enforcer{lifecycle: lc, cgroupRoot: opts.CgroupRoot, maps: map[string]*ebpf.Map{}, pinned: opts.PinPath != ""}
 	for _, name := range enforcerMaps {
 		m, err := newSharedMap(specs["enforcefile"].Maps[name], opts.PinPath)
 		if err != nil {
@@ -152,6 +162,11 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		e.choices = append(e.choices, ec)
 	}
 	if err := drainRingBuffer(e.maps["violations"]); err != nil {
+		e.Close()
+		return nil, err
+	}
+	// Over pinned maps, the processes of a predecessor's cgroups.
+	if err := e.trackProcesses(); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -394,13 +409,13 @@ func (e *Enforcer) PutPolicy(id uint32, p KernelPolicy) error {
 }
 
 // DeletePolicy deletes the policy under id. Cgroups still pointing at it are
-// no longer restricted.
+// no longer restricted, nor are the processes it held outside them.
 func (e *Enforcer) DeletePolicy(id uint32) error {
 	remove := func() error {
 		if err := e.maps["policies"].Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("delete policy %d: %w", id, err)
 		}
-		return nil
+		return e.releaseHeld(func(h HeldProcess) bool { return h.PolicyID == id })
 	}
 	if e.files == nil {
 		return remove()
@@ -580,7 +595,36 @@ func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, h Hold) error
 	if h.Containers {
 		v.Flags |= enforceContainers
 	}
-	return e.hold(cgroupID, v, "enforce")
+	if err := e.hold(cgroupID, v, "enforce"); err != nil {
+		return err
+	}
+	return e.trackProcesses()
+}
+
+// trackProcesses enters the processes already in enforced cgroups in the
+// kernel's table of them, where a process that moves itself is found to
+// have left a policy's cgroups: the kernel's hooks see only the processes
+// that come later.
+func (e *Enforcer) trackProcesses() error {
+	a := e.attached[KindCgroup]
+	if a == nil {
+		return nil
+	}
+	prog := a.coll.Programs["fp_enforce_track_processes"]
+	it, err := link.AttachIter(link.IterOptions{Program: prog})
+	if err != nil {
+		return fmt.Errorf("track the processes of enforced cgroups: %w", err)
+	}
+	defer it.Close()
+	rd, err := it.Open()
+	if err != nil {
+		return fmt.Errorf("track the processes of enforced cgroups: %w", err)
+	}
+	defer rd.Close()
+	if _, err := io.Copy(io.Discard, rd); err != nil {
+		return fmt.Errorf("track the processes of enforced cgroups: %w", err)
+	}
+	return nil
 }
 
 // HoldPending holds a pod's cgroup for a policy of named containers: each
@@ -588,7 +632,10 @@ func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, h Hold) error
 // (before its first instruction) until Classify keeps it under the policy
 // or releases it, and continues it.
 func (e *Enforcer) HoldPending(cgroupID uint64, policyID uint32) error {
-	return e.hold(cgroupID, typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending | enforceContainers}, "hold")
+	if err := e.hold(cgroupID, typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending | enforceContainers}, "hold"); err != nil {
+		return err
+	}
+	return e.trackProcesses()
 }
 
 // PendingCgroups returns the cgroups the kernel added below a pending hold
@@ -641,6 +688,62 @@ func (e *Enforcer) EnforcedCgroups() (map[uint64]uint32, error) {
 		return nil, fmt.Errorf("read enforced cgroups: %w", err)
 	}
 	return out, nil
+}
+
+// HeldProcess is a process held to a policy outside the policy's cgroups:
+// it left them (moved, or was cloned, to another cgroup), or descends from
+// one that did.
+type HeldProcess struct {
+	PID      uint32
+	PolicyID uint32
+	// LeftCgroupID is the cgroup it (or its ancestor) left; its violations
+	// are that cgroup's.
+	LeftCgroupID uint64
+}
+
+// HeldProcesses returns the processes held to a policy outside its
+// cgroups. The kernel drops each one at its exit.
+func (e *Enforcer) HeldProcesses() ([]HeldProcess, error) {
+	var out []HeldProcess
+	var pid uint32
+	var v typesFpHeldProcess
+	it := e.maps["held_processes"].Iterate()
+	for it.Next(&pid, &v) {
+		out = append(out, HeldProcess{PID: pid, PolicyID: v.Held.PolicyId, LeftCgroupID: v.CgroupId})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read held processes: %w", err)
+	}
+	return out, nil
+}
+
+// HeldProcess returns process pid's entry, or nil when it is not held.
+func (e *Enforcer) HeldProcess(pid uint32) (*HeldProcess, error) {
+	var v typesFpHeldProcess
+	if err := e.maps["held_processes"].Lookup(pid, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read held process %d: %w", pid, err)
+	}
+	return &HeldProcess{PID: pid, PolicyID: v.Held.PolicyId, LeftCgroupID: v.CgroupId}, nil
+}
+
+// releaseHeld drops the held processes drop says to.
+func (e *Enforcer) releaseHeld(drop func(HeldProcess) bool) error {
+	held, err := e.HeldProcesses()
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		if !drop(h) {
+			continue
+		}
+		if err := e.maps["held_processes"].Delete(h.PID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("release held process %d: %w", h.PID, err)
+		}
+	}
+	return nil
 }
 
 // The flags of enum fp_enforce_flag.

@@ -66,6 +66,9 @@ type enforcecapabilityMapSpecs struct {
 	ConnectRules      *ebpf.MapSpec `ebpf:"connect_rules"`
 	EnforceCounters   *ebpf.MapSpec `ebpf:"enforce_counters"`
 	EnforcedCgroups   *ebpf.MapSpec `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.MapSpec `ebpf:"enforced_processes"`
+	HeldProcesses     *ebpf.MapSpec `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.MapSpec `ebpf:"held_processes_used"`
 	NoauditByCallSite *ebpf.MapSpec `ebpf:"noaudit_by_call_site"`
 	PathRules         *ebpf.MapSpec `ebpf:"path_rules"`
 	PathScratch       *ebpf.MapSpec `ebpf:"path_scratch"`
@@ -107,6 +110,9 @@ type enforcecapabilityMaps struct {
 	ConnectRules      *ebpf.Map `ebpf:"connect_rules"`
 	EnforceCounters   *ebpf.Map `ebpf:"enforce_counters"`
 	EnforcedCgroups   *ebpf.Map `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.Map `ebpf:"enforced_processes"`
+	HeldProcesses     *ebpf.Map `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.Map `ebpf:"held_processes_used"`
 	NoauditByCallSite *ebpf.Map `ebpf:"noaudit_by_call_site"`
 	PathRules         *ebpf.Map `ebpf:"path_rules"`
 	PathScratch       *ebpf.Map `ebpf:"path_scratch"`
@@ -122,6 +128,9 @@ func (m *enforcecapabilityMaps) Close() error {
 		m.ConnectRules,
 		m.EnforceCounters,
 		m.EnforcedCgroups,
+		m.EnforcedProcesses,
+		m.HeldProcesses,
+		m.HeldProcessesUsed,
 		m.NoauditByCallSite,
 		m.PathRules,
 		m.PathScratch,

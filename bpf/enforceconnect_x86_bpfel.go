@@ -64,16 +64,19 @@ type enforceconnectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceconnectMapSpecs struct {
-	ConnectRules    *ebpf.MapSpec `ebpf:"connect_rules"`
-	EnforceCounters *ebpf.MapSpec `ebpf:"enforce_counters"`
-	EnforcedCgroups *ebpf.MapSpec `ebpf:"enforced_cgroups"`
-	PathRules       *ebpf.MapSpec `ebpf:"path_rules"`
-	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
-	Policies        *ebpf.MapSpec `ebpf:"policies"`
-	ReportBudget    *ebpf.MapSpec `ebpf:"report_budget"`
-	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
-	Violations      *ebpf.MapSpec `ebpf:"violations"`
-	ViolationsSeen  *ebpf.MapSpec `ebpf:"violations_seen"`
+	ConnectRules      *ebpf.MapSpec `ebpf:"connect_rules"`
+	EnforceCounters   *ebpf.MapSpec `ebpf:"enforce_counters"`
+	EnforcedCgroups   *ebpf.MapSpec `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.MapSpec `ebpf:"enforced_processes"`
+	HeldProcesses     *ebpf.MapSpec `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.MapSpec `ebpf:"held_processes_used"`
+	PathRules         *ebpf.MapSpec `ebpf:"path_rules"`
+	PathScratch       *ebpf.MapSpec `ebpf:"path_scratch"`
+	Policies          *ebpf.MapSpec `ebpf:"policies"`
+	ReportBudget      *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
+	Violations        *ebpf.MapSpec `ebpf:"violations"`
+	ViolationsSeen    *ebpf.MapSpec `ebpf:"violations_seen"`
 }
 
 // enforceconnectVariableSpecs contains global variables before they are loaded into the kernel.
@@ -102,16 +105,19 @@ func (o *enforceconnectObjects) Close() error {
 //
 // It can be passed to loadEnforceconnectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceconnectMaps struct {
-	ConnectRules    *ebpf.Map `ebpf:"connect_rules"`
-	EnforceCounters *ebpf.Map `ebpf:"enforce_counters"`
-	EnforcedCgroups *ebpf.Map `ebpf:"enforced_cgroups"`
-	PathRules       *ebpf.Map `ebpf:"path_rules"`
-	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
-	Policies        *ebpf.Map `ebpf:"policies"`
-	ReportBudget    *ebpf.Map `ebpf:"report_budget"`
-	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
-	Violations      *ebpf.Map `ebpf:"violations"`
-	ViolationsSeen  *ebpf.Map `ebpf:"violations_seen"`
+	ConnectRules      *ebpf.Map `ebpf:"connect_rules"`
+	EnforceCounters   *ebpf.Map `ebpf:"enforce_counters"`
+	EnforcedCgroups   *ebpf.Map `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.Map `ebpf:"enforced_processes"`
+	HeldProcesses     *ebpf.Map `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.Map `ebpf:"held_processes_used"`
+	PathRules         *ebpf.Map `ebpf:"path_rules"`
+	PathScratch       *ebpf.Map `ebpf:"path_scratch"`
+	Policies          *ebpf.Map `ebpf:"policies"`
+	ReportBudget      *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
+	Violations        *ebpf.Map `ebpf:"violations"`
+	ViolationsSeen    *ebpf.Map `ebpf:"violations_seen"`
 }
 
 func (m *enforceconnectMaps) Close() error {
@@ -119,6 +125,9 @@ func (m *enforceconnectMaps) Close() error {
 		m.ConnectRules,
 		m.EnforceCounters,
 		m.EnforcedCgroups,
+		m.EnforcedProcesses,
+		m.HeldProcesses,
+		m.HeldProcessesUsed,
 		m.PathRules,
 		m.PathScratch,
 		m.Policies,

@@ -63,16 +63,19 @@ type enforceexecProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceexecMapSpecs struct {
-	ConnectRules    *ebpf.MapSpec `ebpf:"connect_rules"`
-	EnforceCounters *ebpf.MapSpec `ebpf:"enforce_counters"`
-	EnforcedCgroups *ebpf.MapSpec `ebpf:"enforced_cgroups"`
-	PathRules       *ebpf.MapSpec `ebpf:"path_rules"`
-	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
-	Policies        *ebpf.MapSpec `ebpf:"policies"`
-	ReportBudget    *ebpf.MapSpec `ebpf:"report_budget"`
-	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
-	Violations      *ebpf.MapSpec `ebpf:"violations"`
-	ViolationsSeen  *ebpf.MapSpec `ebpf:"violations_seen"`
+	ConnectRules      *ebpf.MapSpec `ebpf:"connect_rules"`
+	EnforceCounters   *ebpf.MapSpec `ebpf:"enforce_counters"`
+	EnforcedCgroups   *ebpf.MapSpec `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.MapSpec `ebpf:"enforced_processes"`
+	HeldProcesses     *ebpf.MapSpec `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.MapSpec `ebpf:"held_processes_used"`
+	PathRules         *ebpf.MapSpec `ebpf:"path_rules"`
+	PathScratch       *ebpf.MapSpec `ebpf:"path_scratch"`
+	Policies          *ebpf.MapSpec `ebpf:"policies"`
+	ReportBudget      *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
+	Violations        *ebpf.MapSpec `ebpf:"violations"`
+	ViolationsSeen    *ebpf.MapSpec `ebpf:"violations_seen"`
 }
 
 // enforceexecVariableSpecs contains global variables before they are loaded into the kernel.
@@ -101,16 +104,19 @@ func (o *enforceexecObjects) Close() error {
 //
 // It can be passed to loadEnforceexecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceexecMaps struct {
-	ConnectRules    *ebpf.Map `ebpf:"connect_rules"`
-	EnforceCounters *ebpf.Map `ebpf:"enforce_counters"`
-	EnforcedCgroups *ebpf.Map `ebpf:"enforced_cgroups"`
-	PathRules       *ebpf.Map `ebpf:"path_rules"`
-	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
-	Policies        *ebpf.Map `ebpf:"policies"`
-	ReportBudget    *ebpf.Map `ebpf:"report_budget"`
-	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
-	Violations      *ebpf.Map `ebpf:"violations"`
-	ViolationsSeen  *ebpf.Map `ebpf:"violations_seen"`
+	ConnectRules      *ebpf.Map `ebpf:"connect_rules"`
+	EnforceCounters   *ebpf.Map `ebpf:"enforce_counters"`
+	EnforcedCgroups   *ebpf.Map `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.Map `ebpf:"enforced_processes"`
+	HeldProcesses     *ebpf.Map `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.Map `ebpf:"held_processes_used"`
+	PathRules         *ebpf.Map `ebpf:"path_rules"`
+	PathScratch       *ebpf.Map `ebpf:"path_scratch"`
+	Policies          *ebpf.Map `ebpf:"policies"`
+	ReportBudget      *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
+	Violations        *ebpf.Map `ebpf:"violations"`
+	ViolationsSeen    *ebpf.Map `ebpf:"violations_seen"`
 }
 
 func (m *enforceexecMaps) Close() error {
@@ -118,6 +124,9 @@ func (m *enforceexecMaps) Close() error {
 		m.ConnectRules,
 		m.EnforceCounters,
 		m.EnforcedCgroups,
+		m.EnforcedProcesses,
+		m.HeldProcesses,
+		m.HeldProcessesUsed,
 		m.PathRules,
 		m.PathScratch,
 		m.Policies,

@@ -66,17 +66,20 @@ type enforcefileProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforcefileMapSpecs struct {
-	ConnectRules    *ebpf.MapSpec `ebpf:"connect_rules"`
-	EnforceCounters *ebpf.MapSpec `ebpf:"enforce_counters"`
-	EnforcedCgroups *ebpf.MapSpec `ebpf:"enforced_cgroups"`
-	FileVerdicts    *ebpf.MapSpec `ebpf:"file_verdicts"`
-	PathRules       *ebpf.MapSpec `ebpf:"path_rules"`
-	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
-	Policies        *ebpf.MapSpec `ebpf:"policies"`
-	ReportBudget    *ebpf.MapSpec `ebpf:"report_budget"`
-	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
-	Violations      *ebpf.MapSpec `ebpf:"violations"`
-	ViolationsSeen  *ebpf.MapSpec `ebpf:"violations_seen"`
+	ConnectRules      *ebpf.MapSpec `ebpf:"connect_rules"`
+	EnforceCounters   *ebpf.MapSpec `ebpf:"enforce_counters"`
+	EnforcedCgroups   *ebpf.MapSpec `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.MapSpec `ebpf:"enforced_processes"`
+	FileVerdicts      *ebpf.MapSpec `ebpf:"file_verdicts"`
+	HeldProcesses     *ebpf.MapSpec `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.MapSpec `ebpf:"held_processes_used"`
+	PathRules         *ebpf.MapSpec `ebpf:"path_rules"`
+	PathScratch       *ebpf.MapSpec `ebpf:"path_scratch"`
+	Policies          *ebpf.MapSpec `ebpf:"policies"`
+	ReportBudget      *ebpf.MapSpec `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
+	Violations        *ebpf.MapSpec `ebpf:"violations"`
+	ViolationsSeen    *ebpf.MapSpec `ebpf:"violations_seen"`
 }
 
 // enforcefileVariableSpecs contains global variables before they are loaded into the kernel.
@@ -105,17 +108,20 @@ func (o *enforcefileObjects) Close() error {
 //
 // It can be passed to loadEnforcefileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcefileMaps struct {
-	ConnectRules    *ebpf.Map `ebpf:"connect_rules"`
-	EnforceCounters *ebpf.Map `ebpf:"enforce_counters"`
-	EnforcedCgroups *ebpf.Map `ebpf:"enforced_cgroups"`
-	FileVerdicts    *ebpf.Map `ebpf:"file_verdicts"`
-	PathRules       *ebpf.Map `ebpf:"path_rules"`
-	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
-	Policies        *ebpf.Map `ebpf:"policies"`
-	ReportBudget    *ebpf.Map `ebpf:"report_budget"`
-	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
-	Violations      *ebpf.Map `ebpf:"violations"`
-	ViolationsSeen  *ebpf.Map `ebpf:"violations_seen"`
+	ConnectRules      *ebpf.Map `ebpf:"connect_rules"`
+	EnforceCounters   *ebpf.Map `ebpf:"enforce_counters"`
+	EnforcedCgroups   *ebpf.Map `ebpf:"enforced_cgroups"`
+	EnforcedProcesses *ebpf.Map `ebpf:"enforced_processes"`
+	FileVerdicts      *ebpf.Map `ebpf:"file_verdicts"`
+	HeldProcesses     *ebpf.Map `ebpf:"held_processes"`
+	HeldProcessesUsed *ebpf.Map `ebpf:"held_processes_used"`
+	PathRules         *ebpf.Map `ebpf:"path_rules"`
+	PathScratch       *ebpf.Map `ebpf:"path_scratch"`
+	Policies          *ebpf.Map `ebpf:"policies"`
+	ReportBudget      *ebpf.Map `ebpf:"report_budget"`
+	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
+	Violations        *ebpf.Map `ebpf:"violations"`
+	ViolationsSeen    *ebpf.Map `ebpf:"violations_seen"`
 }
 
 func (m *enforcefileMaps) Close() error {
@@ -123,7 +129,10 @@ func (m *enforcefileMaps) Close() error {
 		m.ConnectRules,
 		m.EnforceCounters,
 		m.EnforcedCgroups,
+		m.EnforcedProcesses,
 		m.FileVerdicts,
+		m.HeldProcesses,
+		m.HeldProcessesUsed,
 		m.PathRules,
 		m.PathScratch,
 		m.Policies,

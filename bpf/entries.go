@@ -17,10 +17,17 @@ const (
 	KindConnect    = Kind(typesFpKindFP_KIND_CONNECT)
 	KindExec       = Kind(typesFpKindFP_KIND_EXEC)
 	KindSyscall    = Kind(typesFpKindFP_KIND_SYSCALL)
+	// KindCgroup is enforced, never recorded: a process held to a policy
+	// went to a cgroup outside it, and the policy went along.
+	KindCgroup = Kind(typesFpKindFP_KIND_CGROUP)
 )
 
 // RecordedKinds are the kinds that become profile entries.
 var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindSyscall}
+
+// EnforcedKinds are the kinds a policy governs: the recorded ones but
+// system calls (seccomp's) and the cgroups a process may go to.
+var EnforcedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindCgroup}
 
 func (k Kind) String() string {
 	switch k {
@@ -34,6 +41,8 @@ func (k Kind) String() string {
 		return "executables"
 	case KindSyscall:
 		return "syscalls"
+	case KindCgroup:
+		return "cgroups"
 	}
 	return fmt.Sprintf("kind(%d)", uint32(k))
 }

@@ -20,13 +20,15 @@ import (
 
 // persistentMaps are the maps whose contents must survive the process:
 // what the recorder aggregated (and the file entry ids its two file maps
-// are joined by) and the watch list; the enforcer's policies and rules.
+// are joined by) and the watch list; the enforcer's policies and rules, and
+// the processes held to a policy outside its cgroups.
 var persistentMaps = map[string]bool{
 	"watched_cgroups": true, "capabilities_seen": true, "file_paths_seen": true,
 	"file_inodes_seen": true, "file_entry_seq": true, "connections_seen": true,
 	"executables_seen": true,
 	"enforced_cgroups": true, "policies": true, "path_rules": true, "connect_rules": true,
 	"violations_seen": true, "runtime_tasks": true,
+	"held_processes": true, "held_processes_used": true, "enforced_processes": true,
 }
 
 const bpffsMagic = 0xcafe4a11

@@ -48,6 +48,7 @@ var canaryDoes = map[Kind]string{
 	KindFile:       "open of /proc/self/comm",
 	KindCapability: "CAP_SETGID check (setgroups)",
 	KindConnect:    "UDP connect to 127.0.0.1:9",
+	KindCgroup:     "move to another cgroup",
 }
 
 // selfTest runs one canary in a cgroup watched for every kind on trial and
@@ -145,6 +146,9 @@ func (e *Enforcer) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 }
 
 func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, error) {
+	if k == KindCgroup {
+		return e.selfTestCgroups(home)
+	}
 	cg, err := home.create("enforce-" + k.String())
 	if err != nil {
 		return "", fmt.Errorf("self-test could not run: %w", err)
@@ -214,6 +218,64 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, er
 	return "", fmt.Errorf("attached, but did not report the self-test canary's %s (%s)", does, outcome)
 }
 
+// selfTestCgroups holds a canary to a policy, has it move itself to a
+// cgroup outside the policy, and checks that the move was reported, that
+// the policy held the canary where it went, and that the canary's entry
+// went with its exit.
+func (e *Enforcer) selfTestCgroups(home *canaryHome) (string, error) {
+	cg, err := home.create("enforce-cgroups")
+	if err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	defer removeCanaryCgroup(cg)
+	outside, err := home.create("outside")
+	if err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	defer removeCanaryCgroup(outside)
+	policyID := selfTestPolicyID + uint32(KindCgroup)
+	policy := KernelPolicy{Mode: ModeEnforce, Action: ActionDeny, Governs: KindSet(0).With(KindCgroup)}
+	if err := e.PutPolicy(policyID, policy); err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	defer e.DeletePolicy(policyID)
+	if err := e.EnforceCgroup(cg.ID, policyID, Hold{Live: true}); err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	defer e.ReleaseCgroup(cg.ID)
+	var held *HeldProcess
+	var heldErr error
+	var pid int
+	outcome, err := runCanaryWith(cg, []string{canaryLeave}, canaryRun{outside: outside, away: func(p int) {
+		pid = p
+		held, heldErr = e.HeldProcess(uint32(p))
+	}})
+	if err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	reported, err := e.forgetViolations(cg.ID, KindCgroup)
+	if err != nil {
+		return "", fmt.Errorf("self-test could not run: %w", err)
+	}
+	does := canaryDoes[KindCgroup]
+	switch {
+	case outcome.results[canaryLeave] != "ok":
+		return "", fmt.Errorf("self-test could not run: the canary's %s failed (%s; result %q)", does, outcome, outcome.results[canaryLeave])
+	case heldErr != nil:
+		return "", fmt.Errorf("self-test could not run: %w", heldErr)
+	case held == nil && !reported:
+		return "", fmt.Errorf("attached, but let the self-test canary's %s through unseen (%s)", does, outcome)
+	case held == nil || held.PolicyID != policyID || held.LeftCgroupID != cg.ID:
+		return "", fmt.Errorf("attached, but did not hold the self-test canary to its policy after its %s (held: %+v)", does, held)
+	case !reported:
+		return "", fmt.Errorf("attached, but did not report the self-test canary's %s", does)
+	}
+	if after, err := e.HeldProcess(uint32(pid)); err != nil || after != nil {
+		return "", fmt.Errorf("attached, but did not let the self-test canary go at its exit (held: %+v, %v)", after, err)
+	}
+	return fmt.Sprintf("held the self-test canary to its policy after its %s, reported it, let it go at its exit", does), nil
+}
+
 // putCanaryFileTree writes a file tree that grants every access to every
 // path but /proc/*/comm (canaryFile, resolved), with node ids from firstID
 // on, and returns its root and the keys it wrote. The tree is a literal
@@ -254,6 +316,11 @@ func (e *Enforcer) forgetViolations(cgroupID uint64, k Kind) (bool, error) {
 	}
 	if err := it.Err(); err != nil {
 		return false, fmt.Errorf("read violations: %w", err)
+	}
+	// A canary's entry as a held process goes at its exit; one left by a
+	// canary killed on its way must not hold a later process with its id.
+	if err := e.releaseHeld(func(h HeldProcess) bool { return h.LeftCgroupID == cgroupID }); err != nil {
+		return false, err
 	}
 	found := false
 	for i := range doomed {

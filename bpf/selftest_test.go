@@ -56,11 +56,14 @@ func TestEveryChosenBackendHasPassedItsSelfTest(t *testing.T) {
 			t.Errorf("enforcing %s: no backend (rejected %+v)", c.Kind, c.Rejected)
 			continue
 		}
-		want := "refused the self-test canary's "
-		if c.Effect == KilledAfter {
+		want, end := "refused the self-test canary's ", "and reported it"
+		switch c.Effect {
+		case KilledAfter:
 			want = "killed the self-test canary at its "
+		case FollowsProcess:
+			want, end = "held the self-test canary to its policy after its ", "let it go at its exit"
 		}
-		if !strings.HasPrefix(c.Proof, want) || !strings.HasSuffix(c.Proof, "and reported it") {
+		if !strings.HasPrefix(c.Proof, want) || !strings.HasSuffix(c.Proof, end) {
 			t.Errorf("enforcing %s with %s (%s): proof %q, want %q...", c.Kind, c.Chosen, c.Effect, c.Proof, want)
 		}
 	}
@@ -101,6 +104,9 @@ func TestSelfTestsLeaveNothingBehind(t *testing.T) {
 	}
 	if r, err := enf.PathRules(); err != nil || len(r) != 0 {
 		t.Errorf("path rules after loading: %d (%v), want none", len(r), err)
+	}
+	if h, err := enf.HeldProcesses(); err != nil || len(h) != 0 {
+		t.Errorf("processes held outside their policy's cgroups after loading: %v (%v), want none", h, err)
 	}
 
 	rd, err := rec.NewReader()

@@ -107,6 +107,7 @@ const (
 	typesFpEnforceCounterWhatFP_ECOUNT_RINGBUF_LOST typesFpEnforceCounterWhat = 4
 	typesFpEnforceCounterWhatFP_ECOUNT_CACHE_HITS   typesFpEnforceCounterWhat = 5
 	typesFpEnforceCounterWhatFP_ECOUNT_READ_ERROR   typesFpEnforceCounterWhat = 6
+	typesFpEnforceCounterWhatFP_ECOUNT_MAP_FULL     typesFpEnforceCounterWhat = 7
 )
 
 type typesFpEnforceFlag uint32
@@ -178,6 +179,12 @@ type typesFpFileSeen struct {
 	EntryId     uint64
 }
 
+type typesFpHeldProcess struct {
+	_        structs.HostLayout
+	Held     typesFpEnforcedCgroup
+	CgroupId uint64
+}
+
 type typesFpInodeKey struct {
 	_        structs.HostLayout
 	CgroupId uint64
@@ -201,6 +208,7 @@ const (
 	typesFpKindFP_KIND_CONNECT    typesFpKind = 3
 	typesFpKindFP_KIND_EXEC       typesFpKind = 4
 	typesFpKindFP_KIND_SYSCALL    typesFpKind = 5
+	typesFpKindFP_KIND_CGROUP     typesFpKind = 6
 )
 
 type typesFpLifecycleCounter uint32
@@ -278,21 +286,24 @@ type typesFpTextRange struct {
 }
 
 type typesFpViolationEvent struct {
-	_        structs.HostLayout
-	Hdr      typesFpEventHeader
-	CgroupId uint64
-	PolicyId uint32
-	Outcome  uint32
-	Cap      uint32
-	Access   uint32
-	Flags    uint32
-	Uid      uint32
-	Addr     [16]uint8
-	Port     uint16
-	Protocol uint8
-	Pad      [5]uint8
-	Path     [512]int8
-	Exe      [512]int8
+	_              structs.HostLayout
+	Hdr            typesFpEventHeader
+	CgroupId       uint64
+	PolicyId       uint32
+	Outcome        uint32
+	Cap            uint32
+	Access         uint32
+	Flags          uint32
+	Uid            uint32
+	Addr           [16]uint8
+	Port           uint16
+	Protocol       uint8
+	Pad            [5]uint8
+	TargetCgroupId uint64
+	TargetPid      uint32
+	Pad2           uint32
+	Path           [512]int8
+	Exe            [512]int8
 }
 
 type typesFpViolationKey struct {
@@ -313,6 +324,7 @@ const (
 	typesFpViolationOutcomeFP_OUTCOME_DENIED        typesFpViolationOutcome = 2
 	typesFpViolationOutcomeFP_OUTCOME_KILLED        typesFpViolationOutcome = 3
 	typesFpViolationOutcomeFP_OUTCOME_DENIED_KILLED typesFpViolationOutcome = 4
+	typesFpViolationOutcomeFP_OUTCOME_FOLLOWED      typesFpViolationOutcome = 5
 )
 
 type typesFpWatch struct {
@@ -410,6 +422,7 @@ type typesVariableSpecs struct {
 	AnchorFpFileEvent              *ebpf.VariableSpec `ebpf:"anchor_fp_file_event"`
 	AnchorFpFileKey                *ebpf.VariableSpec `ebpf:"anchor_fp_file_key"`
 	AnchorFpFileSeen               *ebpf.VariableSpec `ebpf:"anchor_fp_file_seen"`
+	AnchorFpHeldProcess            *ebpf.VariableSpec `ebpf:"anchor_fp_held_process"`
 	AnchorFpInodeKey               *ebpf.VariableSpec `ebpf:"anchor_fp_inode_key"`
 	AnchorFpInodeSeen              *ebpf.VariableSpec `ebpf:"anchor_fp_inode_seen"`
 	AnchorFpPathKey                *ebpf.VariableSpec `ebpf:"anchor_fp_path_key"`
@@ -479,6 +492,7 @@ type typesVariables struct {
 	AnchorFpFileEvent              *ebpf.Variable `ebpf:"anchor_fp_file_event"`
 	AnchorFpFileKey                *ebpf.Variable `ebpf:"anchor_fp_file_key"`
 	AnchorFpFileSeen               *ebpf.Variable `ebpf:"anchor_fp_file_seen"`
+	AnchorFpHeldProcess            *ebpf.Variable `ebpf:"anchor_fp_held_process"`
 	AnchorFpInodeKey               *ebpf.Variable `ebpf:"anchor_fp_inode_key"`
 	AnchorFpInodeSeen              *ebpf.Variable `ebpf:"anchor_fp_inode_seen"`
 	AnchorFpPathKey                *ebpf.Variable `ebpf:"anchor_fp_path_key"`

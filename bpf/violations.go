@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
 )
 
 // Outcome is what enforcement did about a violation.
@@ -25,6 +28,9 @@ const (
 	Killed = Outcome(typesFpViolationOutcomeFP_OUTCOME_KILLED)
 	// DeniedKilled: the operation failed and the process was killed.
 	DeniedKilled = Outcome(typesFpViolationOutcomeFP_OUTCOME_DENIED_KILLED)
+	// Followed: a process left its policy's cgroups (no hook can refuse
+	// that) and the policy holds it, and what it starts, where it went.
+	Followed = Outcome(typesFpViolationOutcomeFP_OUTCOME_FOLLOWED)
 )
 
 func (o Outcome) String() string {
@@ -37,6 +43,8 @@ func (o Outcome) String() string {
 		return "killed"
 	case DeniedKilled:
 		return "denied and killed"
+	case Followed:
+		return "still held to its policy"
 	}
 	return fmt.Sprintf("outcome(%d)", uint32(o))
 }
@@ -62,13 +70,22 @@ type Violation struct {
 	Addr          netip.Addr
 	Port          uint16
 	Protocol      uint8 // KindConnect
+	// KindCgroup: the process that went (the reporter, or a child it
+	// cloned there) and the cgroup it went to.
+	TargetPID      uint32
+	TargetCgroupID uint64
+	// TargetCgroup is that cgroup's path below the cgroup v2 mount, when
+	// it still exists.
+	TargetCgroup string
 }
 
 // ViolationReader reads violations from the kernel.
 type ViolationReader struct {
-	rb    *ringbuf.Reader
-	clock bootClock
-	rec   ringbuf.Record
+	rb *ringbuf.Reader
+	// cgroupRoot is the cgroup v2 mount cgroup ids are resolved below.
+	cgroupRoot string
+	clock      bootClock
+	rec        ringbuf.Record
 }
 
 // NewViolationReader opens the violations ring buffer. One reader at a
@@ -78,7 +95,7 @@ func (e *Enforcer) NewViolationReader() (*ViolationReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open violations ring buffer: %w", err)
 	}
-	return &ViolationReader{rb: rb, clock: newBootClock()}, nil
+	return &ViolationReader{rb: rb, clock: newBootClock(), cgroupRoot: e.cgroupRoot}, nil
 }
 
 // SetDeadline makes Read return os.ErrDeadlineExceeded once t has passed
@@ -121,6 +138,14 @@ func (rd *ViolationReader) Read() (Violation, error) {
 		v.Addr = netip.AddrFrom16(e.Addr).Unmap()
 		v.Port = e.Port
 		v.Protocol = e.Protocol
+	case KindCgroup:
+		v.TargetPID = e.TargetPid
+		v.TargetCgroupID = e.TargetCgroupId
+		if path, err := cgroupfs.PathByID(rd.cgroupRoot, v.TargetCgroupID); err == nil {
+			if rel, err := filepath.Rel(rd.cgroupRoot, path); err == nil {
+				v.TargetCgroup = filepath.Join("/", rel)
+			}
+		}
 	}
 	return v, nil
 }
@@ -156,6 +181,9 @@ type EnforcementCounters struct {
 	RingBufferLost uint64
 	// CacheHits is opens decided by the verdict cache.
 	CacheHits uint64
+	// Unheld is processes that left their policy's cgroups and could not
+	// be held to it there: the table of such processes was full.
+	Unheld uint64
 }
 
 // Counters sums the per-CPU enforcement counters of every kind, less what
@@ -169,13 +197,14 @@ func (e *Enforcer) Counters() (map[Kind]EnforcementCounters, error) {
 		b := e.counterBase[k]
 		raw[k] = EnforcementCounters{Checked: c.Checked - b.Checked, Violations: c.Violations - b.Violations,
 			Reported: c.Reported - b.Reported, Suppressed: c.Suppressed - b.Suppressed,
-			RingBufferLost: c.RingBufferLost - b.RingBufferLost, CacheHits: c.CacheHits - b.CacheHits}
+			RingBufferLost: c.RingBufferLost - b.RingBufferLost, CacheHits: c.CacheHits - b.CacheHits,
+			Unheld: c.Unheld - b.Unheld}
 	}
 	return raw, nil
 }
 
 func (e *Enforcer) rawCounters() (map[Kind]EnforcementCounters, error) {
-	sums, err := sumCounters(e.maps["enforce_counters"], 6)
+	sums, err := sumCounters(e.maps["enforce_counters"], EnforcedKinds, 8)
 	if err != nil {
 		return nil, fmt.Errorf("read enforcement counters: %w", err)
 	}
@@ -188,6 +217,7 @@ func (e *Enforcer) rawCounters() (map[Kind]EnforcementCounters, error) {
 			Suppressed:     c[typesFpEnforceCounterWhatFP_ECOUNT_SUPPRESSED],
 			RingBufferLost: c[typesFpEnforceCounterWhatFP_ECOUNT_RINGBUF_LOST],
 			CacheHits:      c[typesFpEnforceCounterWhatFP_ECOUNT_CACHE_HITS],
+			Unheld:         c[typesFpEnforceCounterWhatFP_ECOUNT_MAP_FULL],
 		}
 	}
 	return out, nil

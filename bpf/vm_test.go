@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 
@@ -26,7 +27,9 @@ func TestOnlyBackendsThatFireAreChosenInVM(t *testing.T) {
 	wantEnforcer := map[Kind]string{
 		KindExec: "fmod_ret/security_bprm_check", KindCapability: "fmod_ret/security_capable",
 		KindFile: "fmod_ret/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
+		KindCgroup: "tp_btf/cgroup_attach_task+sched_process_fork",
 	}
+	wantEffect := map[Kind]Effect{KindCgroup: FollowsProcess}
 	if boot.BPFLSM {
 		wantRecorder[KindFile] = "lsm/file_open"
 		wantEnforcer[KindExec], wantEnforcer[KindCapability], wantEnforcer[KindFile] = "lsm/bprm_check_security", "lsm/capable", "lsm/file_open"
@@ -40,8 +43,9 @@ func TestOnlyBackendsThatFireAreChosenInVM(t *testing.T) {
 			checkLSMRejections(t, recorderBackends, c, boot.BPFLSM, lsmStage)
 		}
 		for _, c := range enf.Choices() {
-			if c.Chosen != wantEnforcer[c.Kind] || c.Effect != Prevented || c.Proof == "" {
-				t.Errorf("enforcing %s: %q (%s, proof %q), want %q, prevented; rejected %+v", c.Kind, c.Chosen, c.Effect, c.Proof, wantEnforcer[c.Kind], c.Rejected)
+			effect := cmp.Or(wantEffect[c.Kind], Prevented)
+			if c.Chosen != wantEnforcer[c.Kind] || c.Effect != effect || c.Proof == "" {
+				t.Errorf("enforcing %s: %q (%s, proof %q), want %q, %s; rejected %+v", c.Kind, c.Chosen, c.Effect, c.Proof, wantEnforcer[c.Kind], effect, c.Rejected)
 			}
 			checkLSMRejections(t, enforcerBackends, c.BackendChoice, boot.BPFLSM, lsmStage)
 		}

@@ -364,6 +364,8 @@ func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.Enforcemen
 			effect = v1alpha1.EffectPrevented
 		case bpf.KilledAfter:
 			effect = v1alpha1.EffectKilledAfter
+		case bpf.FollowsProcess:
+			effect = v1alpha1.EffectFollowsProcess
 		}
 		ke := v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect, SelfTest: ch.Proof}
 		for _, rj := range ch.Rejected {
@@ -423,6 +425,8 @@ func enforcedKind(k bpf.Kind) (v1alpha1.EnforcedKind, bool) {
 		return v1alpha1.KindConnect, true
 	case bpf.KindExec:
 		return v1alpha1.KindExecutables, true
+	case bpf.KindCgroup:
+		return v1alpha1.KindCgroups, true
 	}
 	return "", false
 }

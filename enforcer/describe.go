@@ -23,6 +23,16 @@ func Describe(v bpf.Violation) string {
 		}
 	case bpf.KindConnect:
 		what = fmt.Sprintf("connected to %s", formatDestination(v))
+	case bpf.KindCgroup:
+		to := v.TargetCgroup
+		if to == "" {
+			to = fmt.Sprintf("%d (gone)", v.TargetCgroupID)
+		}
+		if v.TargetPID == v.PID {
+			what = "left its policy's cgroups for cgroup " + to
+		} else {
+			what = fmt.Sprintf("moved process %d out of its policy's cgroups to cgroup %s", v.TargetPID, to)
+		}
 	default:
 		what = v.Kind.String()
 	}

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -158,6 +160,38 @@ func runAction(action string, args []string) error {
 	case "chown": // path uid
 		uid, _ := strconv.Atoi(args[1])
 		return os.Chown(args[0], uid, -1)
+	case "leave": // dir action args...: move to cgroup dir, then do the action
+		if err := os.WriteFile(filepath.Join(args[0], "cgroup.procs"), []byte("0"), 0); err != nil {
+			return fmt.Errorf("move to %s: %w", args[0], err)
+		}
+		return runAction(args[1], args[2:])
+	case "enter-subcgroup": // action args...: move to a new cgroup below this one, then do the action
+		own, err := ownCgroupDir()
+		if err != nil {
+			return err
+		}
+		sub := filepath.Join(own, "sub")
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(sub, "cgroup.procs"), []byte("0"), 0); err != nil {
+			return fmt.Errorf("move to %s: %w", sub, err)
+		}
+		return runAction(args[0], args[1:])
+	case "clone-into": // dir action args...: a child cloned into cgroup dir does the action
+		dir, err := os.Open(args[0])
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		return runChild(&syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}, true, args[1], args[2:])
+	case "spawn": // action args...: a child does the action
+		return runChild(nil, true, args[0], args[1:])
+	case "spawn-detached": // action args...: a child does the action; it is not waited for
+		return runChild(nil, false, args[0], args[1:])
+	case "sleep": // seconds
+		n, _ := strconv.Atoi(args[0])
+		time.Sleep(time.Duration(n) * time.Second)
 	case "pinned-enforcer": // pinPath cgroupID port: deny connects except to port, pinned; say "ready", wait to be killed
 		id, err := strconv.ParseUint(args[1], 10, 64)
 		if err != nil {
@@ -192,6 +226,47 @@ func runAction(action string, args []string) error {
 		return fmt.Errorf("unknown action")
 	}
 	return nil
+}
+
+// runChild starts the test binary again for an action and, when wait is
+// set, fails when the child does.
+func runChild(attr *syscall.SysProcAttr, wait bool, action string, args []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), testaction.Env+"="+action)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the child: %w", err)
+	}
+	if !wait {
+		return nil
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("the child: %w", err)
+	}
+	return nil
+}
+
+// ownCgroupDir is this process's cgroup v2 directory.
+func ownCgroupDir() (string, error) {
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if path, ok := strings.CutPrefix(line, "0::"); ok {
+			return filepath.Join(mount, path), nil
+		}
+	}
+	return "", errors.New("no cgroup v2 entry in /proc/self/cgroup")
 }
 
 func mustPort(s string) int {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
@@ -54,6 +56,10 @@ type LocalResult struct {
 	Choices []bpf.EnforcerChoice
 	// Widened notes where the compiled rules allow more than the policy.
 	Widened []string
+	// LeftBehind is processes that had left the command's cgroup, held to
+	// the policy there, and were killed with it: enforcement ends with the
+	// run, and nothing is left running unheld.
+	LeftBehind int
 }
 
 // localPolicyID is the id of the one policy a local run installs.
@@ -138,6 +144,9 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 		Duration: opts.Duration, StopGrace: opts.StopGrace,
 		Seccomp: compiled.Seccomp.Bytes(),
 	})
+	// Enforcement ends with this run: processes that left the cgroup go
+	// with the command, as its other processes did.
+	leftBehind, killErr := killHeld(enf, localPolicyID)
 	// Reports still in the ring buffer belong to this run.
 	drainCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	reader.Drain(drainCtx)
@@ -149,6 +158,9 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 	}
 	if readErr != nil {
 		return nil, fmt.Errorf("read violations: %w", readErr)
+	}
+	if killErr != nil {
+		return nil, killErr
 	}
 	counters, err := enf.Counters()
 	if err != nil {
@@ -163,5 +175,36 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 		Counters:   counters,
 		Choices:    enf.Choices(),
 		Widened:    compiled.Widened,
+		LeftBehind: leftBehind,
 	}, nil
+}
+
+// killHeld kills the processes held to a policy outside its cgroups and
+// says how many there were.
+func killHeld(enf *bpf.Enforcer, policyID uint32) (int, error) {
+	held, err := enf.HeldProcesses()
+	if err != nil {
+		return 0, err
+	}
+	killed := 0
+	for _, h := range held {
+		if h.PolicyID != policyID {
+			continue
+		}
+		// A process id names the held process only while its entry is
+		// there (the kernel drops it at the exit): look again once the
+		// pidfd pins the process.
+		fd, err := unix.PidfdOpen(int(h.PID), 0)
+		if err != nil {
+			continue // gone
+		}
+		still, err := enf.HeldProcess(h.PID)
+		if err == nil && still != nil && still.PolicyID == policyID {
+			if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err == nil {
+				killed++
+			}
+		}
+		unix.Close(fd)
+	}
+	return killed, nil
 }

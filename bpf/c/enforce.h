@@ -103,35 +103,114 @@ static __always_inline void ecount(__u32 kind, __u32 what)
 		*c += 1;
 }
 
+/*
+ * Processes held to a policy outside its cgroups, by thread-group id: the
+ * ones that left (moved, or were cloned, into another cgroup) and their
+ * descendants (enforce_cgroup.bpf.c). Each departure is a violation, so
+ * there are few; 4096 is many nodes' worth of attacks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct fp_held_process);
+} held_processes SEC(".maps");
+
+/* Element 0 is non-zero once held_processes has had an entry: until then
+ * every process is spared the lookup (an array load is inlined). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} held_processes_used SEC(".maps");
+
+static __always_inline bool any_held_process(void)
+{
+	__u32 zero = 0, *used = bpf_map_lookup_elem(&held_processes_used, &zero);
+
+	return used && *used;
+}
+
+/*
+ * The processes in enforced cgroups, by thread-group id, with the enforced
+ * cgroup each is in: the cgroup a process moving itself leaves, which the
+ * kernel no longer tells once it has moved it (enforce_cgroup.bpf.c keeps
+ * it). Sized for a busy node's workload processes; allocated as used.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, __u64);
+} enforced_processes SEC(".maps");
+
+/* left_policy_cgroups says whether the current process is held by itself
+ * (it, or an ancestor, left its policy's cgroups). */
+static __always_inline bool left_policy_cgroups(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return any_held_process() && bpf_map_lookup_elem(&held_processes, &tgid);
+}
+
 /* Where a violation happened and under which policy. */
 struct enforced {
 	struct fp_policy *policy;
 	struct fp_enforced_cgroup *cgroup;
 	__u64 cgroup_id;
 	__u32 policy_id;
+	/* The process left its policy's cgroups: cgroup_id is the one it
+	 * left. */
+	bool left;
 };
 
 /*
- * enforced_policy finds the policy the current process is held to for this
- * kind of operation. live_only skips cgroups before their first exec (the
- * container runtime's set-up); the runtime's tasks are never held.
+ * enforced_policy_in finds the policy the current process, in cgroup
+ * cgroup_id, is held to for this kind of operation. A process that left its
+ * policy's cgroups is held by itself, before (and over) any policy of the
+ * cgroup it is in now: moving into another workload's cgroup must not trade
+ * one policy for another. Otherwise the cgroup decides: live_only skips
+ * cgroups before their first exec (the container runtime's set-up); the
+ * runtime's tasks are never held.
  */
-static __always_inline bool enforced_policy(struct enforced *e, __u32 kind, bool live_only)
+static __always_inline bool enforced_policy_in(struct enforced *e, __u64 cgroup_id, __u32 kind,
+					       bool live_only)
 {
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->cgroup = bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id);
-	if (!e->cgroup)
-		return false;
-	if (live_only && !(e->cgroup->flags & FP_ENFORCE_LIVE))
-		return false;
-	if ((e->cgroup->flags & FP_ENFORCE_CONTAINERS) && runtime_task())
-		return false;
+	struct fp_held_process *h = NULL;
+
+	if (any_held_process()) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		h = bpf_map_lookup_elem(&held_processes, &tgid);
+	}
+	e->left = h != NULL;
+	if (h) {
+		e->cgroup_id = h->cgroup_id;
+		e->cgroup = &h->held;
+	} else {
+		e->cgroup_id = cgroup_id;
+		e->cgroup = bpf_map_lookup_elem(&enforced_cgroups, &e->cgroup_id);
+		if (!e->cgroup)
+			return false;
+		if (live_only && !(e->cgroup->flags & FP_ENFORCE_LIVE))
+			return false;
+		if ((e->cgroup->flags & FP_ENFORCE_CONTAINERS) && runtime_task())
+			return false;
+	}
 	e->policy_id = e->cgroup->policy_id;
 	e->policy = bpf_map_lookup_elem(&policies, &e->policy_id);
 	if (!e->policy || !(e->policy->governs & (1U << kind)))
 		return false;
 	ecount(kind, FP_ECOUNT_CHECKED);
 	return true;
+}
+
+/* enforced_policy is enforced_policy_in the current process's cgroup. */
+static __always_inline bool enforced_policy(struct enforced *e, __u32 kind, bool live_only)
+{
+	return enforced_policy_in(e, bpf_get_current_cgroup_id(), kind, live_only);
 }
 
 /*
@@ -307,6 +386,9 @@ static __always_inline struct fp_violation_event *begin_report(const struct enfo
 	ev->flags = 0;
 	ev->port = 0;
 	ev->protocol = 0;
+	ev->target_cgroup_id = 0;
+	ev->target_pid = 0;
+	ev->_pad2 = 0;
 	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
 	__builtin_memset(ev->_pad, 0, sizeof(ev->_pad));
 	ev->path[0] = 0;

@@ -22,25 +22,22 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline int check_exec(struct file *file, __u32 old_tid, bool can_deny)
+/*
+ * held_from_here says whether rules apply to an exec in the enforced cgroup
+ * ec, and keeps the cgroup's lifecycle: the runtime's execs are not held,
+ * a container not classified yet stops, the first exec makes the cgroup
+ * live.
+ */
+static __always_inline bool held_from_here(struct fp_enforced_cgroup *ec, __u32 old_tid)
 {
-	struct fp_violation_event *ev;
-	struct path_scratch *s;
-	struct enforced e;
-	__u32 flags = 0, off, what;
-	__u64 id = bpf_get_current_cgroup_id();
-	struct fp_enforced_cgroup *ec = bpf_map_lookup_elem(&enforced_cgroups, &id);
-
-	if (!ec)
-		return 0;
 	if ((ec->flags & FP_ENFORCE_CONTAINERS) && runtime_exec(old_tid))
-		return 0;
+		return false;
 	if ((ec->flags & FP_ENFORCE_PENDING) && (ec->flags & FP_ENFORCE_INHERITED)) {
 		/* A container not classified yet: hold it before its first
 		 * instruction until user space decides which policy, if any,
 		 * applies. The new program has not run; nothing is lost. */
 		bpf_send_signal(SIGSTOP);
-		return 0;
+		return false;
 	}
 	if (!(ec->flags & FP_ENFORCE_LIVE)) {
 		/* A plain store: every writer sets the same bit. */
@@ -51,6 +48,25 @@ static __always_inline int check_exec(struct file *file, __u32 old_tid, bool can
 		 * workload's doing, and the sandbox is no workload container.
 		 * Everything after it is held. */
 		if (ec->flags & FP_ENFORCE_INHERITED)
+			return false;
+	}
+	return true;
+}
+
+static __always_inline int check_exec(struct file *file, __u32 old_tid, bool can_deny)
+{
+	struct fp_violation_event *ev;
+	struct path_scratch *s;
+	struct enforced e;
+	__u32 flags = 0, off, what;
+
+	/* A process that left its policy's cgroups is held by itself: the
+	 * lifecycle of the cgroup it is in now is another workload's. */
+	if (!left_policy_cgroups()) {
+		__u64 id = bpf_get_current_cgroup_id();
+		struct fp_enforced_cgroup *ec = bpf_map_lookup_elem(&enforced_cgroups, &id);
+
+		if (!ec || !held_from_here(ec, old_tid))
 			return 0;
 	}
 	if (!enforced_policy(&e, FP_KIND_EXEC, false))

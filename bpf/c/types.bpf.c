@@ -27,6 +27,7 @@ ANCHOR(fp_connect_event);
 ANCHOR(fp_exec_event);
 ANCHOR(fp_text_range);
 ANCHOR(fp_enforced_cgroup);
+ANCHOR(fp_held_process);
 ANCHOR(fp_path_node);
 ANCHOR(fp_path_key);
 ANCHOR(fp_policy);

@@ -25,6 +25,9 @@ enum fp_kind {
 	FP_KIND_CONNECT = 3,
 	FP_KIND_EXEC = 4,
 	FP_KIND_SYSCALL = 5,
+	/* Enforcement only: a process held to a policy went to a cgroup
+	 * outside it (moved there, or cloned into it). */
+	FP_KIND_CGROUP = 6,
 };
 
 /* fp_watch.flags */
@@ -265,6 +268,18 @@ struct fp_enforced_cgroup {
 	__u32 flags; /* enum fp_enforce_flag */
 };
 
+/*
+ * Value of held_processes: a process that left the cgroups its policy holds
+ * (moved, or cloned, into another cgroup), or a descendant of one. The
+ * policy follows it: enforcer programs look it up before its cgroup.
+ */
+struct fp_held_process {
+	struct fp_enforced_cgroup held;
+	/* The cgroup it left: violations are reported as that cgroup's, so
+	 * they reach the workload the process came from. */
+	__u64 cgroup_id;
+};
+
 /* A node of a path rule tree, and the value of path_rules. */
 struct fp_path_node {
 	__u32 id;         /* this node's id: the parent of its children's keys */
@@ -318,6 +333,8 @@ enum fp_violation_outcome {
 	FP_OUTCOME_DENIED = 2,  /* the operation failed with EPERM */
 	FP_OUTCOME_KILLED = 3,  /* SIGKILL after the operation happened */
 	FP_OUTCOME_DENIED_KILLED = 4, /* failed with EPERM, and SIGKILL */
+	/* Cgroups: the process moved, and its policy still holds it there. */
+	FP_OUTCOME_FOLLOWED = 5,
 };
 
 /* Key of violations_seen: one distinct violation. */
@@ -347,6 +364,11 @@ struct fp_violation_event {
 	__u16 port;
 	__u8 protocol;
 	__u8 _pad[5];
+	/* Cgroups: the process that went (the one reporting, or its child)
+	 * and the cgroup it went to. */
+	__u64 target_cgroup_id;
+	__u32 target_pid;
+	__u32 _pad2;
 	char path[FP_PATH_MAX]; /* files and exec: the path */
 	char exe[FP_PATH_MAX];  /* the program that did it */
 };
@@ -360,6 +382,7 @@ enum fp_enforce_counter_what {
 	FP_ECOUNT_RINGBUF_LOST = 4,
 	FP_ECOUNT_CACHE_HITS = 5, /* opens decided by the verdict cache */
 	FP_ECOUNT_READ_ERROR = 6,
+	FP_ECOUNT_MAP_FULL = 7, /* held_processes had no room for a process */
 };
 
 #endif /* FOOTPRINT_H */

@@ -180,7 +180,10 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 		}
 		counts := res.Counters[c.Kind]
 		rules := "not governed"
-		if governed {
+		switch {
+		case c.Kind == bpf.KindCgroup:
+			rules = "its own cgroups"
+		case governed:
 			rules = "allow-list"
 		}
 		t.AppendRow(table.Row{c.Kind.String(), rules, effect, c.Chosen, counts.Checked, counts.Violations, counts.Reported + counts.Suppressed + counts.RingBufferLost})
@@ -199,12 +202,20 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 	for _, n := range res.Widened {
 		fmt.Fprintf(w, "footprint: note: wider than the policy text: %s\n", n)
 	}
-	var suppressed uint64
-	for _, c := range res.Counters {
-		suppressed += c.Suppressed + c.RingBufferLost
+	var unreported []string
+	for _, c := range res.Choices {
+		if n := res.Counters[c.Kind].Suppressed + res.Counters[c.Kind].RingBufferLost; n > 0 {
+			unreported = append(unreported, fmt.Sprintf("%d %s", n, c.Kind))
+		}
 	}
-	if suppressed > 0 {
-		fmt.Fprintf(w, "footprint: %d distinct violations were acted on but not reported (over the report rate)\n", suppressed)
+	if len(unreported) > 0 {
+		fmt.Fprintf(w, "footprint: distinct violations acted on but not reported (over the report rate): %s\n", strings.Join(unreported, ", "))
+	}
+	if n := res.Counters[bpf.KindCgroup].Unheld; n > 0 {
+		fmt.Fprintf(w, "footprint: warning: %d processes left the command's cgroup when the kernel's table of them was full: they were not held to the policy\n", n)
+	}
+	if res.LeftBehind > 0 {
+		fmt.Fprintf(w, "footprint: %d processes that had left the command's cgroup were killed with it\n", res.LeftBehind)
 	}
 	var after []string
 	for _, c := range res.Choices {
@@ -227,6 +238,8 @@ func governs(p *v1alpha1.EnforcementPolicy, k bpf.Kind) bool {
 		return p.Spec.Connect != nil
 	case bpf.KindExec:
 		return p.Spec.Executables != nil
+	case bpf.KindCgroup:
+		return true // every policy follows its processes
 	}
 	return false
 }

@@ -362,7 +362,7 @@ type NodeEnforcement struct {
 }
 
 // EnforcedKind is a kind of operation a policy governs.
-// +kubebuilder:validation:Enum=capabilities;files;connect;executables
+// +kubebuilder:validation:Enum=capabilities;files;connect;executables;cgroups
 type EnforcedKind string
 
 const (
@@ -374,10 +374,13 @@ const (
 	KindConnect EnforcedKind = "connect"
 	// KindExecutables is program executions.
 	KindExecutables EnforcedKind = "executables"
+	// KindCgroups is processes leaving the policy's cgroups: every policy
+	// governs it, so that moving to another cgroup sheds no rule.
+	KindCgroups EnforcedKind = "cgroups"
 )
 
 // EnforcementEffect is what a node can do about an operation outside a policy.
-// +kubebuilder:validation:Enum=Prevented;KilledAfter;Unavailable
+// +kubebuilder:validation:Enum=Prevented;KilledAfter;FollowsProcess;Unavailable
 type EnforcementEffect string
 
 const (
@@ -386,6 +389,10 @@ const (
 	// EffectKilledAfter means the process is killed once the operation has
 	// happened: it cannot be refused on this kernel.
 	EffectKilledAfter EnforcementEffect = "KilledAfter"
+	// EffectFollowsProcess means the operation (leaving the policy's
+	// cgroups) cannot be refused, and the policy holds the process, and
+	// what it starts, wherever it went.
+	EffectFollowsProcess EnforcementEffect = "FollowsProcess"
 	// EffectUnavailable means the node cannot enforce this kind at all.
 	EffectUnavailable EnforcementEffect = "Unavailable"
 )

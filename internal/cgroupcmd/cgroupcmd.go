@@ -78,6 +78,10 @@ func Run(ctx context.Context, cg *cgroupfs.Cgroup, opts Options) (Result, error)
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
+	// A process that left the cgroup may hold the command's output open
+	// for as long as it lives: once the command has exited, its output is
+	// waited for this long only.
+	cmd.WaitDelay = outputGrace
 	if opts.MountNamespace {
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
 	}
@@ -147,6 +151,9 @@ wait:
 	tick()
 	return res, nil
 }
+
+// outputGrace is how long the command's output is read after it exits.
+const outputGrace = 2 * time.Second
 
 // stop asks the command to exit with SIGTERM and, after the grace period,
 // kills everything in its cgroup.

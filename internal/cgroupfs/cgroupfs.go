@@ -117,6 +117,33 @@ func ID(path string) (uint64, error) {
 	return binary.NativeEndian.Uint64(b), nil
 }
 
+// PathByID returns the directory of the cgroup with id below mount, the
+// cgroup v2 mount: the way back from an id a BPF program reported. It
+// fails when the cgroup is gone or lies outside what mount shows.
+func PathByID(mount string, id uint64) (string, error) {
+	probe, _, err := unix.NameToHandleAt(unix.AT_FDCWD, mount, 0)
+	if err != nil {
+		return "", fmt.Errorf("cgroup %d: %w", id, err)
+	}
+	m, err := unix.Open(mount, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("cgroup %d: %w", id, err)
+	}
+	defer unix.Close(m)
+	b := make([]byte, 8)
+	binary.NativeEndian.PutUint64(b, id)
+	fd, err := unix.OpenByHandleAt(m, unix.NewFileHandle(probe.Type(), b), unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		return "", fmt.Errorf("cgroup %d: %w", id, err)
+	}
+	defer unix.Close(fd)
+	path, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return "", fmt.Errorf("cgroup %d: %w", id, err)
+	}
+	return path, nil
+}
+
 // Cgroup is a cgroup v2 directory.
 type Cgroup struct {
 	Path string

@@ -2,6 +2,9 @@ package cgroupfs
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -76,5 +79,30 @@ func TestMountFromSuggestsWhereToMountCgroup2(t *testing.T) {
 				t.Fatalf("err = %v, want ErrNoCgroup2 saying %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// A cgroup id reported by the kernel leads back to the cgroup's directory
+// while the cgroup exists, and to a clear error once it is gone.
+func TestPathByIDFindsACgroupUntilItIsRemoved(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (open_by_handle_at)")
+	}
+	mount, err := Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := Create(filepath.Join(mount, "footprint", fmt.Sprintf("path-by-id-%d", os.Getpid())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := PathByID(mount, cg.ID); err != nil || got != cg.Path {
+		t.Errorf("PathByID(%d) = %q, %v; want %q", cg.ID, got, err, cg.Path)
+	}
+	if err := cg.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := PathByID(mount, cg.ID); err == nil || !strings.Contains(err.Error(), fmt.Sprint(cg.ID)) {
+		t.Errorf("PathByID of a removed cgroup = %q, %v; want an error naming it", got, err)
 	}
 }

@@ -178,10 +178,12 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 		}
 		images := imageStatus{}
 		for _, pod := range selected {
-			podID := id
-			if podID, err = c.imageHold(p, pod, id, images, seen); err != nil {
-				c.Log.Error(err, "install the Audit copy of a policy for pods running images it was not recorded from", "policy", client.ObjectKeyFromObject(p))
-				podID = id
+			podID, err := c.imageHold(p, pod, id, images, seen)
+			if err != nil {
+				// Enforcing instead could break a new version of the
+				// app; unheld, it is only not reported on.
+				c.Log.Error(err, "install the Audit copy of a policy for a pod running an image it was not recorded from; the pod is not held", "policy", client.ObjectKeyFromObject(p), "pod", client.ObjectKeyFromObject(pod))
+				continue
 			}
 			if len(p.Spec.Selector.Containers) > 0 {
 				named[podID] = p.Spec.Selector.Containers

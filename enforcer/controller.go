@@ -177,6 +177,7 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 			continue
 		}
 		images := imageStatus{}
+		c.keepAuditCopy(p, seen)
 		for _, pod := range selected {
 			podID, err := c.imageHold(p, pod, id, images, seen)
 			if err != nil {

@@ -19,6 +19,30 @@ import (
 // being refused, while the recording controller records them.
 const auditCopySuffix = "/audit-unrecorded-images"
 
+// keepAuditCopy keeps a policy's Audit copy, once installed on this node,
+// for as long as the policy holds pods in Enforce mode to images, its rules
+// following the policy's: cgroups the kernel created below a pod held to
+// the copy point at it until they go, even after the pod has been moved to
+// the policy itself (promoted), and a removed copy would leave them
+// unrestricted.
+func (c *PolicyController) keepAuditCopy(p *v1alpha1.EnforcementPolicy, seen map[types.UID]bool) {
+	uid := p.UID + auditCopySuffix
+	if _, ok := c.ids[uid]; !ok || p.Spec.Mode != v1alpha1.ModeEnforce || len(p.Spec.Images) == 0 {
+		return
+	}
+	if _, err := c.install(auditCopy(p)); err != nil {
+		c.Log.Error(err, "update the Audit copy of a policy", "policy", p.Namespace+"/"+p.Name)
+	}
+	seen[uid] = true
+}
+
+func auditCopy(p *v1alpha1.EnforcementPolicy) *v1alpha1.EnforcementPolicy {
+	audit := p.DeepCopy()
+	audit.UID += auditCopySuffix
+	audit.Spec.Mode = v1alpha1.ModeAudit
+	return audit
+}
+
 // imageHold returns the kernel policy a selected pod is held to: the
 // policy's own (id), or its Audit copy, installed here when first needed
 // and marked seen so that it stays installed while some pod needs it. It
@@ -31,9 +55,7 @@ func (c *PolicyController) imageHold(p *v1alpha1.EnforcementPolicy, pod *corev1.
 	if d.Mode != v1alpha1.ModeAudit || p.Spec.Mode != v1alpha1.ModeEnforce {
 		return id, nil
 	}
-	audit := p.DeepCopy()
-	audit.UID += auditCopySuffix
-	audit.Spec.Mode = v1alpha1.ModeAudit
+	audit := auditCopy(p)
 	seen[audit.UID] = true
 	return c.install(audit)
 }

@@ -141,20 +141,31 @@ func TestAPodRunningAnImageThePolicyWasNotRecordedFromIsAudited(t *testing.T) {
 		t.Errorf("the status reason %q does not say how to promote the policy", r)
 	}
 
-	// Promoted: the same container is held to the policy in Enforce mode,
-	// and the Audit copy goes.
+	// Promoted: the same container is held to the policy in Enforce mode.
+	// The Audit copy stays while the policy holds pods in Enforce mode to
+	// images (cgroups the kernel made below the pod may still point at it),
+	// and goes with the policy.
 	got.Spec.Images = append(got.Spec.Images, v2)
 	must(t, env.Client.Update(ctx, &got))
 	own, _ := idOf(string(policy.UID))
 	eventually(t, "the container is held to the policy itself", func() bool {
 		c.Reconcile(ctx, policyNodeKey)
 		held, _ := heldBy(podCg.ID)
-		_, auditLeft := idOf(string(policy.UID) + auditCopySuffix)
-		return held == own && !auditLeft
+		return held == own
 	})
 	runIn("connect", allowed, "ok", other, "EPERM")
 	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(policy), &got))
 	if imgs := got.Status.Nodes[0].Images; len(imgs) != 1 || !imgs[0].Recorded || imgs[0].Mode != v1alpha1.ModeEnforce {
 		t.Errorf("status images after promotion = %+v, want app:v2 recorded and enforced", imgs)
 	}
+	if _, kept := idOf(string(policy.UID) + auditCopySuffix); !kept {
+		t.Error("the Audit copy went while the policy still holds pods to images")
+	}
+	must(t, env.Client.Delete(ctx, &got))
+	eventually(t, "the policy and its Audit copy are removed", func() bool {
+		c.Reconcile(ctx, policyNodeKey)
+		_, policyLeft := idOf(string(policy.UID))
+		_, copyLeft := idOf(string(policy.UID) + auditCopySuffix)
+		return !policyLeft && !copyLeft
+	})
 }

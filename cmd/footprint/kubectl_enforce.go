@@ -133,7 +133,11 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 			opts.UnknownImages = v1alpha1.ModeEnforce // not the default: --dry-run shows it
 		}
 	}
+	// A policy of that name generated from elsewhere is applyPolicy's to
+	// refuse, saying so.
+	ours := current != nil && policyProfile(current) == want.Spec.Profile
 	switch {
+	case f.promote && current != nil && !ours:
 	case f.promote:
 		if current == nil {
 			return fmt.Errorf("there is no EnforcementPolicy %s in namespace %s to promote: create it with %s",
@@ -150,7 +154,7 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 			fmt.Fprintf(out, "Dry run: nothing changed. Apply with: %s\n", s.hint("enforce", profileName, "--promote", "-n", s.namespace))
 			return nil
 		}
-	case current != nil && len(current.Spec.Images) > 0:
+	case ours && len(current.Spec.Images) > 0:
 		if added := profiles.NewImages(current.Spec.Images, want.Spec.Images); len(added) > 0 {
 			return fmt.Errorf("profile %s holds images that EnforcementPolicy %s was not recorded from (%s); pods running them are held as its spec.unknownImages says (%s) until a person promotes the policy: review what promoting changes with %s, and apply it with --promote",
 				profileName, want.Name, imageList(added), cmp.Or(current.Spec.UnknownImages, v1alpha1.ModeAudit), s.hint("enforce", profileName, "--promote", "--dry-run", "-n", s.namespace))

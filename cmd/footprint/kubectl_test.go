@@ -647,6 +647,15 @@ func TestKubectlPlugin(t *testing.T) {
 			t.Errorf("unknownImages %q after an enforce without --unknown-images, want Enforce kept", pol.Spec.UnknownImages)
 		}
 		k.fails(2, []string{"enforce", "web-nginx", "--unknown-images", "kill", "-n", ns}, `--unknown-images "kill": use audit`)
+		// A policy of the name from elsewhere is not promoted either.
+		create(t, &v1alpha1.EnforcementPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "handmade", Namespace: ns},
+			Spec:       v1alpha1.EnforcementPolicySpec{Images: []v1alpha1.Image{v1}, Selector: &v1alpha1.PolicySelector{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}}},
+		})
+		r := k.fails(1, []string{"enforce", "web-nginx", "--name", "handmade", "--promote", "-n", ns}, "EnforcementPolicy handmade in namespace "+ns+" was not generated from a profile")
+		if strings.Contains(r.stdout, "Promoting") {
+			t.Errorf("a policy that is not the profile's was shown as promoted:\n%s", r.stdout)
+		}
 	})
 
 	t.Run("violations", func(t *testing.T) {

@@ -169,13 +169,39 @@ func (c *RecordingController) policySelections(ctx context.Context) ([]Selection
 			errs = append(errs, err)
 			continue
 		}
+		kinds := policyKinds(&p.Spec)
+		if kinds == 0 {
+			continue // it enforces nothing the kernel records
+		}
 		for _, pod := range pods {
 			if d := DecidePod(&p.Spec, pod); len(d.Record) > 0 {
-				sels = append(sels, Selection{Policy: p.Name, Namespace: p.Namespace, Kinds: bpf.AllKinds, Containers: d.Record, Pods: []*corev1.Pod{pod}})
+				sels = append(sels, Selection{Policy: p.Name, Namespace: p.Namespace, Kinds: kinds, Containers: d.Record, Pods: []*corev1.Pod{pod}})
 			}
 		}
 	}
 	return sels, errors.Join(errs...)
+}
+
+// policyKinds are the kinds a policy enforces, the ones recorded for it:
+// a kind its profile did not record stays unrecorded, or promoting the
+// policy would enforce it from the new image's pods alone.
+func policyKinds(spec *v1alpha1.EnforcementPolicySpec) bpf.KindSet {
+	var kinds []v1alpha1.RecordedKind
+	for kind, enforced := range map[v1alpha1.RecordedKind]bool{
+		v1alpha1.RecordCapabilities: spec.Capabilities != nil,
+		v1alpha1.RecordFiles:        spec.Files != nil,
+		v1alpha1.RecordConnections:  spec.Connect != nil,
+		v1alpha1.RecordExecutables:  spec.Executables != nil,
+		v1alpha1.RecordSyscalls:     spec.Syscalls != nil,
+	} {
+		if enforced {
+			kinds = append(kinds, kind)
+		}
+	}
+	if len(kinds) == 0 {
+		return 0
+	}
+	return kindsOf(kinds)
 }
 
 // selectionKey names what a selection records of a pod.

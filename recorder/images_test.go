@@ -111,6 +111,7 @@ func TestAPodRunningANewImageIsRecordedIntoItsPolicysProfile(t *testing.T) {
 			Selector: &v1alpha1.PolicySelector{Workload: &v1alpha1.WorkloadReference{Kind: "Deployment", Name: "web"}, Containers: []string{"app"}},
 			Mode:     v1alpha1.ModeEnforce,
 			Images:   []v1alpha1.Image{imageV1},
+			Files:    &v1alpha1.FileRules{Allow: []v1alpha1.FileRule{{Path: "/etc/app.conf", Access: []v1alpha1.FileAccessMode{"read"}}}},
 			Profile:  "web-app",
 		},
 	}
@@ -172,6 +173,11 @@ func TestAPodRunningANewImageIsRecordedIntoItsPolicysProfile(t *testing.T) {
 	src := stored.Spec.Sources[0]
 	if src.Policy != policy.Name || src.Recording != "" || src.Pod != pod.Name || !reflect.DeepEqual(src.Images, []v1alpha1.Image{imageV2}) {
 		t.Errorf("source = %+v, want the policy's, for pod %s, image %+v", src, pod.Name, imageV2)
+	}
+	// Only the kinds the policy enforces are recorded for it: promoting
+	// it must not start enforcing a kind from the new image's pods alone.
+	if _, ok := src.Backends["files"]; !ok || len(src.Backends) != 1 {
+		t.Errorf("the source names backends %v, want files alone (the policy enforces files only)", src.Backends)
 	}
 
 	// Promoted: nothing of the pod is recorded any more.

@@ -306,7 +306,9 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 			Backends:  map[string]string{},
 		}
 		for _, c := range n.rec.Choices() {
-			if c.Chosen != "" {
+			// Only the kinds this selection records: a generated policy
+			// enforces the kinds its profile's sources name.
+			if c.Chosen != "" && s.Kinds.Has(c.Kind) {
 				src.Backends[c.Kind.String()] = c.Chosen
 			}
 		}

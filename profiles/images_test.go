@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -233,4 +234,20 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// BenchmarkDecideImage is the agent's cost per selected container and
+// reconcile, with a policy bound to as many images as its schema allows.
+func BenchmarkDecideImage(b *testing.B) {
+	policy := &v1alpha1.EnforcementPolicySpec{Mode: v1alpha1.ModeEnforce}
+	for i := range 256 {
+		policy.Images = append(policy.Images, v1alpha1.Image{Name: fmt.Sprintf("docker.io/library/app:v%d", i), Digest: fmt.Sprintf("sha256:%064x", i)})
+	}
+	unknown := ImageFromStatus("docker.io/library/app:next", "docker.io/library/app@"+digestB)
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := DecideImage(policy, unknown); d.Recorded {
+			b.Fatal("an unknown image was taken for a recorded one")
+		}
+	}
 }

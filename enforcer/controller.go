@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
@@ -166,7 +165,7 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 		seen[p.UID] = true
 		id, err := c.install(p)
 		if err != nil {
-			c.setStatus(ctx, p, err)
+			c.setStatus(ctx, p, nil, err)
 			continue
 		}
 		if len(p.Spec.Selector.Containers) > 0 {
@@ -177,10 +176,22 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 			c.Log.Error(err, "select pods", "policy", client.ObjectKeyFromObject(p))
 			continue
 		}
+		images := imageStatus{}
+		c.keepAuditCopy(p, seen)
 		for _, pod := range selected {
-			c.cgroupsFor(p, pod, id, want, pods)
+			podID, err := c.imageHold(p, pod, id, images, seen)
+			if err != nil {
+				// Enforcing instead could break a new version of the
+				// app; unheld, it is only not reported on.
+				c.Log.Error(err, "install the Audit copy of a policy for a pod running an image it was not recorded from; the pod is not held", "policy", client.ObjectKeyFromObject(p), "pod", client.ObjectKeyFromObject(pod))
+				continue
+			}
+			if len(p.Spec.Selector.Containers) > 0 {
+				named[podID] = p.Spec.Selector.Containers
+			}
+			c.cgroupsFor(p, pod, podID, want, pods)
 		}
-		c.setStatus(ctx, p, nil)
+		c.setStatus(ctx, p, images.list(), nil)
 	}
 	// Containers whose first exec stopped them for a pending hold: holding
 	// them here (their name is in the pod's status already) continues them,
@@ -278,38 +289,8 @@ func (c *PolicyController) policyID(uid types.UID) uint32 {
 
 // selectedPods lists the pods on this node a policy selects.
 func (c *PolicyController) selectedPods(ctx context.Context, p *v1alpha1.EnforcementPolicy) ([]*corev1.Pod, error) {
-	sel := p.Spec.Selector
-	selector := labels.Everything()
-	if sel.PodSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(sel.PodSelector)
-		if err != nil {
-			return nil, fmt.Errorf("spec.selector.podSelector: %w", err)
-		}
-		selector = s
-	}
-	var list corev1.PodList
-	if err := c.Client.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
-		return nil, err
-	}
-	var out []*corev1.Pod
-	for i := range list.Items {
-		pod := &list.Items[i]
-		if pod.Spec.NodeName != c.Node || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		if sel.Workload != nil {
-			c.workloadsOnce.Do(func() { c.workloads = recorder.NewWorkloads(c.APIReader) })
-			w, err := c.workloads.Of(ctx, pod)
-			if err != nil {
-				return nil, err
-			}
-			if w.Kind != sel.Workload.Kind || w.Name != sel.Workload.Name {
-				continue
-			}
-		}
-		out = append(out, pod)
-	}
-	return out, nil
+	c.workloadsOnce.Do(func() { c.workloads = recorder.NewWorkloads(c.APIReader) })
+	return recorder.PolicyPods(ctx, c.Client, c.workloads, c.Node, p)
 }
 
 // cgroupsFor adds the cgroups that hold a pod's selected containers to a
@@ -348,8 +329,8 @@ func (c *PolicyController) cgroupsFor(p *v1alpha1.EnforcementPolicy, pod *corev1
 
 // setStatus reports this node's enforcement of a policy: the backend and
 // effect per kind, or why the policy cannot be installed.
-func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.EnforcementPolicy, installErr error) {
-	node := v1alpha1.NodeEnforcement{Node: c.Node}
+func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.EnforcementPolicy, images []v1alpha1.ImageEnforcement, installErr error) {
+	node := v1alpha1.NodeEnforcement{Node: c.Node, Images: images}
 	if p.Spec.Syscalls != nil {
 		node.SeccompProfile = generator.SeccompLocalhostProfile(p.Namespace, p.Name)
 	}
@@ -440,6 +421,9 @@ func (c *PolicyController) Start(ctx context.Context) error {
 	}
 	go func() {
 		<-ctx.Done()
+		// Before the Enforcer closes: a replaced version's rules are
+		// otherwise deleted by a timer, from maps that are gone by then.
+		c.installer.Close()
 		rd.Close()
 	}()
 	go c.classifyLoop(ctx)

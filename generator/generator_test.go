@@ -544,3 +544,38 @@ func TestWouldDenyIsEmptyForTheProfileAPolicyCameFrom(t *testing.T) {
 		}
 	}
 }
+
+// A policy is bound to the images its profile was recorded from, and its
+// YAML says what happens to a pod running another.
+func TestPolicyCarriesTheProfilesImages(t *testing.T) {
+	v1 := v1alpha1.Image{Name: "docker.io/library/web:v1", Digest: "sha256:" + strings.Repeat("a", 64)}
+	v2 := v1alpha1.Image{Name: "docker.io/library/web:v2", Digest: "sha256:" + strings.Repeat("b", 64)}
+	p := &v1alpha1.Profile{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-app", Namespace: "shop"},
+		Spec: v1alpha1.ProfileSpec{
+			Workload: &v1alpha1.WorkloadReference{Kind: "Deployment", Name: "web"}, Container: "app",
+			Sources: []v1alpha1.Source{
+				{Node: "n1", Pod: "web-1", Images: []v1alpha1.Image{v2}},
+				{Node: "n2", Pod: "web-2", Images: []v1alpha1.Image{{Name: v1.Name}, v1}},
+			},
+		},
+	}
+	g, err := Policy(p, PolicyOptions{Mode: v1alpha1.ModeEnforce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := g.Policy.Spec.Images, []v1alpha1.Image{v1, v2}; !slices.Equal(got, want) {
+		t.Errorf("spec.images = %+v, want %+v", got, want)
+	}
+	data, err := PolicyYAML(p, PolicyOptions{Mode: v1alpha1.ModeEnforce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "held\n  # in Audit and recorded into the profile until the policy is promoted") {
+		t.Errorf("the policy's YAML does not say what happens to another image:\n%s", data)
+	}
+	p.Spec.Sources = nil
+	if g, err := Policy(p, PolicyOptions{}); err != nil || g.Policy.Spec.Images != nil {
+		t.Errorf("a profile without images made spec.images %+v (err %v), want none: the policy is not bound", g.Policy.Spec.Images, err)
+	}
+}

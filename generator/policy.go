@@ -26,6 +26,10 @@ type PolicyOptions struct {
 	Mode v1alpha1.EnforcementMode
 	// Action is Deny (the default) or Kill.
 	Action v1alpha1.EnforcementAction
+	// UnknownImages is the mode for pods running an image the profile was
+	// not recorded from; empty leaves it to the API server's default
+	// (Audit).
+	UnknownImages v1alpha1.EnforcementMode
 	// PodSelector, when set, narrows the selector to pods with these labels.
 	PodSelector *metav1.LabelSelector
 	// AllowDirectories widen the policy on purpose: each directory becomes
@@ -72,7 +76,8 @@ func Policy(p *v1alpha1.Profile, opts PolicyOptions) (*GeneratedPolicy, error) {
 	policy := &v1alpha1.EnforcementPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "EnforcementPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.Namespace},
-		Spec:       v1alpha1.EnforcementPolicySpec{Mode: mode, Action: action, Profile: p.Name},
+		Spec: v1alpha1.EnforcementPolicySpec{Mode: mode, Action: action, Profile: p.Name,
+			Images: profiles.ImagesOf(spec), UnknownImages: opts.UnknownImages},
 	}
 	if p.Name != "" {
 		policy.Annotations = map[string]string{AnnotationProfile: p.Name}
@@ -453,6 +458,11 @@ func (g *GeneratedPolicy) annotate(root *yaml.Node) {
 		for i, r := range e.Allow {
 			commentLine(root, g.executableNotes[r.Path], "spec", "executables", "allow", i)
 		}
+	}
+	if len(spec.Images) > 0 {
+		commentAbove(root, "The images the profile was recorded from. A selected pod running another image is held\n"+
+			"in Audit and recorded into the profile until the policy is promoted to it\n"+
+			"(kubectl footprint enforce PROFILE --promote); spec.unknownImages: Enforce holds it to the policy instead.", "spec", "images")
 	}
 	if s := spec.Syscalls; s != nil {
 		commentLine(root, "the system calls recorded; the kernel refuses others before they run (seccomp): "+

@@ -160,6 +160,9 @@ import_images() {
 # deploy/kustomization.yaml names it) and the walkthrough's workload (examples/webapp, with busybox
 # for what the workload never runs). Rebuilt every time (go build is cached), imported when changed.
 WEBAPP_IMAGE=footprint.dev/webapp:dev
+# The same app with another configuration file: another image digest, for the walkthrough's
+# "a new version of the app" (a policy is bound to the images it was recorded from).
+WEBAPP_IMAGE_V2=footprint.dev/webapp:v2
 project_images() {
 	local w links=() a sum
 	need_root
@@ -175,7 +178,11 @@ project_images() {
 	python3 "$ROOT/test/cluster/mkimage.py" "$w/webapp.tar" "$WEBAPP_IMAGE" '["/webapp"]' \
 		"$w/webapp=webapp" "$w/config=etc/webapp/config,644" "$w/shadow=etc/shadow,600" \
 		/bin/busybox=bin/busybox "${links[@]}" >/dev/null
-	for a in agent webapp; do
+	printf 'footprint walkthrough, version 2\n' >"$w/config-v2"
+	python3 "$ROOT/test/cluster/mkimage.py" "$w/webapp-v2.tar" "$WEBAPP_IMAGE_V2" '["/webapp"]' \
+		"$w/webapp=webapp" "$w/config-v2=etc/webapp/config,644" "$w/shadow=etc/shadow,600" \
+		/bin/busybox=bin/busybox "${links[@]}" >/dev/null
+	for a in agent webapp webapp-v2; do
 		sum=$(sha256sum "$w/$a.tar" | cut -c1-16)
 		if [ "$(cat "$STATE/image-$a" 2>/dev/null)" != "$sum" ]; then
 			ctr_ images import "$w/$a.tar" >&2

@@ -361,10 +361,10 @@ func foldCollapsed(into, from []v1alpha1.Collapse) []v1alpha1.Collapse {
 }
 
 // sourceKey identifies where and from when entries were observed. Two
-// snapshots of the same recording of the same pod (an agent flushing twice)
+// snapshots of the same recording (or policy) of the same pod (an agent flushing twice)
 // share a key and fold into one source; two local runs differ by start time.
 func sourceKey(s v1alpha1.Source) string {
-	return strings.Join([]string{s.Node, s.Pod, s.Recording, s.FirstSeen.UTC().Format("2006-01-02T15:04:05.999999999Z")}, "\x00")
+	return strings.Join([]string{s.Node, s.Pod, s.Recording, s.Policy, s.FirstSeen.UTC().Format("2006-01-02T15:04:05.999999999Z")}, "\x00")
 }
 
 func foldSources(into, from []v1alpha1.Source) []v1alpha1.Source {
@@ -373,6 +373,7 @@ func foldSources(into, from []v1alpha1.Source) []v1alpha1.Source {
 	for _, list := range [][]v1alpha1.Source{into, from} {
 		for _, s := range list {
 			s = *s.DeepCopy()
+			s.Images = NormalizeImages(s.Images)
 			key := sourceKey(s)
 			i, ok := index[key]
 			if !ok {
@@ -389,6 +390,9 @@ func foldSources(into, from []v1alpha1.Source) []v1alpha1.Source {
 			x.Events = max(x.Events, s.Events)
 			x.LostRecords = max(x.LostRecords, s.LostRecords)
 			x.Kernel = minKnown(x.Kernel, s.Kernel)
+			// A container restarted with another image is one source
+			// that ran both: a policy must know each.
+			x.Images = NormalizeImages(append(x.Images, s.Images...))
 			for kind, backend := range s.Backends {
 				if x.Backends == nil {
 					x.Backends = map[string]string{}
@@ -405,6 +409,9 @@ func foldSources(into, from []v1alpha1.Source) []v1alpha1.Source {
 			return c
 		}
 		if c := strings.Compare(a.Recording, b.Recording); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Policy, b.Policy); c != 0 {
 			return c
 		}
 		return a.FirstSeen.Compare(b.FirstSeen.Time)

@@ -74,6 +74,9 @@ func ValidateProfile(p *v1alpha1.Profile) field.ErrorList {
 		errs = append(errs, validateCount(e.Count, path.Child("count"))...)
 	}
 	errs = append(errs, ValidateSyscalls(p.Spec.Syscalls, spec.Child("syscalls"))...)
+	for i, src := range p.Spec.Sources {
+		errs = append(errs, validateImages(src.Images, spec.Child("sources").Index(i).Child("images"))...)
+	}
 	for i, c := range p.Spec.Collapsed {
 		if c.Glob == "" {
 			errs = append(errs, field.Required(spec.Child("collapsed").Index(i).Child("glob"), "the glob that replaced the entries"))
@@ -192,6 +195,12 @@ func validatePolicySpec(spec *v1alpha1.EnforcementPolicySpec, path *field.Path) 
 	default:
 		errs = append(errs, field.NotSupported(path.Child("mode"), spec.Mode, []string{string(v1alpha1.ModeAudit), string(v1alpha1.ModeEnforce)}))
 	}
+	switch spec.UnknownImages {
+	case "", v1alpha1.ModeAudit, v1alpha1.ModeEnforce:
+	default:
+		errs = append(errs, field.NotSupported(path.Child("unknownImages"), spec.UnknownImages, []string{string(v1alpha1.ModeAudit), string(v1alpha1.ModeEnforce)}))
+	}
+	errs = append(errs, validateImages(spec.Images, path.Child("images"))...)
 	switch spec.Action {
 	case "", v1alpha1.ActionDeny, v1alpha1.ActionKill:
 	default:

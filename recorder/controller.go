@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -77,6 +78,7 @@ func (c *RecordingController) SetupWithManager(mgr ctrl.Manager) error {
 	err := builder.ControllerManagedBy(mgr).
 		Named("profilerecording").
 		Watches(&v1alpha1.ProfileRecording{}, toNode).
+		Watches(&v1alpha1.EnforcementPolicy{}, toNode).
 		Watches(&corev1.Pod{}, toNode).
 		WatchesRawSource(containers.PodCgroupSource(c.Recorder.resolver, nodeKey, c.Log)).
 		Complete(c)
@@ -122,6 +124,11 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 		}
 		sels = append(sels, sel)
 	}
+	policySels, err := c.policySelections(ctx)
+	if err != nil {
+		c.Log.Error(err, "select pods running images their policy was not recorded from")
+	}
+	sels = append(sels, policySels...)
 	// A recording that ended or a pod that went: take the last snapshot
 	// of what it recorded before the kernel forgets it.
 	if dropsSomething(c.Recorder.Selections(), sels) {
@@ -139,18 +146,81 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 	return reconcile.Result{}, nil
 }
 
+// policySelections are the pods on this node that run an image their
+// EnforcementPolicy was not recorded from, with the containers that run
+// it: they are recorded into the policy's profile, as a source of their
+// own, until a person promotes the policy to the image. One selection per
+// pod, because pods of one workload differ in the middle of a rollout.
+func (c *RecordingController) policySelections(ctx context.Context) ([]Selection, error) {
+	var policies v1alpha1.EnforcementPolicyList
+	if err := c.Client.List(ctx, &policies); err != nil {
+		return nil, fmt.Errorf("list enforcement policies: %w", err)
+	}
+	c.workloadsOnce.Do(func() { c.workloads = NewWorkloads(c.APIReader) })
+	var sels []Selection
+	var errs []error
+	for i := range policies.Items {
+		p := &policies.Items[i]
+		if p.DeletionTimestamp != nil || p.Spec.Selector == nil || len(p.Spec.Images) == 0 {
+			continue
+		}
+		pods, err := PolicyPods(ctx, c.Client, c.workloads, c.Node, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		kinds := policyKinds(&p.Spec)
+		if kinds == 0 {
+			continue // it enforces nothing the kernel records
+		}
+		for _, pod := range pods {
+			if d := DecidePod(&p.Spec, pod); len(d.Record) > 0 {
+				sels = append(sels, Selection{Policy: p.Name, Namespace: p.Namespace, Kinds: kinds, Containers: d.Record, Pods: []*corev1.Pod{pod}})
+			}
+		}
+	}
+	return sels, errors.Join(errs...)
+}
+
+// policyKinds are the kinds a policy enforces, the ones recorded for it:
+// a kind its profile did not record stays unrecorded, or promoting the
+// policy would enforce it from the new image's pods alone.
+func policyKinds(spec *v1alpha1.EnforcementPolicySpec) bpf.KindSet {
+	var kinds []v1alpha1.RecordedKind
+	for kind, enforced := range map[v1alpha1.RecordedKind]bool{
+		v1alpha1.RecordCapabilities: spec.Capabilities != nil,
+		v1alpha1.RecordFiles:        spec.Files != nil,
+		v1alpha1.RecordConnections:  spec.Connect != nil,
+		v1alpha1.RecordExecutables:  spec.Executables != nil,
+		v1alpha1.RecordSyscalls:     spec.Syscalls != nil,
+	} {
+		if enforced {
+			kinds = append(kinds, kind)
+		}
+	}
+	if len(kinds) == 0 {
+		return 0
+	}
+	return kindsOf(kinds)
+}
+
+// selectionKey names what a selection records of a pod.
+func selectionKey(s Selection, pod *corev1.Pod) string {
+	return s.Namespace + "/" + s.Recording + "/" + s.Policy + "/" + string(pod.UID)
+}
+
 // dropsSomething says whether going from old to new selections stops
 // recording a pod of some recording.
 func dropsSomething(old, new []Selection) bool {
 	kept := map[string]bool{}
 	for _, s := range new {
 		for _, p := range s.Pods {
-			kept[s.Namespace+"/"+s.Recording+"/"+string(p.UID)] = true
+			kept[selectionKey(s, p)] = true
 		}
 	}
 	for _, s := range old {
 		for _, p := range s.Pods {
-			if !kept[s.Namespace+"/"+s.Recording+"/"+string(p.UID)] {
+			if !kept[selectionKey(s, p)] {
 				return true
 			}
 		}
@@ -242,6 +312,9 @@ func (c *RecordingController) collect(ctx context.Context) error {
 		}
 	}
 	for _, sel := range c.Recorder.Selections() {
+		if sel.Recording == "" {
+			continue // a policy's: no recording to report to
+		}
 		key := client.ObjectKey{Namespace: sel.Namespace, Name: sel.Recording}
 		if err := c.reportStatus(ctx, key, c.shareOf(ctx, sel, snaps, backends), c.Now()); err != nil {
 			c.Log.Error(err, "report recording status", "recording", key)

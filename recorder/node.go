@@ -28,6 +28,10 @@ type Selection struct {
 	// Recording is the ProfileRecording's name; its namespace is the
 	// pods'.
 	Recording string
+	// Policy, for a selection that no recording made, is the
+	// EnforcementPolicy whose pods run an image it was not recorded from:
+	// they are recorded into its profile until it is promoted.
+	Policy    string
 	Namespace string
 	// Kinds are the kinds of event it records.
 	Kinds bpf.KindSet
@@ -45,6 +49,7 @@ func (s Selection) selects(container string) bool {
 // cumulative profile of that source, as profilestore.Store.Merge takes it.
 type Snapshot struct {
 	Recording string
+	Policy    string
 	Pod       *corev1.Pod
 	Container string
 	Spec      v1alpha1.ProfileSpec
@@ -291,13 +296,19 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 			Node:      n.node,
 			Pod:       pod.Name,
 			Recording: s.Recording,
+			Policy:    s.Policy,
+			// What the container ran; a spec naming another image (not
+			// started yet) is not what these entries come from.
+			Images:    ranImage(pod, k.container),
 			Kernel:    n.kernel,
 			FirstSeen: metav1.NewTime(first.Truncate(time.Second)),
 			LastSeen:  metav1.NewTime(time.Now().Truncate(time.Second)),
 			Backends:  map[string]string{},
 		}
 		for _, c := range n.rec.Choices() {
-			if c.Chosen != "" {
+			// Only the kinds this selection records: a generated policy
+			// enforces the kinds its profile's sources name.
+			if c.Chosen != "" && s.Kinds.Has(c.Kind) {
 				src.Backends[c.Kind.String()] = c.Chosen
 			}
 		}
@@ -307,7 +318,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		for _, c := range counters {
 			src.LostRecords += int64(c.MapFull)
 		}
-		out = append(out, Snapshot{Recording: s.Recording, Pod: pod, Container: k.container, Spec: spec, Source: src})
+		out = append(out, Snapshot{Recording: s.Recording, Policy: s.Policy, Pod: pod, Container: k.container, Spec: spec, Source: src})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Pod.Name != out[j].Pod.Name {
@@ -364,5 +375,8 @@ func KernelRelease() string {
 
 // String describes a selection for logs.
 func (s Selection) String() string {
+	if s.Policy != "" {
+		return fmt.Sprintf("%s/%s (policy, %d pods running images it was not recorded from)", s.Namespace, s.Policy, len(s.Pods))
+	}
 	return fmt.Sprintf("%s/%s (%d pods)", s.Namespace, s.Recording, len(s.Pods))
 }

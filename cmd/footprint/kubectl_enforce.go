@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,13 +17,15 @@ import (
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
 
 type kubeEnforceFlags struct {
 	mode, action, name string
+	unknownImages      string
 	allowDirs          []string
-	dryRun             bool
+	dryRun, promote    bool
 }
 
 func newKubeEnforceCommand(kf *kubeFlags) *cobra.Command {
@@ -40,12 +43,23 @@ PolicyViolation events (see the violations command) and allowed. After a quiet
 period, run it again with --mode enforce: they are refused (--action deny, the
 default: the call fails with EPERM) or the process is killed (--action kill).
 
+The policy is bound to the images its profile was recorded from. A selected pod
+that runs another image (a new version of the app) is held in Audit and recorded
+into the same profile, and the policy's status lists the image with its mode
+(--unknown-images enforce holds such pods to the policy as it is instead). Once
+the new version has run its normal traffic, --promote binds the policy to the
+images the profile now holds: it shows what that adds to the policy (images and
+rules), then applies it, keeping the policy's mode and action unless --mode or
+--action are given. Without --promote, a policy is never bound to new images.
+
 --dry-run prints the policy, after the API server has checked it, and changes
-nothing.`,
+nothing; with --promote it prints what promoting would change.`,
 		Example: `  kubectl footprint enforce web-nginx --mode audit -n shop
   kubectl footprint violations -f -n shop
   kubectl footprint enforce web-nginx --mode enforce -n shop
-  kubectl footprint enforce web-nginx --mode enforce --action kill --dry-run -n shop`,
+  kubectl footprint enforce web-nginx --mode enforce --action kill --dry-run -n shop
+  kubectl footprint enforce web-nginx --promote --dry-run -n shop
+  kubectl footprint enforce web-nginx --promote -n shop`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("want one profile name, e.g. %s web-nginx --mode audit (got %d arguments)", cmd.CommandPath(), len(args))
@@ -61,7 +75,9 @@ nothing.`,
 	fl.StringVar(&f.action, "action", "deny", "in enforce mode: deny (EPERM) or kill (SIGKILL)")
 	fl.StringVar(&f.name, "name", "", "name of the EnforcementPolicy (default: the profile's name)")
 	fl.StringArrayVar(&f.allowDirs, "allow-dir", nil, "widen the policy on purpose: allow everything below this directory with the access modes seen there (repeatable)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "print the policy (checked by the API server) instead of applying it")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the policy (checked by the API server) instead of applying it; with --promote, what promoting would change")
+	fl.BoolVar(&f.promote, "promote", false, "bind the policy to the images its profile now holds, after showing what that changes")
+	fl.StringVar(&f.unknownImages, "unknown-images", "", "the mode for pods running an image the policy was not recorded from: audit (hold in Audit and record them; the default) or enforce (default: the policy's current choice)")
 	return cmd
 }
 
@@ -73,6 +89,16 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 	action, err := parseAction(f.action)
 	if err != nil {
 		return usagef("%v", err)
+	}
+	var unknownImages v1alpha1.EnforcementMode
+	if f.unknownImages != "" {
+		if unknownImages, err = parseMode(f.unknownImages); err != nil {
+			return usagef("--unknown-images %q: use audit (hold such pods in Audit and record them) or enforce", f.unknownImages)
+		}
+	}
+	if f.promote && len(f.allowDirs) > 0 {
+		// Promotion is about images; widening is a change of its own.
+		return usagef("--promote with --allow-dir: promote first, then widen the policy with --allow-dir in a run of its own")
 	}
 	s, err := kf.connect(cmd)
 	if err != nil {
@@ -87,7 +113,7 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 		return fmt.Errorf("profile %s does not name its workload and container (it was recorded locally and applied by hand?), so a policy from it would select no pods: export it with %s and set spec.selector yourself",
 			profileName, s.hint("export", "policy", profileName, "-n", s.namespace))
 	}
-	opts := generator.PolicyOptions{Name: f.name, Mode: mode, Action: action, AllowDirectories: f.allowDirs}
+	opts := generator.PolicyOptions{Name: f.name, Mode: mode, Action: action, AllowDirectories: f.allowDirs, UnknownImages: unknownImages}
 	gen, err := generator.Policy(p, opts)
 	if err != nil {
 		return fmt.Errorf("generate the EnforcementPolicy from profile %s: %w", profileName, err)
@@ -96,6 +122,44 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 	want.Namespace = s.namespace
 
 	out := cmd.OutOrStdout()
+	current, err := s.currentPolicy(ctx, want.Name)
+	if err != nil {
+		return err
+	}
+	if unknownImages == "" && current != nil {
+		// The choice stays the policy's until it is given again.
+		want.Spec.UnknownImages = current.Spec.UnknownImages
+		if current.Spec.UnknownImages == v1alpha1.ModeEnforce {
+			opts.UnknownImages = v1alpha1.ModeEnforce // not the default: --dry-run shows it
+		}
+	}
+	// A policy of that name generated from elsewhere is applyPolicy's to
+	// refuse, saying so.
+	ours := current != nil && policyProfile(current) == want.Spec.Profile
+	switch {
+	case f.promote && current != nil && !ours:
+	case f.promote:
+		if current == nil {
+			return fmt.Errorf("there is no EnforcementPolicy %s in namespace %s to promote: create it with %s",
+				want.Name, s.namespace, s.hint("enforce", profileName, "--mode", "audit", "-n", s.namespace))
+		}
+		if !cmd.Flags().Changed("mode") {
+			want.Spec.Mode = current.Spec.Mode
+		}
+		if !cmd.Flags().Changed("action") {
+			want.Spec.Action = current.Spec.Action
+		}
+		printPromotion(out, current, want)
+		if f.dryRun {
+			fmt.Fprintf(out, "Dry run: nothing changed. Apply with: %s\n", s.hint("enforce", profileName, "--promote", "-n", s.namespace))
+			return nil
+		}
+	case ours && len(current.Spec.Images) > 0:
+		if added := profiles.NewImages(current.Spec.Images, want.Spec.Images); len(added) > 0 {
+			return fmt.Errorf("profile %s holds images that EnforcementPolicy %s was not recorded from (%s); pods running them are held as its spec.unknownImages says (%s) until a person promotes the policy: review what promoting changes with %s, and apply it with --promote",
+				profileName, want.Name, imageList(added), cmp.Or(current.Spec.UnknownImages, v1alpha1.ModeAudit), s.hint("enforce", profileName, "--promote", "--dry-run", "-n", s.namespace))
+		}
+	}
 	what, before, err := applyPolicy(ctx, s, want, f.dryRun)
 	if err != nil {
 		return err
@@ -113,6 +177,46 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 	}
 	warnStillRecording(ctx, cmd.ErrOrStderr(), s, p)
 	return nil
+}
+
+// currentPolicy is the EnforcementPolicy of that name, or nil when there
+// is none.
+func (s *kubeSession) currentPolicy(ctx context.Context, name string) (*v1alpha1.EnforcementPolicy, error) {
+	var pol v1alpha1.EnforcementPolicy
+	err := s.c.Get(ctx, client.ObjectKey{Namespace: s.namespace, Name: name}, &pol)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.explain(fmt.Errorf("read EnforcementPolicy %s in namespace %s: %w", name, s.namespace, err))
+	}
+	return &pol, nil
+}
+
+// printPromotion shows what promoting a policy changes: the images it is
+// bound to and the rules, before they are applied.
+func printPromotion(w io.Writer, current, want *v1alpha1.EnforcementPolicy) {
+	changes := profiles.DiffPolicies(&current.Spec, &want.Spec)
+	added := profiles.NewImages(current.Spec.Images, want.Spec.Images)
+	fmt.Fprintf(w, "Promoting EnforcementPolicy %s/%s to the images profile %s now holds", want.Namespace, want.Name, want.Spec.Profile)
+	if len(added) == 0 {
+		fmt.Fprint(w, " (no new image: it was recorded from each already)")
+	}
+	fmt.Fprintln(w, ":")
+	if len(changes) == 0 {
+		fmt.Fprintln(w, "  nothing changes")
+	}
+	for _, c := range changes {
+		fmt.Fprintln(w, "  "+c.String())
+	}
+}
+
+func imageList(images []v1alpha1.Image) string {
+	names := make([]string, len(images))
+	for i, img := range images {
+		names[i] = profiles.ImageString(img)
+	}
+	return strings.Join(names, ", ")
 }
 
 // warnStillRecording says when the recording that writes the profile is

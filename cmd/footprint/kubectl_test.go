@@ -573,6 +573,91 @@ func TestKubectlPlugin(t *testing.T) {
 		k.fails(1, []string{"enforce", "web", "-n", ns}, "no profile web in namespace "+ns+"; profiles there: web-nginx")
 	})
 
+	t.Run("promote to a new image", func(t *testing.T) {
+		k := kubeCLI{t, kubeconfig}
+		ns := envtest.Namespace(t, c)
+		create(t, webDeployment(ns))
+		v1 := v1alpha1.Image{Name: "docker.io/library/nginx:1.26", Digest: "sha256:" + strings.Repeat("1", 64)}
+		v2 := v1alpha1.Image{Name: "docker.io/library/nginx:1.27", Digest: "sha256:" + strings.Repeat("2", 64)}
+		prof, err := profiles.LoadFile(fixture("web"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof.Namespace = ns
+		for i := range prof.Spec.Sources {
+			prof.Spec.Sources[i].Images = []v1alpha1.Image{v1}
+		}
+		create(t, prof)
+		get := func() *v1alpha1.EnforcementPolicy {
+			t.Helper()
+			pol := &v1alpha1.EnforcementPolicy{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web-nginx"}, pol); err != nil {
+				t.Fatalf("get the EnforcementPolicy: %v", err)
+			}
+			return pol
+		}
+		k.fails(1, []string{"enforce", "web-nginx", "--promote", "-n", ns}, "there is no EnforcementPolicy web-nginx in namespace "+ns+" to promote", "--mode audit")
+		k.ok("enforce", "web-nginx", "--mode", "enforce", "-n", ns)
+		if pol := get(); !slices.Equal(pol.Spec.Images, []v1alpha1.Image{v1}) || pol.Spec.UnknownImages != v1alpha1.ModeAudit {
+			t.Fatalf("policy images %+v, unknownImages %q: want the profile's image and Audit", pol.Spec.Images, pol.Spec.UnknownImages)
+		}
+
+		// The agents held a pod running 1.27 in Audit and recorded it into
+		// the profile, as a source of the policy's.
+		if err := c.Get(ctx, client.ObjectKeyFromObject(prof), prof); err != nil {
+			t.Fatal(err)
+		}
+		at := metav1.NewTime(time.Date(2025, 3, 2, 10, 0, 0, 0, time.UTC))
+		prof.Spec.Sources = append(prof.Spec.Sources, v1alpha1.Source{Node: "node-a", Pod: "web-5c4b-q7z", Policy: "web-nginx", FirstSeen: at, LastSeen: at, Images: []v1alpha1.Image{v2}})
+		prof.Spec.Files = append(prof.Spec.Files, v1alpha1.FileEntry{Path: "/etc/nginx/v2.conf", Access: []v1alpha1.FileAccessMode{"read"}, Count: 1})
+		if err := c.Update(ctx, prof); err != nil {
+			t.Fatal(err)
+		}
+		before := get()
+		k.fails(1, []string{"enforce", "web-nginx", "--mode", "enforce", "-n", ns},
+			"profile web-nginx holds images that EnforcementPolicy web-nginx was not recorded from (docker.io/library/nginx:1.27@sha256:222222222222)",
+			"held as its spec.unknownImages says (Audit)", "footprint kube enforce web-nginx --promote --dry-run -n "+ns)
+		out := k.ok("enforce", "web-nginx", "--promote", "--dry-run", "-n", ns)
+		for _, want := range []string{"Promoting EnforcementPolicy " + ns + "/web-nginx to the images profile web-nginx now holds:",
+			"+ image docker.io/library/nginx:1.27@sha256:222222222222", "+ file /etc/nginx/v2.conf (read)", "Dry run: nothing changed."} {
+			if !strings.Contains(out, want) {
+				t.Errorf("promote --dry-run lacks %q:\n%s", want, out)
+			}
+		}
+		if after := get(); after.ResourceVersion != before.ResourceVersion {
+			t.Error("promote --dry-run changed the policy")
+		}
+		out = k.ok("enforce", "web-nginx", "--promote", "-n", ns)
+		for _, want := range []string{"+ image docker.io/library/nginx:1.27", "web-nginx updated: mode Enforce, action Deny"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("promote lacks %q:\n%s", want, out)
+			}
+		}
+		pol := get()
+		if !slices.Equal(pol.Spec.Images, []v1alpha1.Image{v1, v2}) || pol.Spec.Mode != v1alpha1.ModeEnforce {
+			t.Errorf("promoted policy: images %+v, mode %s; want both images, still Enforce", pol.Spec.Images, pol.Spec.Mode)
+		}
+		if !slices.ContainsFunc(pol.Spec.Files.Allow, func(r v1alpha1.FileRule) bool { return r.Path == "/etc/nginx/v2.conf" }) {
+			t.Errorf("the promoted policy does not allow what the new image did: %+v", pol.Spec.Files.Allow)
+		}
+		// The choice of mode for unknown images stays until given again.
+		k.ok("enforce", "web-nginx", "--mode", "enforce", "--unknown-images", "enforce", "-n", ns)
+		k.ok("enforce", "web-nginx", "--mode", "enforce", "-n", ns)
+		if pol := get(); pol.Spec.UnknownImages != v1alpha1.ModeEnforce {
+			t.Errorf("unknownImages %q after an enforce without --unknown-images, want Enforce kept", pol.Spec.UnknownImages)
+		}
+		k.fails(2, []string{"enforce", "web-nginx", "--unknown-images", "kill", "-n", ns}, `--unknown-images "kill": use audit`)
+		// A policy of the name from elsewhere is not promoted either.
+		create(t, &v1alpha1.EnforcementPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "handmade", Namespace: ns},
+			Spec:       v1alpha1.EnforcementPolicySpec{Images: []v1alpha1.Image{v1}, Selector: &v1alpha1.PolicySelector{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}}},
+		})
+		r := k.fails(1, []string{"enforce", "web-nginx", "--name", "handmade", "--promote", "-n", ns}, "EnforcementPolicy handmade in namespace "+ns+" was not generated from a profile")
+		if strings.Contains(r.stdout, "Promoting") {
+			t.Errorf("a policy that is not the profile's was shown as promoted:\n%s", r.stdout)
+		}
+	})
+
 	t.Run("violations", func(t *testing.T) {
 		k := kubeCLI{t, kubeconfig}
 		ns := envtest.Namespace(t, c)

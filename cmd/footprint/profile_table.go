@@ -154,9 +154,25 @@ func renderProfileTables(w io.Writer, p *v1alpha1.Profile) error {
 	if len(spec.Sources) > 0 {
 		write("\nSOURCES\n")
 		t := newTable(w)
-		t.AppendHeader(table.Row{"Node", "Pod", "Recording", "Kernel", "From", "To", "Events", "Lost"})
+		// Images only where some source names them: a local run has none.
+		withImages := slices.ContainsFunc(spec.Sources, func(s v1alpha1.Source) bool { return len(s.Images) > 0 })
+		header := table.Row{"Node", "Pod", "Recording", "Kernel", "From", "To", "Events", "Lost"}
+		if withImages {
+			header = append(header, "Images")
+		}
+		t.AppendHeader(header)
 		for _, s := range spec.Sources {
-			t.AppendRow(table.Row{s.Node, s.Pod, s.Recording, s.Kernel, timestamp(s.FirstSeen.Time), timestamp(s.LastSeen.Time), s.Events, s.LostRecords})
+			by := s.Recording
+			if s.Policy != "" {
+				// Recorded because it ran an image the policy was not
+				// recorded from.
+				by = "policy " + s.Policy
+			}
+			row := table.Row{s.Node, s.Pod, by, s.Kernel, timestamp(s.FirstSeen.Time), timestamp(s.LastSeen.Time), s.Events, s.LostRecords}
+			if withImages {
+				row = append(row, imageList(s.Images))
+			}
+			t.AppendRow(row)
 		}
 		rightAligned(t, 7, 8)
 		t.Render()

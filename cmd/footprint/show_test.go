@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -82,5 +83,28 @@ func TestShowRefusesBadInput(t *testing.T) {
 	}
 	if _, err := runCLI(t, "show", "nope.yaml"); err == nil || !strings.Contains(err.Error(), "nope.yaml") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// Each source shows the image it ran, and a source an agent recorded for a
+// policy (its pod ran an image the policy was not recorded from) says so.
+func TestShowNamesEachSourcesImages(t *testing.T) {
+	p, err := profiles.LoadFile(fixture("web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := v1alpha1.Image{Name: "docker.io/library/nginx:1.26", Digest: "sha256:" + strings.Repeat("1", 64)}
+	v2 := v1alpha1.Image{Name: "docker.io/library/nginx:1.27", Digest: "sha256:" + strings.Repeat("2", 64)}
+	p.Spec.Sources[0].Images = []v1alpha1.Image{v1}
+	p.Spec.Sources[1].Images = []v1alpha1.Image{v2}
+	p.Spec.Sources[1].Recording, p.Spec.Sources[1].Policy = "", "web-nginx"
+	var out bytes.Buffer
+	if err := renderProfileTables(&out, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"IMAGES", "docker.io/library/nginx:1.26@sha256:111111111111", "policy web-nginx", "docker.io/library/nginx:1.27@sha256:222222222222"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show output lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 // +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.action`,description="What Enforce does to an operation outside the policy: Deny or Kill"
 // +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profile`,description="The Profile the policy was generated from"
 // +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.selector.workload.name`,description="The workload whose pods the policy selects"
+// +kubebuilder:printcolumn:name="Unknown Images",type=string,JSONPath=`.spec.unknownImages`,priority=1,description="The mode for pods running an image the policy was not recorded from"
 // +kubebuilder:printcolumn:name="Containers",type=string,JSONPath=`.spec.selector.containers`,priority=1,description="The containers the policy applies to; empty: all"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,description="Compiled and loaded on every node running a selected container"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -115,6 +116,29 @@ type EnforcementPolicySpec struct {
 	// selector does not apply it. Absent: system calls are not restricted.
 	// +optional
 	Syscalls *SyscallRules `json:"syscalls,omitempty"`
+
+	// Images are the container images the policy was recorded from: the
+	// images of its profile's sources. A selected container that runs
+	// another image is handled as UnknownImages says, until a person
+	// promotes the policy to that image (kubectl footprint enforce PROFILE
+	// --promote). An image is known by its digest; by its name only while
+	// kubelet has not reported the digest yet (before the container
+	// starts), and then re-checked. Empty: the policy is not bound to
+	// images and applies to whatever the selected containers run.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	Images []Image `json:"images,omitempty"`
+
+	// UnknownImages is the mode for selected pods with a container that
+	// runs an image not in Images: Audit (the default) reports what the
+	// policy would deny, allows it, and records the container into the
+	// policy's profile as a new source, so that promoting the policy
+	// allows what the new image needs; Enforce holds it to the policy as
+	// it is. It only matters when Mode is Enforce and Images is not empty.
+	// +kubebuilder:default=Audit
+	// +optional
+	UnknownImages EnforcementMode `json:"unknownImages,omitempty"`
 
 	// Profile names the Profile (in the same namespace) the policy was
 	// generated from, for reference.
@@ -351,6 +375,12 @@ type NodeEnforcement struct {
 	// +optional
 	Violations int64 `json:"violations,omitempty"`
 
+	// Images are the images the node's selected containers run, each with
+	// the mode that applies to them.
+	// +optional
+	// +listType=atomic
+	Images []ImageEnforcement `json:"images,omitempty"`
+
 	// SeccompProfile is, for a policy with system call rules, the
 	// Localhost seccomp profile the node installed for them: what a pod's
 	// securityContext.seccompProfile.localhostProfile names. The runtime
@@ -359,6 +389,25 @@ type NodeEnforcement struct {
 	// started after it changed.
 	// +optional
 	SeccompProfile string `json:"seccompProfile,omitempty"`
+}
+
+// ImageEnforcement is the mode that applies on one node to the selected
+// containers running one image.
+type ImageEnforcement struct {
+	Image `json:",inline"`
+	// Recorded is true when the policy was recorded from the image
+	// (spec.images holds it).
+	Recorded bool `json:"recorded"`
+	// Mode is the mode that applies to pods running the image. A pod with
+	// several selected containers is audited as a whole when one of them
+	// runs an image held in Audit.
+	Mode EnforcementMode `json:"mode"`
+	// Reason says why that mode applies.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Pods is how many selected pods on the node run the image.
+	// +optional
+	Pods int32 `json:"pods,omitempty"`
 }
 
 // EnforcedKind is a kind of operation a policy governs.

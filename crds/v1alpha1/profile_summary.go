@@ -6,7 +6,7 @@ import (
 
 // Summarize computes the summary `kubectl get profiles` shows from the spec:
 // the number of distinct capabilities, of file, connection and executable
-// entries, of system calls, the recording that last added to the profile, the pods and nodes
+// entries, of system calls, the recording that last added to the profile, the pods, nodes and images
 // observed and the time span. Writers call it (and store the result
 // through the status subresource) whenever they change the spec.
 func (s *ProfileSpec) Summarize() *ProfileSummary {
@@ -23,7 +23,7 @@ func (s *ProfileSpec) Summarize() *ProfileSummary {
 		caps[c.Name] = true
 	}
 	sum.Capabilities = int32(len(caps))
-	pods, nodes := map[string]bool{}, map[string]bool{}
+	pods, nodes, images := map[string]bool{}, map[string]bool{}, map[Image]bool{}
 	var latest metav1.Time
 	for _, src := range s.Sources {
 		if src.Pod != "" {
@@ -31,6 +31,9 @@ func (s *ProfileSpec) Summarize() *ProfileSummary {
 		}
 		if src.Node != "" {
 			nodes[src.Node] = true
+		}
+		for _, img := range src.Images {
+			images[img] = true
 		}
 		if !src.FirstSeen.IsZero() && (sum.FirstSeen == nil || src.FirstSeen.Before(sum.FirstSeen)) {
 			sum.FirstSeen = src.FirstSeen.DeepCopy()
@@ -42,7 +45,7 @@ func (s *ProfileSpec) Summarize() *ProfileSummary {
 			sum.Recording, latest = src.Recording, src.LastSeen
 		}
 	}
-	sum.Pods, sum.Nodes = int32(len(pods)), int32(len(nodes))
+	sum.Pods, sum.Nodes, sum.Images = int32(len(pods)), int32(len(nodes)), int32(len(images))
 	return sum
 }
 

@@ -24,6 +24,7 @@ import (
 // +kubebuilder:printcolumn:name="Recording",type=string,JSONPath=`.status.summary.recording`,description="The ProfileRecording that last wrote the profile"
 // +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.summary.pods`,priority=1,description="Pods (replicas) observed"
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.summary.nodes`,priority=1,description="Nodes observed"
+// +kubebuilder:printcolumn:name="Images",type=integer,JSONPath=`.status.summary.images`,priority=1,description="Container images observed"
 // +kubebuilder:printcolumn:name="Last Seen",type=date,JSONPath=`.status.summary.lastSeen`,priority=1,description="When behaviour was last observed"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Profile struct {
@@ -311,6 +312,20 @@ type Source struct {
 	// Recording is the ProfileRecording that produced the entries.
 	// +optional
 	Recording string `json:"recording,omitempty"`
+	// Policy is the EnforcementPolicy that produced the entries: the pod
+	// ran an image the policy was not recorded from, so the agent held it
+	// in Audit and recorded it, for a person to promote the policy to that
+	// image (kubectl footprint enforce --promote).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Policy string `json:"policy,omitempty"`
+	// Images are the container images the entries were observed in: one,
+	// unless the container was restarted with another image. A policy
+	// generated from the profile is bound to them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Images []Image `json:"images,omitempty"`
 	// Kernel is the kernel release the entries were recorded on.
 	// +optional
 	Kernel string `json:"kernel,omitempty"`
@@ -330,6 +345,26 @@ type Source struct {
 	// aggregation maps; only the first-seen details were lost.
 	// +optional
 	LostRecords int64 `json:"lostRecords,omitempty"`
+}
+
+// Image identifies a container image. Digest is what identifies its
+// content; Name (a tag can be pushed again with other content) stands in
+// for it only where the digest is not known yet: before kubelet reports a
+// started container's imageID.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.name) || has(self.digest)",message="an image needs a name or a digest"
+type Image struct {
+	// Name is the image reference without its digest, written in full
+	// (registry, repository and tag), e.g. docker.io/library/nginx:1.27.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Name string `json:"name,omitempty"`
+	// Digest is the image's content digest as the pod status' imageID
+	// gives it, e.g. sha256:0123...
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$`
+	Digest string `json:"digest,omitempty"`
 }
 
 // ProfileStatus holds conditions about a profile and a summary of it.
@@ -377,6 +412,11 @@ type ProfileSummary struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Nodes int32 `json:"nodes,omitempty"`
+	// Images is how many distinct container images the entries were
+	// observed in.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Images int32 `json:"images,omitempty"`
 	// FirstSeen is when observation started, the earliest over all sources.
 	// +optional
 	FirstSeen *metav1.Time `json:"firstSeen,omitempty"`

@@ -9,6 +9,7 @@ package profiletest
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -125,9 +126,27 @@ func Profile(r *rand.Rand) *v1alpha1.Profile {
 			Backends:  backends(r),
 			FirstSeen: metav1.NewTime(start), LastSeen: metav1.NewTime(start.Add(time.Duration(1+r.IntN(60)) * time.Minute)),
 			Events: r.Int64N(100000), LostRecords: r.Int64N(3),
+			Images: images(r),
 		})
 	}
 	return p
+}
+
+// images are what a source's container ran: usually one image with its
+// digest, sometimes its name alone (not started yet), two (restarted with
+// another), or none (a profile from before images were recorded).
+func images(r *rand.Rand) []v1alpha1.Image {
+	pool := []v1alpha1.Image{
+		{Name: "docker.io/library/web:v1", Digest: "sha256:" + strings.Repeat("1", 64)},
+		{Name: "docker.io/library/web:v1"},
+		{Name: "docker.io/library/web:v2", Digest: "sha256:" + strings.Repeat("2", 64)},
+		{Digest: "sha256:" + strings.Repeat("3", 64)},
+	}
+	var out []v1alpha1.Image
+	for range r.IntN(3) {
+		out = append(out, pick(r, pool))
+	}
+	return out
 }
 
 func pick[T any](r *rand.Rand, from []T) T { return from[r.IntN(len(from))] }

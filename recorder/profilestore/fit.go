@@ -245,23 +245,38 @@ func absorbFoldedSources(sources []v1alpha1.Source, collapsed []v1alpha1.Collaps
 	for _, c := range collapsed {
 		globs[c.Glob] = true
 	}
-	var folded []v1alpha1.Source
-	for _, s := range sources {
+	out := slices.Clone(sources)
+	var folded []int
+	for i, s := range out {
 		if s.Pod == "" && (s.Node == "" && globs[sourceGlob("", false)] || s.Node != "" && globs[sourceGlob(s.Node, true)]) {
-			folded = append(folded, s)
+			folded = append(folded, i)
 		}
 	}
 	if len(folded) == 0 {
 		return sources
 	}
-	return slices.DeleteFunc(slices.Clone(sources), func(s v1alpha1.Source) bool {
+	absorbed := map[int]bool{}
+	for i, s := range out {
 		if s.Pod == "" {
-			return false
+			continue
 		}
-		return slices.ContainsFunc(folded, func(f v1alpha1.Source) bool {
-			return (f.Node == "" || f.Node == s.Node) && !s.FirstSeen.Before(&f.FirstSeen) && !f.LastSeen.Before(&s.LastSeen)
-		})
-	})
+		for _, j := range folded {
+			f := &out[j]
+			if (f.Node == "" || f.Node == s.Node) && !s.FirstSeen.Before(&f.FirstSeen) && !f.LastSeen.Before(&s.LastSeen) {
+				// Its images go into the fold, which a policy is bound to.
+				f.Images = profiles.NormalizeImages(append(slices.Clone(f.Images), s.Images...))
+				absorbed[i] = true
+				break
+			}
+		}
+	}
+	kept := out[:0]
+	for i, s := range out {
+		if !absorbed[i] {
+			kept = append(kept, s)
+		}
+	}
+	return kept
 }
 
 // foldOldSources keeps at most max sources: the ones seen most recently
@@ -341,6 +356,17 @@ func foldGroups(kept, rest []v1alpha1.Source, collapsed []v1alpha1.Collapse, byN
 		}
 		f.Events = saturatingAdd(f.Events, s.Events)
 		f.LostRecords = saturatingAdd(f.LostRecords, s.LostRecords)
+		// The images stay: a policy generated from the profile is bound
+		// to them, and a pod running one it lost would be audited.
+		f.Images = profiles.NormalizeImages(append(f.Images, s.Images...))
+	}
+	for _, f := range folded {
+		if len(f.Images) > maxSourceImages {
+			// Past the schema's bound a fixed part of the sorted set
+			// stays: a pod running an image left out is audited and
+			// recorded again, never enforced by mistake.
+			f.Images = f.Images[:maxSourceImages]
+		}
 	}
 	out := slices.Clone(kept)
 	var records []v1alpha1.Collapse
@@ -360,6 +386,9 @@ func foldGroups(kept, rest []v1alpha1.Source, collapsed []v1alpha1.Collapse, byN
 	spec, _ := profiles.MergeSpec(v1alpha1.ProfileSpec{Sources: out}, v1alpha1.ProfileSpec{})
 	return spec.Sources, records
 }
+
+// maxSourceImages is the schema's bound on a source's images.
+const maxSourceImages = 64
 
 func saturatingAdd(a, b int64) int64 {
 	if s := a + b; s >= a {

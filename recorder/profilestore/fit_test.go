@@ -2,6 +2,8 @@ package profilestore
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +209,39 @@ func TestPureRecordingLimitsFillInDefaults(t *testing.T) {
 				t.Errorf("RecordingLimits = %+v, %v; want %+v, %v", got, ok, tc.want, tc.wantOK)
 			}
 		})
+	}
+}
+
+func TestPureFoldedSourcesKeepTheirImages(t *testing.T) {
+	sources := manyPods(2, 50)
+	var want []v1alpha1.Image
+	for i := range sources {
+		img := v1alpha1.Image{Name: fmt.Sprintf("docker.io/library/report:v%02d", i%20)}
+		sources[i].Images = []v1alpha1.Image{img}
+		want = append(want, img)
+	}
+	folded, records := foldOldSources(sources, nil, 10, "test")
+	var got []v1alpha1.Image
+	for _, s := range folded {
+		got = append(got, s.Images...)
+	}
+	if got, want := profiles.NormalizeImages(got), profiles.NormalizeImages(want); !reflect.DeepEqual(got, want) {
+		t.Errorf("images after folding = %v, want %v", got, want)
+	}
+	// A pod's later snapshot that the fold already covers is absorbed
+	// into it, and so are its images.
+	late := v1alpha1.Image{Name: "docker.io/library/report:late"}
+	again := append(slices.Clone(folded), v1alpha1.Source{Node: "node-0", Pod: "report-000000", Recording: "rec",
+		FirstSeen: sources[0].FirstSeen, LastSeen: sources[0].LastSeen, Images: []v1alpha1.Image{late}})
+	absorbed := absorbFoldedSources(again, records)
+	if len(absorbed) != len(folded) {
+		t.Fatalf("%d sources after absorbing, want %d", len(absorbed), len(folded))
+	}
+	var all []v1alpha1.Image
+	for _, s := range absorbed {
+		all = append(all, s.Images...)
+	}
+	if !slices.Contains(all, late) {
+		t.Errorf("the absorbed source's image %v is gone: %v", late, all)
 	}
 }

@@ -38,6 +38,7 @@ func TestWalkthrough(t *testing.T) {
 		{"the exported securityContext patch runs and serves", patchSecurityContext},
 		{"audit mode reports misbehaviour and allows it", audit},
 		{"enforce mode stops misbehaviour, normal traffic works", enforce},
+		{"a new image is audited and recorded into the profile; promoted, it is enforced", newImage},
 		{"the recorded system calls, installed as a Localhost seccomp profile, run the app and refuse a call it never made", seccomp},
 		{"deleting the policy restores the old behaviour, and the profile the Deployment names stays", deletePolicy},
 		{"an agent restart mid-recording loses nothing", agentRestart},
@@ -262,6 +263,85 @@ func enforce(t *testing.T, k *kubectl) {
 		}
 	}
 	t.Logf("violations since %s:\n%s", since.Format(time.RFC3339), k.run(t, "footprint", "violations", "-n", ns))
+}
+
+// newImage rolls out a new version of the app (another image digest): the
+// policy was not recorded from it, so its pods are held in Audit, and what
+// they do is recorded into the same profile as a source of the policy's,
+// until the policy is promoted to the image. Then it is enforced.
+func newImage(t *testing.T, k *kubectl) {
+	const v2 = "footprint.dev/webapp:v2"
+	k.run(t, "-n", ns, "set", "image", "deployment/web", "app="+v2)
+	k.run(t, "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+	pods, ips := k.pods(t, webPods, 2)
+	imageMode := func(recorded bool, mode v1alpha1.EnforcementMode) func() error {
+		return func() error {
+			var p v1alpha1.EnforcementPolicy
+			if err := k.tryJSON(&p, "-n", ns, "get", "enforcementpolicy", "web-app"); err != nil {
+				return err
+			}
+			for _, n := range p.Status.Nodes {
+				for _, img := range n.Images {
+					if img.Name == v2 && img.Digest != "" && img.Recorded == recorded && img.Mode == mode {
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("status nodes %+v", p.Status.Nodes)
+		}
+	}
+	k.eventually(t, "the policy's status holds "+v2+" in Audit, not recorded", 60*time.Second, imageMode(false, v1alpha1.ModeAudit))
+	for _, ip := range ips {
+		get(t, ip)
+	}
+	// What the policy would refuse is reported and allowed.
+	if out, err := k.try("-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave", "shadow"); err != nil {
+		t.Fatalf("misbehave shadow in a pod of the new image: %v\n%s\nwant it audited and allowed", err, out)
+	}
+	k.waitViolations(t, []string{pods[0] + " .* opened /etc/shadow for read: audited"})
+	k.eventually(t, "the new image's pods are recorded into profile web-app", 60*time.Second, func() error {
+		var p v1alpha1.Profile
+		if err := k.tryJSON(&p, "-n", ns, "get", "profile", "web-app"); err != nil {
+			return err
+		}
+		if !hasFile(&p, "/etc/shadow") {
+			return fmt.Errorf("no /etc/shadow in the profile yet")
+		}
+		for _, s := range p.Spec.Sources {
+			if s.Policy == "web-app" && s.Pod == pods[0] && len(s.Images) == 1 && s.Images[0].Name == v2 && s.Images[0].Digest != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no source of policy web-app for pod %s with image %s: %+v", pods[0], v2, p.Spec.Sources)
+	})
+
+	// The policy is bound to the new image only by a person's promotion.
+	if out, err := k.try("footprint", "enforce", "web-app", "-n", ns, "--mode", "enforce"); err == nil || !strings.Contains(out, "--promote --dry-run") {
+		t.Errorf("enforce without --promote after a new image was recorded: %v\n%s\nwant a refusal naming --promote", err, out)
+	}
+	diff := k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--promote", "--dry-run")
+	for _, want := range []string{"+ image " + v2 + "@sha256:", "+ file /etc/shadow (read)", "Dry run: nothing changed."} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("enforce --promote --dry-run lacks %q:\n%s", want, diff)
+		}
+	}
+	t.Logf("%s", k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--promote"))
+	k.waitPolicyReady(t, "web-app", v1alpha1.ModeEnforce)
+	k.eventually(t, "the policy's status holds "+v2+" in Enforce, recorded", 60*time.Second, imageMode(true, v1alpha1.ModeEnforce))
+
+	// Enforced: what the new image did is allowed, anything else stopped.
+	if out, err := k.try("-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave", "shadow"); err != nil {
+		t.Errorf("misbehave shadow after promotion (the new image did it while recorded): %v\n%s\nwant it allowed", err, out)
+	}
+	stopped, outcome := k.stopped(t, "web-app", v1alpha1.KindConnect)
+	out, err := k.try("-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave", "connect", ips[1]+":80")
+	if err == nil || !strings.Contains(out, stopped) {
+		t.Errorf("misbehave connect after promotion: %v\n%s\nwant it stopped (%q)", err, out, stopped)
+	}
+	k.waitViolations(t, []string{pods[0] + " .* connected to " + ips[1] + ":80 TCP: " + outcome})
+	for _, ip := range ips {
+		get(t, ip)
+	}
 }
 
 func seccomp(t *testing.T, k *kubectl) {

@@ -25,9 +25,9 @@ import (
 // wantColumns are the columns `kubectl get` shows for each resource (the
 // name column comes first and is not listed); wide ones (-o wide) are marked.
 var wantColumns = map[string][]string{
-	"profiles.footprint.dev":            {"Workload", "Kind (wide)", "Container", "Caps", "Files", "Conns", "Execs", "Syscalls", "Recording", "Pods (wide)", "Nodes (wide)", "Last Seen (wide)", "Age"},
+	"profiles.footprint.dev":            {"Workload", "Kind (wide)", "Container", "Caps", "Files", "Conns", "Execs", "Syscalls", "Recording", "Pods (wide)", "Nodes (wide)", "Images (wide)", "Last Seen (wide)", "Age"},
 	"profilerecordings.footprint.dev":   {"Phase", "Pods", "Containers", "Duration", "Stops", "Ended", "Events (wide)", "Lost (wide)", "Age"},
-	"enforcementpolicies.footprint.dev": {"Mode", "Action", "Profile", "Workload", "Containers (wide)", "Ready", "Age"},
+	"enforcementpolicies.footprint.dev": {"Mode", "Action", "Profile", "Workload", "Unknown Images (wide)", "Containers (wide)", "Ready", "Age"},
 }
 
 func TestPrinterColumnsAreServed(t *testing.T) {

@@ -53,6 +53,11 @@ selector:
 mode: Enforce
 action: Kill
 profile: web-nginx
+unknownImages: Enforce
+images:
+- {name: docker.io/library/nginx:1.27, digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+- {name: registry.example:5000/team/nginx:1.27}
+- {digest: "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"}
 capabilities:
   allow: [CAP_NET_BIND_SERVICE, CAP_CHOWN]
   allowInUserNamespace: [CAP_SYS_ADMIN]
@@ -88,6 +93,15 @@ connections:
 - {protocol: UDP, address: "::ffff:10.96.0.10", port: 53, count: 40}
 executables:
 - {path: /bin/sh, uids: [0], gids: [0], count: 2}
+sources:
+- node: node-a
+  pod: web-5c4b-q7z
+  policy: web-nginx
+  firstSeen: "2026-01-01T00:00:00Z"
+  lastSeen: "2026-01-01T00:05:00Z"
+  images:
+  - {name: docker.io/library/nginx:1.27, digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+  - {name: docker.io/library/nginx:1.28}
 `
 
 func TestValidSpecsAreAccepted(t *testing.T) {
@@ -130,6 +144,9 @@ func TestDefaultsAreFilledIn(t *testing.T) {
 	if pol.Spec.Mode != v1alpha1.ModeAudit || pol.Spec.Action != v1alpha1.ActionDeny {
 		t.Errorf("mode and action defaulted to %q and %q, want Audit and Deny", pol.Spec.Mode, pol.Spec.Action)
 	}
+	if pol.Spec.UnknownImages != v1alpha1.ModeAudit {
+		t.Errorf("unknownImages defaulted to %q, want Audit: a pod running an image the policy was not recorded from is audited, not refused", pol.Spec.UnknownImages)
+	}
 }
 
 // badSpecs are specs the API server must refuse, each with the field its
@@ -146,6 +163,15 @@ var badSpecs = []struct {
 	goField string
 }{
 	// ProfileRecording
+	// Images
+	{"image digest that is not one", "EnforcementPolicy", "images: [{name: docker.io/library/nginx:1.27, digest: v1}]", "spec.images[0].digest",
+		[]string{"should match"}, "spec.images[0].digest"},
+	{"image with neither name nor digest", "EnforcementPolicy", "images: [{}]", "spec.images[0]",
+		[]string{"an image needs a name or a digest"}, "spec.images[0]"},
+	{"unknown images mode", "EnforcementPolicy", "unknownImages: Deny", "spec.unknownImages",
+		[]string{`Unsupported value: "Deny"`, `"Audit", "Enforce"`}, "spec.unknownImages"},
+	{"source image digest that is not one", "Profile", "sources: [{firstSeen: \"2026-01-01T00:00:00Z\", lastSeen: \"2026-01-01T00:00:00Z\", images: [{digest: \"sha256:12\"}]}]", "spec.sources[0].images[0].digest",
+		[]string{"should match"}, "spec.sources[0].images[0].digest"},
 	{"negative duration", "ProfileRecording", "podSelector: {}\nduration: -5m", "spec.duration",
 		[]string{"duration -5m is negative", "leave duration out to record until the recording is deleted"}, ""},
 	{"zero duration", "ProfileRecording", "podSelector: {}\nduration: 0s", "spec.duration",

@@ -39,6 +39,8 @@ type LocalOptions struct {
 	// OnViolation, if set, is called for each distinct violation as it
 	// happens, from one goroutine.
 	OnViolation func(bpf.Violation)
+	// User, when set, is who the command runs as, from its exec on.
+	User *cgroupcmd.User
 }
 
 // LocalResult is the outcome of running a command under a policy.
@@ -143,6 +145,7 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 		Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
 		Duration: opts.Duration, StopGrace: opts.StopGrace,
 		Seccomp: compiled.Seccomp.Bytes(),
+		User:    opts.User,
 	})
 	// Enforcement ends with this run: processes that left the cgroup go
 	// with the command, as its other processes did.

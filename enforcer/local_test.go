@@ -481,3 +481,38 @@ spec:
 		t.Fatalf("port-0 rule: exit %d, violations %+v: want the connect to %s denied", res.ExitCode, res.Violations, a)
 	}
 }
+
+// A command run as a user is held to its policy from its exec on, with or
+// without a seccomp filter (whose shim enters the cgroup as root, then
+// becomes the user).
+func TestACommandRunAsAUserIsHeldToItsPolicy(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	nobody, err := cgroupcmd.LookupUser("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	id, err := filepath.EvalSymlinks("/usr/bin/id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "spec:\n  mode: Enforce\n  capabilities: {allow: []}\n  executables:\n    allow:\n      - path: " + id + "\n" + systemReadRules(t)
+	for _, tc := range []struct{ name, policy string }{
+		{"without a seccomp filter", base},
+		{"with a seccomp filter", base + allSyscallsBut(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			res, err := EnforceCommand(context.Background(), LocalOptions{Policy: policy(t, tc.policy),
+				Command: []string{id, "-u"}, User: nobody, Stdout: &stdout, Stderr: &stderr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ExitCode != 0 || strings.TrimSpace(stdout.String()) != "65534" {
+				t.Errorf("exit %d, uid %q, want 0 and 65534; stderr: %s", res.ExitCode, stdout.String(), stderr.String())
+			}
+			if len(res.Violations) != 0 {
+				t.Errorf("violations: %+v, want none: the switch to the user is not the command's", res.Violations)
+			}
+		})
+	}
+}

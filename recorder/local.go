@@ -44,6 +44,10 @@ type LocalOptions struct {
 	// StopGrace is how long the command has to exit after SIGTERM before
 	// everything in its cgroup is killed. 0 means 5s.
 	StopGrace time.Duration
+	// User, when set, is who the command runs as, from its exec on: a
+	// daemon recorded without the launcher that would drop its
+	// privileges.
+	User *cgroupcmd.User
 }
 
 // Progress is a live view of a recording.
@@ -170,7 +174,7 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 	run, err := cgroupcmd.Run(ctx, s.cg, cgroupcmd.Options{
 		Path: path, Args: s.opts.Command,
 		Stdin: s.opts.Stdin, Stdout: s.opts.Stdout, Stderr: s.opts.Stderr,
-		Duration: s.opts.Duration, StopGrace: s.opts.StopGrace,
+		Duration: s.opts.Duration, StopGrace: s.opts.StopGrace, User: s.opts.User,
 		Tick: s.report, TickInterval: s.opts.ProgressInterval,
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/profiles"
 )
@@ -495,5 +496,25 @@ func TestCommandNotFound(t *testing.T) {
 	_, err := RecordCommand(context.Background(), LocalOptions{Command: []string{"footprint-no-such-command"}})
 	if err == nil || !strings.Contains(err.Error(), "command not found: footprint-no-such-command") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A daemon started as its user records the daemon's needs, not those of
+// the switch to the user (no CAP_SETUID, CAP_SETGID, as runuser's would
+// be).
+func TestACommandRunAsAUserRecordsNotTheSwitchToIt(t *testing.T) {
+	nobody, err := cgroupcmd.LookupUser("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	var stdout strings.Builder
+	res := record(t, LocalOptions{Command: []string{"/usr/bin/id", "-u"}, User: nobody, Stdout: &stdout})
+	if got := strings.TrimSpace(stdout.String()); got != "65534" {
+		t.Errorf("the command ran as uid %q, want 65534", got)
+	}
+	for _, c := range res.Profile.Spec.Capabilities {
+		if c.Name == "CAP_SETUID" || c.Name == "CAP_SETGID" {
+			t.Errorf("the switch to the user was recorded: %+v", c)
+		}
 	}
 }

@@ -28,6 +28,7 @@ type enforceFlags struct {
 	action      string
 	duration    time.Duration
 	stopGrace   time.Duration
+	user        string
 }
 
 func newEnforceCommand() *cobra.Command {
@@ -65,10 +66,15 @@ policy would). footprint exits with CMD's exit code (137 when it was killed).`,
 	fl.StringVar(&f.action, "action", "", "in enforce mode: deny (EPERM where the kernel can) or kill (SIGKILL) (default: the policy's; deny with --profile)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop CMD after this long (default: when it exits)")
 	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "how long CMD has to exit after SIGTERM before it is killed")
+	fl.StringVar(&f.user, "user", "", "run CMD as USER[:GROUP] (names or numbers), as its service manager would; the switch is not held to the policy")
 	return cmd
 }
 
 func runEnforce(cmd *cobra.Command, f enforceFlags, args []string) error {
+	runAs, err := parseUser(f.user)
+	if err != nil {
+		return err
+	}
 	policy, err := enforcedPolicy(f)
 	if err != nil {
 		return err
@@ -91,6 +97,7 @@ func runEnforce(cmd *cobra.Command, f enforceFlags, args []string) error {
 		Command:   args,
 		Duration:  f.duration,
 		StopGrace: f.stopGrace,
+		User:      runAs,
 		Stdin:     os.Stdin,
 		Stdout:    os.Stdout,
 		Stderr:    os.Stderr,

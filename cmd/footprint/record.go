@@ -14,6 +14,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/cgroupcmd"
+	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder"
 )
 
@@ -25,6 +28,8 @@ type recordFlags struct {
 	backends   []string
 	ringBuffer int
 	stopGrace  time.Duration
+	user       string
+	appendTo   bool
 }
 
 func newRecordCommand() *cobra.Command {
@@ -61,7 +66,21 @@ exits with CMD's exit code.`,
 	fl.StringArrayVar(&f.backends, "backend", nil, "pin a kind to a backend, e.g. executables=tracepoint/sched/sched_process_exec (see footprint probe)")
 	fl.IntVar(&f.ringBuffer, "ring-buffer-size", 0, "kernel ring buffer size in bytes, a power of two (default 256 KiB)")
 	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "how long CMD has to exit after SIGTERM before it is killed")
+	fl.StringVar(&f.user, "user", "", "run CMD as USER[:GROUP] (names or numbers), as its service manager would; the switch is not recorded")
+	fl.BoolVar(&f.appendTo, "append", false, "fold this run into the profile already in --output (one source per run), e.g. a daemon's start, reload, rotation and restart")
 	return cmd
+}
+
+// parseUser looks up --user; "" is the caller's own.
+func parseUser(spec string) (*cgroupcmd.User, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	u, err := cgroupcmd.LookupUser(spec)
+	if err != nil {
+		return nil, usagef("--user: %v", err)
+	}
+	return u, nil
 }
 
 func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
@@ -76,6 +95,10 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 	backends, err := parseBackends(f.backends)
 	if err != nil {
 		return &usageError{err}
+	}
+	runAs, err := parseUser(f.user)
+	if err != nil {
+		return err
 	}
 	// Like a shell: 127 when the command does not exist, 126 when it cannot
 	// be executed. Nothing is written, and an existing --output is kept.
@@ -92,6 +115,20 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 	outPath := f.outputFile
 	if outPath == "" {
 		outPath = recorder.ProfileName(args) + ".profile.yaml"
+	}
+	// With --append, the profile to fold this run into must be there and
+	// sound before anything runs.
+	var earlier *v1alpha1.Profile
+	if f.appendTo {
+		if outPath == "-" {
+			return usagef("--append folds the run into a profile file: give it with --output FILE, not -")
+		}
+		if earlier, err = profiles.LoadFile(outPath); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return usagef("--append: %s does not exist: record the first run without --append", outPath)
+			}
+			return usagef("--append: %v", err)
+		}
 	}
 	// Open the output now: a profile that cannot be written at the end
 	// would be a recording lost. An existing file is only truncated once
@@ -117,6 +154,7 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 		Kinds:           kinds,
 		RingBufferBytes: f.ringBuffer,
 		Backends:        backends,
+		User:            runAs,
 		Stdin:           os.Stdin,
 		Stdout:          os.Stdout,
 		Stderr:          os.Stderr,
@@ -134,6 +172,17 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 		}
 		return err
 	}
+	profile := res.Profile
+	if earlier != nil {
+		if profile, err = profiles.Merge(earlier, res.Profile); err != nil {
+			// The new run is not lost: it goes next to the profile.
+			aside := outPath + ".run-" + time.Now().Format("20060102T150405")
+			if data, merr := yaml.Marshal(res.Profile); merr == nil && os.WriteFile(aside, data, 0o644) == nil {
+				return fmt.Errorf("--append: %w; this run's profile is in %s", err, aside)
+			}
+			return fmt.Errorf("--append: %w", err)
+		}
+	}
 	if file != nil {
 		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
 			if err := file.Truncate(0); err != nil {
@@ -142,7 +191,7 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 		}
 	}
 
-	data, err := yaml.Marshal(res.Profile)
+	data, err := yaml.Marshal(profile)
 	if err != nil {
 		return fmt.Errorf("encode profile: %w", err)
 	}
@@ -157,7 +206,7 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 	// stderr, as a table only.
 	switch {
 	case outPath != "-":
-		if err := renderProfile(cmd.OutOrStdout(), res.Profile, f.format); err != nil {
+		if err := renderProfile(cmd.OutOrStdout(), profile, f.format); err != nil {
 			return err
 		}
 	case f.format == "table":
@@ -179,7 +228,10 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 	for _, n := range res.Notes {
 		fmt.Fprintf(stderr, "footprint: note: %s\n", n)
 	}
-	if outPath != "-" {
+	switch {
+	case earlier != nil:
+		fmt.Fprintf(stderr, "footprint: run folded into %s (%d runs)\n", outPath, len(profile.Spec.Sources))
+	case outPath != "-":
 		fmt.Fprintf(stderr, "footprint: profile written to %s\n", outPath)
 	}
 	if res.ExitCode != 0 {

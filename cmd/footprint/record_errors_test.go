@@ -13,11 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/footprint-dev/footprint/profiles"
 )
 
 var (
@@ -191,6 +194,14 @@ func TestCommandLineMistakesExit2AndPointToHelp(t *testing.T) {
 			[]string{`unknown summary format "bogus"`, "use table, yaml or json", "footprint record --help"}},
 		{"record event kind", []string{"record", "--kinds", "sockets", "--", "true"},
 			[]string{`unknown event kind "sockets"`, "capabilities, files, connections or executables"}},
+		{"record as an unknown user", []string{"record", "--user", "no-such-user-here", "--", "true"},
+			[]string{`--user: user "no-such-user-here": no such user in the user database (/etc/passwd)`, "footprint record --help"}},
+		{"enforce as an unknown group", []string{"enforce", "--profile", "/dev/null", "--user", "root:no-such-group", "--", "true"},
+			[]string{`--user: group "no-such-group": no such group`}},
+		{"append to a missing profile", []string{"record", "--append", "--output", "nothing-here.yaml", "--", "true"},
+			[]string{"--append: nothing-here.yaml does not exist: record the first run without --append"}},
+		{"append to stdout", []string{"record", "--append", "--output", "-", "--", "true"},
+			[]string{"--append folds the run into a profile file"}},
 		{"probe output format", []string{"probe", "-o", "bogus"},
 			[]string{`unknown output format "bogus"`, "use table or json", "footprint probe --help"}},
 		{"misspelt command", []string{"recrod", "--", "true"},
@@ -329,5 +340,43 @@ func TestNoCgroup2MountSaysHowToMountIt(t *testing.T) {
 			failsClearly(t, r, 1,
 				"no cgroup v2 filesystem is mounted", "footprint needs cgroup v2", "mount it with `", "mount -t cgroup2 none /sys/fs/cgroup")
 		})
+	}
+}
+
+// Runs of a daemon's lifecycle (start, reload, restart on its data) recorded
+// one after another fold into one profile, one source per run.
+func TestRecordAppendFoldsRunsIntoOneProfile(t *testing.T) {
+	needRoot(t)
+	out := filepath.Join(footprintBinaryDir(t), "lifecycle.profile.yaml")
+	os.Remove(out)
+	t.Cleanup(func() { os.Remove(out) })
+	for i, args := range [][]string{
+		{"record", "--output", out, "--", "/bin/true"},
+		{"record", "--append", "--output", out, "--", "/bin/cat", "/etc/hostname"},
+	} {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond) // a run is told apart by its start second
+		}
+		r := runBinary(t, nil, nil, args...)
+		if r.code != 0 {
+			t.Fatalf("%q: exit %d\n%s", args, r.code, r.stderr)
+		}
+		if i > 0 && !strings.Contains(r.stderr, "run folded into "+out+" (2 runs)") {
+			t.Errorf("stderr lacks the fold:\n%s", r.stderr)
+		}
+	}
+	p, err := profiles.LoadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Spec.Sources) != 2 {
+		t.Errorf("sources: %d, want 2 (one per run)", len(p.Spec.Sources))
+	}
+	var execs []string
+	for _, e := range p.Spec.Executables {
+		execs = append(execs, filepath.Base(e.Path))
+	}
+	if !slices.Contains(execs, "true") || !slices.Contains(execs, "cat") {
+		t.Errorf("executables %q, want both runs' (true, cat)", execs)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -39,6 +40,9 @@ type Options struct {
 	// instructions in native byte order) the command is held to from its
 	// first instruction.
 	Seccomp []byte
+	// User, when set, is who the command runs as; the change happens
+	// before its exec, so it is neither recorded nor held to a policy.
+	User *User
 }
 
 // Result is how the command ended.
@@ -69,8 +73,13 @@ func Run(ctx context.Context, cg *cgroupfs.Cgroup, opts Options) (Result, error)
 	cmd := exec.Command(opts.Path)
 	cmd.Args = opts.Args
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}
+	if opts.User != nil {
+		cmd.SysProcAttr.Credential = opts.User.credential()
+		cmd.Env = opts.User.environ(os.Environ())
+	}
 	if opts.Seccomp != nil {
-		// The shim enters the cgroup itself, after its own exec.
+		// The shim enters the cgroup itself, after its own exec, and only
+		// then becomes the user: the cgroup is root's to enter.
 		if cmd, err = shimCommand(cg.Path, opts); err != nil {
 			dir.Close()
 			return Result{}, err

@@ -65,7 +65,17 @@ func seccompShim(cgroup string, args []string) int {
 	if err := os.WriteFile(filepath.Join(cgroup, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
 		return fail(shimFailed, "seccomp shim: enter the command's cgroup: %v", err)
 	}
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, seccompShimEnv+"=") })
+	if user := os.Getenv(seccompShimUserEnv); user != "" {
+		// Dropping privileges first: the filter the command is held to
+		// need not allow the calls that drop them. Without CAP_SYS_ADMIN
+		// the filter then needs no_new_privs (below).
+		if err := becomeShimUser(user); err != nil {
+			return fail(shimFailed, "seccomp shim: become the user: %v", err)
+		}
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, seccompShimEnv+"=") || strings.HasPrefix(kv, seccompShimUserEnv+"=")
+	})
 	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	// As root (CAP_SYS_ADMIN) the filter needs no no_new_privs, which
 	// would change what set-ID programs may do; without it, it does.
@@ -105,7 +115,11 @@ func shimCommand(cgroupPath string, opts Options) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = append([]string{"footprint-seccomp-shim", opts.Path}, opts.Args...)
-	cmd.Env = append(os.Environ(), seccompShimEnv+"="+cgroupPath)
+	env := os.Environ()
+	if opts.User != nil {
+		env = append(opts.User.environ(env), seccompShimUserEnv+"="+opts.User.shimValue())
+	}
+	cmd.Env = append(env, seccompShimEnv+"="+cgroupPath)
 	cmd.ExtraFiles = []*os.File{r}
 	return cmd, nil
 }

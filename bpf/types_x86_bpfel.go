@@ -301,7 +301,7 @@ type typesFpViolationEvent struct {
 	Pad            [5]uint8
 	TargetCgroupId uint64
 	TargetPid      uint32
-	Pad2           uint32
+	Syscall        uint32
 	Path           [512]int8
 	Exe            [512]int8
 }

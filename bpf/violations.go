@@ -62,14 +62,18 @@ type Violation struct {
 	PolicyID uint32
 	Outcome  Outcome
 
-	Capability    int    // KindCapability
-	UserNamespace bool   // KindCapability: checked in a child user namespace
-	Path          string // KindFile and KindExec
-	Truncated     bool   // the path did not fit and matched no rule
-	Access        Access // KindFile: the access asked for
-	Addr          netip.Addr
-	Port          uint16
-	Protocol      uint8 // KindConnect
+	Capability    int  // KindCapability
+	UserNamespace bool // KindCapability: checked in a child user namespace
+	// Syscall is, for KindCapability, the x86-64 number of the system call
+	// that made the check, -1 when not known; Path then holds the path it
+	// was given, as given, if it takes one.
+	Syscall   int
+	Path      string // KindFile and KindExec
+	Truncated bool   // the path did not fit and matched no rule
+	Access    Access // KindFile: the access asked for
+	Addr      netip.Addr
+	Port      uint16
+	Protocol  uint8 // KindConnect
 	// KindCgroup: the process that went (the reporter, or a child it
 	// cloned there) and the cgroup it went to.
 	TargetPID      uint32
@@ -120,6 +124,7 @@ func (rd *ViolationReader) Read() (Violation, error) {
 		CgroupID: e.CgroupId,
 		PolicyID: e.PolicyId,
 		Outcome:  Outcome(e.Outcome),
+		Syscall:  -1,
 	}
 	v.Exe, _ = pathString(e.Exe, 0)
 	if v.Exe == "" {
@@ -131,6 +136,8 @@ func (rd *ViolationReader) Read() (Violation, error) {
 	case KindCapability:
 		v.Capability = int(e.Cap)
 		v.UserNamespace = e.Flags&flagCapUserNS != 0
+		v.Syscall = int(e.Syscall) - 1
+		v.Path, _ = pathString(e.Path, 0)
 	case KindFile, KindExec:
 		v.Path, v.Truncated = pathString(e.Path, e.Flags)
 		v.Access = Access(e.Access)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -20,6 +21,12 @@ func Describe(v bpf.Violation) string {
 		what = "used " + profiles.CapabilityName(v.Capability)
 		if v.UserNamespace {
 			what += " in a child user namespace"
+		}
+		if name, ok := profiles.SyscallName(v1alpha1.ArchX86_64, v.Syscall); ok {
+			what += " in " + name
+			if v.Path != "" {
+				what += fmt.Sprintf("(%q)", v.Path)
+			}
 		}
 	case bpf.KindConnect:
 		what = fmt.Sprintf("connected to %s", formatDestination(v))

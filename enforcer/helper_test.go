@@ -64,6 +64,30 @@ func runAction(action string, args []string) error {
 			}
 			c.Close()
 		}
+	case "connect-parallel": // addr threads count: count denied TCP connects on each of threads threads at once
+		threads, _ := strconv.Atoi(args[1])
+		n, _ := strconv.Atoi(args[2])
+		errs := make(chan error, threads)
+		start := make(chan struct{})
+		for i := 0; i < threads; i++ {
+			go func() {
+				runtime.LockOSThread()
+				<-start
+				for j := 0; j < n; j++ {
+					if _, err := net.Dial("tcp", args[0]); !errors.Is(err, unix.EPERM) {
+						errs <- fmt.Errorf("connect %d: got %v, want EPERM", j, err)
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		close(start)
+		for i := 0; i < threads; i++ {
+			if err := <-errs; err != nil {
+				return err
+			}
+		}
 	case "udp-send": // addr want
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {

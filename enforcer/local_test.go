@@ -280,7 +280,37 @@ spec:
 	if v.Kind != bpf.KindCapability || v.Capability != 0 /* CAP_CHOWN */ {
 		t.Errorf("violation = %+v, want CAP_CHOWN", v)
 	}
+	// It says which call on which file needed the capability (Go's
+	// os.Chown is fchownat(AT_FDCWD, path, ...)).
+	if text, want := Describe(v), fmt.Sprintf("used CAP_CHOWN in fchownat(%q)", target); !strings.Contains(text, want) {
+		t.Errorf("the violation reads %q, want it to contain %q", text, want)
+	}
 	assertStopped(t, res, v)
+}
+
+// The same violation on several CPUs at once is still one report: the
+// kernel lets only the first to enter it report it.
+func TestAViolationRepeatedOnEveryCPUAtOnceIsReportedOnce(t *testing.T) {
+	allowed, other := listen(t), listen(t)
+	p := policy(t, fmt.Sprintf(`
+spec:
+  mode: Enforce
+  connect:
+    allow:
+      - {cidr: 127.0.0.1/32, protocol: TCP, port: %s}
+`, port(allowed)))
+	for round := 0; round < 5; round++ {
+		res := run(t, p, helperCommand(t, "connect-parallel", other, "8", "50"))
+		if res.ExitCode != 0 {
+			t.Fatalf("exit code %d, want 0", res.ExitCode)
+		}
+		if v := violationsOf(res, bpf.KindConnect); len(v) != 1 {
+			t.Fatalf("round %d: %d reports of one violation, want 1: %+v", round, len(v), v)
+		}
+		if c := res.Counters[bpf.KindConnect]; c.Violations != 400 || c.Reported != 1 {
+			t.Errorf("round %d: counted %d violations, %d reported; want 400 and 1", round, c.Violations, c.Reported)
+		}
+	}
 }
 
 func TestARepeatedViolationIsReportedOnce(t *testing.T) {

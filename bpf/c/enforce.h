@@ -367,7 +367,14 @@ static __always_inline struct fp_violation_event *begin_report(const struct enfo
 		ecount(kind, FP_ECOUNT_SUPPRESSED);
 		return NULL;
 	}
-	bpf_map_update_elem(&violations_seen, &key, &one, BPF_ANY);
+	/* Two CPUs may both have missed the lookup: only the one that
+	 * enters the key reports, the other counts a repeat. */
+	if (bpf_map_update_elem(&violations_seen, &key, &one, BPF_NOEXIST)) {
+		n = bpf_map_lookup_elem(&violations_seen, &key);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		return NULL;
+	}
 	ev = bpf_ringbuf_reserve(&violations, sizeof(*ev), 0);
 	if (!ev) {
 		ecount(kind, FP_ECOUNT_RINGBUF_LOST);
@@ -388,7 +395,7 @@ static __always_inline struct fp_violation_event *begin_report(const struct enfo
 	ev->protocol = 0;
 	ev->target_cgroup_id = 0;
 	ev->target_pid = 0;
-	ev->_pad2 = 0;
+	ev->syscall = 0;
 	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
 	__builtin_memset(ev->_pad, 0, sizeof(ev->_pad));
 	ev->path[0] = 0;

@@ -20,6 +20,82 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * syscall_path_arg is the argument of x86-64 system call nr holding the path
+ * it acts on: 0 or 1, or -1 when it takes none. The calls that check
+ * capabilities on a path (ownership, modes, creation, mounts, execution).
+ */
+static __always_inline int syscall_path_arg(long nr)
+{
+	switch (nr) {
+	case 2: /* open */
+	case 76: /* truncate */
+	case 82: /* rename */
+	case 83: /* mkdir */
+	case 84: /* rmdir */
+	case 85: /* creat */
+	case 86: /* link */
+	case 87: /* unlink */
+	case 88: /* symlink (the target) */
+	case 90: /* chmod */
+	case 92: /* chown */
+	case 94: /* lchown */
+	case 133: /* mknod */
+	case 161: /* chroot */
+	case 188: /* setxattr */
+	case 189: /* lsetxattr */
+	case 59: /* execve */
+		return 0;
+	case 165: /* mount (the target) */
+	case 257: /* openat */
+	case 258: /* mkdirat */
+	case 259: /* mknodat */
+	case 260: /* fchownat */
+	case 263: /* unlinkat */
+	case 264: /* renameat */
+	case 265: /* linkat */
+	case 268: /* fchmodat */
+	case 280: /* utimensat */
+	case 316: /* renameat2 */
+	case 322: /* execveat */
+	case 437: /* openat2 */
+	case 452: /* fchmodat2 */
+		return 1;
+	}
+	return -1;
+}
+
+/*
+ * report_syscall adds to a capability violation the system call that made
+ * the check and the path it was given: "used CAP_CHOWN" alone does not say
+ * what to allow or fix.
+ */
+static __always_inline void report_syscall(struct fp_violation_event *ev)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	const char *path = NULL;
+	long nr;
+
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr < 0 || nr > 1023)
+		return;
+	ev->syscall = nr + 1;
+	switch (syscall_path_arg(nr)) {
+	case 0:
+		path = (const char *)BPF_CORE_READ(regs, di);
+		break;
+	case 1:
+		path = (const char *)BPF_CORE_READ(regs, si);
+		break;
+	}
+	if (path && bpf_probe_read_user_str(ev->path, sizeof(ev->path), path) < 0)
+		ev->path[0] = 0;
+}
+
 /* check_capability decides a check the kernel would grant, made by a
  * process held to e's policy. */
 static __always_inline int check_capability(struct enforced *e, const struct cred *cred, int cap,
@@ -51,6 +127,7 @@ static __always_inline int check_capability(struct enforced *e, const struct cre
 			ev->flags = FP_CAP_USERNS;
 		if (s)
 			report_exe(ev, s);
+		report_syscall(ev);
 		bpf_ringbuf_submit(ev, 0);
 	}
 	return act(what);

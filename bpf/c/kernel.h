@@ -24,6 +24,7 @@
 #define SIGKILL 9
 #define PF_EXITING 0x00000004
 #define PF_IO_WORKER 0x00000010
+#define PF_KTHREAD 0x00200000
 
 /* on_default_hierarchy says whether a cgroup is cgroup v2's: cgroup ids are
  * per hierarchy, and only v2's are the ones the hooks see. */

@@ -368,8 +368,10 @@ struct fp_violation_event {
 	 * and the cgroup it went to. */
 	__u64 target_cgroup_id;
 	__u32 target_pid;
-	__u32 _pad2;
-	char path[FP_PATH_MAX]; /* files and exec: the path */
+	/* Capabilities: the system call that made the check, plus one (0:
+	 * none known); path then holds the path it was given, if it takes one. */
+	__u32 syscall;
+	char path[FP_PATH_MAX]; /* files and exec, and capabilities: the path */
 	char exe[FP_PATH_MAX];  /* the program that did it */
 };
 

@@ -458,7 +458,8 @@ func capability(t *testing.T, k *kubectl) {
 	if out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "capability"); err != nil {
 		t.Errorf("capability misbehaviour under audit: %v\n%s\nwant it allowed", err, out)
 	}
-	k.waitViolations(t, []string{pod + " .* used CAP_FOWNER: audited"})
+	// The violation names the call and the file that needed it.
+	k.waitViolations(t, []string{pod + ` .* used CAP_FOWNER in (chmod|fchmodat|fchmodat2)\(".+"\): audited`})
 
 	k.run(t, "footprint", "enforce", "api-app", "-n", ns, "--mode", "enforce")
 	k.waitPolicyReady(t, "api-app", v1alpha1.ModeEnforce)
@@ -467,7 +468,7 @@ func capability(t *testing.T, k *kubectl) {
 	if err == nil || !strings.Contains(out, stopped) {
 		t.Errorf("capability misbehaviour under enforce: %v\n%s\nwant it stopped (%q)", err, out, stopped)
 	}
-	k.waitViolations(t, []string{pod + " .* used CAP_FOWNER: " + outcome})
+	k.waitViolations(t, []string{pod + ` .* used CAP_FOWNER in (chmod|fchmodat|fchmodat2)\(".+"\): ` + outcome})
 }
 
 // heldFromFirstInstruction rolls out a version of Deployment api whose very

@@ -73,13 +73,7 @@ func TestAProcessThatLeavesItsCgroupIsStillHeldToItsPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := policy(t, fmt.Sprintf(`
-spec:
-  mode: %s
-  connect:
-    allow:
-      - {cidr: 127.0.0.1/32, protocol: TCP, port: %s}
-`, tc.mode, port(allowed)))
+			p := connectOnlyTo(t, tc.mode, allowed)
 			res := run(t, p, helperCommand(t, tc.action[0], tc.action[1:]...))
 			if res.ExitCode != 0 {
 				t.Fatalf("exit code %d, want 0: the connects did not go as expected", res.ExitCode)
@@ -112,13 +106,7 @@ spec:
 func TestMovingIntoAWorkloadsOwnSubCgroupIsNotAViolation(t *testing.T) {
 	kerneltest.RequireRoot(t)
 	allowed, other := listen(t), listen(t)
-	p := policy(t, fmt.Sprintf(`
-spec:
-  mode: Enforce
-  connect:
-    allow:
-      - {cidr: 127.0.0.1/32, protocol: TCP, port: %s}
-`, port(allowed)))
+	p := connectOnlyTo(t, "Enforce", allowed)
 	res := run(t, p, helperCommand(t, "enter-subcgroup", "connect", allowed, "ok", other, "EPERM"))
 	if res.ExitCode != 0 {
 		t.Fatalf("exit code %d, want 0", res.ExitCode)

@@ -34,6 +34,12 @@ func policy(t *testing.T, text string) *v1alpha1.EnforcementPolicy {
 	return &p
 }
 
+// connectOnlyTo is a policy in mode that governs only connects and allows
+// TCP to the loopback address addr alone.
+func connectOnlyTo(t *testing.T, mode, addr string) *v1alpha1.EnforcementPolicy {
+	return policy(t, fmt.Sprintf("spec:\n  mode: %s\n  connect:\n    allow:\n      - {cidr: 127.0.0.1/32, protocol: TCP, port: %s}\n", mode, port(addr)))
+}
+
 // systemReadRules allows reading the system's files and the test binary,
 // and nothing else.
 func systemReadRules(t *testing.T) string {
@@ -143,13 +149,7 @@ func TestSystemCallsOutsideThePolicyFailWithEPERM(t *testing.T) {
 
 func TestConnectOutsideThePolicyFailsWithEPERMWhileAllowedDestinationsWork(t *testing.T) {
 	allowed, other := listen(t), listen(t)
-	p := policy(t, fmt.Sprintf(`
-spec:
-  mode: Enforce
-  connect:
-    allow:
-      - {cidr: 127.0.0.1/32, protocol: TCP, port: %s}
-`, port(allowed)))
+	p := connectOnlyTo(t, "Enforce", allowed)
 	res := run(t, p, helperCommand(t, "connect", allowed, "ok", other, "EPERM"))
 	if res.ExitCode != 0 {
 		t.Fatalf("exit code %d, want 0", res.ExitCode)
@@ -292,13 +292,7 @@ spec:
 // kernel lets only the first to enter it report it.
 func TestAViolationRepeatedOnEveryCPUAtOnceIsReportedOnce(t *testing.T) {
 	allowed, other := listen(t), listen(t)
-	p := policy(t, fmt.Sprintf(`
-spec:
-  mode: Enforce
-  connect:
-    allow:
-      - {cidr: 127.0.0.1/32, protocol: TCP, port: %s}
-`, port(allowed)))
+	p := connectOnlyTo(t, "Enforce", allowed)
 	for round := 0; round < 5; round++ {
 		res := run(t, p, helperCommand(t, "connect-parallel", other, "8", "50"))
 		if res.ExitCode != 0 {

@@ -53,6 +53,9 @@ type SecurityContextAdvice struct {
 	RootFilesystemWrites []v1alpha1.FileEntry
 	// VolumeWrites are the entries that wrote elsewhere (volumes, tmpfs).
 	VolumeWrites []v1alpha1.FileEntry
+	// WritableDirs are where a volume would make the root filesystem's
+	// writes possible read-only, and which kind each needs.
+	WritableDirs []WritableDir
 
 	// PrivilegeGains are the programs whose execution raised privileges,
 	// which allowPrivilegeEscalation: false would prevent.
@@ -116,6 +119,8 @@ func AdviseSecurityContext(p *v1alpha1.Profile) SecurityContextAdvice {
 			a.VolumeWrites = append(a.VolumeWrites, f)
 		}
 	}
+
+	a.WritableDirs = writableDirs(a.RootFilesystemWrites, spec.Files)
 
 	uids := map[int64]bool{}
 	uidKnown := len(spec.Executables) > 0
@@ -380,23 +385,102 @@ func setIDKind(e v1alpha1.ExecutableEntry) string {
 	return "file capabilities"
 }
 
-func rootFilesystemEvidence(a SecurityContextAdvice) string {
-	if len(a.RootFilesystemWrites) > 0 {
-		var paths []string
-		dirs := map[string]bool{}
-		var dirList []string
-		for _, f := range a.RootFilesystemWrites {
-			paths = append(paths, f.Path)
-			dir := path.Dir(strings.TrimSuffix(f.Path, "/**"))
-			if strings.HasSuffix(f.Path, "/**") {
-				dir = strings.TrimSuffix(f.Path, "/**")
-			}
-			if !dirs[dir] {
-				dirs[dir] = true
-				dirList = append(dirList, dir)
+// WritableDir is a directory of the root filesystem the workload wrote in,
+// and the volume that would take those writes.
+type WritableDir struct {
+	Path string
+	// Persistent is true when the workload read files there that it did
+	// not create (configuration from the image, existing data): an
+	// emptyDir would hide them, so the directory needs a volume that
+	// holds them (a persistent volume, or one an init container fills).
+	Persistent bool
+	// Existing is one such file.
+	Existing string
+}
+
+// writableDirs finds, for the root filesystem's writes, the directories to
+// mount volumes at: each write's directory, cut back to its literal part
+// (a mountPath is never a glob nor a per-process name), the outermost of
+// nested ones kept. A directory where the workload read a file it did not
+// create is marked persistent.
+func writableDirs(writes, files []v1alpha1.FileEntry) []WritableDir {
+	var dirs []string
+	for _, f := range writes {
+		dir := literalDir(f.Path)
+		if dir == "/" || dir == "" {
+			continue // the root itself: no volume can take that
+		}
+		dirs = append(dirs, dir)
+	}
+	slices.Sort(dirs)
+	dirs = slices.Compact(dirs)
+	var outer []string
+	for _, d := range dirs {
+		if len(outer) > 0 && under(d, outer[len(outer)-1]) {
+			continue
+		}
+		outer = append(outer, d)
+	}
+	out := make([]WritableDir, len(outer))
+	for i, d := range outer {
+		out[i] = WritableDir{Path: d}
+		for _, f := range files {
+			if f.RootFilesystem && under(f.Path, d) && slices.Contains(f.Access, v1alpha1.AccessRead) && !slices.Contains(f.Access, v1alpha1.AccessCreate) {
+				out[i].Persistent, out[i].Existing = true, f.Path
+				break
 			}
 		}
-		return "written on the root filesystem: " + listAtMost(paths, 4) + "; mount an emptyDir at " + listAtMost(dirList, 4) + " to make it read-only"
+	}
+	return out
+}
+
+// literalDir is the directory a written path lies in, up to its first
+// component that is a pattern: "/var/lib/pg/base/*/x" is in "/var/lib/pg/base".
+func literalDir(p string) string {
+	parts := strings.Split(path.Dir(p), "/")
+	for i, part := range parts {
+		if strings.ContainsAny(part, "*?[") {
+			parts = parts[:i]
+			break
+		}
+	}
+	dir := strings.Join(parts, "/")
+	if dir == "" {
+		return "/"
+	}
+	return dir
+}
+
+// under says whether p is dir or below it.
+func under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+func rootFilesystemEvidence(a SecurityContextAdvice) string {
+	if len(a.RootFilesystemWrites) > 0 {
+		var paths, scratch, kept []string
+		for _, f := range a.RootFilesystemWrites {
+			paths = append(paths, f.Path)
+		}
+		for _, d := range a.WritableDirs {
+			if d.Persistent {
+				kept = append(kept, d.Path+" (it read "+d.Existing+", which an emptyDir would hide)")
+			} else {
+				scratch = append(scratch, d.Path)
+			}
+		}
+		line := "written on the root filesystem: " + listAtMost(paths, 4)
+		var fixes []string
+		if len(scratch) > 0 {
+			fixes = append(fixes, "mount an emptyDir at "+listAtMost(scratch, 4))
+		}
+		if len(kept) > 0 {
+			fixes = append(fixes, "a persistent volume (or one an init container fills) at "+listAtMost(kept, 3))
+		}
+		if len(fixes) > 0 {
+			line += "; " + strings.Join(fixes, ", and ") + " to make it read-only"
+		}
+		return line
 	}
 	if len(a.VolumeWrites) > 0 {
 		var places []string

@@ -293,6 +293,9 @@ type KernelPolicy struct {
 	// Version is new with every installed version: a violation is
 	// reported once per version (audit to enforce reports afresh).
 	Version uint32
+	// AuditUnpreventable audits, in ModeEnforce, what a hook cannot refuse
+	// instead of killing after the fact.
+	AuditUnpreventable bool
 }
 
 // ConnectRule is one allowed destination of a connect set (struct
@@ -311,8 +314,15 @@ func (p KernelPolicy) value() typesFpPolicy {
 		CapsAllowed: p.Capabilities, CapsAllowedUserns: p.CapabilitiesInUserNamespace,
 		Files: p.Files.value(), Executables: p.Executables.value(),
 		ConnectSet: p.ConnectSet, Governs: uint32(p.Governs), Mode: uint8(p.Mode), Action: uint8(p.Action),
-		Version: p.Version,
+		Version: p.Version, Flags: p.flags(),
 	}
+}
+
+func (p KernelPolicy) flags() uint8 {
+	if p.AuditUnpreventable {
+		return uint8(typesFpPolicyFlagFP_POLICY_AUDIT_UNPREVENTABLE)
+	}
+	return 0
 }
 
 func policyOf(v typesFpPolicy) KernelPolicy {
@@ -320,7 +330,8 @@ func policyOf(v typesFpPolicy) KernelPolicy {
 		Mode: Mode(v.Mode), Action: Action(v.Action), Governs: KindSet(v.Governs),
 		Capabilities: v.CapsAllowed, CapabilitiesInUserNamespace: v.CapsAllowedUserns,
 		Files: pathNodeOf(v.Files), Executables: pathNodeOf(v.Executables), ConnectSet: v.ConnectSet,
-		Version: v.Version,
+		Version:            v.Version,
+		AuditUnpreventable: v.Flags&uint8(typesFpPolicyFlagFP_POLICY_AUDIT_UNPREVENTABLE) != 0,
 	}
 }
 

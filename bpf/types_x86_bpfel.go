@@ -263,9 +263,16 @@ type typesFpPolicy struct {
 	Governs           uint32
 	Mode              uint8
 	Action            uint8
-	Pad               [2]uint8
+	Flags             uint8
+	Pad               uint8
 	Version           uint32
 }
+
+type typesFpPolicyFlag uint32
+
+const (
+	typesFpPolicyFlagFP_POLICY_AUDIT_UNPREVENTABLE typesFpPolicyFlag = 1
+)
 
 type typesFpSeen struct {
 	_           structs.HostLayout
@@ -408,6 +415,7 @@ type typesVariableSpecs struct {
 	AnchorEnumFpLifecycleCounter   *ebpf.VariableSpec `ebpf:"anchor_enum_fp_lifecycle_counter"`
 	AnchorEnumFpPathFlag           *ebpf.VariableSpec `ebpf:"anchor_enum_fp_path_flag"`
 	AnchorEnumFpPathKeyLen         *ebpf.VariableSpec `ebpf:"anchor_enum_fp_path_key_len"`
+	AnchorEnumFpPolicyFlag         *ebpf.VariableSpec `ebpf:"anchor_enum_fp_policy_flag"`
 	AnchorEnumFpViolationOutcome   *ebpf.VariableSpec `ebpf:"anchor_enum_fp_violation_outcome"`
 	AnchorEnumFpWatchFlag          *ebpf.VariableSpec `ebpf:"anchor_enum_fp_watch_flag"`
 	AnchorFpCapabilityEvent        *ebpf.VariableSpec `ebpf:"anchor_fp_capability_event"`
@@ -478,6 +486,7 @@ type typesVariables struct {
 	AnchorEnumFpLifecycleCounter   *ebpf.Variable `ebpf:"anchor_enum_fp_lifecycle_counter"`
 	AnchorEnumFpPathFlag           *ebpf.Variable `ebpf:"anchor_enum_fp_path_flag"`
 	AnchorEnumFpPathKeyLen         *ebpf.Variable `ebpf:"anchor_enum_fp_path_key_len"`
+	AnchorEnumFpPolicyFlag         *ebpf.Variable `ebpf:"anchor_enum_fp_policy_flag"`
 	AnchorEnumFpViolationOutcome   *ebpf.Variable `ebpf:"anchor_enum_fp_violation_outcome"`
 	AnchorEnumFpWatchFlag          *ebpf.Variable `ebpf:"anchor_enum_fp_watch_flag"`
 	AnchorFpCapabilityEvent        *ebpf.Variable `ebpf:"anchor_fp_capability_event"`

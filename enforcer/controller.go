@@ -348,7 +348,7 @@ func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.Enforcemen
 		case bpf.FollowsProcess:
 			effect = v1alpha1.EffectFollowsProcess
 		}
-		ke := v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect, SelfTest: ch.Proof}
+		ke := v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect, SelfTest: ch.Proof, Mode: modeInForce(p.Spec, ch.Effect)}
 		for _, rj := range ch.Rejected {
 			ke.Refused = append(ke.Refused, v1alpha1.RefusedBackend{Backend: rj.Backend, Stage: string(rj.Stage), Reason: rj.Reason})
 		}
@@ -394,6 +394,19 @@ func equalStatus(a, b *v1alpha1.EnforcementPolicyStatus) bool {
 		bc.Conditions[i].LastTransitionTime = metav1.Time{}
 	}
 	return fmt.Sprint(ac) == fmt.Sprint(bc)
+}
+
+// modeInForce is the mode a kind is enforced in on this node: the policy's,
+// but Audit where the node can only kill after the fact and the policy did
+// not accept that.
+func modeInForce(spec v1alpha1.EnforcementPolicySpec, effect bpf.Effect) v1alpha1.EnforcementMode {
+	if spec.Mode != v1alpha1.ModeEnforce {
+		return v1alpha1.ModeAudit
+	}
+	if effect == bpf.KilledAfter && spec.Unpreventable != v1alpha1.UnpreventableKill {
+		return v1alpha1.ModeAudit
+	}
+	return v1alpha1.ModeEnforce
 }
 
 func enforcedKind(k bpf.Kind) (v1alpha1.EnforcedKind, bool) {

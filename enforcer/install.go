@@ -79,6 +79,7 @@ func (in *Installer) Install(id uint32, c *rules.Compiled) error {
 	if c.Action == v1alpha1.ActionKill {
 		kp.Action = bpf.ActionKill
 	}
+	kp.AuditUnpreventable = c.Unpreventable != v1alpha1.UnpreventableKill
 	// Every policy follows its processes out of its cgroups: a rule that
 	// a move to another cgroup sheds holds nothing.
 	kp.Governs = kp.Governs.With(bpf.KindCgroup)

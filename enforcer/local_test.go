@@ -207,6 +207,7 @@ func TestFileOpenOutsideThePolicyIsStopped(t *testing.T) {
 	p := policy(t, `
 spec:
   mode: Enforce
+  unpreventable: Kill
   files:
     allow:
       - {path: "/**", access: [read]}
@@ -219,6 +220,38 @@ spec:
 	assertStopped(t, res, v)
 	if v.Exe != selfPath(t) {
 		t.Errorf("violation names program %q, want %q", v.Exe, selfPath(t))
+	}
+}
+
+// Where the kernel cannot refuse an operation, Enforce mode audits it
+// unless the policy accepts killing the process once it has happened.
+func TestWhatTheKernelCannotRefuseIsAuditedUnlessThePolicyAcceptsKilling(t *testing.T) {
+	for _, tc := range []struct{ name, unpreventable string }{
+		{"by default", ""},
+		{"unpreventable: Audit", "  unpreventable: Audit\n"},
+		{"unpreventable: Kill", "  unpreventable: Kill\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policy(t, "spec:\n  mode: Enforce\n"+tc.unpreventable+systemReadRules(t)+execRules(t))
+			res := run(t, p, helperCommand(t, "write", filepath.Join(t.TempDir(), "written")))
+			v := onlyViolation(t, res)
+			var effect bpf.Effect
+			for _, c := range res.Choices {
+				if c.Kind == bpf.KindFile {
+					effect = c.Effect
+				}
+			}
+			want, exit := bpf.Denied, 3 // the helper's failure
+			switch {
+			case effect == bpf.KilledAfter && tc.unpreventable == "  unpreventable: Kill\n":
+				want, exit = bpf.Killed, 128+9
+			case effect == bpf.KilledAfter:
+				want, exit = bpf.Audited, 0
+			}
+			if v.Outcome != want || res.ExitCode != exit {
+				t.Errorf("with file opens %s here: outcome %s, exit %d; want %s, exit %d", effect, v.Outcome, res.ExitCode, want, exit)
+			}
+		})
 	}
 }
 
@@ -252,6 +285,7 @@ func TestExecutionOutsideThePolicyIsStopped(t *testing.T) {
 	p := policy(t, `
 spec:
   mode: Enforce
+  unpreventable: Kill
 `+execRules(t))
 	res := run(t, p, helperCommand(t, "exec", truePath))
 	v := onlyViolation(t, res)
@@ -272,6 +306,7 @@ func TestCapabilityOutsideThePolicyIsStopped(t *testing.T) {
 	p := policy(t, `
 spec:
   mode: Enforce
+  unpreventable: Kill
   capabilities:
     allow: [CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN]
 `)

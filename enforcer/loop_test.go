@@ -33,7 +33,9 @@ func TestTheLocalLoop(t *testing.T) {
 	if rec.ExitCode != 0 {
 		t.Fatalf("recording: the demo exited with %d", rec.ExitCode)
 	}
-	generated, err := generator.Policy(rec.Profile, generator.PolicyOptions{Mode: v1alpha1.ModeEnforce})
+	// Stopped on every kernel: where an operation cannot be refused, the
+	// policy accepts killing after the fact (unpreventable: Kill).
+	generated, err := generator.Policy(rec.Profile, generator.PolicyOptions{Mode: v1alpha1.ModeEnforce, Unpreventable: v1alpha1.UnpreventableKill})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,15 @@ import (
 // AnnotationProfile records, on a generated object, the profile it came from.
 const AnnotationProfile = "footprint.dev/profile"
 
+// unpreventable is the policy's field for a choice: empty for Audit, the
+// default, so that a policy states only what differs from it.
+func unpreventable(u v1alpha1.UnpreventableAction) v1alpha1.UnpreventableAction {
+	if u == v1alpha1.UnpreventableKill {
+		return u
+	}
+	return ""
+}
+
 // PolicyOptions shape a generated EnforcementPolicy.
 type PolicyOptions struct {
 	Target
@@ -26,6 +35,9 @@ type PolicyOptions struct {
 	Mode v1alpha1.EnforcementMode
 	// Action is Deny (the default) or Kill.
 	Action v1alpha1.EnforcementAction
+	// Unpreventable is Audit (the default) or Kill: what Enforce mode does
+	// where a node cannot refuse an operation.
+	Unpreventable v1alpha1.UnpreventableAction
 	// UnknownImages is the mode for pods running an image the profile was
 	// not recorded from; empty leaves it to the API server's default
 	// (Audit).
@@ -76,7 +88,7 @@ func Policy(p *v1alpha1.Profile, opts PolicyOptions) (*GeneratedPolicy, error) {
 	policy := &v1alpha1.EnforcementPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "EnforcementPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.Namespace},
-		Spec: v1alpha1.EnforcementPolicySpec{Mode: mode, Action: action, Profile: p.Name,
+		Spec: v1alpha1.EnforcementPolicySpec{Mode: mode, Action: action, Unpreventable: unpreventable(opts.Unpreventable), Profile: p.Name,
 			Images: profiles.ImagesOf(spec), UnknownImages: opts.UnknownImages},
 	}
 	if p.Name != "" {
@@ -400,6 +412,11 @@ func (g *GeneratedPolicy) header(p *v1alpha1.Profile, t Target) string {
 		b.WriteString("Mode Audit: operations outside it are reported and allowed. Once a quiet period shows\nno violations, export again with --mode enforce.\n")
 	} else {
 		fmt.Fprintf(&b, "Mode Enforce: operations outside it are refused (action %s).\n", spec.Action)
+		if spec.Unpreventable == v1alpha1.UnpreventableKill {
+			b.WriteString("Where a node cannot refuse an operation, the process is killed once it has happened.\n")
+		} else {
+			b.WriteString("Where a node cannot refuse an operation, it is reported and allowed (unpreventable: Audit).\n")
+		}
 	}
 	if len(g.notRecorded) > 0 {
 		fmt.Fprintf(&b, "Not enforced, because the recording did not cover them: %s.\n", strings.Join(g.notRecorded, ", "))

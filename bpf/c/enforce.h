@@ -273,6 +273,8 @@ static __always_inline __u32 outcome(const struct fp_policy *p, bool can_deny, b
 {
 	if (p->mode != FP_MODE_ENFORCE)
 		return FP_OUTCOME_AUDITED;
+	if (!can_deny && (p->flags & FP_POLICY_AUDIT_UNPREVENTABLE))
+		return FP_OUTCOME_AUDITED;
 	if (p->action == FP_ACTION_KILL && can_kill)
 		return can_deny ? FP_OUTCOME_DENIED_KILLED : FP_OUTCOME_KILLED;
 	if (can_deny)

@@ -49,5 +49,6 @@ ENUM_ANCHOR(fp_path_key_len);
 ENUM_ANCHOR(fp_enforce_mode);
 ENUM_ANCHOR(fp_enforce_action);
 ENUM_ANCHOR(fp_enforce_flag);
+ENUM_ANCHOR(fp_policy_flag);
 ENUM_ANCHOR(fp_violation_outcome);
 ENUM_ANCHOR(fp_enforce_counter_what);

@@ -307,10 +307,19 @@ struct fp_policy {
 	__u32 governs;     /* (1 << enum fp_kind) per kind the policy restricts */
 	__u8 mode;         /* enum fp_enforce_mode */
 	__u8 action;       /* enum fp_enforce_action */
-	__u8 _pad[2];
+	__u8 flags;        /* enum fp_policy_flag */
+	__u8 _pad;
 	/* New with every installed version (audit to enforce, new rules):
 	 * a violation is reported once per version. */
 	__u32 version;
+};
+
+/* fp_policy.flags */
+enum fp_policy_flag {
+	/* In enforce mode, audit what a hook cannot refuse rather than kill
+	 * after the fact: killing once the operation has happened was not
+	 * accepted for this policy. */
+	FP_POLICY_AUDIT_UNPREVENTABLE = 1,
 };
 
 /* Key of connect_rules (an LPM trie): prefixlen counts bits from set on;

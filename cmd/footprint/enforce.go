@@ -22,13 +22,14 @@ import (
 )
 
 type enforceFlags struct {
-	policyFile  string
-	profileFile string
-	mode        string
-	action      string
-	duration    time.Duration
-	stopGrace   time.Duration
-	user        string
+	policyFile    string
+	profileFile   string
+	mode          string
+	action        string
+	duration      time.Duration
+	stopGrace     time.Duration
+	user          string
+	unpreventable string
 }
 
 func newEnforceCommand() *cobra.Command {
@@ -66,6 +67,7 @@ policy would). footprint exits with CMD's exit code (137 when it was killed).`,
 	fl.StringVar(&f.action, "action", "", "in enforce mode: deny (EPERM where the kernel can) or kill (SIGKILL) (default: the policy's; deny with --profile)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop CMD after this long (default: when it exits)")
 	fl.DurationVar(&f.stopGrace, "stop-grace", 5*time.Second, "how long CMD has to exit after SIGTERM before it is killed")
+	fl.StringVar(&f.unpreventable, "unpreventable", "", unpreventableUsage+" (default: the policy's; audit with --profile)")
 	fl.StringVar(&f.user, "user", "", "run CMD as USER[:GROUP] (names or numbers), as its service manager would; the switch is not held to the policy")
 	return cmd
 }
@@ -160,6 +162,13 @@ func enforcedPolicy(f enforceFlags) (*v1alpha1.EnforcementPolicy, error) {
 		}
 		policy.Spec.Action = action
 	}
+	if f.unpreventable != "" {
+		u, err := parseUnpreventable(f.unpreventable)
+		if err != nil {
+			return nil, err
+		}
+		policy.Spec.Unpreventable = u
+	}
 	return policy, nil
 }
 
@@ -170,6 +179,7 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 	if mode == "" {
 		mode = v1alpha1.ModeAudit
 	}
+	killAfter := policy.Spec.Unpreventable == v1alpha1.UnpreventableKill
 	fmt.Fprintf(w, "\nfootprint: %d distinct violations (mode %s)\n", len(res.Violations), mode)
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
@@ -184,6 +194,8 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 			effect = "-"
 		case mode == v1alpha1.ModeAudit:
 			effect = "reported (audit)"
+		case c.Effect == bpf.KilledAfter && !killAfter:
+			effect = "reported (cannot prevent here)"
 		}
 		counts := res.Counters[c.Kind]
 		rules := "not governed"
@@ -230,8 +242,11 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 			after = append(after, c.Kind.String())
 		}
 	}
-	if len(after) > 0 {
+	switch {
+	case len(after) > 0 && killAfter:
 		fmt.Fprintf(w, "footprint: on this kernel %s are killed after the fact, not prevented: no backend that prevents them passed its self-test (see footprint probe)\n", strings.Join(after, ", "))
+	case len(after) > 0:
+		fmt.Fprintf(w, "footprint: on this kernel %s cannot be prevented (no backend that prevents them passed its self-test; see footprint probe): violations were reported and allowed; --unpreventable kill kills the process once the operation has happened\n", strings.Join(after, ", "))
 	}
 }
 

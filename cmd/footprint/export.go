@@ -23,6 +23,7 @@ type exportFlags struct {
 	name          string
 	mode          string
 	action        string
+	unpreventable string
 	podSelector   string
 	allowDirs     []string
 	initContainer bool
@@ -34,7 +35,7 @@ type exportFlags struct {
 // one takes besides --container, --workload and --namespace.
 var exportArtifacts = map[string][]string{
 	"securitycontext": {"init-container", "seccomp-localhost"},
-	"policy":          {"name", "mode", "action", "pod-selector", "allow-dir"},
+	"policy":          {"name", "mode", "action", "unpreventable", "pod-selector", "allow-dir"},
 	"networkpolicy":   {"name", "pod-selector"},
 	"tetragon":        {"name", "mode", "action", "pod-selector"},
 	"seccomp":         {"name", "mode", "format"},
@@ -89,6 +90,7 @@ from a local command, say which workload it stands for with --workload and --con
 	fl.StringVar(&f.name, "name", "", "name of the generated object (default: the profile's name)")
 	fl.StringVar(&f.mode, "mode", "audit", "audit (report and allow) or enforce")
 	fl.StringVar(&f.action, "action", "deny", "in enforce mode: deny (EPERM) or kill (SIGKILL)")
+	fl.StringVar(&f.unpreventable, "unpreventable", "audit", unpreventableUsage)
 	fl.StringVar(&f.podSelector, "pod-selector", "", "label selector of the workload's pods, e.g. app=web")
 	fl.StringArrayVar(&f.allowDirs, "allow-dir", nil, "widen the policy on purpose: allow everything below this directory with the access modes seen there (repeatable)")
 	fl.BoolVar(&f.initContainer, "init-container", false, "the container is an init container")
@@ -127,6 +129,10 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 	if err != nil {
 		return err
 	}
+	unpreventable, err := parseUnpreventable(f.unpreventable)
+	if err != nil {
+		return err
+	}
 	var selector *metav1.LabelSelector
 	if f.podSelector != "" {
 		if selector, err = metav1.ParseToLabelSelector(f.podSelector); err != nil {
@@ -138,7 +144,7 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 	case "securitycontext":
 		out, err = generator.SecurityContextPatch(p, generator.SecurityContextOptions{Target: target, InitContainer: f.initContainer, SeccompLocalhost: f.seccomp})
 	case "policy":
-		out, err = generator.PolicyYAML(p, generator.PolicyOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector, AllowDirectories: f.allowDirs})
+		out, err = generator.PolicyYAML(p, generator.PolicyOptions{Target: target, Name: f.name, Mode: mode, Action: action, Unpreventable: unpreventable, PodSelector: selector, AllowDirectories: f.allowDirs})
 	case "networkpolicy":
 		out, err = generator.NetworkPolicyYAML(p, generator.NetworkPolicyOptions{Target: target, Name: f.name, PodSelector: selector})
 	case "tetragon":
@@ -156,7 +162,7 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 // checkExportFlags refuses flags that mean nothing for the artifact, rather
 // than ignoring them silently.
 func checkExportFlags(cmd *cobra.Command, artifact string) error {
-	for _, flag := range []string{"name", "mode", "action", "pod-selector", "allow-dir", "init-container", "format", "seccomp-localhost"} {
+	for _, flag := range []string{"name", "mode", "action", "unpreventable", "pod-selector", "allow-dir", "init-container", "format", "seccomp-localhost"} {
 		if cmd.Flags().Changed(flag) && !slices.Contains(exportArtifacts[artifact], flag) {
 			var takes []string
 			for a, flags := range exportArtifacts {
@@ -188,6 +194,19 @@ func parseAction(s string) (v1alpha1.EnforcementAction, error) {
 		return v1alpha1.ActionKill, nil
 	}
 	return "", fmt.Errorf("--action %q: use deny (the operation fails with EPERM) or kill (SIGKILL)", s)
+}
+
+// unpreventableUsage is the --unpreventable flag's help.
+const unpreventableUsage = "in enforce mode, on a node that cannot refuse an operation of some kind: audit (report and allow it there) or kill (SIGKILL once it has happened)"
+
+func parseUnpreventable(s string) (v1alpha1.UnpreventableAction, error) {
+	switch strings.ToLower(s) {
+	case "audit":
+		return v1alpha1.UnpreventableAudit, nil
+	case "kill":
+		return v1alpha1.UnpreventableKill, nil
+	}
+	return "", fmt.Errorf("--unpreventable %q: use audit (report and allow what this node cannot refuse) or kill (kill the process once it has happened)", s)
 }
 
 // exportSeccomp writes the profile's seccomp allow-list in the format asked

@@ -23,6 +23,7 @@ import (
 
 type kubeEnforceFlags struct {
 	mode, action, name string
+	unpreventable      string
 	unknownImages      string
 	allowDirs          []string
 	dryRun, promote    bool
@@ -73,6 +74,7 @@ nothing; with --promote it prints what promoting would change.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.mode, "mode", "audit", "audit (report and allow) or enforce")
 	fl.StringVar(&f.action, "action", "deny", "in enforce mode: deny (EPERM) or kill (SIGKILL)")
+	fl.StringVar(&f.unpreventable, "unpreventable", "audit", unpreventableUsage)
 	fl.StringVar(&f.name, "name", "", "name of the EnforcementPolicy (default: the profile's name)")
 	fl.StringArrayVar(&f.allowDirs, "allow-dir", nil, "widen the policy on purpose: allow everything below this directory with the access modes seen there (repeatable)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the policy (checked by the API server) instead of applying it; with --promote, what promoting would change")
@@ -87,6 +89,10 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 		return usagef("%v", err)
 	}
 	action, err := parseAction(f.action)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	unpreventable, err := parseUnpreventable(f.unpreventable)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -113,13 +119,16 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 		return fmt.Errorf("profile %s does not name its workload and container (it was recorded locally and applied by hand?), so a policy from it would select no pods: export it with %s and set spec.selector yourself",
 			profileName, s.hint("export", "policy", profileName, "-n", s.namespace))
 	}
-	opts := generator.PolicyOptions{Name: f.name, Mode: mode, Action: action, AllowDirectories: f.allowDirs, UnknownImages: unknownImages}
+	opts := generator.PolicyOptions{Name: f.name, Mode: mode, Action: action, Unpreventable: unpreventable, AllowDirectories: f.allowDirs, UnknownImages: unknownImages}
 	gen, err := generator.Policy(p, opts)
 	if err != nil {
 		return fmt.Errorf("generate the EnforcementPolicy from profile %s: %w", profileName, err)
 	}
 	want := gen.Policy
 	want.Namespace = s.namespace
+	// Stated in full, as the API server defaults it: applying the same
+	// choice again changes nothing.
+	want.Spec.Unpreventable = unpreventable
 
 	out := cmd.OutOrStdout()
 	current, err := s.currentPolicy(ctx, want.Name)
@@ -148,6 +157,9 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 		}
 		if !cmd.Flags().Changed("action") {
 			want.Spec.Action = current.Spec.Action
+		}
+		if !cmd.Flags().Changed("unpreventable") {
+			want.Spec.Unpreventable = current.Spec.Unpreventable
 		}
 		printPromotion(out, current, want)
 		if f.dryRun {

@@ -68,11 +68,20 @@ type EnforcementPolicySpec struct {
 	// Action is what happens to an operation outside the policy in Enforce
 	// mode: Deny makes it fail with EPERM where the kernel can refuse it
 	// before it happens; Kill sends SIGKILL to the process. Where the kernel
-	// cannot refuse an operation (no BPF LSM), Deny falls back to Kill after
-	// the fact; the status says which kinds are affected on each node.
+	// cannot refuse an operation, Unpreventable decides.
 	// +kubebuilder:default=Deny
 	// +optional
 	Action EnforcementAction `json:"action,omitempty"`
+
+	// Unpreventable is what Enforce mode does, on a node whose kernel
+	// cannot refuse an operation of some kind (no BPF LSM and no fmod_ret:
+	// footprint could only kill the process once the operation has
+	// happened, its effect remaining): Audit (the default) reports it and
+	// allows it there, Kill kills the process after the fact. The status
+	// shows, per node and kind, the mode in force and why.
+	// +kubebuilder:default=Audit
+	// +optional
+	Unpreventable UnpreventableAction `json:"unpreventable,omitempty"`
 
 	// Capabilities the containers may use. Absent: capability checks are not
 	// enforced. Only checks the kernel would grant are subject to the policy:
@@ -200,6 +209,18 @@ const (
 	ActionDeny EnforcementAction = "Deny"
 	// ActionKill sends SIGKILL to the process that attempted the operation.
 	ActionKill EnforcementAction = "Kill"
+)
+
+// UnpreventableAction is what Enforce mode does about an operation a node
+// cannot refuse.
+// +kubebuilder:validation:Enum=Audit;Kill
+type UnpreventableAction string
+
+const (
+	// UnpreventableAudit reports the operation and allows it.
+	UnpreventableAudit UnpreventableAction = "Audit"
+	// UnpreventableKill kills the process once the operation has happened.
+	UnpreventableKill UnpreventableAction = "Kill"
 )
 
 // CapabilityRules lists the capabilities the containers may use.
@@ -455,6 +476,11 @@ type KindEnforcement struct {
 	Backend string `json:"backend,omitempty"`
 	// Effect is what happens to an operation outside the policy.
 	Effect EnforcementEffect `json:"effect"`
+	// Mode is the mode in force for this kind on this node: the policy's,
+	// or Audit where the node can only kill after the fact and
+	// spec.unpreventable is Audit.
+	// +optional
+	Mode EnforcementMode `json:"mode,omitempty"`
 	// SelfTest is what the node's self-test saw the backend do before the
 	// node relied on it: a canary's operation refused (or the canary
 	// killed) and reported.

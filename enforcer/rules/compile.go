@@ -18,6 +18,9 @@ type Compiled struct {
 	Mode v1alpha1.EnforcementMode
 	// Action is the policy's action, Deny when the policy leaves it empty.
 	Action v1alpha1.EnforcementAction
+	// Unpreventable is what Enforce mode does where the kernel cannot
+	// refuse an operation, Audit when the policy leaves it empty.
+	Unpreventable v1alpha1.UnpreventableAction
 
 	// Capabilities are the allowed capabilities; nil when the policy does
 	// not govern capability checks (spec.capabilities absent).
@@ -105,7 +108,10 @@ func CompileSpec(spec *v1alpha1.EnforcementPolicySpec) (*Compiled, error) {
 		return nil, &InvalidPolicyError{Errors: errs}
 	}
 	root := field.NewPath("spec")
-	c := &Compiled{Mode: spec.Mode, Action: spec.Action}
+	c := &Compiled{Mode: spec.Mode, Action: spec.Action, Unpreventable: spec.Unpreventable}
+	if c.Unpreventable == "" {
+		c.Unpreventable = v1alpha1.UnpreventableAudit
+	}
 	if c.Mode == "" {
 		c.Mode = v1alpha1.ModeAudit
 	}

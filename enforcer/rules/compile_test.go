@@ -150,7 +150,8 @@ func TestCompileDefaultsAndGovernedKinds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := &Compiled{Mode: v1alpha1.ModeAudit, Action: v1alpha1.ActionDeny}
+		// Killing after the fact is not accepted unless the policy says so.
+		want := &Compiled{Mode: v1alpha1.ModeAudit, Action: v1alpha1.ActionDeny, Unpreventable: v1alpha1.UnpreventableAudit}
 		if !reflect.DeepEqual(c, want) {
 			t.Fatalf("got %+v, want %+v", c, want)
 		}
@@ -168,7 +169,7 @@ func TestCompileDefaultsAndGovernedKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := &Compiled{
-			Mode: v1alpha1.ModeEnforce, Action: v1alpha1.ActionKill,
+			Mode: v1alpha1.ModeEnforce, Action: v1alpha1.ActionKill, Unpreventable: v1alpha1.UnpreventableAudit,
 			Capabilities: &Capabilities{}, Files: &PathTree{Nodes: []PathNode{{Parent: -1}}},
 			Executables: &PathTree{Nodes: []PathNode{{Parent: -1}}}, ConnectGoverned: true,
 		}

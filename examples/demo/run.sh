@@ -29,12 +29,13 @@ step bin/footprint export policy "$out/demo.profile.yaml" --mode audit
 
 echo
 echo "Now hold the same workload to its profile in the kernel. Unchanged, it runs clean:"
-step bin/footprint enforce --profile "$out/demo.profile.yaml" --mode enforce -- bin/demo-app --state "$state"
+step bin/footprint enforce --profile "$out/demo.profile.yaml" --mode enforce --unpreventable kill -- bin/demo-app --state "$state"
 echo
 echo "Changed, it is stopped: a connect it never made fails with EPERM, and reading"
-echo "/etc/shadow gets it killed (prevented outright where the kernel runs BPF-LSM)."
-expect_fail bin/footprint enforce --profile "$out/demo.profile.yaml" --mode enforce -- bin/demo-app --state "$state" --misbehave connect
-expect_fail bin/footprint enforce --profile "$out/demo.profile.yaml" --mode enforce -- bin/demo-app --state "$state" --misbehave shadow
+echo "/etc/shadow gets it killed (prevented outright where the kernel runs BPF-LSM or"
+echo "fmod_ret; --unpreventable kill accepts killing where it cannot be refused)."
+expect_fail bin/footprint enforce --profile "$out/demo.profile.yaml" --mode enforce --unpreventable kill -- bin/demo-app --state "$state" --misbehave connect
+expect_fail bin/footprint enforce --profile "$out/demo.profile.yaml" --mode enforce --unpreventable kill -- bin/demo-app --state "$state" --misbehave shadow
 
 echo
 echo "The profile is in $out/demo.profile.yaml."

@@ -233,8 +233,37 @@ func audit(t *testing.T, k *kubectl) {
 }
 
 func enforce(t *testing.T, k *kubectl) {
+	// By default a kind the node cannot refuse stays in Audit there, and
+	// the status says so; --unpreventable kill accepts killing after the
+	// fact.
 	k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--mode", "enforce")
 	k.waitPolicyReady(t, "web-app", v1alpha1.ModeEnforce)
+	k.eventually(t, "the modes in force in the policy's status", 30*time.Second, func() error {
+		modes := k.modesInForce(t, "web-app")
+		for kind, m := range modes {
+			want := string(v1alpha1.ModeEnforce)
+			if m[1] == string(v1alpha1.EffectKilledAfter) {
+				want = string(v1alpha1.ModeAudit)
+			}
+			if m[0] != want {
+				return fmt.Errorf("%s (%s) in mode %q, want %s", kind, m[1], m[0], want)
+			}
+		}
+		if len(modes) == 0 {
+			return fmt.Errorf("no kinds in the status")
+		}
+		return nil
+	})
+	k.run(t, "footprint", "enforce", "web-app", "-n", ns, "--mode", "enforce", "--unpreventable", "kill")
+	k.waitPolicyReady(t, "web-app", v1alpha1.ModeEnforce)
+	k.eventually(t, "every kind in Enforce mode", 30*time.Second, func() error {
+		for kind, m := range k.modesInForce(t, "web-app") {
+			if m[0] != string(v1alpha1.ModeEnforce) {
+				return fmt.Errorf("%s in mode %q, want Enforce", kind, m[0])
+			}
+		}
+		return nil
+	})
 	pods, ips := k.pods(t, webPods, 2)
 	since := time.Now()
 
@@ -461,7 +490,7 @@ func capability(t *testing.T, k *kubectl) {
 	// The violation names the call and the file that needed it.
 	k.waitViolations(t, []string{pod + ` .* used CAP_FOWNER in (chmod|fchmodat|fchmodat2)\(".+"\): audited`})
 
-	k.run(t, "footprint", "enforce", "api-app", "-n", ns, "--mode", "enforce")
+	k.run(t, "footprint", "enforce", "api-app", "-n", ns, "--mode", "enforce", "--unpreventable", "kill")
 	k.waitPolicyReady(t, "api-app", v1alpha1.ModeEnforce)
 	stopped, outcome := k.stopped(t, "api-app", v1alpha1.KindCapabilities)
 	out, err := k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "capability")

@@ -177,6 +177,9 @@ func (k *kubectl) stopped(t *testing.T, name string, kind v1alpha1.EnforcedKind)
 			if !strings.Contains(ke.SelfTest, "self-test canary") || !strings.HasSuffix(ke.SelfTest, "and reported it") {
 				t.Errorf("policy %s on node %s: %s enforced by %s with self-test %q, want what the self-test saw", name, n.Node, kind, ke.Backend, ke.SelfTest)
 			}
+			if ke.Mode != v1alpha1.ModeEnforce {
+				t.Errorf("policy %s on node %s: %s in mode %q, want Enforce", name, n.Node, kind, ke.Mode)
+			}
 			switch {
 			case ke.Effect == v1alpha1.EffectPrevented:
 				return "operation not permitted", "denied"
@@ -190,6 +193,21 @@ func (k *kubectl) stopped(t *testing.T, name string, kind v1alpha1.EnforcedKind)
 	}
 	t.Fatalf("policy %s reports no way to stop %s: %+v", name, kind, p.Status.Nodes)
 	return "", ""
+}
+
+// modesInForce is the mode each kind of policy name is enforced in on each
+// node, as its status reports, with the kind's effect there.
+func (k *kubectl) modesInForce(t *testing.T, name string) map[v1alpha1.EnforcedKind][2]string {
+	t.Helper()
+	var p v1alpha1.EnforcementPolicy
+	k.json(t, &p, "-n", ns, "get", "enforcementpolicy", name)
+	out := map[v1alpha1.EnforcedKind][2]string{}
+	for _, n := range p.Status.Nodes {
+		for _, ke := range n.Kinds {
+			out[ke.Kind] = [2]string{string(ke.Mode), string(ke.Effect)}
+		}
+	}
+	return out
 }
 
 // violations are the lines kubectl footprint violations prints.

@@ -48,7 +48,14 @@ var tempDirNames = map[string]bool{"tmp": true, "temp": true, ".tmp": true, "TMP
 //   - Kubernetes' projected-volume timestamp directories become `..*`;
 //   - random temporary names (mkstemp-style, in /tmp, /var/tmp, /dev/shm or
 //     below a directory named tmp or temp) become `*`, so `/tmp/tmpa8Xk2L`
-//     becomes `/tmp/*`.
+//     becomes `/tmp/*`;
+//   - anywhere, the changing part of names daemons give to generations,
+//     rotations and mkstemp files (see nameRules) becomes `*` inside the
+//     component: `redis.conf.tmp-a8Xk2L` becomes `redis.conf.tmp-*`,
+//     `access.log.2.gz` becomes `access.log.*.gz`.
+//
+// Process ids inside file names are left to GlobPIDs: only the recorder knows
+// which numbers were pids.
 //
 // Paths that are not absolute (the kernel's names for pipes, sockets and
 // anonymous inodes, like `pipe:[1234]`) have their inode number replaced by
@@ -71,11 +78,19 @@ func NormalizePath(p string) string {
 	}
 	inTemp := false
 	for i, c := range components {
+		parent := ""
+		if i > 0 {
+			parent = components[i-1]
+		}
 		switch {
 		case projectedTimestampDir.MatchString(c):
 			components[i] = "..*"
 		case inTemp && looksRandom(c):
+			// In a temp directory the whole name is the temp file's:
+			// `*` is what the kernel can match anyway.
 			components[i] = anyComponent
+		default:
+			components[i] = normalizeName(parent, c)
 		}
 		// Everything below a temp root or a tmp directory may be random.
 		if !inTemp && (tempDirNames[c] || isTempRoot(components[:i+1])) {

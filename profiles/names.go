@@ -58,7 +58,7 @@ func NewPIDs(ids ...int) PIDs {
 // left to NormalizePath, which globs every pid there. Paths outside the
 // filesystem (pipe:[1234]) are returned unchanged.
 func GlobPIDs(p string, pids PIDs) string {
-	if len(pids) == 0 || !strings.HasPrefix(p, "/") {
+	if len(pids) == 0 || !strings.HasPrefix(p, "/") || p == "/proc" || strings.HasPrefix(p, "/proc/") {
 		return p
 	}
 	components := strings.Split(p, "/")
@@ -161,12 +161,12 @@ var nameRules = []nameRule{
 	},
 	{
 		why:  "log rotation (logrotate, nginx, newsyslog): access.log.1, error.log.2.gz, syslog.3",
-		re:   regexp.MustCompile(`^(.*(?:log|LOG))\.([0-9]{1,4})((?:\.(?:gz|bz2|xz|zst|lz4|Z))?)$`),
+		re:   regexp.MustCompile(`^(.*(?:log|LOG)\.)([0-9]{1,4})((?:\.(?:gz|bz2|xz|zst|lz4|Z))?)$`),
 		glob: []int{2},
 	},
 	{
 		why:  "logrotate's dateext: access.log-20261206, access.log-20261206.gz",
-		re:   regexp.MustCompile(`^(.*(?:log|LOG))-((?:19|20)[0-9]{6}(?:[0-9]{2})?)((?:\.[0-9]{1,4})?(?:\.(?:gz|bz2|xz|zst|lz4|Z))?)$`),
+		re:   regexp.MustCompile(`^(.*(?:log|LOG)-)((?:19|20)[0-9]{6}(?:[0-9]{2})?)((?:\.[0-9]{1,4})?(?:\.(?:gz|bz2|xz|zst|lz4|Z))?)$`),
 		glob: []int{2},
 	},
 	{

@@ -78,6 +78,8 @@ func TestDaemonNamingSchemesBecomeGlobs(t *testing.T) {
 		{"logrotate dateext", "/var/log/nginx/access.log-20261206.gz", "/var/log/nginx/access.log-*.gz"},
 		{"postgres WAL segment", "/var/lib/postgresql/15/main/pg_wal/000000010000000000000003", "/var/lib/postgresql/15/main/pg_wal/*"},
 		{"postgres partial WAL segment", "/var/lib/postgresql/15/main/pg_wal/00000001000000000000000A.partial", "/var/lib/postgresql/15/main/pg_wal/*.partial"},
+		{"nginx request body buffer (official image)", "/var/cache/nginx/client_temp/0000000012", "/var/cache/nginx/client_temp/*"},
+		{"nginx upstream buffer (Debian)", "/var/lib/nginx/proxy/0000000003", "/var/lib/nginx/proxy/*"},
 		{"postgres WAL archive status", "/var/lib/postgresql/15/main/pg_wal/archive_status/000000010000000000000003.done", "/var/lib/postgresql/15/main/pg_wal/archive_status/*.done"},
 	}
 	for _, tt := range tests {
@@ -116,6 +118,9 @@ func TestNamesThatOnlyLookLikeGenerationsStayLiteral(t *testing.T) {
 		"/var/lib/postgresql/15/main/pg_wal/xlogtemp.123456", // digits are a pid's, if anything: GlobPIDs decides
 		"/dev/dm-0",
 		"/etc/redis/redis-6379.conf",
+		"/var/cache/nginx/client_temp/lock", // a short fixed name in a temp directory
+		"/var/lib/nginx/html/0000000012",    // not one of nginx's temp directories
+		"/var/cache/nginx/client_temp",      // the directory itself
 		"/var/log/app/2026-12-06.log",
 	} {
 		if got := NormalizePath(p); got != p {

@@ -355,13 +355,32 @@ func widenedPath(p string) string {
 
 // profileAllows says whether the profile, widened as documented, shows an
 // access. It is the specification the generated policy is checked against.
+// Besides widenedPath, the documented widening is the read-only system tree
+// (profiles.FoldFiles): an entry that only read or mapped files in a tree
+// allows those same modes, and no other, on every file of the tree.
 func profileAllowsFile(spec v1alpha1.ProfileSpec, path string, mode v1alpha1.FileAccessMode) bool {
+	tree, _, inTree := profiles.ReadOnlyTree(path)
 	for _, f := range spec.Files {
-		if strings.HasPrefix(f.Path, "/") && profiles.MatchProfilePath(widenedPath(f.Path), path) && slices.Contains(f.Access, mode) {
+		if !strings.HasPrefix(f.Path, "/") || !slices.Contains(f.Access, mode) {
+			continue
+		}
+		if profiles.MatchProfilePath(widenedPath(f.Path), path) {
+			return true
+		}
+		if root, _, ok := profiles.ReadOnlyTree(f.Path); inTree && ok && root == tree && onlyReadOrExec(f.Access) {
 			return true
 		}
 	}
 	return false
+}
+
+func onlyReadOrExec(modes []v1alpha1.FileAccessMode) bool {
+	for _, m := range modes {
+		if m != v1alpha1.AccessRead && m != v1alpha1.AccessExec {
+			return false
+		}
+	}
+	return len(modes) > 0
 }
 
 func profileAllowsExec(spec v1alpha1.ProfileSpec, path string) bool {

@@ -253,11 +253,22 @@ func PolicyPattern(profilePath string) (pattern, widening string, ok bool) {
 
 func (g *GeneratedPolicy) fileRules(entries []v1alpha1.FileEntry, allowDirectories []string) (*v1alpha1.FileRules, error) {
 	rules := newRuleAccess()
+	// Read-only system trees become one read-only rule each, and entries a
+	// recorded glob already grants in full are dropped (profiles.FoldFiles):
+	// neither grants a write, create or truncate that was not seen.
+	entries, folds := profiles.FoldFiles(entries)
+	foldNotes := map[string]string{}
+	for _, f := range folds {
+		foldNotes[f.Glob] = f.Reason
+	}
 	for _, f := range entries {
 		pattern, widening, ok := PolicyPattern(f.Path)
 		if !ok {
 			g.skipped = append(g.skipped, fmt.Sprintf("%s: not a filesystem path; the policy does not govern it", f.Path))
 			continue
+		}
+		if note := foldNotes[f.Path]; note != "" {
+			widening = joinNotes(widening, note)
 		}
 		rules.add(pattern, f.Access, f.Count, widening)
 	}
@@ -266,10 +277,15 @@ func (g *GeneratedPolicy) fileRules(entries []v1alpha1.FileEntry, allowDirectori
 			return nil, err
 		}
 	}
-	// A rule that a `dir/**` rule already grants in full adds nothing.
+	// A rule that a broader rule (`*` or `/**`) already grants in full adds
+	// nothing. This is checked again on the policy's patterns because
+	// widening a partial glob to `*` can make a rule cover others
+	// (`global/pg_internal.init.*` becomes `global/*`, which covers
+	// `global/pg_control`). Of two rules covering each other (equal
+	// patterns are one rule already) the first in order stays.
 	for _, p := range slices.Clone(rules.order) {
 		for _, q := range rules.order {
-			if p != q && strings.HasSuffix(q, "/**") && coversPolicyPattern(q, p) && subsetModes(rules.access[p], rules.access[q]) {
+			if p != q && strings.Contains(q, "*") && coversPolicyPattern(q, p) && subsetModes(rules.access[p], rules.access[q]) {
 				rules.counts[q] += rules.counts[p]
 				rules.remove(p)
 				break
@@ -289,23 +305,42 @@ func (g *GeneratedPolicy) fileRules(entries []v1alpha1.FileEntry, allowDirectori
 	return out, nil
 }
 
-// coversPolicyPattern reports whether policy pattern q (ending in /**)
-// matches every path pattern p matches.
+// coversPolicyPattern reports whether policy pattern q matches every path
+// policy pattern p matches: component by component, q's `*` covers any one
+// component of p (a literal or a `*`), and a trailing `/**` of q covers
+// whatever p has from there on, p's own `/**` included. A `*` of q never
+// covers p's `/**`, which stands for any number of components.
 func coversPolicyPattern(q, p string) bool {
-	qc := strings.Split(strings.TrimPrefix(strings.TrimSuffix(q, "/**"), "/"), "/")
-	pc := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	if q == "/**" {
-		return true
-	}
-	if len(pc) < len(qc) {
-		return false
-	}
+	qc, pc := splitPolicyPattern(q), splitPolicyPattern(p)
 	for i, c := range qc {
-		if c != "*" && c != pc[i] {
+		if c == "**" && i == len(qc)-1 {
+			return true
+		}
+		if i >= len(pc) || pc[i] == "**" || c != "*" && c != pc[i] {
 			return false
 		}
 	}
-	return true
+	return len(qc) == len(pc)
+}
+
+// splitPolicyPattern splits a policy pattern into its components; "/" has
+// none.
+func splitPolicyPattern(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func joinNotes(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 func (g *GeneratedPolicy) allowDirectory(rules *ruleAccess, dir string) error {

@@ -28,8 +28,32 @@ const deletedSuffix = " (deleted)"
 var projectedTimestampDir = regexp.MustCompile(`^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d+$`)
 
 // tempRoots are directories whose direct and indirect children commonly carry
-// random names (mkstemp, mkdtemp, tempfile, os.CreateTemp).
-var tempRoots = []string{"/tmp", "/var/tmp", "/dev/shm"}
+// random names (mkstemp, mkdtemp, tempfile, os.CreateTemp). Debian's nginx
+// keeps its request body and upstream buffers, named by a ten-digit counter
+// (0000000001), in the /var/lib/nginx ones.
+var tempRoots = []string{
+	"/tmp", "/var/tmp", "/dev/shm",
+	"/var/lib/nginx/body", "/var/lib/nginx/proxy", "/var/lib/nginx/fastcgi", "/var/lib/nginx/uwsgi", "/var/lib/nginx/scgi",
+}
+
+// tempDirSuffixes mark a directory of temporary files by the end of its
+// name: nginx's client_temp, proxy_temp, fastcgi_temp (the official image's
+// /var/cache/nginx/*_temp), PostgreSQL's pgsql_tmp and pg_stat_tmp.
+var tempDirSuffixes = []string{"_temp", "_tmp"}
+
+// isTempDirName reports whether a component names an application's own
+// directory of temporary files.
+func isTempDirName(c string) bool {
+	if tempDirNames[c] {
+		return true
+	}
+	for _, suffix := range tempDirSuffixes {
+		if len(c) > len(suffix) && strings.HasSuffix(c, suffix) {
+			return true
+		}
+	}
+	return false
+}
 
 // tempDirNames are component names below which random names are expected
 // wherever they appear (an application's own tmp directory).
@@ -48,7 +72,14 @@ var tempDirNames = map[string]bool{"tmp": true, "temp": true, ".tmp": true, "TMP
 //   - Kubernetes' projected-volume timestamp directories become `..*`;
 //   - random temporary names (mkstemp-style, in /tmp, /var/tmp, /dev/shm or
 //     below a directory named tmp or temp) become `*`, so `/tmp/tmpa8Xk2L`
-//     becomes `/tmp/*`.
+//     becomes `/tmp/*`;
+//   - anywhere, the changing part of names daemons give to generations,
+//     rotations and mkstemp files (see nameRules) becomes `*` inside the
+//     component: `redis.conf.tmp-a8Xk2L` becomes `redis.conf.tmp-*`,
+//     `access.log.2.gz` becomes `access.log.*.gz`.
+//
+// Process ids inside file names are left to GlobPIDs: only the recorder knows
+// which numbers were pids.
 //
 // Paths that are not absolute (the kernel's names for pipes, sockets and
 // anonymous inodes, like `pipe:[1234]`) have their inode number replaced by
@@ -71,14 +102,22 @@ func NormalizePath(p string) string {
 	}
 	inTemp := false
 	for i, c := range components {
+		parent := ""
+		if i > 0 {
+			parent = components[i-1]
+		}
 		switch {
 		case projectedTimestampDir.MatchString(c):
 			components[i] = "..*"
 		case inTemp && looksRandom(c):
+			// In a temp directory the whole name is the temp file's:
+			// `*` is what the kernel can match anyway.
 			components[i] = anyComponent
+		default:
+			components[i] = normalizeName(parent, c)
 		}
 		// Everything below a temp root or a tmp directory may be random.
-		if !inTemp && (tempDirNames[c] || isTempRoot(components[:i+1])) {
+		if !inTemp && (isTempDirName(c) || isTempRoot(components[:i+1])) {
 			inTemp = true
 		}
 	}

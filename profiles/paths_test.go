@@ -109,6 +109,9 @@ func FuzzNormalizePath(f *testing.F) {
 		"/tmp/go-build4172653/b001/exe/main", "/var/run/secrets/x/..2025_01_01_00_00_00.123/token",
 		"pipe:[40912]", "/a//b/../c/./d", "/", "", "/tmp/#1234 (deleted)", "/dev/pts/0", "/a/**", "*", "/proc",
 		"/tmp/a*b", "/tmp/.", "//", "/proc/self", "/proc/thread-self",
+		"/etc/redis/redis.conf.tmp-a8Xk2L", "/var/log/nginx/access.log.2.gz", "/var/log/nginx/access.log-20261206",
+		"/var/lib/redis/appendonlydir/appendonly.aof.3.incr.aof", "/d/pg_wal/000000010000000000000003",
+		"/d/pg_wal/archive_status/000000010000000000000003.ready", "/a/tmp-*", "/a/x.log.*",
 	} {
 		f.Add(seed)
 	}

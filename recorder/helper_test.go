@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -50,6 +51,29 @@ func runAction(action string, args []string) error {
 		return unix.Exec(args[1], args[1:], os.Environ())
 	case "iouring-open": // path: open through io_uring under a registered personality
 		return ioUringOpenWithPersonality(args[0])
+	case "pid-named-files": // dir otherpid: files named after its own pid and its child's, as daemons name them
+		dir := args[0]
+		for _, name := range []string{
+			fmt.Sprintf("pg_internal.init.%d", os.Getpid()),
+			fmt.Sprintf("pgsql_tmp%d.0", os.Getpid()),
+			"16384",                       // a number that is no pid (a relation's file)
+			"pg_internal.init." + args[1], // another process's pid
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+				return err
+			}
+		}
+		// A child names its own files, as redis' BGSAVE child does.
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		child := exec.Command(self, dir)
+		child.Env = append(os.Environ(), testaction.Env+"=pid-named-child")
+		child.Stdout, child.Stderr = os.Stdout, os.Stderr
+		return child.Run()
+	case "pid-named-child": // dir
+		return os.WriteFile(filepath.Join(args[0], fmt.Sprintf("temp-%d.rdb", os.Getpid())), nil, 0o600)
 	case "open-many": // path count
 		n, _ := strconv.Atoi(args[1])
 		for i := 0; i < n; i++ {

@@ -19,6 +19,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/profiles"
 )
 
 // LocalOptions configures a local recording of one command.
@@ -157,6 +158,12 @@ type session struct {
 
 	mu     sync.Mutex
 	unique map[bpf.Kind]int
+	// pids are the processes the ring buffer's first sightings came from:
+	// the command and every process it started that did something new.
+	// Daemons name files after their pid, so these numbers in file names
+	// become globs (profiles.GlobPIDs). A sighting the ring buffer lost
+	// loses its pid: the name then stays literal, which only narrows.
+	pids profiles.PIDs
 }
 
 func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
@@ -165,10 +172,14 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 		return nil, err
 	}
 	readDone := make(chan error, 1)
-	go func() { readDone <- s.readEvents(reader) }()
+	stopReading := make(chan struct{})
+	go func() { readDone <- s.readEvents(reader, stopReading) }()
+	reading := true
 	defer func() {
 		reader.Close()
-		<-readDone
+		if reading {
+			<-readDone
+		}
 	}()
 
 	run, err := cgroupcmd.Run(ctx, s.cg, cgroupcmd.Options{
@@ -183,6 +194,12 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 	result := &LocalResult{ExitCode: run.ExitCode, Stopped: run.Stopped, Leftover: run.Leftover}
 	started, finished := run.Started, run.Finished
 
+	// Everything in the cgroup has exited: read what is left in the ring
+	// buffer, so that the pids of the last sightings are known too.
+	close(stopReading)
+	reading = false
+	readErr := <-readDone
+
 	// The maps are the truth; the ring buffer was only for progress.
 	entries, err := s.rec.Sweep(nil)
 	if err != nil {
@@ -193,6 +210,7 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 		return nil, err
 	}
 	spec, notes := BuildSpec(entries)
+	profiles.GlobRecordedPIDs(&spec, s.pids)
 	spec.Command = s.opts.Command
 	spec.Sources = []v1alpha1.Source{s.source(started, finished, counters)}
 	result.Profile = &v1alpha1.Profile{
@@ -203,6 +221,11 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 	result.Counters = counters
 	result.Choices = s.rec.Choices()
 	result.Notes = notes
+	if readErr != nil {
+		// The profile comes from the maps and is whole; only the pids the
+		// unread sightings named are missing.
+		result.Notes = append(result.Notes, fmt.Sprintf("the ring buffer could not be read to the end (%v): process ids in file names may have stayed literal", readErr))
+	}
 	for k, c := range counters {
 		if c.MapFull > 0 {
 			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full for %d entries: only their ring-buffer records reached the profile", k, c.MapFull))
@@ -211,19 +234,48 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 	return result, nil
 }
 
-// readEvents counts first sightings for the progress display until the
-// reader is closed.
-func (s *session) readEvents(rd *bpf.Reader) error {
+// readPollInterval bounds how long readEvents waits in the kernel before it
+// looks whether it was told to stop: a Read blocked in the ring buffer does
+// not notice a deadline set after it started waiting.
+const readPollInterval = 100 * time.Millisecond
+
+// readEvents counts first sightings for the progress display and collects
+// the pids they came from. Once stop is closed (nothing is left in the
+// cgroup to add records) it reads what remains in the ring buffer and
+// returns; it also returns when the reader is closed.
+func (s *session) readEvents(rd *bpf.Reader, stop <-chan struct{}) error {
+	draining := false
 	for {
-		ev, err := rd.Read()
-		if errors.Is(err, bpf.ErrClosed) {
-			return nil
+		if !draining {
+			select {
+			case <-stop:
+				draining = true
+			default:
+			}
 		}
-		if err != nil {
+		if draining {
+			rd.SetDeadline(time.Now()) // what is there, then ErrDeadlineExceeded
+		} else {
+			rd.SetDeadline(time.Now().Add(readPollInterval))
+		}
+		ev, err := rd.Read()
+		switch {
+		case errors.Is(err, bpf.ErrClosed):
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if draining {
+				return nil
+			}
+			continue
+		case err != nil:
 			return err
 		}
 		s.mu.Lock()
 		s.unique[ev.Kind]++
+		if s.pids == nil {
+			s.pids = profiles.PIDs{}
+		}
+		s.pids[int(ev.PID)] = true
 		s.mu.Unlock()
 	}
 }

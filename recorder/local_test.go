@@ -395,6 +395,29 @@ func TestAMillionIdenticalOpensAreOneEntryWithItsCount(t *testing.T) {
 	}
 }
 
+func TestFileNamesCarryingARecordedPidBecomeGlobs(t *testing.T) {
+	dir := testDir(t)
+	// The test process is not in the recorded cgroup: a file named after
+	// its pid is another process's and must stay literal.
+	other := os.Getpid()
+	if other < 300 {
+		t.Skipf("the test runs as pid %d, which normalisation never takes for a pid", other)
+	}
+	res := record(t, LocalOptions{Command: helperCommand(t, "pid-named-files", dir, fmt.Sprint(other))})
+
+	for _, want := range []string{
+		filepath.Join(dir, "pg_internal.init.*"),                      // the command's own pid
+		filepath.Join(dir, "pgsql_tmp*.*"),                            // its pid and the counter after it
+		filepath.Join(dir, "temp-*.rdb"),                              // its child's pid
+		filepath.Join(dir, "16384"),                                   // no pid: literal
+		filepath.Join(dir, fmt.Sprintf("pg_internal.init.%d", other)), // not a recorded pid: literal
+	} {
+		if findFile(res.Profile, want) == nil {
+			t.Errorf("no entry %s in %q", want, filePaths(res.Profile))
+		}
+	}
+}
+
 func TestEveryUniqueEntryReachesTheProfileWhenTheRingBufferOverflows(t *testing.T) {
 	dir := testDir(t)
 	const n = 3000

@@ -164,6 +164,9 @@ type session struct {
 	// become globs (profiles.GlobPIDs). A sighting the ring buffer lost
 	// loses its pid: the name then stays literal, which only narrows.
 	pids profiles.PIDs
+	// firsts are the first sightings' entries: where an aggregation map
+	// was full, the ring buffer holds the only copy of an entry.
+	firsts []bpf.Entry
 }
 
 func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
@@ -200,7 +203,8 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 	reading = false
 	readErr := <-readDone
 
-	// The maps are the truth; the ring buffer was only for progress.
+	// The maps are the truth, but for the entries a full map could not
+	// keep: those come from their first sightings.
 	entries, err := s.rec.Sweep(nil)
 	if err != nil {
 		return nil, err
@@ -209,6 +213,7 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	entries = withUnkept(entries, s.firsts, counters)
 	spec, notes := BuildSpec(entries)
 	profiles.GlobRecordedPIDs(&spec, s.pids)
 	spec.Command = s.opts.Command
@@ -227,11 +232,62 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 		result.Notes = append(result.Notes, fmt.Sprintf("the ring buffer could not be read to the end (%v): process ids in file names may have stayed literal", readErr))
 	}
 	for k, c := range counters {
-		if c.MapFull > 0 {
-			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full for %d entries: only their ring-buffer records reached the profile", k, c.MapFull))
+		switch {
+		case c.MapFull == 0:
+		case k == bpf.KindSyscall:
+			// The system call bitmaps have no ring-buffer record.
+			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's system call map was full %d times: system calls of the command are missing from the profile", c.MapFull))
+		case c.RingBufferLost > 0:
+			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full %d times and the ring buffer lost %d first sightings: entries neither kept are missing from the profile (a larger --ring-buffer-size helps)", k, c.MapFull, c.RingBufferLost))
+		default:
+			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full %d times: the entries it could not keep were taken from their ring-buffer records", k, c.MapFull))
 		}
 	}
 	return result, nil
+}
+
+// withUnkept adds to the swept entries the first sightings of kinds whose
+// map was full that the maps do not hold.
+func withUnkept(swept, firsts []bpf.Entry, counters map[bpf.Kind]bpf.KindCounters) []bpf.Entry {
+	full := false
+	for _, c := range counters {
+		full = full || c.MapFull > 0
+	}
+	if !full {
+		return swept
+	}
+	kept := make(map[string]bool, len(swept))
+	for _, e := range swept {
+		kept[entryKey(e)] = true
+	}
+	for _, e := range firsts {
+		if counters[e.Kind].MapFull == 0 {
+			continue
+		}
+		if k := entryKey(e); !kept[k] {
+			kept[k] = true
+			swept = append(swept, e)
+		}
+	}
+	return swept
+}
+
+// entryKey identifies an entry by what was seen, not how often or when.
+func entryKey(e bpf.Entry) string {
+	var what any
+	switch {
+	case e.Capability != nil:
+		what = *e.Capability
+	case e.File != nil:
+		what = *e.File
+	case e.Connect != nil:
+		what = *e.Connect
+	case e.Exec != nil:
+		what = *e.Exec
+	case e.Syscalls != nil:
+		what = *e.Syscalls
+	}
+	return fmt.Sprintf("%d/%d/%+v", e.Kind, e.CgroupID, what)
 }
 
 // readPollInterval bounds how long readEvents waits in the kernel before it
@@ -276,6 +332,7 @@ func (s *session) readEvents(rd *bpf.Reader, stop <-chan struct{}) error {
 			s.pids = profiles.PIDs{}
 		}
 		s.pids[int(ev.PID)] = true
+		s.firsts = append(s.firsts, ev.Entry)
 		s.mu.Unlock()
 	}
 }

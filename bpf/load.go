@@ -25,6 +25,10 @@ type Options struct {
 	// Kallsyms is the kernel symbol table to find no-audit callers in.
 	// Empty means /proc/kallsyms.
 	Kallsyms string
+	// FileEntries sizes the map of distinct file opens (per path and
+	// access) for the whole node; 0 keeps the default, 65,536. Once it is
+	// full, new entries reach user space only as ring-buffer records.
+	FileEntries int
 	// PinPath, when set, is a directory on the BPF filesystem where the
 	// aggregation maps are pinned (and re-opened, with their entries, by
 	// the next Load) and the programs' links are pinned, so that recording
@@ -78,6 +82,12 @@ func Load(opts Options) (*Recorder, error) {
 	specs, err := loadSpecs()
 	if err != nil {
 		return nil, err
+	}
+	if opts.FileEntries < 0 {
+		return nil, fmt.Errorf("file entries %d: must be positive (0 keeps the default)", opts.FileEntries)
+	}
+	if opts.FileEntries > 0 {
+		specs["file"].Maps["file_paths_seen"].MaxEntries = uint32(opts.FileEntries)
 	}
 	for _, spec := range specs {
 		pinnable(spec, opts.PinPath)

@@ -33,6 +33,9 @@ type LocalOptions struct {
 	Kinds bpf.KindSet
 	// RingBufferBytes sizes the kernel's ring buffer (0: default).
 	RingBufferBytes int
+	// FileEntries sizes the kernel's map of distinct file opens (0:
+	// default): tests make it small to see it full.
+	FileEntries int
 	// Backends pins kinds to a backend by name.
 	Backends map[bpf.Kind]string
 	// Stdin, Stdout and Stderr are the command's; nil means /dev/null.
@@ -127,7 +130,7 @@ func RecordCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, RingBufferBytes: opts.RingBufferBytes, Backends: opts.Backends})
+	rec, err := bpf.Load(bpf.Options{CgroupRoot: mount, RingBufferBytes: opts.RingBufferBytes, FileEntries: opts.FileEntries, Backends: opts.Backends})
 	if err != nil {
 		return nil, err
 	}

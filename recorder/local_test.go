@@ -541,3 +541,27 @@ func TestACommandRunAsAUserRecordsNotTheSwitchToIt(t *testing.T) {
 		}
 	}
 }
+
+// A file map too small for the run: the files it could not keep still reach
+// the profile, from their first sightings in the ring buffer, and the note
+// says so.
+func TestFilesAFullMapCouldNotKeepStillReachTheProfile(t *testing.T) {
+	dir := testDir(t)
+	res := record(t, LocalOptions{Command: helperCommand(t, "open-distinct", dir, "300"), FileEntries: 64,
+		RingBufferBytes: 1 << 20, Kinds: bpf.KindSet(0).With(bpf.KindFile).With(bpf.KindExec)})
+	if c := res.Counters[bpf.KindFile]; c.MapFull == 0 || c.RingBufferLost != 0 {
+		t.Fatalf("file counters %+v: want the map full and no ring-buffer loss", c)
+	}
+	var missing []string
+	for i := 0; i < 300; i++ {
+		if p := filepath.Join(dir, fmt.Sprintf("f%05d", i)); findFile(res.Profile, p) == nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of 300 files missing from the profile, e.g. %s", len(missing), missing[0])
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "taken from their ring-buffer records") }) {
+		t.Errorf("notes %q: want one saying the entries came from the ring buffer", res.Notes)
+	}
+}

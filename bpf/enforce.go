@@ -609,6 +609,11 @@ func (e *Enforcer) EnforceCgroup(cgroupID uint64, policyID uint32, h Hold) error
 	if err := e.hold(cgroupID, v, "enforce"); err != nil {
 		return err
 	}
+	if !h.Live {
+		// A cgroup about to start a workload: its processes arrive by
+		// the fork and move hooks, which track them.
+		return nil
+	}
 	return e.trackProcesses()
 }
 
@@ -643,10 +648,9 @@ func (e *Enforcer) trackProcesses() error {
 // (before its first instruction) until Classify keeps it under the policy
 // or releases it, and continues it.
 func (e *Enforcer) HoldPending(cgroupID uint64, policyID uint32) error {
-	if err := e.hold(cgroupID, typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending | enforceContainers}, "hold"); err != nil {
-		return err
-	}
-	return e.trackProcesses()
+	// A pod's cgroup just made: its processes arrive by the runtime's
+	// moves and clones, which the hooks track.
+	return e.hold(cgroupID, typesFpEnforcedCgroup{PolicyId: policyID, Flags: enforcePending | enforceContainers}, "hold")
 }
 
 // PendingCgroups returns the cgroups the kernel added below a pending hold

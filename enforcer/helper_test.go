@@ -3,6 +3,7 @@ package enforcer
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -209,6 +210,32 @@ func runAction(action string, args []string) error {
 		}
 		defer dir.Close()
 		return runChild(&syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(dir.Fd())}, true, args[1], args[2:])
+	case "move-child": // dir action args...: a child, once this process moved it to cgroup dir, does the action
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(self, args[2:]...)
+		cmd.Env = append(os.Environ(), testaction.Env+"=after-stdin", "FOOTPRINT_TEST_THEN="+args[1])
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		moveErr := os.WriteFile(filepath.Join(args[0], "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0)
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("the child: %w", err)
+		}
+		if moveErr != nil {
+			return fmt.Errorf("move the child to %s: %w", args[0], moveErr)
+		}
+	case "after-stdin": // args...: once stdin closes, do the action FOOTPRINT_TEST_THEN names
+		io.Copy(io.Discard, os.Stdin)
+		return runAction(os.Getenv("FOOTPRINT_TEST_THEN"), args)
 	case "spawn": // action args...: a child does the action
 		return runChild(nil, true, args[0], args[1:])
 	case "spawn-detached": // action args...: a child does the action; it is not waited for

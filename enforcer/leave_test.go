@@ -66,6 +66,8 @@ func TestAProcessThatLeavesItsCgroupIsStillHeldToItsPolicy(t *testing.T) {
 			[]string{"leave", outside.Path, "connect", allowed, "ok", other, "EPERM"}, "EPERM", bpf.Followed},
 		{"a child it starts after moving itself", "Enforce",
 			[]string{"leave", outside.Path, "spawn", "connect", allowed, "ok", other, "EPERM"}, "EPERM", bpf.Followed},
+		{"moving its child with a write to another cgroup's cgroup.procs", "Enforce",
+			[]string{"move-child", outside.Path, "connect", allowed, "ok", other, "EPERM"}, "EPERM", bpf.Followed},
 		{"cloning a child into another cgroup (clone3 CLONE_INTO_CGROUP)", "Enforce",
 			[]string{"clone-into", outside.Path, "connect", allowed, "ok", other, "EPERM"}, "EPERM", bpf.Followed},
 		{"moving itself, in audit mode", "Audit",

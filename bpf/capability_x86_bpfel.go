@@ -65,6 +65,7 @@ type capabilityMapSpecs struct {
 	CapabilitiesSeen  *ebpf.MapSpec `ebpf:"capabilities_seen"`
 	Counters          *ebpf.MapSpec `ebpf:"counters"`
 	Events            *ebpf.MapSpec `ebpf:"events"`
+	LostSightings     *ebpf.MapSpec `ebpf:"lost_sightings"`
 	NoauditByCallSite *ebpf.MapSpec `ebpf:"noaudit_by_call_site"`
 	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups    *ebpf.MapSpec `ebpf:"watched_cgroups"`
@@ -101,6 +102,7 @@ type capabilityMaps struct {
 	CapabilitiesSeen  *ebpf.Map `ebpf:"capabilities_seen"`
 	Counters          *ebpf.Map `ebpf:"counters"`
 	Events            *ebpf.Map `ebpf:"events"`
+	LostSightings     *ebpf.Map `ebpf:"lost_sightings"`
 	NoauditByCallSite *ebpf.Map `ebpf:"noaudit_by_call_site"`
 	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups    *ebpf.Map `ebpf:"watched_cgroups"`
@@ -111,6 +113,7 @@ func (m *capabilityMaps) Close() error {
 		m.CapabilitiesSeen,
 		m.Counters,
 		m.Events,
+		m.LostSightings,
 		m.NoauditByCallSite,
 		m.RuntimeTasks,
 		m.WatchedCgroups,

@@ -67,6 +67,7 @@ type connectMapSpecs struct {
 	ConnectionsSeen *ebpf.MapSpec `ebpf:"connections_seen"`
 	Counters        *ebpf.MapSpec `ebpf:"counters"`
 	Events          *ebpf.MapSpec `ebpf:"events"`
+	LostSightings   *ebpf.MapSpec `ebpf:"lost_sightings"`
 	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
@@ -100,6 +101,7 @@ type connectMaps struct {
 	ConnectionsSeen *ebpf.Map `ebpf:"connections_seen"`
 	Counters        *ebpf.Map `ebpf:"counters"`
 	Events          *ebpf.Map `ebpf:"events"`
+	LostSightings   *ebpf.Map `ebpf:"lost_sightings"`
 	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.Map `ebpf:"watched_cgroups"`
 }
@@ -109,6 +111,7 @@ func (m *connectMaps) Close() error {
 		m.ConnectionsSeen,
 		m.Counters,
 		m.Events,
+		m.LostSightings,
 		m.RuntimeTasks,
 		m.WatchedCgroups,
 	)

@@ -25,6 +25,11 @@ type KindCounters struct {
 	Truncated uint64
 	// ReadErrors is events whose kernel data could not be read.
 	ReadErrors uint64
+	// Lost is sightings of entries the full map could not keep that the
+	// ring buffer had no room for either: at most this many entries are
+	// missing from the profiles (fewer when some were seen again). The
+	// only count of entries lost; RingBufferLost alone loses nothing.
+	Lost uint64
 }
 
 // countersPerKind is FP_COUNTERS_PER_KIND.
@@ -63,13 +68,14 @@ func (r *Recorder) Counters() (map[Kind]KindCounters, error) {
 	for k, c := range raw {
 		b := r.counterBase[k]
 		raw[k] = KindCounters{Events: c.Events - b.Events, New: c.New - b.New, RingBufferLost: c.RingBufferLost - b.RingBufferLost,
-			MapFull: c.MapFull - b.MapFull, Truncated: c.Truncated - b.Truncated, ReadErrors: c.ReadErrors - b.ReadErrors}
+			MapFull: c.MapFull - b.MapFull, Truncated: c.Truncated - b.Truncated, ReadErrors: c.ReadErrors - b.ReadErrors,
+			Lost: c.Lost - b.Lost}
 	}
 	return raw, nil
 }
 
 func (r *Recorder) rawCounters() (map[Kind]KindCounters, error) {
-	sums, err := sumCounters(r.counters, RecordedKinds, 6)
+	sums, err := sumCounters(r.counters, RecordedKinds, int(typesFpCounterWhatFP_COUNT_LOST)+1)
 	if err != nil {
 		return nil, fmt.Errorf("read counters: %w", err)
 	}
@@ -82,6 +88,7 @@ func (r *Recorder) rawCounters() (map[Kind]KindCounters, error) {
 			MapFull:        c[typesFpCounterWhatFP_COUNT_MAP_FULL],
 			Truncated:      c[typesFpCounterWhatFP_COUNT_TRUNCATED],
 			ReadErrors:     c[typesFpCounterWhatFP_COUNT_READ_ERROR],
+			Lost:           c[typesFpCounterWhatFP_COUNT_LOST],
 		}
 	}
 	return out, nil

@@ -199,4 +199,8 @@ type Event struct {
 	Entry
 	PID  uint32
 	Comm string
+	// Unkept says the entry's aggregation map was full: this record is
+	// the entry's only copy (a later sweep does not return it), and it
+	// comes again at the entry's next sighting.
+	Unkept bool
 }

@@ -103,5 +103,6 @@ func (rd *Reader) decode(raw []byte) (Event, error) {
 	ev.FirstSeen = rd.clock.wall(hdr.TimestampNs)
 	ev.PID = hdr.Pid
 	ev.Comm = commString(hdr.Comm)
+	ev.Unkept = hdr.Flags&uint32(typesFpEventFlagFP_EVENT_UNKEPT) != 0
 	return ev, nil
 }

@@ -66,6 +66,7 @@ type execMapSpecs struct {
 	Events          *ebpf.MapSpec `ebpf:"events"`
 	ExecKeyScratch  *ebpf.MapSpec `ebpf:"exec_key_scratch"`
 	ExecutablesSeen *ebpf.MapSpec `ebpf:"executables_seen"`
+	LostSightings   *ebpf.MapSpec `ebpf:"lost_sightings"`
 	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
 	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.MapSpec `ebpf:"watched_cgroups"`
@@ -101,6 +102,7 @@ type execMaps struct {
 	Events          *ebpf.Map `ebpf:"events"`
 	ExecKeyScratch  *ebpf.Map `ebpf:"exec_key_scratch"`
 	ExecutablesSeen *ebpf.Map `ebpf:"executables_seen"`
+	LostSightings   *ebpf.Map `ebpf:"lost_sightings"`
 	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
 	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups  *ebpf.Map `ebpf:"watched_cgroups"`
@@ -112,6 +114,7 @@ func (m *execMaps) Close() error {
 		m.Events,
 		m.ExecKeyScratch,
 		m.ExecutablesSeen,
+		m.LostSightings,
 		m.PathScratch,
 		m.RuntimeTasks,
 		m.WatchedCgroups,

@@ -72,6 +72,7 @@ type fileMapSpecs struct {
 	FileInodesSeen *ebpf.MapSpec `ebpf:"file_inodes_seen"`
 	FileKeyScratch *ebpf.MapSpec `ebpf:"file_key_scratch"`
 	FilePathsSeen  *ebpf.MapSpec `ebpf:"file_paths_seen"`
+	LostSightings  *ebpf.MapSpec `ebpf:"lost_sightings"`
 	PathScratch    *ebpf.MapSpec `ebpf:"path_scratch"`
 	RuntimeTasks   *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups *ebpf.MapSpec `ebpf:"watched_cgroups"`
@@ -109,6 +110,7 @@ type fileMaps struct {
 	FileInodesSeen *ebpf.Map `ebpf:"file_inodes_seen"`
 	FileKeyScratch *ebpf.Map `ebpf:"file_key_scratch"`
 	FilePathsSeen  *ebpf.Map `ebpf:"file_paths_seen"`
+	LostSightings  *ebpf.Map `ebpf:"lost_sightings"`
 	PathScratch    *ebpf.Map `ebpf:"path_scratch"`
 	RuntimeTasks   *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups *ebpf.Map `ebpf:"watched_cgroups"`
@@ -122,6 +124,7 @@ func (m *fileMaps) Close() error {
 		m.FileInodesSeen,
 		m.FileKeyScratch,
 		m.FilePathsSeen,
+		m.LostSightings,
 		m.PathScratch,
 		m.RuntimeTasks,
 		m.WatchedCgroups,

@@ -50,6 +50,9 @@ type Recorder struct {
 	runtime  *ebpf.Map
 	events   *ebpf.Map
 	counters *ebpf.Map
+	// lost counts, per cgroup and kind, sightings that reached neither a
+	// map nor user space.
+	lost *ebpf.Map
 	// collections holds the loaded object of each kind's chosen backend.
 	collections map[Kind]*ebpf.Collection
 	attached    map[Kind]*attachment
@@ -110,7 +113,7 @@ func Load(opts Options) (*Recorder, error) {
 		return nil, err
 	}
 	defer home.close()
-	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters, "runtime_tasks": r.runtime}
+	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters, "runtime_tasks": r.runtime, "lost_sightings": r.lost}
 	load := func(b backend) (*attachment, *Rejection) {
 		return loadBackend(specs[b.object], b, shared, opts.CgroupRoot, opts.PinPath)
 	}
@@ -176,6 +179,9 @@ func (r *Recorder) createMaps(spec *ebpf.CollectionSpec, opts Options) error {
 	}
 	if r.counters, err = ebpf.NewMap(spec.Maps["counters"]); err != nil {
 		return mapError("counters", err)
+	}
+	if r.lost, err = newSharedMap(spec.Maps["lost_sightings"], r.pinPath); err != nil {
+		return mapError("lost_sightings", err)
 	}
 	return nil
 }
@@ -270,12 +276,12 @@ func (r *Recorder) Close() error {
 	r.attached = nil
 	r.collections = map[Kind]*ebpf.Collection{}
 	var errs []error
-	for _, m := range []*ebpf.Map{r.events, r.counters} {
+	for _, m := range []*ebpf.Map{r.events, r.counters, r.lost} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
 	}
-	r.watched, r.runtime, r.events, r.counters = nil, nil, nil, nil
+	r.watched, r.runtime, r.events, r.counters, r.lost = nil, nil, nil, nil, nil
 	if r.lifecycle != nil {
 		r.lifecycle.release()
 		r.lifecycle = nil

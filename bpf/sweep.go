@@ -181,5 +181,53 @@ func (r *Recorder) Forget(forget func(cgroupID uint64) bool) error {
 			}
 		}
 	}
+	return r.forgetLost(forget)
+}
+
+// Lost returns, per cgroup and kind, how many sightings of entries a full
+// map could not keep the ring buffer had no room for either: at most that
+// many entries are missing from the cgroup's profile. Forget resets a
+// cgroup's counts with its entries.
+func (r *Recorder) Lost() (map[uint64]map[Kind]uint64, error) {
+	if r.lost == nil {
+		return nil, ErrRecorderClosed
+	}
+	out := map[uint64]map[Kind]uint64{}
+	var key typesFpLostKey
+	var n uint64
+	it := r.lost.Iterate()
+	for it.Next(&key, &n) {
+		if out[key.CgroupId] == nil {
+			out[key.CgroupId] = map[Kind]uint64{}
+		}
+		out[key.CgroupId][Kind(key.Kind)] += n
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read lost_sightings: %w", err)
+	}
+	return out, nil
+}
+
+func (r *Recorder) forgetLost(forget func(cgroupID uint64) bool) error {
+	if r.lost == nil {
+		return nil
+	}
+	var doomed []typesFpLostKey
+	var key typesFpLostKey
+	var n uint64
+	it := r.lost.Iterate()
+	for it.Next(&key, &n) {
+		if forget(key.CgroupId) {
+			doomed = append(doomed, key)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("forget lost_sightings: %w", err)
+	}
+	for _, k := range doomed {
+		if err := r.lost.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("forget lost_sightings: %w", err)
+		}
+	}
 	return nil
 }

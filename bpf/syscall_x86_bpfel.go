@@ -64,6 +64,7 @@ type syscallProgramSpecs struct {
 type syscallMapSpecs struct {
 	Counters       *ebpf.MapSpec `ebpf:"counters"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
+	LostSightings  *ebpf.MapSpec `ebpf:"lost_sightings"`
 	RuntimeTasks   *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	SyscallsSeen   *ebpf.MapSpec `ebpf:"syscalls_seen"`
 	WatchedCgroups *ebpf.MapSpec `ebpf:"watched_cgroups"`
@@ -97,6 +98,7 @@ func (o *syscallObjects) Close() error {
 type syscallMaps struct {
 	Counters       *ebpf.Map `ebpf:"counters"`
 	Events         *ebpf.Map `ebpf:"events"`
+	LostSightings  *ebpf.Map `ebpf:"lost_sightings"`
 	RuntimeTasks   *ebpf.Map `ebpf:"runtime_tasks"`
 	SyscallsSeen   *ebpf.Map `ebpf:"syscalls_seen"`
 	WatchedCgroups *ebpf.Map `ebpf:"watched_cgroups"`
@@ -106,6 +108,7 @@ func (m *syscallMaps) Close() error {
 	return _SyscallClose(
 		m.Counters,
 		m.Events,
+		m.LostSightings,
 		m.RuntimeTasks,
 		m.SyscallsSeen,
 		m.WatchedCgroups,

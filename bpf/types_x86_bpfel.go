@@ -87,6 +87,7 @@ const (
 	typesFpCounterWhatFP_COUNT_MAP_FULL     typesFpCounterWhat = 3
 	typesFpCounterWhatFP_COUNT_TRUNCATED    typesFpCounterWhat = 4
 	typesFpCounterWhatFP_COUNT_READ_ERROR   typesFpCounterWhat = 5
+	typesFpCounterWhatFP_COUNT_LOST         typesFpCounterWhat = 6
 	typesFpCounterWhatFP_COUNTERS_PER_KIND  typesFpCounterWhat = 8
 )
 
@@ -132,10 +133,18 @@ type typesFpEnforcedCgroup struct {
 	Flags    uint32
 }
 
+type typesFpEventFlag uint32
+
+const (
+	typesFpEventFlagFP_EVENT_UNKEPT typesFpEventFlag = 1
+)
+
 type typesFpEventHeader struct {
 	_           structs.HostLayout
 	Kind        uint32
 	Pid         uint32
+	Flags       uint32
+	Pad         uint32
 	TimestampNs uint64
 	Comm        [16]int8
 }
@@ -219,6 +228,13 @@ const (
 	typesFpLifecycleCounterFP_LC_RUNTIME_FULL  typesFpLifecycleCounter = 2
 	typesFpLifecycleCounterFP_LC_COUNTERS      typesFpLifecycleCounter = 3
 )
+
+type typesFpLostKey struct {
+	_        structs.HostLayout
+	CgroupId uint64
+	Kind     uint32
+	Pad      uint32
+}
 
 type typesFpPathFlag uint32
 
@@ -411,6 +427,7 @@ type typesVariableSpecs struct {
 	AnchorEnumFpEnforceCounterWhat *ebpf.VariableSpec `ebpf:"anchor_enum_fp_enforce_counter_what"`
 	AnchorEnumFpEnforceFlag        *ebpf.VariableSpec `ebpf:"anchor_enum_fp_enforce_flag"`
 	AnchorEnumFpEnforceMode        *ebpf.VariableSpec `ebpf:"anchor_enum_fp_enforce_mode"`
+	AnchorEnumFpEventFlag          *ebpf.VariableSpec `ebpf:"anchor_enum_fp_event_flag"`
 	AnchorEnumFpKind               *ebpf.VariableSpec `ebpf:"anchor_enum_fp_kind"`
 	AnchorEnumFpLifecycleCounter   *ebpf.VariableSpec `ebpf:"anchor_enum_fp_lifecycle_counter"`
 	AnchorEnumFpPathFlag           *ebpf.VariableSpec `ebpf:"anchor_enum_fp_path_flag"`
@@ -433,6 +450,7 @@ type typesVariableSpecs struct {
 	AnchorFpHeldProcess            *ebpf.VariableSpec `ebpf:"anchor_fp_held_process"`
 	AnchorFpInodeKey               *ebpf.VariableSpec `ebpf:"anchor_fp_inode_key"`
 	AnchorFpInodeSeen              *ebpf.VariableSpec `ebpf:"anchor_fp_inode_seen"`
+	AnchorFpLostKey                *ebpf.VariableSpec `ebpf:"anchor_fp_lost_key"`
 	AnchorFpPathKey                *ebpf.VariableSpec `ebpf:"anchor_fp_path_key"`
 	AnchorFpPathNode               *ebpf.VariableSpec `ebpf:"anchor_fp_path_node"`
 	AnchorFpPolicy                 *ebpf.VariableSpec `ebpf:"anchor_fp_policy"`
@@ -482,6 +500,7 @@ type typesVariables struct {
 	AnchorEnumFpEnforceCounterWhat *ebpf.Variable `ebpf:"anchor_enum_fp_enforce_counter_what"`
 	AnchorEnumFpEnforceFlag        *ebpf.Variable `ebpf:"anchor_enum_fp_enforce_flag"`
 	AnchorEnumFpEnforceMode        *ebpf.Variable `ebpf:"anchor_enum_fp_enforce_mode"`
+	AnchorEnumFpEventFlag          *ebpf.Variable `ebpf:"anchor_enum_fp_event_flag"`
 	AnchorEnumFpKind               *ebpf.Variable `ebpf:"anchor_enum_fp_kind"`
 	AnchorEnumFpLifecycleCounter   *ebpf.Variable `ebpf:"anchor_enum_fp_lifecycle_counter"`
 	AnchorEnumFpPathFlag           *ebpf.Variable `ebpf:"anchor_enum_fp_path_flag"`
@@ -504,6 +523,7 @@ type typesVariables struct {
 	AnchorFpHeldProcess            *ebpf.Variable `ebpf:"anchor_fp_held_process"`
 	AnchorFpInodeKey               *ebpf.Variable `ebpf:"anchor_fp_inode_key"`
 	AnchorFpInodeSeen              *ebpf.Variable `ebpf:"anchor_fp_inode_seen"`
+	AnchorFpLostKey                *ebpf.Variable `ebpf:"anchor_fp_lost_key"`
 	AnchorFpPathKey                *ebpf.Variable `ebpf:"anchor_fp_path_key"`
 	AnchorFpPathNode               *ebpf.Variable `ebpf:"anchor_fp_path_node"`
 	AnchorFpPolicy                 *ebpf.Variable `ebpf:"anchor_fp_policy"`

@@ -389,6 +389,12 @@ func foldSources(into, from []v1alpha1.Source) []v1alpha1.Source {
 			}
 			x.Events = max(x.Events, s.Events)
 			x.LostRecords = max(x.LostRecords, s.LostRecords)
+			for kind, n := range s.LostByKind {
+				if x.LostByKind == nil {
+					x.LostByKind = map[string]int64{}
+				}
+				x.LostByKind[kind] = max(x.LostByKind[kind], n)
+			}
 			x.Kernel = minKnown(x.Kernel, s.Kernel)
 			// A container restarted with another image is one source
 			// that ran both: a policy must know each.

@@ -61,8 +61,8 @@ type Progress struct {
 	Events uint64
 	// Unique is first sightings so far, per kind.
 	Unique map[bpf.Kind]int
-	// Lost is first sightings the ring buffer dropped (their entries are
-	// recovered at the end).
+	// Lost is sightings of entries the kernel could neither keep nor
+	// deliver: at most this many entries will be missing.
 	Lost uint64
 }
 
@@ -167,9 +167,9 @@ type session struct {
 	// become globs (profiles.GlobPIDs). A sighting the ring buffer lost
 	// loses its pid: the name then stays literal, which only narrows.
 	pids profiles.PIDs
-	// firsts are the first sightings' entries: where an aggregation map
-	// was full, the ring buffer holds the only copy of an entry.
-	firsts []bpf.Entry
+	// unkept are the entries the kernel's full maps could not keep, by
+	// entryKey: their ring-buffer records are their only copy.
+	unkept map[string]bpf.Entry
 }
 
 func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
@@ -216,7 +216,7 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries = withUnkept(entries, s.firsts, counters)
+	entries = withUnkept(entries, s.unkept)
 	spec, notes := BuildSpec(entries)
 	profiles.GlobRecordedPIDs(&spec, s.pids)
 	spec.Command = s.opts.Command
@@ -240,57 +240,13 @@ func (s *session) run(ctx context.Context, path string) (*LocalResult, error) {
 		case k == bpf.KindSyscall:
 			// The system call bitmaps have no ring-buffer record.
 			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's system call map was full %d times: system calls of the command are missing from the profile", c.MapFull))
-		case c.RingBufferLost > 0:
-			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full %d times and the ring buffer lost %d first sightings: entries neither kept are missing from the profile (a larger --ring-buffer-size helps)", k, c.MapFull, c.RingBufferLost))
+		case c.Lost > 0:
+			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full %d times and the ring buffer had no room for %d sightings of entries it could not keep: up to %d entries are missing from the profile (a larger --ring-buffer-size helps)", k, c.MapFull, c.Lost, c.Lost))
 		default:
 			result.Notes = append(result.Notes, fmt.Sprintf("the kernel's %s map was full %d times: the entries it could not keep were taken from their ring-buffer records", k, c.MapFull))
 		}
 	}
 	return result, nil
-}
-
-// withUnkept adds to the swept entries the first sightings of kinds whose
-// map was full that the maps do not hold.
-func withUnkept(swept, firsts []bpf.Entry, counters map[bpf.Kind]bpf.KindCounters) []bpf.Entry {
-	full := false
-	for _, c := range counters {
-		full = full || c.MapFull > 0
-	}
-	if !full {
-		return swept
-	}
-	kept := make(map[string]bool, len(swept))
-	for _, e := range swept {
-		kept[entryKey(e)] = true
-	}
-	for _, e := range firsts {
-		if counters[e.Kind].MapFull == 0 {
-			continue
-		}
-		if k := entryKey(e); !kept[k] {
-			kept[k] = true
-			swept = append(swept, e)
-		}
-	}
-	return swept
-}
-
-// entryKey identifies an entry by what was seen, not how often or when.
-func entryKey(e bpf.Entry) string {
-	var what any
-	switch {
-	case e.Capability != nil:
-		what = *e.Capability
-	case e.File != nil:
-		what = *e.File
-	case e.Connect != nil:
-		what = *e.Connect
-	case e.Exec != nil:
-		what = *e.Exec
-	case e.Syscalls != nil:
-		what = *e.Syscalls
-	}
-	return fmt.Sprintf("%d/%d/%+v", e.Kind, e.CgroupID, what)
 }
 
 // readPollInterval bounds how long readEvents waits in the kernel before it
@@ -330,12 +286,13 @@ func (s *session) readEvents(rd *bpf.Reader, stop <-chan struct{}) error {
 			return err
 		}
 		s.mu.Lock()
-		s.unique[ev.Kind]++
+		if !ev.Unkept || addUnkept(&s.unkept, ev.Entry) {
+			s.unique[ev.Kind]++
+		}
 		if s.pids == nil {
 			s.pids = profiles.PIDs{}
 		}
 		s.pids[int(ev.PID)] = true
-		s.firsts = append(s.firsts, ev.Entry)
 		s.mu.Unlock()
 	}
 }
@@ -348,7 +305,7 @@ func (s *session) report(elapsed time.Duration) {
 	if counters, err := s.rec.Counters(); err == nil {
 		for _, c := range counters {
 			p.Events += c.Events
-			p.Lost += c.RingBufferLost
+			p.Lost += c.Lost
 		}
 	}
 	s.mu.Lock()
@@ -374,7 +331,12 @@ func (s *session) source(started, finished time.Time, counters map[bpf.Kind]bpf.
 	}
 	for _, c := range counters {
 		src.Events += int64(c.Events)
-		src.LostRecords += int64(c.RingBufferLost)
+		src.LostRecords += int64(c.Lost)
 	}
+	lost := map[bpf.Kind]uint64{}
+	for k, c := range counters {
+		lost[k] = c.Lost
+	}
+	src.LostByKind = lostByKind(lost)
 	return src
 }

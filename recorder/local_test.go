@@ -565,3 +565,34 @@ func TestFilesAFullMapCouldNotKeepStillReachTheProfile(t *testing.T) {
 		t.Errorf("notes %q: want one saying the entries came from the ring buffer", res.Notes)
 	}
 }
+
+// A file map too small and a ring buffer too small at once: entries are
+// lost, and the profile says how many at most, per kind, in its source and
+// in a note; no fewer than the files it misses.
+func TestALocalRunSaysHowManyEntriesItLost(t *testing.T) {
+	dir := testDir(t)
+	const n = 3000
+	res := record(t, LocalOptions{Command: helperCommand(t, "open-distinct", dir, fmt.Sprint(n)), FileEntries: 64,
+		RingBufferBytes: os.Getpagesize(), Kinds: bpf.KindSet(0).With(bpf.KindFile).With(bpf.KindExec)})
+	lost := res.Counters[bpf.KindFile].Lost
+	if lost == 0 {
+		t.Fatalf("file counters %+v: nothing lost with a 64-entry map and a one-page ring buffer, the test tests nothing", res.Counters[bpf.KindFile])
+	}
+	missing := 0
+	for i := 0; i < n; i++ {
+		if findFile(res.Profile, filepath.Join(dir, fmt.Sprintf("f%05d", i))) == nil {
+			missing++
+		}
+	}
+	src := res.Profile.Spec.Sources[0]
+	if src.LostRecords != int64(lost) || src.LostByKind[bpf.KindFile.String()] != int64(lost) {
+		t.Errorf("source says lostRecords %d, lostByKind %v; the kernel lost %d file sightings", src.LostRecords, src.LostByKind, lost)
+	}
+	if int64(missing) > src.LostRecords {
+		t.Errorf("%d files are missing from the profile, more than the %d it says were lost", missing, src.LostRecords)
+	}
+	want := fmt.Sprintf("up to %d entries are missing", lost)
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, want) }) {
+		t.Errorf("notes %q: want one saying %q", res.Notes, want)
+	}
+}

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -75,7 +76,24 @@ type NodeRecorder struct {
 	watched map[uint64]string
 	// selections are the current recordings' selections.
 	selections []Selection
+
+	// unkeptMu guards unkept and dropped apart from mu, so that reading
+	// the ring buffer never waits for a sweep.
+	unkeptMu sync.Mutex
+	// unkept are, by entryKey, the entries the kernel's full maps could
+	// not keep, from their ring-buffer records (ReadSightings): their
+	// only copy until a snapshot carries them to a Profile.
+	unkept map[string]bpf.Entry
+	// dropped counts, per cgroup and kind, unkept sightings of new
+	// entries unkept had no room for (maxUnkeptEntries).
+	dropped map[uint64]map[bpf.Kind]uint64
 }
+
+// maxUnkeptEntries bounds the agent's memory for entries the kernel's full
+// maps could not keep: as many as the kernel's file map holds by default
+// (a few hundred bytes each). Past it, sightings of new entries are counted
+// as lost, per container, like the kernel's own losses.
+const maxUnkeptEntries = 65536
 
 // NewNodeRecorder drives rec for the pods on node, finding cgroups with
 // resolver.
@@ -200,6 +218,7 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 		if err := n.rec.Forget(func(id uint64) bool { return gone[id] }); err != nil {
 			problems[""] = append(problems[""], err.Error())
 		}
+		n.forgetUnkept(func(id uint64) bool { return gone[id] })
 	}
 	n.selections = sels
 	return problems
@@ -244,6 +263,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	entries = n.withUnkept(entries, func(id uint64) bool { return len(owners[id]) > 0 })
 	type key struct {
 		sel       int
 		pod       types.UID
@@ -251,6 +271,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 	}
 	grouped := map[key][]bpf.Entry{}
 	pods := map[key]*corev1.Pod{}
+	cgroups := map[key]map[uint64]bool{}
 	var orphans []uint64
 	for _, e := range entries {
 		os, ok := owners[e.CgroupID]
@@ -267,6 +288,10 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 			k := key{o.sel, o.pod.UID, o.container}
 			grouped[k] = append(grouped[k], e)
 			pods[k] = o.pod
+			if cgroups[k] == nil {
+				cgroups[k] = map[uint64]bool{}
+			}
+			cgroups[k][e.CgroupID] = true
 		}
 	}
 	if len(orphans) > 0 {
@@ -279,12 +304,31 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		if err := n.rec.Forget(func(id uint64) bool { return drop[id] }); err != nil {
 			n.log.Error(err, "forget unselected cgroups")
 		}
+		n.forgetUnkept(func(id uint64) bool { return drop[id] })
 	}
-	counters, _ := n.rec.Counters()
+	lost := n.lost()
+	// A container that lost sightings has a snapshot to say so, even
+	// with no entry to show.
+	for id, kinds := range lost {
+		for _, o := range owners[id] {
+			if !recordsAny(n.selections[o.sel].Kinds, kinds) {
+				continue
+			}
+			k := key{o.sel, o.pod.UID, o.container}
+			if _, ok := grouped[k]; !ok {
+				grouped[k] = nil
+			}
+			pods[k] = o.pod
+			if cgroups[k] == nil {
+				cgroups[k] = map[uint64]bool{}
+			}
+			cgroups[k][id] = true
+		}
+	}
 	var out []Snapshot
 	for k, es := range grouped {
 		spec, _ := BuildSpec(es)
-		first := es[0].FirstSeen
+		first := time.Now()
 		for _, e := range es {
 			if !e.FirstSeen.IsZero() && e.FirstSeen.Before(first) {
 				first = e.FirstSeen
@@ -315,8 +359,19 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		for _, e := range es {
 			src.Events += int64(e.Count)
 		}
-		for _, c := range counters {
-			src.LostRecords += int64(c.MapFull)
+		// What this container's cgroup lost, in the kinds this
+		// selection records.
+		mine := map[bpf.Kind]uint64{}
+		for id := range cgroups[k] {
+			for kind, c := range lost[id] {
+				if s.Kinds.Has(kind) {
+					mine[kind] += c
+				}
+			}
+		}
+		src.LostByKind = lostByKind(mine)
+		for _, c := range src.LostByKind {
+			src.LostRecords += c
 		}
 		out = append(out, Snapshot{Recording: s.Recording, Policy: s.Policy, Pod: pod, Container: k.container, Spec: spec, Source: src})
 	}
@@ -327,6 +382,106 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		return out[i].Container < out[j].Container
 	})
 	return out, nil
+}
+
+// ReadSightings reads the kernel's ring buffer until ctx ends and keeps the
+// entries of sightings the kernel's full maps could not keep, for Snapshots.
+// Other records are first sightings of entries the maps hold: the sweep
+// finds those. While nothing reads the ring buffer it fills up, and the
+// kernel then counts unkept sightings as lost: never a silent loss.
+func (n *NodeRecorder) ReadSightings(ctx context.Context) error {
+	rd, err := n.rec.NewReader()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { rd.Close() })
+	defer stop()
+	for {
+		ev, err := rd.Read()
+		switch {
+		case errors.Is(err, bpf.ErrClosed):
+			return nil
+		case err != nil:
+			rd.Close()
+			return fmt.Errorf("read first sightings: %w", err)
+		case ev.Unkept:
+			n.keepUnkept(ev.Entry)
+		}
+	}
+}
+
+func (n *NodeRecorder) keepUnkept(e bpf.Entry) {
+	n.unkeptMu.Lock()
+	defer n.unkeptMu.Unlock()
+	if _, have := n.unkept[entryKey(e)]; !have && len(n.unkept) >= maxUnkeptEntries {
+		if n.dropped == nil {
+			n.dropped = map[uint64]map[bpf.Kind]uint64{}
+		}
+		if n.dropped[e.CgroupID] == nil {
+			n.dropped[e.CgroupID] = map[bpf.Kind]uint64{}
+		}
+		n.dropped[e.CgroupID][e.Kind]++
+		return
+	}
+	addUnkept(&n.unkept, e)
+}
+
+// withUnkept adds to swept the unkept entries of the cgroups owned accepts,
+// and lets go of unkept entries the maps hold by now.
+func (n *NodeRecorder) withUnkept(swept []bpf.Entry, owned func(cgroupID uint64) bool) []bpf.Entry {
+	n.unkeptMu.Lock()
+	defer n.unkeptMu.Unlock()
+	if len(n.unkept) == 0 {
+		return swept
+	}
+	mine := map[string]bpf.Entry{}
+	for k, e := range n.unkept {
+		if owned(e.CgroupID) {
+			mine[k] = e
+		}
+	}
+	for _, e := range swept {
+		delete(n.unkept, entryKey(e))
+	}
+	return withUnkept(swept, mine)
+}
+
+// forgetUnkept lets go of what ReadSightings kept for the cgroups forget
+// accepts, as Recorder.Forget does of the kernel's entries.
+func (n *NodeRecorder) forgetUnkept(forget func(cgroupID uint64) bool) {
+	n.unkeptMu.Lock()
+	defer n.unkeptMu.Unlock()
+	for k, e := range n.unkept {
+		if forget(e.CgroupID) {
+			delete(n.unkept, k)
+		}
+	}
+	for id := range n.dropped {
+		if forget(id) {
+			delete(n.dropped, id)
+		}
+	}
+}
+
+// lost returns, per cgroup and kind, the sightings of entries neither the
+// kernel nor this recorder could keep.
+func (n *NodeRecorder) lost() map[uint64]map[bpf.Kind]uint64 {
+	out, err := n.rec.Lost()
+	if err != nil {
+		n.log.Error(err, "read the kernel's lost sightings")
+		out = map[uint64]map[bpf.Kind]uint64{}
+	}
+	n.unkeptMu.Lock()
+	defer n.unkeptMu.Unlock()
+	for id, kinds := range n.dropped {
+		if out[id] == nil {
+			out[id] = map[bpf.Kind]uint64{}
+		}
+		for k, c := range kinds {
+			out[id][k] += c
+		}
+	}
+	return out
 }
 
 // Selections returns what the recordings currently select.
@@ -357,6 +512,15 @@ func descendants(dir string) []uint64 {
 		}
 	}
 	return ids
+}
+
+func recordsAny(set bpf.KindSet, counts map[bpf.Kind]uint64) bool {
+	for k, c := range counts {
+		if c > 0 && set.Has(k) {
+			return true
+		}
+	}
+	return false
 }
 
 func isNotFound(err error) bool {

@@ -30,6 +30,7 @@ static __always_inline void record_capability(__u64 cgid, int cap, int ret, __u3
 {
 	struct fp_capability_key key = {};
 	struct fp_capability_event *ev;
+	enum fp_sighting sighting;
 
 	key.cgroup_id = cgid;
 	key.cap = cap;
@@ -38,14 +39,15 @@ static __always_inline void record_capability(__u64 cgid, int cap, int ret, __u3
 		key.flags |= FP_CAP_DENIED;
 	if (BPF_CORE_READ(ns, level) > 0)
 		key.flags |= FP_CAP_USERNS;
-	if (!seen(&capabilities_seen, &key, FP_KIND_CAPABILITY))
+	sighting = seen(&capabilities_seen, &key, FP_KIND_CAPABILITY);
+	if (sighting == FP_SIGHTING_REPEAT)
 		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
-		count(FP_KIND_CAPABILITY, FP_COUNT_RINGBUF_LOST);
+		not_sent(FP_KIND_CAPABILITY, key.cgroup_id, sighting);
 		return;
 	}
-	fill_header(&ev->hdr, FP_KIND_CAPABILITY);
+	fill_header(&ev->hdr, FP_KIND_CAPABILITY, sighting);
 	ev->key = key;
 	bpf_ringbuf_submit(ev, 0);
 }

@@ -30,6 +30,19 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/*
+ * FP_COUNT_LOST per cgroup and kind. Sized like watched_cgroups: entries are
+ * made only for cgroups that lost a sighting, which needs a full
+ * aggregation map and a full ring buffer at once. When this map is full
+ * too, the per-kind counter still counts.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fp_lost_key);
+	__type(value, __u64);
+} lost_sightings SEC(".maps");
+
 static __always_inline void count(__u32 kind, __u32 what)
 {
 	__u32 idx = kind * FP_COUNTERS_PER_KIND + what;
@@ -58,22 +71,58 @@ static __always_inline struct fp_watch *recording(__u32 kind, __u64 *cgid)
 	return w;
 }
 
-static __always_inline void fill_header(struct fp_event_header *hdr, __u32 kind)
+/* What seen() found. */
+enum fp_sighting {
+	FP_SIGHTING_REPEAT = 0, /* counted in the map: nothing to send */
+	FP_SIGHTING_NEW = 1,    /* a first sighting, now in the map */
+	FP_SIGHTING_UNKEPT = 2, /* a sighting the full map could not keep */
+};
+
+static __always_inline void fill_header(struct fp_event_header *hdr, __u32 kind,
+					enum fp_sighting sighting)
 {
 	hdr->kind = kind;
 	hdr->pid = bpf_get_current_pid_tgid() >> 32;
+	hdr->flags = sighting == FP_SIGHTING_UNKEPT ? FP_EVENT_UNKEPT : 0;
+	hdr->_pad = 0;
 	hdr->timestamp_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
 }
 
 /*
- * seen counts one event under key in an aggregation map whose values are
- * struct fp_seen, and returns true when this is the entry's first sighting
- * (the caller then sends it to user space). When the map is full the event
- * is still reported as a first sighting: the ring buffer is then the only
- * copy, and the MAP_FULL counter says so.
+ * not_sent counts a sighting the ring buffer had no room for. A first
+ * sighting of an entry the map keeps loses nothing (user space sweeps the
+ * map); one the map could not keep is lost, and counted per cgroup.
  */
-static __always_inline bool seen(void *map, const void *key, __u32 kind)
+static __always_inline void not_sent(__u32 kind, __u64 cgid, enum fp_sighting sighting)
+{
+	struct fp_lost_key key = { .cgroup_id = cgid, .kind = kind };
+	__u64 one = 1, *n;
+
+	count(kind, FP_COUNT_RINGBUF_LOST);
+	if (sighting != FP_SIGHTING_UNKEPT)
+		return;
+	count(kind, FP_COUNT_LOST);
+	n = bpf_map_lookup_elem(&lost_sightings, &key);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	if (bpf_map_update_elem(&lost_sightings, &key, &one, BPF_NOEXIST) == -EEXIST) {
+		n = bpf_map_lookup_elem(&lost_sightings, &key);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+	}
+}
+
+/*
+ * seen counts one event under key in an aggregation map whose values are
+ * struct fp_seen, and says whether this is the entry's first sighting (the
+ * caller then sends it to user space). When the map is full every sighting
+ * is FP_SIGHTING_UNKEPT: the ring buffer is then the only copy, and the
+ * MAP_FULL counter says so.
+ */
+static __always_inline enum fp_sighting seen(void *map, const void *key, __u32 kind)
 {
 	struct fp_seen *s = bpf_map_lookup_elem(map, key);
 	struct fp_seen first = {};
@@ -82,7 +131,7 @@ static __always_inline bool seen(void *map, const void *key, __u32 kind)
 	count(kind, FP_COUNT_EVENTS);
 	if (s) {
 		__sync_fetch_and_add(&s->count, 1);
-		return false;
+		return FP_SIGHTING_REPEAT;
 	}
 	first.count = 1;
 	first.first_seen_ns = bpf_ktime_get_ns();
@@ -92,13 +141,14 @@ static __always_inline bool seen(void *map, const void *key, __u32 kind)
 		s = bpf_map_lookup_elem(map, key);
 		if (s)
 			__sync_fetch_and_add(&s->count, 1);
-		return false;
+		return FP_SIGHTING_REPEAT;
 	}
-	if (err)
+	if (err) {
 		count(kind, FP_COUNT_MAP_FULL);
-	else
-		count(kind, FP_COUNT_NEW);
-	return true;
+		return FP_SIGHTING_UNKEPT;
+	}
+	count(kind, FP_COUNT_NEW);
+	return FP_SIGHTING_NEW;
 }
 
 #endif /* FOOTPRINT_COMMON_H */

@@ -27,6 +27,7 @@ static __always_inline void record_sockaddr(struct bpf_sock_addr *ctx, __u8 op, 
 {
 	struct fp_connect_key key = {};
 	struct fp_connect_event *ev;
+	enum fp_sighting sighting;
 	__u64 cgid;
 
 	if (!recording(FP_KIND_CONNECT, &cgid))
@@ -49,14 +50,15 @@ static __always_inline void record_sockaddr(struct bpf_sock_addr *ctx, __u8 op, 
 		ip6[3] = ctx->user_ip6[3];
 		__builtin_memcpy(key.addr, ip6, 16);
 	}
-	if (!seen(&connections_seen, &key, FP_KIND_CONNECT))
+	sighting = seen(&connections_seen, &key, FP_KIND_CONNECT);
+	if (sighting == FP_SIGHTING_REPEAT)
 		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
-		count(FP_KIND_CONNECT, FP_COUNT_RINGBUF_LOST);
+		not_sent(FP_KIND_CONNECT, key.cgroup_id, sighting);
 		return;
 	}
-	fill_header(&ev->hdr, FP_KIND_CONNECT);
+	fill_header(&ev->hdr, FP_KIND_CONNECT, sighting);
 	ev->key = key;
 	bpf_ringbuf_submit(ev, 0);
 }

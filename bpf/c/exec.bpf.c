@@ -92,15 +92,17 @@ static __always_inline void file_mode_flags(struct fp_exec_key *key, struct file
 static __always_inline void record_exec(struct fp_exec_key *key)
 {
 	struct fp_exec_event *ev;
+	enum fp_sighting sighting;
 
-	if (!seen(&executables_seen, key, FP_KIND_EXEC))
+	sighting = seen(&executables_seen, key, FP_KIND_EXEC);
+	if (sighting == FP_SIGHTING_REPEAT)
 		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
-		count(FP_KIND_EXEC, FP_COUNT_RINGBUF_LOST);
+		not_sent(FP_KIND_EXEC, key->cgroup_id, sighting);
 		return;
 	}
-	fill_header(&ev->hdr, FP_KIND_EXEC);
+	fill_header(&ev->hdr, FP_KIND_EXEC, sighting);
 	__builtin_memcpy(&ev->key, key, sizeof(*key));
 	bpf_ringbuf_submit(ev, 0);
 }

@@ -66,15 +66,15 @@ static __always_inline __u64 next_entry_id(void)
 	return ((__u64)bpf_get_smp_processor_id() << 48) | *seq;
 }
 
-static __always_inline void emit_file(struct fp_file_key *key)
+static __always_inline void emit_file(struct fp_file_key *key, enum fp_sighting sighting)
 {
 	struct fp_file_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 
 	if (!ev) {
-		count(FP_KIND_FILE, FP_COUNT_RINGBUF_LOST);
+		not_sent(FP_KIND_FILE, key->cgroup_id, sighting);
 		return;
 	}
-	fill_header(&ev->hdr, FP_KIND_FILE);
+	fill_header(&ev->hdr, FP_KIND_FILE, sighting);
 	__builtin_memcpy(&ev->key, key, sizeof(*key));
 	bpf_ringbuf_submit(ev, 0);
 }
@@ -178,11 +178,11 @@ static __always_inline void record_open(__u64 cgid, struct file *file, __u32 ope
 				/* Not remembered: the ring buffer carries the
 				 * only copy, and later opens walk again. */
 				count(FP_KIND_FILE, FP_COUNT_MAP_FULL);
-				emit_file(key);
+				emit_file(key, FP_SIGHTING_UNKEPT);
 				return;
 			}
 			count(FP_KIND_FILE, FP_COUNT_NEW);
-			emit_file(key);
+			emit_file(key, FP_SIGHTING_NEW);
 		}
 	}
 	if (bpf_map_update_elem(&file_inodes_seen, &ikey, &inode_first, BPF_NOEXIST) == -E2BIG)

@@ -35,6 +35,7 @@ ANCHOR(fp_connect_rule_key);
 ANCHOR(fp_violation_key);
 ANCHOR(fp_violation_event);
 ANCHOR(fp_syscalls);
+ANCHOR(fp_lost_key);
 
 #define ENUM_ANCHOR(t) const enum t *anchor_enum_##t __attribute__((unused))
 ENUM_ANCHOR(fp_kind);
@@ -52,3 +53,4 @@ ENUM_ANCHOR(fp_enforce_flag);
 ENUM_ANCHOR(fp_policy_flag);
 ENUM_ANCHOR(fp_violation_outcome);
 ENUM_ANCHOR(fp_enforce_counter_what);
+ENUM_ANCHOR(fp_event_flag);

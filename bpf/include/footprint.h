@@ -169,10 +169,19 @@ struct fp_syscalls {
 	__u64 compat[FP_SYSCALL_WORDS];
 };
 
+/* fp_event_header.flags */
+enum fp_event_flag {
+	/* The entry's aggregation map was full: this record is its only
+	 * copy, and the same entry is sent again at its next sighting. */
+	FP_EVENT_UNKEPT = 1 << 0,
+};
+
 /* Header of every ring-buffer record: the first sighting of an entry. */
 struct fp_event_header {
-	__u32 kind; /* enum fp_kind */
-	__u32 pid;  /* thread group id */
+	__u32 kind;  /* enum fp_kind */
+	__u32 pid;   /* thread group id */
+	__u32 flags; /* enum fp_event_flag */
+	__u32 _pad;
 	__u64 timestamp_ns;
 	char comm[FP_COMM_LEN];
 };
@@ -205,9 +214,21 @@ enum fp_counter_what {
 	FP_COUNT_MAP_FULL = 3,     /* entries an aggregation map had no room for */
 	FP_COUNT_TRUNCATED = 4,    /* paths that did not fit */
 	FP_COUNT_READ_ERROR = 5,   /* kernel data that could not be read */
+	/* Sightings of an entry its map could not keep that the ring buffer
+	 * had no room for either: the entry is missing from the profile
+	 * unless it is seen again. */
+	FP_COUNT_LOST = 6,
 	FP_COUNTERS_PER_KIND = 8,
 };
 #define FP_COUNTERS (8 * FP_COUNTERS_PER_KIND)
+
+/* Key of lost_sightings: FP_COUNT_LOST per cgroup, so that each
+ * container's profile says what it is missing. */
+struct fp_lost_key {
+	__u64 cgroup_id;
+	__u32 kind; /* enum fp_kind */
+	__u32 _pad;
+};
 
 /* Index into lifecycle_counters: what the lifecycle object could not do. */
 enum fp_lifecycle_counter {

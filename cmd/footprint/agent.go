@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -163,6 +164,16 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return err
 	}
 	nodeRec := recorder.NewNodeRecorder(rec, containers.NewResolver(mount), f.node, log.WithName("recorder"))
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		// Entries a full kernel map could not keep come only this way.
+		// Should reading fail, the kernel counts what it then loses.
+		if err := nodeRec.ReadSightings(ctx); err != nil {
+			log.Error(err, "reading first sightings stopped: entries the kernel's full maps cannot keep are counted as lost from now on")
+		}
+		return nil
+	})); err != nil {
+		return err
+	}
 	if f.pinPath == "" {
 		// Unpinned, the maps die with the agent: stop recording cleanly.
 		// Pinned, the kernel goes on recording and the successor finds

@@ -17,29 +17,30 @@ type kernelCollector struct {
 	rec *bpf.Recorder
 	enf *bpf.Enforcer
 
-	events, repeats, lost, mapFull, checks, violations, untracked, runs, runtime, backend, rejected *prometheus.Desc
+	events, repeats, lost, lostEntries, mapFull, checks, violations, untracked, runs, runtime, backend, rejected *prometheus.Desc
 }
 
 func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
 	kind := []string{"kind"}
 	return &kernelCollector{
 		lc: lc, rec: rec, enf: enf,
-		untracked:  prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
-		backend:    prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
-		rejected:   prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
-		events:     prometheus.NewDesc("footprint_events_total", "Events in recorded containers, repeats included.", kind, nil),
-		repeats:    prometheus.NewDesc("footprint_repeats_total", "Events the kernel counted as repeats of an entry it had seen, without telling user space.", kind, nil),
-		lost:       prometheus.NewDesc("footprint_lost_records_total", "First sightings the ring buffer had no room for (their entries are still swept from the kernel maps).", kind, nil),
-		mapFull:    prometheus.NewDesc("footprint_map_full_total", "Entries an aggregation map had no room for.", kind, nil),
-		checks:     prometheus.NewDesc("footprint_enforcement_checks_total", "Operations checked against an EnforcementPolicy.", kind, nil),
-		violations: prometheus.NewDesc("footprint_kernel_violations_total", "Operations outside an EnforcementPolicy, repeats included.", kind, nil),
-		runs:       prometheus.NewDesc("footprint_bpf_program_runs_total", "Runs of each BPF program.", []string{"program"}, nil),
-		runtime:    prometheus.NewDesc("footprint_bpf_program_run_seconds_total", "Time spent in each BPF program.", []string{"program"}, nil),
+		untracked:   prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
+		backend:     prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
+		rejected:    prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
+		events:      prometheus.NewDesc("footprint_events_total", "Events in recorded containers, repeats included.", kind, nil),
+		repeats:     prometheus.NewDesc("footprint_repeats_total", "Events the kernel counted as repeats of an entry it had seen, without telling user space.", kind, nil),
+		lost:        prometheus.NewDesc("footprint_lost_records_total", "First sightings the ring buffer had no room for (entries the maps keep are still swept from them; see footprint_lost_entry_sightings_total for what was lost).", kind, nil),
+		lostEntries: prometheus.NewDesc("footprint_lost_entry_sightings_total", "Sightings of entries a full aggregation map could not keep that the ring buffer had no room for either: at most that many entries are missing from profiles (per container in each Profile source's lostRecords).", kind, nil),
+		mapFull:     prometheus.NewDesc("footprint_map_full_total", "Entries an aggregation map had no room for.", kind, nil),
+		checks:      prometheus.NewDesc("footprint_enforcement_checks_total", "Operations checked against an EnforcementPolicy.", kind, nil),
+		violations:  prometheus.NewDesc("footprint_kernel_violations_total", "Operations outside an EnforcementPolicy, repeats included.", kind, nil),
+		runs:        prometheus.NewDesc("footprint_bpf_program_runs_total", "Runs of each BPF program.", []string{"program"}, nil),
+		runtime:     prometheus.NewDesc("footprint_bpf_program_run_seconds_total", "Time spent in each BPF program.", []string{"program"}, nil),
 	}
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.mapFull, c.checks, c.violations, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
+	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.lostEntries, c.mapFull, c.checks, c.violations, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
 		ch <- d
 	}
 }
@@ -53,6 +54,7 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.events, n.Events, k.String())
 			counter(c.repeats, n.Events-min(n.Events, n.New), k.String())
 			counter(c.lost, n.RingBufferLost, k.String())
+			counter(c.lostEntries, n.Lost, k.String())
 			counter(c.mapFull, n.MapFull, k.String())
 		}
 	}

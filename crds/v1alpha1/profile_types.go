@@ -340,11 +340,17 @@ type Source struct {
 	// Events is how many events the kernel observed, repeats included.
 	// +optional
 	Events int64 `json:"events,omitempty"`
-	// LostRecords is how many ring-buffer records the kernel could not
-	// deliver. Their entries were still recovered from the kernel's
-	// aggregation maps; only the first-seen details were lost.
+	// LostRecords is how many sightings of entries the kernel could
+	// neither keep (its aggregation map was full) nor hand to the agent
+	// (the ring buffer, or the agent's bounded buffer, was full too): at
+	// most this many entries are missing from the profile, fewer when the
+	// same entry was seen again. 0 means nothing was lost.
 	// +optional
 	LostRecords int64 `json:"lostRecords,omitempty"`
+	// LostByKind splits LostRecords by kind of entry (capabilities,
+	// files, connects, executables).
+	// +optional
+	LostByKind map[string]int64 `json:"lostByKind,omitempty"`
 }
 
 // Image identifies a container image. Digest is what identifies its

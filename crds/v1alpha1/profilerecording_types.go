@@ -24,7 +24,7 @@ import (
 // +kubebuilder:printcolumn:name="Stops",type=string,JSONPath=`.status.stopTime`,description="When the recording stops (start time plus duration)"
 // +kubebuilder:printcolumn:name="Ended",type=date,JSONPath=`.status.endTime`,description="How long ago the recording ended"
 // +kubebuilder:printcolumn:name="Events",type=integer,JSONPath=`.status.events`,priority=1,description="Kernel events observed, repeats included"
-// +kubebuilder:printcolumn:name="Lost",type=integer,JSONPath=`.status.lostRecords`,priority=1,description="Ring-buffer records lost (entries were recovered from the kernel's maps)"
+// +kubebuilder:printcolumn:name="Lost",type=integer,JSONPath=`.status.lostRecords`,priority=1,description="Sightings of entries the profiles are missing: neither kept nor delivered (0: nothing lost)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ProfileRecording struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -201,9 +201,11 @@ type ProfileRecordingStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	Events int64 `json:"events,omitempty"`
 
-	// LostRecords is how many ring-buffer records the kernel could not
-	// deliver. Their entries were still recovered from the kernel's
-	// aggregation maps; only first-seen details were lost.
+	// LostRecords is how many sightings of entries the recorded
+	// containers' profiles are missing: the kernel could neither keep them
+	// in its maps nor hand them to the agent (see Profile
+	// spec.sources[].lostRecords, per container and kind). 0 means
+	// nothing was lost.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	LostRecords int64 `json:"lostRecords,omitempty"`
@@ -253,7 +255,8 @@ type RecordingNodeStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Events int64 `json:"events,omitempty"`
-	// LostRecords is how many ring-buffer records were lost on the node.
+	// LostRecords is how many sightings of entries the node's recorded
+	// containers' profiles are missing (the sum over its containers).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	LostRecords int64 `json:"lostRecords,omitempty"`

@@ -356,6 +356,12 @@ func foldGroups(kept, rest []v1alpha1.Source, collapsed []v1alpha1.Collapse, byN
 		}
 		f.Events = saturatingAdd(f.Events, s.Events)
 		f.LostRecords = saturatingAdd(f.LostRecords, s.LostRecords)
+		for kind, n := range s.LostByKind {
+			if f.LostByKind == nil {
+				f.LostByKind = map[string]int64{}
+			}
+			f.LostByKind[kind] = saturatingAdd(f.LostByKind[kind], n)
+		}
 		// The images stay: a policy generated from the profile is bound
 		// to them, and a pod running one it lost would be audited.
 		f.Images = profiles.NormalizeImages(append(f.Images, s.Images...))

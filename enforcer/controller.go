@@ -29,6 +29,7 @@ import (
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/lossless"
 	"github.com/footprint-dev/footprint/recorder"
 	"github.com/footprint-dev/footprint/recorder/containers"
 )
@@ -362,7 +363,7 @@ func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.Enforcemen
 	}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var cur v1alpha1.EnforcementPolicy
-		if err := c.APIReader.Get(ctx, client.ObjectKeyFromObject(p), &cur); err != nil {
+		if err := lossless.Get(ctx, c.APIReader, c.Client.Scheme(), client.ObjectKeyFromObject(p), &cur); err != nil {
 			return err
 		}
 		before := cur.Status.DeepCopy()

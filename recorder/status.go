@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/lossless"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
 
@@ -38,7 +39,7 @@ type share struct {
 func (c *RecordingController) reportStatus(ctx context.Context, key client.ObjectKey, s share, now time.Time) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var r v1alpha1.ProfileRecording
-		if err := c.APIReader.Get(ctx, key, &r); err != nil {
+		if err := lossless.Get(ctx, c.APIReader, c.Client.Scheme(), key, &r); err != nil {
 			return client.IgnoreNotFound(err)
 		}
 		before := r.Status.DeepCopy()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/internal/lossless"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
@@ -263,7 +264,7 @@ func applyPolicy(ctx context.Context, s *kubeSession, want *v1alpha1.Enforcement
 	}
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		current := &v1alpha1.EnforcementPolicy{}
-		err := s.c.Get(ctx, client.ObjectKeyFromObject(want), current)
+		err := lossless.Get(ctx, s.c, s.c.Scheme(), client.ObjectKeyFromObject(want), current)
 		if apierrors.IsNotFound(err) {
 			what, before = "created", nil
 			err := s.c.Create(ctx, want.DeepCopy(), createOpts...)

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/lossless"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -270,12 +271,12 @@ func (s *Store) writeStatus(ctx context.Context, p *v1alpha1.Profile, bounds Bou
 			return err
 		}
 		delay = min(2*delay, 500*time.Millisecond)
-		fresh := &v1alpha1.Profile{}
-		if err := s.c.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil // deleted meanwhile: nothing to summarise
-			}
+		fresh, err := s.get(ctx, p.Namespace, p.Name)
+		if err != nil {
 			return err
+		}
+		if fresh == nil {
+			return nil // deleted meanwhile: nothing to summarise
 		}
 		p = fresh
 	}
@@ -323,7 +324,9 @@ func (s *Store) locate(ctx context.Context, key WorkloadContainer) (string, *v1a
 // get reads a profile; nil when there is none.
 func (s *Store) get(ctx context.Context, namespace, name string) (*v1alpha1.Profile, error) {
 	p := &v1alpha1.Profile{}
-	err := s.c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, p)
+	// A profile a newer agent wrote fields into that this one does not
+	// know is not this agent's to write: the write would remove them.
+	err := lossless.Get(ctx, s.c, s.c.Scheme(), types.NamespacedName{Namespace: namespace, Name: name}, p)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

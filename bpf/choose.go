@@ -246,7 +246,7 @@ func (l lsmList) refuses(b backend) *Rejection {
 // loadBackend loads the backend's programs (and only them) from the object,
 // with the maps in shared standing in for the object's maps of the same
 // name, and attaches them, pinning their links under pinPath/links.
-func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot, pinPath string) (*attachment, *Rejection) {
+func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot, pinPath string, pins *pinLog) (*attachment, *Rejection) {
 	s := spec.Copy()
 	for name := range s.Programs {
 		if !slices.Contains(c.programs, name) && !slices.Contains(c.iterators, name) {
@@ -267,17 +267,16 @@ func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.M
 			ms.Pinning = ebpf.PinNone
 		}
 	}
-	opts := ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}}
-	coll, err := ebpf.NewCollectionWithOptions(s, opts)
-	if errors.Is(err, ebpf.ErrMapIncompatible) {
-		// Pinned maps of another footprint version: start afresh.
-		for name, m := range s.Maps {
-			if m.Pinning == ebpf.PinByName {
-				os.Remove(filepath.Join(pinPath, name))
+	for _, ms := range s.Maps {
+		if ms.Pinning == ebpf.PinByName {
+			// Pinned maps of another footprint version.
+			if err := migratePin(ms, pinPath, pins); err != nil {
+				return nil, &Rejection{c.name, StageLoad, err.Error()}
 			}
 		}
-		coll, err = ebpf.NewCollectionWithOptions(s, opts)
 	}
+	opts := ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}}
+	coll, err := ebpf.NewCollectionWithOptions(s, opts)
 	if err != nil {
 		return nil, &Rejection{c.name, StageLoad, describe("load", err)}
 	}

@@ -52,6 +52,8 @@ var enforcerMaps = []string{
 // policies into the entries written here.
 type Enforcer struct {
 	lifecycle *Lifecycle
+	// pins are the predecessor's pinned maps this one replaced.
+	pins pinLog
 	// cgroupRoot is the cgroup v2 mount.
 	cgroupRoot string
 	maps       map[string]*ebpf.Map
@@ -126,7 +128,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	}
 	e := &Enforcer{lifecycle: lc, cgroupRoot: opts.CgroupRoot, maps: map[string]*ebpf.Map{}, pinned: opts.PinPath != ""}
 	for _, name := range enforcerMaps {
-		m, err := newSharedMap(specs["enforcefile"].Maps[name], opts.PinPath)
+		m, err := newSharedMap(specs["enforcefile"].Maps[name], opts.PinPath, &e.pins)
 		if err != nil {
 			e.Close()
 			return nil, mapError(name, err)
@@ -143,7 +145,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	}
 	defer home.close()
 	load := func(b backend) (*attachment, *Rejection) {
-		return loadBackend(specs[b.object], b, e.maps, opts.CgroupRoot, opts.PinPath)
+		return loadBackend(specs[b.object], b, e.maps, opts.CgroupRoot, opts.PinPath, &e.pins)
 	}
 	test := func(trial map[Kind]*attachment) (map[Kind]string, map[Kind]string) { return e.selfTest(home, trial) }
 	chosen, choices, err := choose(enforcerBackends, opts.Backends, opts.PinPath, lsmListFor(), load, test)

@@ -39,8 +39,10 @@ type LifecycleOptions struct {
 type Lifecycle struct {
 	cgroupRoot string
 	pinPath    string
-	maps       map[string]*ebpf.Map
-	attached   *attachment
+	// pins are the predecessor's pinned maps this one replaced.
+	pins     pinLog
+	maps     map[string]*ebpf.Map
+	attached *attachment
 
 	mu sync.Mutex
 	// users are the Recorder and Enforcer using it; the last to close
@@ -101,14 +103,14 @@ func LoadLifecycle(opts LifecycleOptions) (*Lifecycle, error) {
 	pinnable(spec, opts.PinPath)
 	l := &Lifecycle{cgroupRoot: opts.CgroupRoot, pinPath: opts.PinPath, maps: map[string]*ebpf.Map{}}
 	for _, name := range lifecycleMapNames {
-		m, err := newSharedMap(spec.Maps[name], opts.PinPath)
+		m, err := newSharedMap(spec.Maps[name], opts.PinPath, &l.pins)
 		if err != nil {
 			l.closeMaps()
 			return nil, mapError(name, err)
 		}
 		l.maps[name] = m
 	}
-	a, rj := loadBackend(spec, lifecycleBackend, l.maps, opts.CgroupRoot, opts.PinPath)
+	a, rj := loadBackend(spec, lifecycleBackend, l.maps, opts.CgroupRoot, opts.PinPath, &l.pins)
 	if rj != nil {
 		l.closeMaps()
 		return nil, fmt.Errorf("the cgroup and task lifecycle programs (%s) do not work on this kernel: %s", lifecycleBackend.name, rj.Reason)

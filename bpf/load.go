@@ -53,6 +53,8 @@ type Recorder struct {
 	// lost counts, per cgroup and kind, sightings that reached neither a
 	// map nor user space.
 	lost *ebpf.Map
+	// pins are the predecessor's pinned maps this one replaced.
+	pins pinLog
 	// collections holds the loaded object of each kind's chosen backend.
 	collections map[Kind]*ebpf.Collection
 	attached    map[Kind]*attachment
@@ -115,7 +117,7 @@ func Load(opts Options) (*Recorder, error) {
 	defer home.close()
 	shared := map[string]*ebpf.Map{"watched_cgroups": r.watched, "events": r.events, "counters": r.counters, "runtime_tasks": r.runtime, "lost_sightings": r.lost}
 	load := func(b backend) (*attachment, *Rejection) {
-		return loadBackend(specs[b.object], b, shared, opts.CgroupRoot, opts.PinPath)
+		return loadBackend(specs[b.object], b, shared, opts.CgroupRoot, opts.PinPath, &r.pins)
 	}
 	test := func(trial map[Kind]*attachment) (map[Kind]string, map[Kind]string) { return r.selfTest(home, trial) }
 	chosen, choices, err := choose(recorderBackends, opts.Backends, opts.PinPath, lsmListFor(), load, test)
@@ -180,7 +182,7 @@ func (r *Recorder) createMaps(spec *ebpf.CollectionSpec, opts Options) error {
 	if r.counters, err = ebpf.NewMap(spec.Maps["counters"]); err != nil {
 		return mapError("counters", err)
 	}
-	if r.lost, err = newSharedMap(spec.Maps["lost_sightings"], r.pinPath); err != nil {
+	if r.lost, err = newSharedMap(spec.Maps["lost_sightings"], r.pinPath, &r.pins); err != nil {
 		return mapError("lost_sightings", err)
 	}
 	return nil

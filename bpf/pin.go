@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -65,19 +68,113 @@ func pinnable(spec *ebpf.CollectionSpec, pinPath string) {
 
 // newSharedMap creates (or, pinned, re-opens) one of the maps every object
 // shares.
-func newSharedMap(spec *ebpf.MapSpec, pinPath string) (*ebpf.Map, error) {
+func newSharedMap(spec *ebpf.MapSpec, pinPath string, pins *pinLog) (*ebpf.Map, error) {
 	if pinPath == "" || !persistentMaps[spec.Name] {
 		return ebpf.NewMap(spec)
 	}
 	s := spec.Copy()
 	s.Pinning = ebpf.PinByName
-	m, err := ebpf.NewMapWithOptions(s, ebpf.MapOptions{PinPath: pinPath})
-	if errors.Is(err, ebpf.ErrMapIncompatible) {
-		// A map of another footprint version: start afresh.
-		os.Remove(filepath.Join(pinPath, spec.Name))
-		m, err = ebpf.NewMapWithOptions(s, ebpf.MapOptions{PinPath: pinPath})
+	if err := migratePin(s, pinPath, pins); err != nil {
+		return nil, err
 	}
-	return m, err
+	return ebpf.NewMapWithOptions(s, ebpf.MapOptions{PinPath: pinPath})
+}
+
+// PinReplacement is a map a predecessor pinned that this process could not
+// reuse as it was: another footprint version changed its type, key or value
+// size, size or flags. What it held was copied into its replacement where
+// the layout allows (a map that only grew or shrank); the rest is lost, and
+// an agent says so loudly.
+type PinReplacement struct {
+	// Path is where the map is pinned.
+	Path string
+	// Change says what differs, e.g. "MaxEntries: 65536 changed to 131072".
+	Change string
+	// Migrated is how many entries were copied into the new map.
+	Migrated int
+	// Dropped is how many were not: they did not fit, or the layout
+	// changed and no entry could be copied.
+	Dropped int
+}
+
+func (r PinReplacement) String() string {
+	return fmt.Sprintf("pinned map %s replaced (%s): %d entries migrated, %d dropped", r.Path, r.Change, r.Migrated, r.Dropped)
+}
+
+// pinLog collects the replacements of one loaded part.
+type pinLog struct {
+	mu       sync.Mutex
+	replaced []PinReplacement
+}
+
+func (l *pinLog) add(r PinReplacement) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.replaced = append(l.replaced, r)
+}
+
+func (l *pinLog) all() []PinReplacement {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.replaced)
+}
+
+// migratePin makes the map pinned under pinPath by spec's name usable for
+// spec: a pin that is compatible stays; one another version made differently
+// is replaced by a new map pinned in its place, with the old one's entries
+// copied where the key and value layouts are the same. Nothing is removed
+// before its replacement exists.
+func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
+	path := filepath.Join(pinPath, spec.Name)
+	old, err := ebpf.LoadPinnedMap(path, nil)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open pinned map %s: %w", path, err)
+	}
+	defer old.Close()
+	incompatible := spec.Compatible(old)
+	if incompatible == nil {
+		return nil
+	}
+	fresh := spec.Copy()
+	fresh.Pinning = ebpf.PinNone
+	m, err := ebpf.NewMap(fresh)
+	if err != nil {
+		return mapError(spec.Name, err)
+	}
+	defer m.Close()
+	r := PinReplacement{Path: path, Change: strings.TrimSuffix(incompatible.Error(), ": "+ebpf.ErrMapIncompatible.Error())}
+	r.Migrated, r.Dropped = copyEntries(old, m)
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("replace pinned map %s: %w", path, err)
+	}
+	if err := m.Pin(path); err != nil {
+		return fmt.Errorf("pin the replacement of %s: %w", path, err)
+	}
+	pins.add(r)
+	return nil
+}
+
+// copyEntries copies from into to where both lay their keys and values out
+// alike, and counts what it copied and what it could not.
+func copyEntries(from, to *ebpf.Map) (copied, dropped int) {
+	perCPU := from.Type() == ebpf.PerCPUHash || from.Type() == ebpf.PerCPUArray || from.Type() == ebpf.LRUCPUHash
+	same := from.Type() == to.Type() && from.KeySize() == to.KeySize() && from.ValueSize() == to.ValueSize() && !perCPU
+	var key, value []byte
+	it := from.Iterate()
+	for it.Next(&key, &value) {
+		if same && to.Update(key, value, ebpf.UpdateAny) == nil {
+			copied++
+		} else {
+			dropped++
+		}
+	}
+	return copied, dropped
 }
 
 // pinLink pins l under the program's name, replacing (and detaching) the
@@ -127,3 +224,15 @@ func unpinOtherLinks(pinPath string, keep map[string]bool) error {
 	}
 	return nil
 }
+
+// PinReplacements are the pinned maps of a predecessor the recorder replaced
+// when it loaded.
+func (r *Recorder) PinReplacements() []PinReplacement { return r.pins.all() }
+
+// PinReplacements are the pinned maps of a predecessor the enforcer
+// replaced when it loaded.
+func (e *Enforcer) PinReplacements() []PinReplacement { return e.pins.all() }
+
+// PinReplacements are the pinned maps of a predecessor the lifecycle
+// programs replaced when they loaded.
+func (l *Lifecycle) PinReplacements() []PinReplacement { return l.pins.all() }

@@ -32,14 +32,15 @@ import (
 )
 
 type agentFlags struct {
-	node          string
-	kubeconfig    string
-	metricsAddr   string
-	healthAddr    string
-	cgroupRoot    string
-	flushInterval time.Duration
-	pinPath       string
-	seccompDir    string
+	node                 string
+	kubeconfig           string
+	metricsAddr          string
+	healthAddr           string
+	cgroupRoot           string
+	flushInterval        time.Duration
+	pinPath              string
+	uninstallWhenDeleted string
+	seccompDir           string
 }
 
 func newAgentCommand() *cobra.Command {
@@ -68,6 +69,7 @@ violation as an Event on the pod and in footprint_violations_total.`,
 	fl.DurationVar(&f.flushInterval, "flush-interval", 10*time.Second, "how often recorded entries are merged into Profiles")
 	fl.StringVar(&f.seccompDir, "seccomp-dir", enforcer.DefaultSeccompDir, "kubelet's seccomp directory, where the agent installs the Localhost profile of each EnforcementPolicy with system call rules")
 	fl.StringVar(&f.pinPath, "pin-path", "/sys/fs/bpf/footprint", `where kernel maps and links are pinned, so that recording and enforcement go on across agent restarts ("" turns pinning off)`)
+	fl.StringVar(&f.uninstallWhenDeleted, "uninstall-when-deleted", "", "the agent's DaemonSet, NAMESPACE/NAME: when it (or its namespace) is deleted, a stopping agent removes its pinned programs and maps instead of leaving them to its successor")
 	return cmd
 }
 
@@ -88,6 +90,37 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err != nil {
 		return fmt.Errorf("find the cluster: %w (give --kubeconfig, or run the agent in a pod)", err)
 	}
+	var uninstall *uninstallWatch
+	if f.uninstallWhenDeleted != "" {
+		namespace, name, err := parseUninstallTarget(f.uninstallWhenDeleted)
+		if err != nil {
+			return err
+		}
+		c, err := client.NewWithWatch(cfg, client.Options{})
+		if err != nil {
+			return err
+		}
+		uninstall = &uninstallWatch{c: c, namespace: namespace, name: name, log: log.WithName("uninstall")}
+		go uninstall.Run(cmd.Context())
+	}
+	// Registered first, so it runs last: after every kernel object of the
+	// agent is closed, the pins are all that keeps them.
+	defer func() {
+		if uninstall == nil || f.pinPath == "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if !uninstall.uninstalling(ctx) {
+			log.Info("stopping for a restart: the kernel programs and maps stay pinned for the next agent", "pins", f.pinPath)
+			return
+		}
+		if err := removePins(f.pinPath); err != nil {
+			log.Error(err, "uninstall")
+			return
+		}
+		log.Info("uninstalled: footprint's programs and maps are removed from this node", "pins", f.pinPath)
+	}()
 	mount := f.cgroupRoot
 	if mount == "" {
 		if mount, err = cgroupfs.Mount(); err != nil {
@@ -214,6 +247,15 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	sp := &enforcer.SeccompProfiles{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Dir: f.seccompDir, Log: log.WithName("seccomp")}
 	if err := sp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the seccomp profile installer: %w", err)
+	}
+	for part, replaced := range map[string][]bpf.PinReplacement{"lifecycle": lc.PinReplacements(), "recorder": rec.PinReplacements(), "enforcer": enf.PinReplacements()} {
+		for _, r := range replaced {
+			// Loud: what a dropped entry held (a policy rule, a hold, a
+			// recorded entry) is gone until the controllers install or
+			// record it again.
+			log.Error(errors.New(r.String()), "a pinned map of another footprint version had to be replaced",
+				"part", part, "map", r.Path, "change", r.Change, "migrated", r.Migrated, "dropped", r.Dropped)
+		}
 	}
 	log.Info("agent starting", "cgroup2", mount)
 	if err := mgr.Start(cmd.Context()); err != nil && !errors.Is(err, cmd.Context().Err()) {

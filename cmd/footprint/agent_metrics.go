@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/footprint-dev/footprint/bpf"
@@ -17,30 +19,31 @@ type kernelCollector struct {
 	rec *bpf.Recorder
 	enf *bpf.Enforcer
 
-	events, repeats, lost, lostEntries, mapFull, checks, violations, untracked, runs, runtime, backend, rejected *prometheus.Desc
+	events, repeats, lost, lostEntries, mapFull, pinsReplaced, checks, violations, untracked, runs, runtime, backend, rejected *prometheus.Desc
 }
 
 func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
 	kind := []string{"kind"}
 	return &kernelCollector{
 		lc: lc, rec: rec, enf: enf,
-		untracked:   prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
-		backend:     prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
-		rejected:    prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
-		events:      prometheus.NewDesc("footprint_events_total", "Events in recorded containers, repeats included.", kind, nil),
-		repeats:     prometheus.NewDesc("footprint_repeats_total", "Events the kernel counted as repeats of an entry it had seen, without telling user space.", kind, nil),
-		lost:        prometheus.NewDesc("footprint_lost_records_total", "First sightings the ring buffer had no room for (entries the maps keep are still swept from them; see footprint_lost_entry_sightings_total for what was lost).", kind, nil),
-		lostEntries: prometheus.NewDesc("footprint_lost_entry_sightings_total", "Sightings of entries a full aggregation map could not keep that the ring buffer had no room for either: at most that many entries are missing from profiles (per container in each Profile source's lostRecords).", kind, nil),
-		mapFull:     prometheus.NewDesc("footprint_map_full_total", "Entries an aggregation map had no room for.", kind, nil),
-		checks:      prometheus.NewDesc("footprint_enforcement_checks_total", "Operations checked against an EnforcementPolicy.", kind, nil),
-		violations:  prometheus.NewDesc("footprint_kernel_violations_total", "Operations outside an EnforcementPolicy, repeats included.", kind, nil),
-		runs:        prometheus.NewDesc("footprint_bpf_program_runs_total", "Runs of each BPF program.", []string{"program"}, nil),
-		runtime:     prometheus.NewDesc("footprint_bpf_program_run_seconds_total", "Time spent in each BPF program.", []string{"program"}, nil),
+		untracked:    prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
+		backend:      prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
+		rejected:     prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
+		events:       prometheus.NewDesc("footprint_events_total", "Events in recorded containers, repeats included.", kind, nil),
+		repeats:      prometheus.NewDesc("footprint_repeats_total", "Events the kernel counted as repeats of an entry it had seen, without telling user space.", kind, nil),
+		lost:         prometheus.NewDesc("footprint_lost_records_total", "First sightings the ring buffer had no room for (entries the maps keep are still swept from them; see footprint_lost_entry_sightings_total for what was lost).", kind, nil),
+		lostEntries:  prometheus.NewDesc("footprint_lost_entry_sightings_total", "Sightings of entries a full aggregation map could not keep that the ring buffer had no room for either: at most that many entries are missing from profiles (per container in each Profile source's lostRecords).", kind, nil),
+		pinsReplaced: prometheus.NewDesc("footprint_pinned_maps_replaced", "Pinned maps of another footprint version this agent replaced when it started (their layout changed), with the entries it could not carry over (0: all migrated).", []string{"part", "map", "change"}, nil),
+		mapFull:      prometheus.NewDesc("footprint_map_full_total", "Entries an aggregation map had no room for.", kind, nil),
+		checks:       prometheus.NewDesc("footprint_enforcement_checks_total", "Operations checked against an EnforcementPolicy.", kind, nil),
+		violations:   prometheus.NewDesc("footprint_kernel_violations_total", "Operations outside an EnforcementPolicy, repeats included.", kind, nil),
+		runs:         prometheus.NewDesc("footprint_bpf_program_runs_total", "Runs of each BPF program.", []string{"program"}, nil),
+		runtime:      prometheus.NewDesc("footprint_bpf_program_run_seconds_total", "Time spent in each BPF program.", []string{"program"}, nil),
 	}
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.lostEntries, c.mapFull, c.checks, c.violations, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
+	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.lostEntries, c.mapFull, c.pinsReplaced, c.checks, c.violations, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
 		ch <- d
 	}
 }
@@ -68,6 +71,11 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.untracked, lc.WatchedFull, "watched cgroups")
 		counter(c.untracked, lc.EnforcedFull, "held cgroups")
 		counter(c.untracked, lc.RuntimeFull, "runtime tasks")
+	}
+	for part, replaced := range map[string][]bpf.PinReplacement{"lifecycle": c.lc.PinReplacements(), "recorder": c.rec.PinReplacements(), "enforcer": c.enf.PinReplacements()} {
+		for _, r := range replaced {
+			ch <- prometheus.MustNewConstMetric(c.pinsReplaced, prometheus.GaugeValue, float64(r.Dropped), part, filepath.Base(r.Path), r.Change)
+		}
 	}
 	gauge := func(d *prometheus.Desc, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, 1, labels...)

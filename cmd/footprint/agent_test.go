@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/footprint-dev/footprint/test/envtest"
 )
@@ -118,4 +123,131 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// startedAgent is the footprint binary running as the DaemonSet runs it.
+type startedAgent struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan error
+}
+
+// startAgent runs the agent against env with args and waits until it is
+// ready.
+func startAgent(t *testing.T, kubeconfig string, args ...string) *startedAgent {
+	t.Helper()
+	healthAddr := freeAddr(t)
+	a := &startedAgent{out: &syncBuffer{}, exited: make(chan error, 1)}
+	a.cmd = exec.Command(footprintBinary(t), append([]string{"agent", "--node-name", "node-a", "--kubeconfig", kubeconfig,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", healthAddr}, args...)...)
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.exited <- a.cmd.Wait() }()
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.cmd.Process.Kill()
+			<-a.exited
+		}
+		if t.Failed() {
+			t.Logf("agent output:\n%s", a.out.String())
+		}
+	})
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if resp, err := http.Get("http://" + healthAddr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return a
+			}
+		}
+		select {
+		case err := <-a.exited:
+			t.Fatalf("the agent exited early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never became ready")
+		}
+	}
+}
+
+func (a *startedAgent) stop(t *testing.T) {
+	t.Helper()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-a.exited:
+		if err != nil {
+			t.Errorf("the agent did not stop cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the agent did not stop within 30s of SIGTERM")
+	}
+}
+
+// An agent told its DaemonSet tells a restart from an uninstall: stopped
+// while the DaemonSet exists, it leaves its pins to its successor; stopped
+// after the DaemonSet was deleted, it removes them (and with them its
+// programs, once its own descriptors are closed).
+func TestAnAgentRemovesItsPinsOnlyWhenItsDaemonSetIsDeleted(t *testing.T) {
+	needRoot(t)
+	env := envtest.StartEnvironment(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := envtest.Namespace(t, env.Client)
+	labels := map[string]string{"app": "footprint"}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "footprint-agent"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "footprint"}}}},
+		},
+	}
+	if err := env.Client.Create(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	pinPath := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-uninstall-%d", os.Getpid()))
+	t.Cleanup(func() { os.RemoveAll(pinPath) })
+	args := []string{"--pin-path", pinPath, "--uninstall-when-deleted", ns + "/footprint-agent"}
+
+	restarted := startAgent(t, kubeconfig, args...)
+	restarted.stop(t)
+	if entries, err := os.ReadDir(filepath.Join(pinPath, "enforcer", "links")); err != nil || len(entries) == 0 {
+		t.Fatalf("a restart (the DaemonSet is there) left nothing pinned for the successor: %v", err)
+	}
+	if !strings.Contains(restarted.out.String(), "stopping for a restart") {
+		t.Errorf("the restarting agent did not say it keeps its pins")
+	}
+
+	uninstalled := startAgent(t, kubeconfig, args...)
+	if err := env.Client.Delete(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(uninstalled.out.String(), "footprint is being uninstalled"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never noticed its DaemonSet was deleted")
+		}
+	}
+	uninstalled.stop(t)
+	if _, err := os.Stat(pinPath); !os.IsNotExist(err) {
+		t.Errorf("the pins are still there after the uninstall (stat: %v)", err)
+	}
+	if !strings.Contains(uninstalled.out.String(), "uninstalled: footprint's programs and maps are removed") {
+		t.Errorf("the agent did not say it uninstalled")
+	}
+}
+
+func TestTheUninstallTargetIsNamespaceSlashName(t *testing.T) {
+	for _, bad := range []string{"", "footprint-agent", "/footprint-agent", "footprint-system/", "a/b/c"} {
+		if _, _, err := parseUninstallTarget(bad); err == nil || !strings.Contains(err.Error(), "NAMESPACE/NAME") {
+			t.Errorf("parseUninstallTarget(%q) = %v, want an error naming the form", bad, err)
+		}
+	}
+	if ns, name, err := parseUninstallTarget("footprint-system/footprint-agent"); err != nil || ns != "footprint-system" || name != "footprint-agent" {
+		t.Errorf("parseUninstallTarget = %q, %q, %v", ns, name, err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -45,6 +46,7 @@ func TestWalkthrough(t *testing.T) {
 		{"a capability outside the profile, in a workload that still holds it", capability},
 		{"a pod created under the policy is held from its first instruction", heldFromFirstInstruction},
 		{"a recording that selects nothing says so", selectsNothing},
+		{"deleting the agent's DaemonSet uninstalls: nothing of footprint keeps enforcing", uninstall},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.run(t, k) }) {
@@ -563,6 +565,66 @@ spec:
 		return fmt.Errorf("conditions %+v", r.Status.Conditions)
 	})
 	t.Logf("%s", k.run(t, "footprint", "status", "nobody", "-n", ns))
+}
+
+// uninstall deletes the agent's DaemonSet while policy api-app is enforced:
+// the agents see it go and remove the kernel side on their way out, so the
+// pod the policy stopped from reading /etc/shadow now reads it, and no
+// footprint program or pin is left on the node. (A restart keeps them: see
+// agentRestart.)
+func uninstall(t *testing.T, k *kubectl) {
+	pods, _ := k.pods(t, "app=api", 1)
+	shadow := []string{"-n", ns, "exec", pods[0], "-c", "app", "--", "/webapp", "misbehave", "shadow"}
+	if out, err := k.try(shadow...); err == nil {
+		t.Fatalf("reading /etc/shadow under policy api-app succeeded before the uninstall:\n%s", out)
+	}
+	if programs := footprintPrograms(t); len(programs) == 0 {
+		t.Fatal("no footprint program is loaded before the uninstall: the check after it would test nothing")
+	}
+	k.run(t, "-n", "footprint-system", "delete", "daemonset", "footprint-agent", "--wait=true")
+	k.eventually(t, "every agent pod is gone", 90*time.Second, func() error {
+		out, err := k.try("-n", "footprint-system", "get", "pods", "-l", "app.kubernetes.io/name=footprint", "-o", "name")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "" {
+			return fmt.Errorf("still running: %s", out)
+		}
+		return nil
+	})
+	if entries, err := os.ReadDir("/sys/fs/bpf/footprint"); err == nil && len(entries) > 0 {
+		t.Errorf("pins left under /sys/fs/bpf/footprint after the uninstall: %v", entries)
+	}
+	if programs := footprintPrograms(t); len(programs) > 0 {
+		t.Errorf("footprint programs still loaded after the uninstall: %v", programs)
+	}
+	if out, err := k.try(shadow...); err != nil {
+		t.Errorf("reading /etc/shadow after the uninstall: %v\n%s\nwant it to work: nothing of footprint may enforce any more", err, out)
+	}
+}
+
+// footprintPrograms lists the BPF programs loaded on this machine (the
+// cluster's node) whose names are footprint's (fp_...).
+func footprintPrograms(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			break // ErrNotExist: the last one
+		}
+		id = next
+		prog, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue // unloaded meanwhile
+		}
+		info, err := prog.Info()
+		prog.Close()
+		if err == nil && strings.HasPrefix(info.Name, "fp_") {
+			names = append(names, fmt.Sprintf("%s (id %d)", info.Name, id))
+		}
+	}
+	return names
 }
 
 // ---------------------------------------------------------------------------

@@ -163,6 +163,29 @@ WEBAPP_IMAGE=footprint.dev/webapp:dev
 # The same app with another configuration file: another image digest, for the walkthrough's
 # "a new version of the app" (a policy is bound to the images it was recorded from).
 WEBAPP_IMAGE_V2=footprint.dev/webapp:v2
+# The previous version of the agent, for the e2e's rollback and upgrade: built from this commit
+# of the project's own history (the state before pinned maps gained lost_sightings and the ring
+# buffer's records gained flags), cached by commit.
+PREVIOUS_COMMIT=${FOOTPRINT_E2E_PREVIOUS:-691b310}
+PREVIOUS_IMAGE=footprint.dev/footprint:previous
+
+previous_agent() { # previous_agent OUT.tar: the previous version's agent image
+	local out=$1 commit bin w
+	commit=$(git -C "$ROOT" rev-parse --verify --quiet "$PREVIOUS_COMMIT^{commit}") ||
+		die "the previous version's commit $PREVIOUS_COMMIT is not in this clone's history (a shallow clone?): fetch it, or name another with FOOTPRINT_E2E_PREVIOUS"
+	bin=$FOOTPRINT_CACHE/agent-previous/footprint-${commit:0:12}
+	if [ ! -x "$bin" ]; then
+		w=$(mktemp -d)
+		git -C "$ROOT" worktree add --detach "$w/src" "$commit" >/dev/null 2>&1
+		mkdir -p "$(dirname "$bin")"
+		(cd "$w/src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${commit:0:12}" -o "$bin.tmp" ./cmd/footprint) >&2
+		git -C "$ROOT" worktree remove --force "$w/src"
+		rm -rf "$w"
+		mv "$bin.tmp" "$bin"
+		log "built the previous agent (${commit:0:12})"
+	fi
+	python3 "$ROOT/test/cluster/mkimage.py" "$out" "$PREVIOUS_IMAGE" '["/footprint"]' "$bin=footprint" >/dev/null
+}
 project_images() {
 	local w links=() a sum
 	need_root
@@ -182,7 +205,8 @@ project_images() {
 	python3 "$ROOT/test/cluster/mkimage.py" "$w/webapp-v2.tar" "$WEBAPP_IMAGE_V2" '["/webapp"]' \
 		"$w/webapp=webapp" "$w/config-v2=etc/webapp/config,644" "$w/shadow=etc/shadow,600" \
 		/bin/busybox=bin/busybox "${links[@]}" >/dev/null
-	for a in agent webapp webapp-v2; do
+	previous_agent "$w/agent-previous.tar"
+	for a in agent agent-previous webapp webapp-v2; do
 		sum=$(sha256sum "$w/$a.tar" | cut -c1-16)
 		if [ "$(cat "$STATE/image-$a" 2>/dev/null)" != "$sum" ]; then
 			ctr_ images import "$w/$a.tar" >&2

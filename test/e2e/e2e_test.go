@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -46,6 +48,8 @@ func TestWalkthrough(t *testing.T) {
 		{"a capability outside the profile, in a workload that still holds it", capability},
 		{"a pod created under the policy is held from its first instruction", heldFromFirstInstruction},
 		{"a recording that selects nothing says so", selectsNothing},
+		{"while no agent runs, enforced pods stay enforced and a new pod runs until an agent is back to hold it", agentAway},
+		{"a rollback to the previous agent and an upgrade back: denials hold throughout, no recorded entry is lost", rollbackAndUpgrade},
 		{"deleting the agent's DaemonSet uninstalls: nothing of footprint keeps enforcing", uninstall},
 	}
 	for _, s := range steps {
@@ -567,6 +571,185 @@ spec:
 	t.Logf("%s", k.run(t, "footprint", "status", "nobody", "-n", ns))
 }
 
+// agentAway schedules the agent nowhere (its DaemonSet stays: a restart,
+// not an uninstall) while policy api-app is enforced. The kernel side it
+// pinned keeps the running pod held; a pod created while no agent runs is
+// not held (footprint fails open for what it cannot judge: a rollout is never
+// stopped because the agent is away) until an agent is back and holds it.
+func agentAway(t *testing.T, k *kubectl) {
+	stoppedOut, _ := k.stopped(t, "api-app", v1alpha1.KindFiles)
+	shadow := func(pod string) (string, error) {
+		return k.try("-n", ns, "exec", pod, "-c", "app", "--", "/webapp", "misbehave", "shadow")
+	}
+	before, _ := k.pods(t, "app=api", 1)
+	k.run(t, "-n", "footprint-system", "patch", "daemonset", "footprint-agent", "--patch",
+		`{"spec":{"template":{"spec":{"nodeSelector":{"footprint.dev/e2e-agent-away":"true"}}}}}`)
+	noAgent := func() error {
+		out, err := k.try("-n", "footprint-system", "get", "pods", "-l", "app.kubernetes.io/name=footprint", "-o", "name")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "" {
+			return fmt.Errorf("still running: %s", out)
+		}
+		return nil
+	}
+	k.eventually(t, "no agent runs", 90*time.Second, noAgent)
+
+	if out, err := shadow(before[0]); err == nil || !strings.Contains(out, stoppedOut) {
+		t.Errorf("reading /etc/shadow in %s while no agent runs: %v\n%s\nwant it still stopped (%q)", before[0], err, out, stoppedOut)
+	}
+	replicas := strings.Trim(k.run(t, "-n", ns, "get", "deployment", "api", "-o", "jsonpath={.spec.replicas}"), "' \n")
+	k.run(t, "-n", ns, "scale", "deployment/api", "--replicas", fmt.Sprint(len(before)+1))
+	k.run(t, "-n", ns, "rollout", "status", "deployment/api", "--timeout=120s")
+	after, _ := k.pods(t, "app=api", len(before)+1)
+	var fresh string
+	for _, p := range after {
+		if !slices.Contains(before, p) {
+			fresh = p
+		}
+	}
+	if fresh == "" {
+		t.Fatalf("no new pod among %v (before: %v)", after, before)
+	}
+	if out, err := shadow(fresh); err != nil {
+		t.Errorf("reading /etc/shadow in %s, created while no agent runs: %v\n%s\nwant it allowed until an agent is back (as the README says)", fresh, err, out)
+	}
+
+	k.run(t, "-n", "footprint-system", "patch", "daemonset", "footprint-agent", "--patch",
+		`{"spec":{"template":{"spec":{"nodeSelector":null}}}}`)
+	k.run(t, "-n", "footprint-system", "rollout", "status", "daemonset/footprint-agent", "--timeout=120s")
+	k.eventually(t, "the agent, back, holds the pod created while it was away", 90*time.Second, func() error {
+		if out, err := shadow(fresh); err == nil || !strings.Contains(out, stoppedOut) {
+			return fmt.Errorf("reading /etc/shadow in %s: %v\n%s", fresh, err, out)
+		}
+		return nil
+	})
+	k.run(t, "-n", ns, "scale", "deployment/api", "--replicas", replicas)
+}
+
+// previousAgentImage is the agent of the previous version, which
+// hack/cluster.sh builds from the project's history and imports.
+const previousAgentImage = "footprint.dev/footprint:previous"
+
+// rollbackAndUpgrade rolls the agent DaemonSet back to the previous
+// version (image and the arguments that version knows) and then forward
+// again, while a probe reads /etc/shadow in a pod policy api-app stops
+// (every read must be stopped, during both rollouts) and a recorded pod
+// does something new in each phase, right as each rollout starts (every
+// one of those entries must reach its profile).
+func rollbackAndUpgrade(t *testing.T, k *kubectl) {
+	// policy api-app stops reads of /etc/shadow (the enforce steps checked how).
+	api, _ := k.pods(t, "app=api", 1)
+
+	k.apply(t, strings.ReplaceAll(strings.ReplaceAll(mustRead(t, filepath.Join(k.root, "examples/webapp/deployment.yaml")),
+		"name: web\n", "name: upg\n"), "app: web", "app: upg"))
+	k.run(t, "-n", ns, "rollout", "status", "deployment/upg", "--timeout=120s")
+	k.run(t, "footprint", "record", "deployment/upg", "-n", ns, "--containers", "app")
+	defer k.run(t, "delete", "profilerecording", "upg", "-n", ns)
+	upg, _ := k.pods(t, "app=upg", 1)
+	touch := func(name string) {
+		t.Helper()
+		if out, err := k.try("-n", ns, "exec", upg[0], "-c", "app", "--", "/bin/busybox", "touch", "/tmp/"+name); err != nil {
+			t.Fatalf("touch /tmp/%s in %s: %v\n%s", name, upg[0], err, out)
+		}
+	}
+	// Recording starts with the pod's next exec: give the agent a moment
+	// to watch the pod, then the first mark.
+	k.eventually(t, "the recording watches the pod", 60*time.Second, func() error {
+		var r v1alpha1.ProfileRecording
+		if err := k.tryJSON(&r, "-n", ns, "get", "profilerecording", "upg"); err != nil {
+			return err
+		}
+		if r.Status.MatchedContainers < 1 {
+			return fmt.Errorf("matched containers %d", r.Status.MatchedContainers)
+		}
+		return nil
+	})
+	touch("mark-before")
+
+	// The probe: every read of /etc/shadow in the enforced pod is stopped.
+	stop := make(chan struct{})
+	probed := make(chan []string, 1)
+	go func() {
+		var leaks []string
+		n := 0
+		for {
+			select {
+			case <-stop:
+				probed <- append(leaks, fmt.Sprint(n))
+				return
+			default:
+			}
+			out, err := k.try("-n", ns, "exec", api[0], "-c", "app", "--", "/webapp", "misbehave", "shadow")
+			n++
+			// A failure is a stopped read (or kubectl failing, which
+			// reads nothing either); only a success is a leak.
+			if err == nil {
+				leaks = append(leaks, time.Now().Format(time.RFC3339Nano)+": "+strings.TrimSpace(out))
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}()
+
+	ds := []string{"-n", "footprint-system"}
+	image := k.run(t, append(ds, "get", "daemonset", "footprint-agent", "-o", "jsonpath={.spec.template.spec.containers[0].image}")...)
+	args := k.run(t, append(ds, "get", "daemonset", "footprint-agent", "-o", "jsonpath={.spec.template.spec.containers[0].args}")...)
+	var current []string
+	if err := json.Unmarshal([]byte(args), &current); err != nil {
+		t.Fatalf("the agent's args %q: %v", args, err)
+	}
+	// The previous version does not know the flags added since.
+	var previous []string
+	for _, a := range current {
+		if !strings.HasPrefix(a, "--uninstall-when-deleted") {
+			previous = append(previous, a)
+		}
+	}
+	setAgent := func(image string, args []string) {
+		t.Helper()
+		argsJSON, _ := json.Marshal(args)
+		patch := fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":%q},`+
+			`{"op":"replace","path":"/spec/template/spec/containers/0/args","value":%s}]`, image, argsJSON)
+		k.run(t, append(ds, "patch", "daemonset", "footprint-agent", "--type", "json", "--patch", patch)...)
+	}
+
+	setAgent(previousAgentImage, previous)
+	touch("mark-during-rollback")
+	k.run(t, append(ds, "rollout", "status", "daemonset/footprint-agent", "--timeout=120s")...)
+	touch("mark-on-the-previous-agent")
+	setAgent(strings.Trim(image, "'"), current)
+	touch("mark-during-upgrade")
+	k.run(t, append(ds, "rollout", "status", "daemonset/footprint-agent", "--timeout=120s")...)
+	touch("mark-after")
+	time.Sleep(2 * time.Second) // a few more probes on the upgraded agent
+	close(stop)
+	result := <-probed
+	leaks, probes := result[:len(result)-1], result[len(result)-1]
+	t.Logf("%s probes of /etc/shadow during the rollback and the upgrade", probes)
+	if len(leaks) > 0 {
+		t.Errorf("reads of /etc/shadow that were not stopped: %v", leaks)
+	}
+
+	k.eventually(t, "every mark reached profile upg-app", 60*time.Second, func() error {
+		var p v1alpha1.Profile
+		if err := k.tryJSON(&p, "-n", ns, "get", "profile", "upg-app"); err != nil {
+			return err
+		}
+		var missing []string
+		for _, mark := range []string{"before", "during-rollback", "on-the-previous-agent", "during-upgrade", "after"} {
+			if !hasFile(&p, "/tmp/mark-"+mark) {
+				missing = append(missing, mark)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("no /tmp/mark-%s", strings.Join(missing, ", /tmp/mark-"))
+		}
+		return nil
+	})
+	k.run(t, "-n", ns, "delete", "deployment", "upg")
+}
+
 // uninstall deletes the agent's DaemonSet while policy api-app is enforced:
 // the agents see it go and remove the kernel side on their way out, so the
 // pod the policy stopped from reading /etc/shadow now reads it, and no
@@ -578,8 +761,9 @@ func uninstall(t *testing.T, k *kubectl) {
 	if out, err := k.try(shadow...); err == nil {
 		t.Fatalf("reading /etc/shadow under policy api-app succeeded before the uninstall:\n%s", out)
 	}
-	if programs := footprintPrograms(t); len(programs) == 0 {
-		t.Fatal("no footprint program is loaded before the uninstall: the check after it would test nothing")
+	programs := pinnedPrograms(t, "/sys/fs/bpf/footprint")
+	if len(programs) == 0 {
+		t.Fatal("no footprint program is pinned before the uninstall: the check after it would test nothing")
 	}
 	k.run(t, "-n", "footprint-system", "delete", "daemonset", "footprint-agent", "--wait=true")
 	k.eventually(t, "every agent pod is gone", 90*time.Second, func() error {
@@ -595,36 +779,46 @@ func uninstall(t *testing.T, k *kubectl) {
 	if entries, err := os.ReadDir("/sys/fs/bpf/footprint"); err == nil && len(entries) > 0 {
 		t.Errorf("pins left under /sys/fs/bpf/footprint after the uninstall: %v", entries)
 	}
-	if programs := footprintPrograms(t); len(programs) > 0 {
-		t.Errorf("footprint programs still loaded after the uninstall: %v", programs)
+	var left []string
+	for id, name := range programs {
+		if prog, err := ebpf.NewProgramFromID(id); err == nil {
+			prog.Close()
+			left = append(left, fmt.Sprintf("%s (id %d)", name, id))
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("of the agent's %d programs, these are still loaded after the uninstall: %v", len(programs), left)
 	}
 	if out, err := k.try(shadow...); err != nil {
 		t.Errorf("reading /etc/shadow after the uninstall: %v\n%s\nwant it to work: nothing of footprint may enforce any more", err, out)
 	}
 }
 
-// footprintPrograms lists the BPF programs loaded on this machine (the
-// cluster's node) whose names are footprint's (fp_...).
-func footprintPrograms(t *testing.T) []string {
+// pinnedPrograms returns the programs the links pinned under dir keep
+// attached (the agent's), by id: a program id is never reused, so one that
+// still exists later is the same program.
+func pinnedPrograms(t *testing.T, dir string) map[ebpf.ProgramID]string {
 	t.Helper()
-	var names []string
-	for id := ebpf.ProgramID(0); ; {
-		next, err := ebpf.ProgramGetNextID(id)
+	programs := map[ebpf.ProgramID]string{}
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Base(filepath.Dir(path)) != "links" {
+			return nil
+		}
+		l, err := link.LoadPinnedLink(path, nil)
 		if err != nil {
-			break // ErrNotExist: the last one
+			t.Errorf("load pinned link %s: %v", path, err)
+			return nil
 		}
-		id = next
-		prog, err := ebpf.NewProgramFromID(id)
+		defer l.Close()
+		info, err := l.Info()
 		if err != nil {
-			continue // unloaded meanwhile
+			t.Errorf("pinned link %s: %v", path, err)
+			return nil
 		}
-		info, err := prog.Info()
-		prog.Close()
-		if err == nil && strings.HasPrefix(info.Name, "fp_") {
-			names = append(names, fmt.Sprintf("%s (id %d)", info.Name, id))
-		}
-	}
-	return names
+		programs[info.Program] = d.Name()
+		return nil
+	})
+	return programs
 }
 
 // ---------------------------------------------------------------------------

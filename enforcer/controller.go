@@ -469,7 +469,7 @@ func (c *PolicyController) report(v bpf.Violation) {
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ref.pod.Name, Namespace: ref.pod.Namespace, UID: ref.uid}}
 	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
-	c.Events.Eventf(pod, corev1.EventTypeWarning, "PolicyViolation", "%s (policy %s)", Describe(v), ref.policy)
+	c.Events.Eventf(pod, corev1.EventTypeWarning, v1alpha1.ViolationEventReason, "%s (policy %s)", Describe(v), ref.policy)
 }
 
 // heldAncestor finds the held cgroup a cgroup was created below, two

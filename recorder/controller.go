@@ -234,10 +234,10 @@ func recordingWindow(r *v1alpha1.ProfileRecording, now time.Time) (time.Time, bo
 	if r.DeletionTimestamp != nil {
 		return time.Time{}, false
 	}
-	if r.Spec.Duration == nil {
+	stop, ok := r.Stop()
+	if !ok {
 		return time.Time{}, true
 	}
-	stop := r.CreationTimestamp.Add(r.Spec.Duration.Duration)
 	return stop, now.Before(stop)
 }
 

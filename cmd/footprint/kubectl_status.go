@@ -133,21 +133,14 @@ func recordingPhase(r *v1alpha1.ProfileRecording) string {
 	return string(r.Status.Phase)
 }
 
-// recordingStop is when a recording stops: its status's stopTime once an
-// agent has started it, else its start (or, before that, its creation) plus
-// its duration. ok is false for a recording without a duration.
+// recordingStop is when a recording stops: the agents' word in
+// status.stopTime once they wrote it, else what they will write.
 func recordingStop(r *v1alpha1.ProfileRecording) (time.Time, bool) {
-	if r.Spec.Duration == nil {
-		return time.Time{}, false
+	stop, ok := r.Stop()
+	if ok && r.Status.StopTime != nil {
+		stop = r.Status.StopTime.Time
 	}
-	if r.Status.StopTime != nil {
-		return r.Status.StopTime.Time, true
-	}
-	start := r.CreationTimestamp.Time
-	if r.Status.StartTime != nil {
-		start = r.Status.StartTime.Time
-	}
-	return start.Add(r.Spec.Duration.Duration), true
+	return stop, ok
 }
 
 // timeLeft says how long a recording still runs.

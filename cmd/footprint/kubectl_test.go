@@ -287,7 +287,9 @@ func TestKubectlPlugin(t *testing.T) {
 			want string
 		}{
 			{"from creation", recordingAt(created, 30*time.Minute, v1alpha1.ProfileRecordingStatus{}), "20m"},
-			{"from the start", recordingAt(created, 30*time.Minute, v1alpha1.ProfileRecordingStatus{StartTime: ptrTo(metav1.NewTime(now.Add(-5 * time.Minute)))}), "25m"},
+			// The agents stop a recording its duration after its creation,
+			// whatever startTime says.
+			{"not from the start", recordingAt(created, 30*time.Minute, v1alpha1.ProfileRecordingStatus{StartTime: ptrTo(metav1.NewTime(now.Add(-5 * time.Minute)))}), "20m"},
 			{"from stopTime", recordingAt(created, 30*time.Minute, v1alpha1.ProfileRecordingStatus{StopTime: ptrTo(metav1.NewTime(now.Add(2 * time.Hour)))}), "120m"},
 			{"past", recordingAt(created, time.Minute, v1alpha1.ProfileRecordingStatus{Phase: v1alpha1.RecordingActive}), "0s (stopping)"},
 			{"no duration", recordingAt(created, 0, v1alpha1.ProfileRecordingStatus{}), "until deleted"},
@@ -872,7 +874,7 @@ func violationEvent(ns, name, pod, message string, last time.Time, count int32) 
 	return &corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{Name: name, Namespace: ns},
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: ns, Name: pod},
-		Reason:         violationReason,
+		Reason:         v1alpha1.ViolationEventReason,
 		Message:        message,
 		Type:           corev1.EventTypeWarning,
 		Source:         corev1.EventSource{Component: "footprint-agent", Host: "node-a"},

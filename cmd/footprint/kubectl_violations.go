@@ -16,11 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-)
 
-// violationReason is the reason of the Events the agents make for policy
-// violations, on the pod (enforcer.PolicyController).
-const violationReason = "PolicyViolation"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+)
 
 type kubeViolationsFlags struct {
 	follow        bool
@@ -107,7 +105,7 @@ func violationLine(e *corev1.Event, withNamespace bool) string {
 }
 
 func runKubeViolations(ctx context.Context, s *kubeSession, f kubeViolationsFlags, out, errOut io.Writer) error {
-	opts := []client.ListOption{client.MatchingFields{"reason": violationReason}}
+	opts := []client.ListOption{client.MatchingFields{"reason": v1alpha1.ViolationEventReason}}
 	where := "in namespace " + s.namespace
 	if f.allNamespaces {
 		where = "in any namespace"
@@ -122,7 +120,7 @@ func runKubeViolations(ctx context.Context, s *kubeSession, f kubeViolationsFlag
 	// re-list after a broken watch does not print a violation twice.
 	printed := map[types.UID]int32{}
 	print := func(e *corev1.Event) error {
-		if e.Reason != violationReason || eventTime(e).Before(cutoff) {
+		if e.Reason != v1alpha1.ViolationEventReason || eventTime(e).Before(cutoff) {
 			return nil
 		}
 		if n, ok := printed[e.UID]; ok && n >= eventCount(e) {

@@ -518,3 +518,8 @@ type EnforcementPolicyList struct {
 func init() {
 	SchemeBuilder.Register(&EnforcementPolicy{}, &EnforcementPolicyList{})
 }
+
+// ViolationEventReason is the reason of the Events an agent makes on a pod
+// for each distinct violation of its policy; kubectl footprint violations
+// lists them by it.
+const ViolationEventReason = "PolicyViolation"

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -281,4 +283,14 @@ type ProfileRecordingList struct {
 
 func init() {
 	SchemeBuilder.Register(&ProfileRecording{}, &ProfileRecordingList{})
+}
+
+// Stop is when the recording stops: its creation plus spec.duration. ok is
+// false for a recording without a duration, which runs until it is
+// deleted. The agents write it to status.stopTime; the CLI shows it.
+func (r *ProfileRecording) Stop() (stop time.Time, ok bool) {
+	if r.Spec.Duration == nil {
+		return time.Time{}, false
+	}
+	return r.CreationTimestamp.Add(r.Spec.Duration.Duration), true
 }

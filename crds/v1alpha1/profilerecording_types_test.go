@@ -82,3 +82,25 @@ func TestSummarizeCountsEntriesAndSources(t *testing.T) {
 		t.Fatalf("empty profile summary: %+v", s)
 	}
 }
+
+func TestARecordingStopsItsDurationAfterItsCreation(t *testing.T) {
+	created := metav1.NewTime(time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC))
+	tests := []struct {
+		name     string
+		duration *metav1.Duration
+		want     time.Time
+		ok       bool
+	}{
+		{"no duration: runs until deleted", nil, time.Time{}, false},
+		{"an hour", &metav1.Duration{Duration: time.Hour}, created.Add(time.Hour), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &ProfileRecording{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: created}, Spec: ProfileRecordingSpec{Duration: tc.duration}}
+			stop, ok := r.Stop()
+			if !stop.Equal(tc.want) || ok != tc.ok {
+				t.Errorf("Stop() = %v, %v; want %v, %v", stop, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -61,6 +61,11 @@ bench: bench-host bench-vm ## benchmarks on this kernel and, per backend family,
 bench-host: ## each loop without footprint, loaded, attached, recording, in audit and in enforce, on this kernel (root)
 	$(GO) test -run '^$$' -bench . -count 1 -timeout 60m ./test/bench/ -args -rounds $(BENCHROUNDS)
 
+.PHONY: bench-scale
+bench-scale: ## 100 simulated agents writing 50 Profiles through one real API server for a minute: requests, conflicts, sizes, exact merges
+	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_SCALE_AGENTS=100 FOOTPRINT_SCALE_WORKLOADS=50 FOOTPRINT_SCALE_REPLICAS=10 \
+		FOOTPRINT_SCALE_DURATION=60s FOOTPRINT_SCALE_FLUSH=10s $(GO) test -count=1 -v -timeout 20m -run TestManyAgentsWriteExactProfiles ./test/scale/
+
 .PHONY: bench-vm
 bench-vm: ## the same loops in the VM with the BPF-LSM, fmod_ret+fentry and tracepoint backends; indicative ratios (root)
 	BENCHROUNDS=$(BENCHROUNDS) hack/bench-vm.sh

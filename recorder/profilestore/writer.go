@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -229,7 +230,10 @@ func (w *Writer) requeue(p *pendingDelta) {
 func (w *Writer) Run(ctx context.Context) error {
 	failures := 0
 	var down time.Time
-	timer := time.NewTimer(w.opts.FlushInterval)
+	// The first flush comes at a random point of the interval: agents
+	// that start together (a rollout) would otherwise write the Profiles
+	// they share at the same instants, every interval, and conflict.
+	timer := time.NewTimer(1 + rand.N(w.opts.FlushInterval))
 	defer timer.Stop()
 	for {
 		select {

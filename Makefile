@@ -39,12 +39,17 @@ vmlinux: ## regenerate bpf/include/vmlinux.h from this machine's kernel BTF (rar
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
 
 .PHONY: test
-test: check-generated check-format ## every test: gofmt, vet, kernel tests (root), the BPF-LSM VM, short fuzzing, the e2e on a real cluster
+test: check-generated check-format ## every test: gofmt, vet, kernel tests (root), the BPF-LSM VM, real daemons, short fuzzing, the e2e on a real cluster
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e
-	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) $(GO) test -count=1 -timeout 60m ./...
+	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) $(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/test/apps$$')
+	$(MAKE) test-apps
 	$(MAKE) fuzz
 	$(MAKE) e2e
+
+.PHONY: test-apps
+test-apps: ## nginx, redis and PostgreSQL from Debian recorded through their lifecycles, then enforced: reruns clean, misbehaviour stopped; prints profile sizes (root)
+	$(GO) test -count=1 -v -timeout 20m ./test/apps
 
 .PHONY: image
 image: build ## the agent image, bin/footprint-image.tar (docker-archive, built without a daemon): footprint.dev/footprint:dev

@@ -60,11 +60,15 @@ e2e: build ## the README's Kubernetes walkthrough on a real one-node cluster: up
 	hack/e2e.sh
 
 .PHONY: bench
-bench: bench-host bench-vm ## benchmarks on this kernel and, per backend family, in the VM (root)
+bench: bench-host bench-apps bench-vm ## benchmarks on this kernel, of real daemons, and per backend family in the VM (root)
 
 .PHONY: bench-host
 bench-host: ## each loop without footprint, loaded, attached, recording, in audit and in enforce, on this kernel (root)
 	$(GO) test -run '^$$' -bench . -count 1 -timeout 60m ./test/bench/ -args -rounds $(BENCHROUNDS)
+
+.PHONY: bench-apps
+bench-apps: ## nginx, redis and PostgreSQL throughput under their load generators: plain, recording and enforced, in interleaved rounds (root)
+	$(GO) test -count=1 -v -run '^TestThroughput$$' -timeout 60m ./test/apps -args -throughput -rounds $(BENCHROUNDS)
 
 .PHONY: bench-vm
 bench-vm: ## the same loops in the VM with the BPF-LSM, fmod_ret+fentry and tracepoint backends; indicative ratios (root)

@@ -233,14 +233,34 @@ func (s *syncBuffer) String() string {
 // foreground under it until the test shuts it down.
 func (l *lab) footprint(name string, args ...string) *run {
 	l.t.Helper()
-	r := &run{t: l.t, name: name, out: &syncBuffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(footprintBin, args...)
+	return l.startCmd(name, exec.Command(footprintBin, args...))
+}
+
+// plain starts the daemon without footprint, as its user: the baseline
+// of the throughput benchmark.
+func (l *lab) plain(name string, daemon ...string) *run {
+	l.t.Helper()
+	cmd := exec.Command(daemon[0], daemon[1:]...)
+	if l.user != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(l.uid), Gid: uint32(l.gid)}}
+		cmd.Env = append(os.Environ(), "HOME="+l.dir, "USER="+l.user.Username, "LOGNAME="+l.user.Username)
+	}
+	return l.startCmd(name, cmd)
+}
+
+// startCmd starts cmd in the lab and ends it with the test.
+func (l *lab) startCmd(name string, cmd *exec.Cmd) *run {
+	l.t.Helper()
+	r := &run{t: l.t, name: name, out: &syncBuffer{}, done: make(chan struct{}), cmd: cmd}
 	r.cmd.Dir = l.dir
 	r.cmd.Stdout = r.out
 	r.cmd.Stderr = r.out
-	r.cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if r.cmd.Env == nil {
+		r.cmd.Env = os.Environ()
+	}
+	r.cmd.Env = append(r.cmd.Env, "LC_ALL=C")
 	if err := r.cmd.Start(); err != nil {
-		l.t.Fatalf("start footprint %s: %v", strings.Join(args, " "), err)
+		l.t.Fatalf("start %s: %v", strings.Join(r.cmd.Args, " "), err)
 	}
 	l.current = r
 	go func() {
@@ -255,7 +275,8 @@ func (l *lab) footprint(name string, args ...string) *run {
 		close(r.done)
 	}()
 	// Whatever happens to the test, footprint and its daemon do not outlive
-	// it: SIGTERM to footprint stops CMD and everything in its cgroup.
+	// it: SIGTERM to footprint stops CMD and everything in its cgroup (and
+	// a daemon run plainly stops on it too).
 	l.t.Cleanup(func() {
 		select {
 		case <-r.done:

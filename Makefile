@@ -49,7 +49,7 @@ test: check-generated check-format ## every test: gofmt, vet, kernel tests (root
 
 .PHONY: test-apps
 test-apps: ## nginx, redis and PostgreSQL from Debian recorded through their lifecycles, then enforced: reruns clean, misbehaviour stopped; prints profile sizes (root)
-	$(GO) test -count=1 -v -timeout 20m ./test/apps
+	$(GO) test -count=1 -v -skip '^TestThroughput$$' -timeout 20m ./test/apps
 
 .PHONY: image
 image: build ## the agent image, bin/footprint-image.tar (docker-archive, built without a daemon): footprint.dev/footprint:dev

@@ -39,12 +39,17 @@ vmlinux: ## regenerate bpf/include/vmlinux.h from this machine's kernel BTF (rar
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
 
 .PHONY: test
-test: check-generated check-format ## every test: gofmt, vet, kernel tests (root), the BPF-LSM VM, short fuzzing, the e2e on a real cluster
+test: check-generated check-format ## every test: gofmt, vet, kernel tests (root), the BPF-LSM VM, real daemons, short fuzzing, the e2e on a real cluster
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e
-	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) $(GO) test -count=1 -timeout 60m ./...
+	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) $(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/test/apps$$')
+	$(MAKE) test-apps
 	$(MAKE) fuzz
 	$(MAKE) e2e
+
+.PHONY: test-apps
+test-apps: ## nginx, redis and PostgreSQL from Debian recorded through their lifecycles, then enforced: reruns clean, misbehaviour stopped; prints profile sizes (root)
+	$(GO) test -count=1 -v -skip '^TestThroughput$$' -timeout 20m ./test/apps
 
 .PHONY: image
 image: build ## the agent image, bin/footprint-image.tar (docker-archive, built without a daemon): footprint.dev/footprint:dev
@@ -55,7 +60,7 @@ e2e: build ## the README's Kubernetes walkthrough on a real one-node cluster: up
 	hack/e2e.sh
 
 .PHONY: bench
-bench: bench-host bench-vm ## benchmarks on this kernel and, per backend family, in the VM (root)
+bench: bench-host bench-apps bench-vm ## benchmarks on this kernel, of real daemons, and per backend family in the VM (root)
 
 .PHONY: bench-host
 bench-host: ## each loop without footprint, loaded, attached, recording, in audit and in enforce, on this kernel (root)
@@ -65,6 +70,10 @@ bench-host: ## each loop without footprint, loaded, attached, recording, in audi
 bench-scale: ## 100 simulated agents writing 50 Profiles through one real API server for a minute: requests, conflicts, sizes, exact merges
 	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_SCALE_AGENTS=100 FOOTPRINT_SCALE_WORKLOADS=50 FOOTPRINT_SCALE_REPLICAS=10 \
 		FOOTPRINT_SCALE_DURATION=60s FOOTPRINT_SCALE_FLUSH=10s $(GO) test -count=1 -v -timeout 20m -run TestManyAgentsWriteExactProfiles ./test/scale/
+
+.PHONY: bench-apps
+bench-apps: ## nginx, redis and PostgreSQL throughput under their load generators: plain, recording and enforced, in interleaved rounds (root)
+	$(GO) test -count=1 -v -run '^TestThroughput$$' -timeout 60m ./test/apps -args -throughput -rounds $(BENCHROUNDS)
 
 .PHONY: bench-vm
 bench-vm: ## the same loops in the VM with the BPF-LSM, fmod_ret+fentry and tracepoint backends; indicative ratios (root)

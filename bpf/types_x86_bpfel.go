@@ -195,12 +195,14 @@ type typesFpHeldProcess struct {
 }
 
 type typesFpInodeKey struct {
-	_        structs.HostLayout
-	CgroupId uint64
-	Ino      uint64
-	MntId    uint32
-	Access   uint32
-	Sb       uint64
+	_           structs.HostLayout
+	CgroupId    uint64
+	Ino         uint64
+	MntId       uint32
+	Access      uint32
+	Sb          uint64
+	Dentry      uint64
+	NameHashLen uint64
 }
 
 type typesFpInodeSeen struct {

@@ -98,7 +98,7 @@ var postgres = daemonRun{opens: []open{
 // BGSAVE child and its BGREWRITEAOF child; 4 is the AOF generation.
 var redis = daemonRun{opens: []open{
 	"/etc/redis/redis.conf read",
-	"/etc/redis/redis.conf.tmp-%[5]s write+create",
+	"/etc/redis/redis.conf.%[5]s read+write+create", // CONFIG REWRITE: mkstemp("%s.XXXXXX") in 7.0
 	"/var/lib/redis/dump.rdb read",
 	"/var/lib/redis/temp-%[2]d.rdb write+create+truncate",
 	"/var/lib/redis/appendonlydir read",
@@ -149,16 +149,17 @@ func TestAPolicyFromOneRunAllowsAnIdenticalRerun(t *testing.T) {
 			first: []any{4711, 4715, 4720, 4716, 1, 0}, next: []any{9120, 9131, 9148, 9132, 7, 3},
 			denied: []open{
 				"/etc/shadow read",
-				"/proc/9200/environ read",                               // another process's /proc files
-				"/proc/1/mem read",                                      //
-				"/var/tmp/tmpa8Xk2L read+write+create",                  // another process's temp file
-				"/tmp/pg_upgrade_dump.4711 write+create",                //
-				"/var/lib/postgresql/15/main/base/1/16384 write",        // another database's relation
-				"/var/lib/postgresql/15/main/pg_xact/0001 write+create", // no naming rule: literal
-				"/usr/share/zoneinfo/Etc/UTC write",                     // a read-only tree stays read-only
-				"/etc/ssl/certs/evil.pem write+create",                  //
-				"/etc/postgresql/15/main/postgresql.conf write",         //
-				"/run/postgresql/.s.PGSQL.5433.lock read+write+create",  // a port, not a pid
+				"/proc/9200/environ read",                                              // another process's /proc files
+				"/proc/1/mem read",                                                     //
+				"/var/tmp/tmpa8Xk2L read+write+create",                                 // another process's temp file
+				"/tmp/pg_upgrade_dump.4711 write+create",                               //
+				"/var/lib/postgresql/16/main/base/1/16384 write",                       // another cluster's relation (one server's databases share base/*/*)
+				"/var/lib/postgresql/15/main/base/1/../../../../../../etc/shadow read", // not a canonical path
+				"/var/lib/postgresql/15/main/pg_xact/0001 write+create",                // no naming rule: literal
+				"/usr/share/zoneinfo/Etc/UTC write",                                    // a read-only tree stays read-only
+				"/etc/ssl/certs/evil.pem write+create",                                 //
+				"/etc/postgresql/15/main/postgresql.conf write",                        //
+				"/run/postgresql/.s.PGSQL.5433.lock read+write+create",                 // a port, not a pid
 			},
 			wider: []open{
 				"/var/lib/postgresql/15/main/base/5/16384 write",                         // only read, but base/5/pg_internal.init.* is base/5/*
@@ -167,11 +168,12 @@ func TestAPolicyFromOneRunAllowsAnIdenticalRerun(t *testing.T) {
 		},
 		{
 			name: "redis", daemon: redis, pids: 3,
-			first: []any{3001, 3050, 3077, 1, "a8Xk2L"}, next: []any{5501, 5512, 5530, 2, "qzkvbw"},
+			first: []any{3001, 3050, 3077, 1, "a8Xk2L"}, next: []any{5501, 5512, 5530, 2, "kBBR9c"},
 			denied: []open{
 				"/etc/shadow read",
 				"/proc/5600/environ read",
-				"/etc/redis.conf.tmp-a8Xk2L write+create", // a temp file outside the daemon's directory
+				"/etc/redis.conf.a8Xk2L write+create",     // a temp file outside the daemon's directory
+				"/etc/redis.conf.tmp-a8Xk2L write+create", //
 				"/var/lib/redis/../../etc/passwd read",    // not a canonical path
 				"/var/log/redis/redis-server.log.1 write", // no rotation was recorded
 				"/usr/share/zoneinfo/UTC read",            // no read of the tree at all

@@ -10,6 +10,11 @@ GO_WANT=${GO_WANT:-1.26.8}
 # Debian packages: compiler and headers for the BPF objects, and the tools
 # the tests drive (setpriv/unshare from util-linux, iproute2).
 PACKAGES=(clang llvm libbpf-dev make git ca-certificates curl unzip util-linux iproute2)
+# Real daemons for test/apps and their load generators for `make bench`
+# (redis-benchmark comes with redis-tools, pgbench with postgresql-15).
+# The tests run their binaries with their own configuration and data in
+# temporary directories: the packages' services are never started.
+PACKAGES+=(nginx redis-server redis-tools postgresql-15 postgresql-client-15)
 
 log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
@@ -27,7 +32,18 @@ install_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	# Stale package lists give 404s: update first when installing anything.
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Daemons' packages start their services on install: policy-rc.d's
+	# 101 tells invoke-rc.d not to. One that is already there is kept.
+	local policy=/usr/sbin/policy-rc.d made_policy=
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# hack/setup.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		made_policy=1
+	fi
+	local rc=0
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+	[ -z "$made_policy" ] || rm -f "$policy"
+	[ "$rc" -eq 0 ] || { log "apt-get install ${missing[*]} failed ($rc)"; exit "$rc"; }
 }
 
 go_version_ok() {

@@ -160,6 +160,17 @@ var nameRules = []nameRule{
 		},
 	},
 	{
+		why: "mkstemp(3) suffix right after a file's own name: redis 7's CONFIG REWRITE (redis.conf.kBBR9c, from `%s.XXXXXX`)",
+		// Six characters after a name with an extension of its own. No
+		// temp marker says it is random, so the suffix must look it:
+		// letters and digits mixed, not a capitalised word (`.Backup`).
+		re:   regexp.MustCompile(`^([^.]+\.[A-Za-z][A-Za-z0-9]*\.)([A-Za-z0-9]{6})$`),
+		glob: []int{2},
+		accept: func(m []string) bool {
+			return mixedSuffix(m[2])
+		},
+	},
+	{
 		why:  "log rotation (logrotate, nginx, newsyslog): access.log.1, error.log.2.gz, syslog.3",
 		re:   regexp.MustCompile(`^(.*(?:log|LOG)\.)([0-9]{1,4})((?:\.(?:gz|bz2|xz|zst|lz4|Z))?)$`),
 		glob: []int{2},
@@ -167,6 +178,13 @@ var nameRules = []nameRule{
 	{
 		why:  "logrotate's dateext: access.log-20261206, access.log-20261206.gz",
 		re:   regexp.MustCompile(`^(.*(?:log|LOG)-)((?:19|20)[0-9]{6}(?:[0-9]{2})?)((?:\.[0-9]{1,4})?(?:\.(?:gz|bz2|xz|zst|lz4|Z))?)$`),
+		glob: []int{2},
+	},
+	{
+		why: "a time stamp after a name: PostgreSQL's logging collector (postgresql-2026-12-06_070107.log, Debian's log_filename) opens a file named by the time at every start and rotation",
+		// A name, then a date (with a time of day or not), then the
+		// extension of a log. A bare date (2026-12-06.log) stays literal.
+		re:   regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_.]*[-_.])((?:19|20)[0-9]{2}-?[0-9]{2}-?[0-9]{2}(?:[_T-]?[0-9]{2}(?::?[0-9]{2}){0,2})?)(\.(?:log|csv|json))$`),
 		glob: []int{2},
 	},
 	{
@@ -204,6 +222,25 @@ func mkstempSuffix(s string) bool {
 	if len(s) == 6 || len(s) == 10 {
 		return true
 	}
+	return charClasses(s) >= 2
+}
+
+// mixedSuffix reports whether s mixes at least two of lower-case letters,
+// upper-case letters and digits, and is not a capitalised word: what
+// mkstemp(3) draws 98.9% of the time, and what a word (`backup`, `Backup`,
+// `old`) or a version never is.
+func mixedSuffix(s string) bool {
+	if capitalisedWord.MatchString(s) {
+		return false
+	}
+	return charClasses(s) >= 2
+}
+
+var capitalisedWord = regexp.MustCompile(`^[A-Z][a-z]+$`)
+
+// charClasses counts which of lower-case letters, upper-case letters and
+// digits s has.
+func charClasses(s string) int {
 	var lower, upper, digits bool
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -221,7 +258,7 @@ func mkstempSuffix(s string) bool {
 			n++
 		}
 	}
-	return n >= 2
+	return n
 }
 
 // normalizeName applies the first naming rule that matches a component (in

@@ -67,6 +67,8 @@ func TestDaemonNamingSchemesBecomeGlobs(t *testing.T) {
 	}{
 		{"redis CONFIG REWRITE mkstemp file", "/etc/redis/redis.conf.tmp-a8Xk2L", "/etc/redis/redis.conf.tmp-*"},
 		{"mkstemp suffix of lower-case letters only", "/etc/redis/redis.conf.tmp-qzkvbw", "/etc/redis/redis.conf.tmp-*"},
+		{"redis 7 CONFIG REWRITE mkstemp file (%s.XXXXXX)", "/etc/redis/redis.conf.kBBR9c", "/etc/redis/redis.conf.*"},
+		{"mkstemp suffix of letters and digits after a name", "/etc/redis/redis.conf.7hnfxa", "/etc/redis/redis.conf.*"},
 		{"mktemp(1) file outside temp dirs", "/var/lib/app/tmp.Q3zT8aPq1x", "/var/lib/app/tmp.*"},
 		{"mkstemp in a temp dir stays a whole glob", "/tmp/tmp.Q3zT8aPq1x", "/tmp/*"},
 		{"redis AOF incremental generation", "/var/lib/redis/appendonlydir/appendonly.aof.3.incr.aof", "/var/lib/redis/appendonlydir/appendonly.aof.*.incr.aof"},
@@ -80,6 +82,16 @@ func TestDaemonNamingSchemesBecomeGlobs(t *testing.T) {
 		{"postgres partial WAL segment", "/var/lib/postgresql/15/main/pg_wal/00000001000000000000000A.partial", "/var/lib/postgresql/15/main/pg_wal/*.partial"},
 		{"nginx request body buffer (official image)", "/var/cache/nginx/client_temp/0000000012", "/var/cache/nginx/client_temp/*"},
 		{"nginx upstream buffer (Debian)", "/var/lib/nginx/proxy/0000000003", "/var/lib/nginx/proxy/*"},
+		{"postgres relation file", "/var/lib/postgresql/15/main/base/16384/2619", "/var/lib/postgresql/15/main/base/*/*"},
+		{"postgres free space map", "/var/lib/postgresql/15/main/base/1/16384_fsm", "/var/lib/postgresql/15/main/base/*/*_fsm"},
+		{"postgres visibility map", "/var/lib/postgresql/15/main/base/5/16390_vm", "/var/lib/postgresql/15/main/base/*/*_vm"},
+		{"postgres relation segment", "/var/lib/postgresql/15/main/base/5/16390.2", "/var/lib/postgresql/15/main/base/*/*.*"},
+		{"postgres database directory", "/var/lib/postgresql/15/main/base/16384", "/var/lib/postgresql/15/main/base/*"},
+		{"postgres database's fixed names", "/var/lib/postgresql/15/main/base/16384/PG_VERSION", "/var/lib/postgresql/15/main/base/*/PG_VERSION"},
+		{"postgres shared catalog", "/var/lib/postgresql/15/main/global/1262", "/var/lib/postgresql/15/main/global/*"},
+		{"postgres logging collector (Debian's log_filename)", "/var/lib/postgresql/15/main/log/postgresql-2026-12-06_070107.log", "/var/lib/postgresql/15/main/log/postgresql-*.log"},
+		{"postgres default log_filename", "/var/lib/pgsql/data/log/postgresql-2026-12-06_070107.csv", "/var/lib/pgsql/data/log/postgresql-*.csv"},
+		{"a daily log named after the day", "/var/log/app/app-20261206.log", "/var/log/app/app-*.log"},
 		{"postgres WAL archive status", "/var/lib/postgresql/15/main/pg_wal/archive_status/000000010000000000000003.done", "/var/lib/postgresql/15/main/pg_wal/archive_status/*.done"},
 	}
 	for _, tt := range tests {
@@ -108,8 +120,12 @@ func TestNamesThatOnlyLookLikeGenerationsStayLiteral(t *testing.T) {
 		"/usr/share/man/man1/ls.1.gz",                          // a manual section, not a rotation
 		"/var/log/nginx/access.log",                            // the live log
 		"/var/lib/redis/appendonlydir/appendonly.aof.manifest", // one name on every run
-		"/var/lib/postgresql/15/main/base/1/16384",
 		"/var/lib/postgresql/15/main/global/pg_control",
+		"/var/lib/postgresql/15/main/global/12",                 // too short for a relfilenode of a shared catalog
+		"/var/lib/app/basement/1/16384",                         // not base/
+		"/var/lib/postgresql/15/main/pg_multixact/offsets/0000", // SLRU segments: no rule
+		"/var/log/app/postgresql-15-main.log",                   // Debian's pg_ctlcluster log: no time stamp
+		"/var/log/app/app-2026-12-06.txt",                       // a date, but not a log's extension
 		"/var/lib/postgresql/15/main/pg_xact/0000",
 		"/var/lib/app/000000010000000000000003", // a WAL-like name outside pg_wal
 		"/sys/class/hwmon/hwmon0/temp1_input",
@@ -118,6 +134,13 @@ func TestNamesThatOnlyLookLikeGenerationsStayLiteral(t *testing.T) {
 		"/var/lib/postgresql/15/main/pg_wal/xlogtemp.123456", // digits are a pid's, if anything: GlobPIDs decides
 		"/dev/dm-0",
 		"/etc/redis/redis-6379.conf",
+		"/etc/redis/redis.conf.backup", // a word, not a mkstemp suffix
+		"/etc/redis/redis.conf.Backup",
+		"/etc/nginx/nginx.conf.dpkg-old",
+		"/etc/app/app.conf.v2beta1", // seven characters
+		"/etc/redis/redis.conf",
+		"/var/lib/app/snapshot.12345",       // a name without an extension of its own
+		"/etc/app/app.conf.123456",          // digits: a pid's, if anything
 		"/var/cache/nginx/client_temp/lock", // a short fixed name in a temp directory
 		"/var/lib/nginx/html/0000000012",    // not one of nginx's temp directories
 		"/var/cache/nginx/client_temp",      // the directory itself

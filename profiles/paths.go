@@ -97,6 +97,7 @@ func NormalizePath(p string) string {
 		return p
 	}
 	components := normalizeProcComponents(strings.Split(p[1:], "/"))
+	normalizePostgresRelations(components)
 	if len(components) == 3 && components[0] == "dev" && components[1] == "pts" && allDigits(components[2]) {
 		components[2] = anyComponent
 	}
@@ -122,6 +123,52 @@ func NormalizePath(p string) string {
 		}
 	}
 	return "/" + strings.Join(components, "/")
+}
+
+// relationFile is the name of a PostgreSQL relation's file: its
+// relfilenode, a fork (free space map, visibility map, init fork) and a
+// segment number past the first gigabyte.
+var relationFile = regexp.MustCompile(`^([0-9]+)((?:_fsm|_vm|_init)?)((?:\.[0-9]+)?)$`)
+
+// normalizePostgresRelations globs the numbers PostgreSQL names its
+// databases' files by: `base/<database oid>/<relfilenode>[_fsm|_vm][.N]`
+// and the shared catalogs' `global/<relfilenode>`. The server allocates
+// them: CREATE DATABASE copies its template's few hundred files under a new
+// oid, and every new table or index, TRUNCATE, VACUUM FULL and REINDEX
+// gives a relation a new relfilenode, so a policy that keeps them literal
+// kills the first varied run. The files are all the one server's, in its
+// own data directory, whose databases it keeps apart itself. Names that are
+// not relations (PG_VERSION, pg_filenode.map, pg_internal.init) stay.
+func normalizePostgresRelations(components []string) {
+	for i := 0; i+1 < len(components); i++ {
+		switch components[i] {
+		case "base":
+			if !allDigits(components[i+1]) {
+				continue
+			}
+			components[i+1] = anyComponent
+			if i+2 < len(components) {
+				components[i+2] = globRelationFile(components[i+2], 1)
+			}
+		case "global":
+			// Shared catalogs have relfilenodes from 1000 up.
+			components[i+1] = globRelationFile(components[i+1], 4)
+		}
+	}
+}
+
+// globRelationFile returns c with its relfilenode (at least minDigits long)
+// as `*`, keeping the fork, and the segment number as `*`.
+func globRelationFile(c string, minDigits int) string {
+	m := relationFile.FindStringSubmatch(c)
+	if m == nil || len(m[1]) < minDigits {
+		return c
+	}
+	out := anyComponent + m[2]
+	if m[3] != "" {
+		out += "." + anyComponent
+	}
+	return out
 }
 
 // normalizePseudoPath rewrites the kernel's names for files outside the

@@ -83,6 +83,8 @@ func runAction(action string, args []string) error {
 			}
 			unix.Close(fd)
 		}
+	case "new-names-of-inodes": // dir: new names for inodes it opened before, as redis' AOF rewrites make them
+		return newNamesOfInodes(args[0])
 	case "open-distinct": // dir count: creates and opens count distinct files
 		n, _ := strconv.Atoi(args[1])
 		for i := 0; i < n; i++ {
@@ -214,4 +216,62 @@ func runAction(action string, args []string) error {
 		return fmt.Errorf("unknown action")
 	}
 	return nil
+}
+
+// newNamesOfInodes gives files it opened new names, and opens them by those
+// names with the same access as before: what redis 7 does on every AOF
+// rewrite. Its child creates temp-rewriteaof-<pid>.aof, the parent renames
+// it to the next base generation and deletes the generation before, whose
+// inode number ext4 hands to the next rewrite's temp file at once. It also
+// reads a file, renames it and reads it again, and reads it through a hard
+// link. It prints each temp file's inode number.
+func newNamesOfInodes(dir string) error {
+	create := func(name string) (uint64, error) {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return 0, err
+		}
+		_, err = f.WriteString("generation")
+		return st.Ino, err
+	}
+	read := func(name string) error {
+		_, err := os.ReadFile(filepath.Join(dir, name))
+		return err
+	}
+	for gen := 1; gen <= 5; gen++ {
+		ino, err := create(fmt.Sprintf("rewrite-gen%d.aof", gen))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("rewrite-gen%d.aof inode %d\n", gen, ino)
+		if err := os.Rename(filepath.Join(dir, fmt.Sprintf("rewrite-gen%d.aof", gen)), filepath.Join(dir, fmt.Sprintf("base-gen%d.rdb", gen))); err != nil {
+			return err
+		}
+		if gen > 1 {
+			if err := os.Remove(filepath.Join(dir, fmt.Sprintf("base-gen%d.rdb", gen-1))); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.new"), []byte("x"), 0o600); err != nil {
+		return err
+	}
+	if err := read("config.new"); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(dir, "config.new"), filepath.Join(dir, "config")); err != nil {
+		return err
+	}
+	if err := read("config"); err != nil {
+		return err
+	}
+	if err := os.Link(filepath.Join(dir, "config"), filepath.Join(dir, "config-link")); err != nil {
+		return err
+	}
+	return read("config-link")
 }

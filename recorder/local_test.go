@@ -596,3 +596,40 @@ func TestALocalRunSaysHowManyEntriesItLost(t *testing.T) {
 		t.Errorf("notes %q: want one saying %q", res.Notes, want)
 	}
 }
+
+// An inode number is no name: redis' AOF rewrites create a temp file that
+// gets the inode number of a generation deleted just before (ext4 hands it
+// out again at once), and files are renamed and hard-linked. Each name opened
+// is an entry of its own, however the kernel numbers the inode (issue 13:
+// two of five temp-rewriteaof-<pid>.aof creations were missing while no
+// record was lost).
+func TestEveryNameOfAnInodeReachesTheProfile(t *testing.T) {
+	requireEveryNameOfAnInode(t)
+}
+
+// requireEveryNameOfAnInode records new-names-of-inodes and checks every
+// name it opened is in the profile.
+func requireEveryNameOfAnInode(t *testing.T) {
+	t.Helper()
+	dir := testDir(t)
+	var out strings.Builder
+	res := record(t, LocalOptions{Command: helperCommand(t, "new-names-of-inodes", dir), Stdout: &out})
+	if c := res.Counters[bpf.KindFile]; c.RingBufferLost != 0 || c.MapFull != 0 {
+		t.Fatalf("file counters %+v: the test needs nothing lost", c)
+	}
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		_, ino, _ := strings.Cut(line, " inode ")
+		inodes[ino] = true
+	}
+	t.Logf("5 temp files had %d distinct inode numbers", len(inodes))
+	want := []string{"config.new", "config", "config-link"}
+	for gen := 1; gen <= 5; gen++ {
+		want = append(want, fmt.Sprintf("rewrite-gen%d.aof", gen))
+	}
+	for _, name := range want {
+		if findFile(res.Profile, filepath.Join(dir, name)) == nil {
+			t.Errorf("no entry for %s in %q", name, filePaths(res.Profile))
+		}
+	}
+}

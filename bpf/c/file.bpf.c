@@ -8,8 +8,9 @@
  * bpf_d_path; the sys_exit_open* tracepoints see the syscalls and walk the
  * path by hand.
  *
- * A repeat costs one lookup of a 32-byte (cgroup, inode, mount, access) key;
- * only a new inode pays for the path walk and the 552-byte path key.
+ * A repeat costs one lookup of a 48-byte (cgroup, inode, mount, access,
+ * name) key; only a new inode or a new name for one pays for the path walk
+ * and the 552-byte path key.
  */
 #include "common.h"
 #include "path.h"
@@ -28,7 +29,7 @@ struct {
 	__type(value, struct fp_file_seen);
 } file_paths_seen SEC(".maps");
 
-/* The fast path: repeats counted by inode. Not an LRU: an evicted entry
+/* The fast path: repeats counted by inode and name. Not an LRU: an evicted entry
  * would take its counts with it. When full, opens fall back to the path
  * walk and are counted in file_paths_seen. */
 struct {
@@ -132,6 +133,8 @@ static __always_inline void record_open(__u64 cgid, struct file *file, __u32 ope
 	ikey.sb = (__u64)BPF_CORE_READ(inode, i_sb);
 	ikey.mnt_id = BPF_CORE_READ(container_of(vfsmnt, struct mount, mnt), mnt_id);
 	ikey.access = access_of(file, open_flags);
+	ikey.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+	ikey.name_hash_len = BPF_CORE_READ(file, f_path.dentry, d_name.hash_len);
 
 	count(FP_KIND_FILE, FP_COUNT_EVENTS);
 	iseen = bpf_map_lookup_elem(&file_inodes_seen, &ikey);

@@ -118,6 +118,16 @@ struct fp_inode_key {
 	__u32 mnt_id;
 	__u32 access;
 	__u64 sb; /* super_block address: inode numbers are per filesystem */
+	/* The name the file was opened by. An inode number is no name: a
+	 * filesystem hands a freed number to the next file it creates
+	 * (ext4 does at once), a rename gives an inode another name and a
+	 * hard link a second one. Keyed by inode alone, the new name's
+	 * opens were counted as the old name's and never reached the
+	 * profile (issue 13: redis' temp-rewriteaof-<pid>.aof). The
+	 * dentry's address tells names apart; its hash (salted with the
+	 * parent's address) changes with a rename, which keeps the dentry. */
+	__u64 dentry;
+	__u64 name_hash_len;
 };
 
 struct fp_inode_seen {

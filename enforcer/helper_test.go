@@ -21,6 +21,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/filechanges"
 	"github.com/footprint-dev/footprint/internal/testaction"
 )
 
@@ -46,6 +47,16 @@ func envPath(t *testing.T) string {
 
 func runAction(action string, args []string) error {
 	switch action {
+	case "file-change": // op dir [want(ok|EPERM)]: one change without an open (internal/filechanges)
+		op, err := filechanges.Lookup(args[0])
+		if err != nil {
+			return err
+		}
+		err = op.Do(args[1])
+		if len(args) > 2 {
+			return expect(err, args[2])
+		}
+		return err
 	case "connect": // addr want(ok|EPERM) ...: TCP connects with the expected outcome each
 		for i := 0; i+1 < len(args); i += 2 {
 			c, err := net.Dial("tcp", args[i])

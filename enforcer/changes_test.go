@@ -1,0 +1,125 @@
+package enforcer
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/internal/filechanges"
+	"github.com/footprint-dev/footprint/recorder"
+)
+
+// changeRoute is what happened to one attacker route: a file change made
+// without an open, under the policy exported from the same change made in
+// another directory.
+type changeRoute struct {
+	violation bpf.Violation
+	exitCode  int
+	happened  bool
+}
+
+// tryChangeRoute records op made in root/normal, exports the policy, checks
+// the same run is clean under it, then makes op in root/attack under it.
+// In the attack the helper expects want (ok, or EPERM where a backend
+// prevents).
+func tryChangeRoute(t *testing.T, op filechanges.Op, want string) changeRoute {
+	t.Helper()
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	normal, attack := filepath.Join(root, "normal"), filepath.Join(root, "attack")
+	fresh := func(dir string) {
+		t.Helper()
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := op.Setup(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh(normal)
+	rec, err := recorder.RecordCommand(context.Background(), recorder.LocalOptions{Command: helperCommand(t, "file-change", op.Name, normal)})
+	if err != nil || rec.ExitCode != 0 {
+		t.Fatalf("recording: %v, exit code %d", err, rec.ExitCode)
+	}
+	generated, err := generator.Policy(rec.Profile, generator.PolicyOptions{Mode: v1alpha1.ModeEnforce, Unpreventable: v1alpha1.UnpreventableKill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, modes := range op.Want {
+		c, err := rules.Compile(generated.Policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.FileAllowed(filepath.Join(normal, name), rules.AccessOf(modes...)) {
+			t.Fatalf("the exported policy does not grant %v on %s:\n%+v", modes, name, generated.Policy.Spec.Files)
+		}
+	}
+
+	fresh(normal)
+	res := run(t, generated.Policy.DeepCopy(), helperCommand(t, "file-change", op.Name, normal, "ok"))
+	if res.ExitCode != 0 || len(res.Violations) != 0 {
+		t.Fatalf("the recorded run under its own policy: exit code %d, violations %+v; want 0 and none", res.ExitCode, res.Violations)
+	}
+
+	// The kernel hooks alone: the seccomp filter must not stop the
+	// attack first (it makes the same calls anyway).
+	hooksOnly := generated.Policy.DeepCopy()
+	hooksOnly.Spec.Syscalls = nil
+	fresh(attack)
+	res = run(t, hooksOnly, helperCommand(t, "file-change", op.Name, attack, want))
+	route := changeRoute{exitCode: res.ExitCode}
+	deniedPath := filepath.Join(attack, op.Denied)
+	i := slices.IndexFunc(res.Violations, func(v bpf.Violation) bool {
+		return v.Kind == bpf.KindFile && v.Path == deniedPath && slices.Contains(v.Access.Names(), string(op.DeniedMode))
+	})
+	if i < 0 {
+		t.Fatalf("violations %+v; want a %s of %s", res.Violations, op.DeniedMode, deniedPath)
+	}
+	route.violation = res.Violations[i]
+	if d := Describe(route.violation); !strings.Contains(d, `("`+deniedPath+`")`) || !strings.Contains(d, string(op.DeniedMode)) {
+		t.Errorf("described as %q; want the call, the path and the access", d)
+	}
+	if route.happened, err = op.Happened(attack); err != nil {
+		t.Fatal(err)
+	}
+	return route
+}
+
+// TestFileChangesOutsideThePolicyAreReported makes, for every change a
+// process can make to a file without opening its path, the change a policy
+// exported from the same program's run allows, with no violation, and then
+// the same change to another file, which is reported and stopped: refused
+// with EPERM where the backend prevents (then it did not happen), killed
+// after the fact where it cannot (this host's syscall tracepoints).
+func TestFileChangesOutsideThePolicyAreReported(t *testing.T) {
+	for _, op := range filechanges.Ops {
+		t.Run(op.Name, func(t *testing.T) {
+			// On this host the helper is killed before it can say.
+			r := tryChangeRoute(t, op, "ok")
+			switch r.violation.Outcome {
+			case bpf.Killed:
+				if r.exitCode == 0 {
+					t.Errorf("outcome killed, but the helper exited 0")
+				}
+			case bpf.Denied:
+				if r.happened {
+					t.Errorf("outcome denied, but the change happened")
+				}
+			default:
+				t.Errorf("outcome %v; want killed or denied", r.violation.Outcome)
+			}
+		})
+	}
+}

@@ -183,6 +183,9 @@ type BackendChoice struct {
 	// Rejected lists the better backends that do not work here (and,
 	// when a backend was asked for, the ones not tried), in order.
 	Rejected []Rejection
+	// MissingChanges are, for files, the hooks of changes made without
+	// an open that the chosen backend lacks here (see Coverage).
+	MissingChanges []string
 }
 
 // attach attaches one loaded program according to its section.

@@ -118,3 +118,91 @@ func withoutChanges(c backend) backend {
 	c.changes = nil
 	return c
 }
+
+// FileChange is one kind of change made to a file without an open of its
+// path, and what sees it.
+type FileChange struct {
+	// Operation names the system calls, e.g. "unlink, rmdir".
+	Operation string `json:"operation"`
+	// Access is the access modes it is recorded and enforced as.
+	Access string `json:"access"`
+	// hooks are the LSM hooks that see it; syscalls the system calls
+	// whose tracepoints do.
+	hooks, syscalls []string
+}
+
+// FileChanges are the changes footprint records and enforces as file
+// access, besides opens.
+var FileChanges = []FileChange{
+	{"truncate, ftruncate", "truncate", []string{"path_truncate", "file_truncate"}, []string{"truncate", "ftruncate"}},
+	{"unlink, rmdir", "delete", []string{"path_unlink", "path_rmdir"}, []string{"unlink", "unlinkat", "rmdir"}},
+	{"rename", "rename-from, rename-to", []string{"path_rename"}, []string{"rename", "renameat", "renameat2"}},
+	{"link", "link-target, link", []string{"path_link"}, []string{"link", "linkat"}},
+	{"symlink", "symlink", []string{"path_symlink"}, []string{"symlink", "symlinkat"}},
+	{"mknod (device, FIFO)", "mknod", []string{"path_mknod"}, []string{"mknod", "mknodat"}},
+	{"chmod (set-ID bits)", "chmod (setid)", []string{"path_chmod"}, []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}},
+	{"chown", "chown", []string{"path_chown"}, []string{"chown", "lchown", "fchown", "fchownat"}},
+}
+
+// ChangeCoverage is how a file backend covers one kind of change.
+type ChangeCoverage struct {
+	FileChange
+	// Seen is false where the backend has none of its hooks here.
+	Seen bool `json:"seen"`
+	// Note says what of it the backend does not see.
+	Note string `json:"note,omitempty"`
+}
+
+// Coverage says how the file backend of this choice covers each kind of
+// change made without an open, and what none covers.
+func (c BackendChoice) Coverage() []ChangeCoverage {
+	if c.Kind != KindFile || c.Chosen == "" {
+		return nil
+	}
+	tracepoints := strings.HasPrefix(c.Chosen, "tracepoint/")
+	missing := map[string]bool{}
+	for _, m := range c.MissingChanges {
+		missing[strings.Fields(m)[0]] = true
+	}
+	everything := slices.ContainsFunc(c.MissingChanges, func(m string) bool { return strings.HasPrefix(m, "every ") })
+	var out []ChangeCoverage
+	for _, fc := range FileChanges {
+		names := fc.hooks
+		if tracepoints {
+			names = fc.syscalls
+		}
+		var have, lack []string
+		for _, n := range names {
+			if everything || missing[n] {
+				lack = append(lack, n)
+			} else {
+				have = append(have, n)
+			}
+		}
+		cov := ChangeCoverage{FileChange: fc, Seen: len(have) > 0}
+		// file_truncate is Linux 6.2+: before, path_truncate sees all.
+		if len(lack) > 0 && len(have) > 0 && !(len(lack) == 1 && lack[0] == "file_truncate") {
+			cov.Note = "not seen: " + strings.Join(lack, ", ")
+		}
+		out = append(out, cov)
+	}
+	return out
+}
+
+// ChangeCaveat says what a file backend's view of changes misses, or "".
+func (c BackendChoice) ChangeCaveat() string {
+	if c.Kind != KindFile || !strings.HasPrefix(c.Chosen, "tracepoint/") {
+		return ""
+	}
+	return "the syscall tracepoints match a change by the name the call was given, made absolute against its directory: " +
+		"symbolic links in it are not followed (a link to a directory names a file by another path), the name is read from " +
+		"the process's memory at entry (another thread may change it before the kernel reads it), io_uring's changes make " +
+		"no system call and are not seen, and a change is seen, and killed, even when it then fails"
+}
+
+// NotCovered are routes to a file that no backend of footprint's covers
+// yet, as `footprint probe` and the README say.
+var NotCovered = []string{
+	"a file descriptor received from another process (SCM_RIGHTS, pidfd_getfd): the LSM file_receive hook is not used yet",
+	"mkdir, setxattr/removexattr, utimes: not recorded as their own access",
+}

@@ -155,6 +155,7 @@ func choose(table []kindBackends, pinned map[Kind]string, pinPath string, lsm ls
 			}
 			chosen[kb.kind] = a
 			choices[i].Chosen, choices[i].Note, choices[i].Proof = a.backend.name, a.backend.note, proofs[kb.kind]
+			choices[i].MissingChanges = slices.Clone(a.missing)
 			if n := changesNote(a.missing); n != "" {
 				choices[i].Note = strings.TrimPrefix(choices[i].Note+"; "+n, "; ")
 			}

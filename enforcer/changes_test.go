@@ -14,6 +14,7 @@ import (
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/internal/filechanges"
 	"github.com/footprint-dev/footprint/recorder"
+	"github.com/footprint-dev/footprint/test/vm"
 )
 
 // changeRoute is what happened to one attacker route: a file change made
@@ -119,6 +120,31 @@ func TestFileChangesOutsideThePolicyAreReported(t *testing.T) {
 				}
 			default:
 				t.Errorf("outcome %v; want killed or denied", r.violation.Outcome)
+			}
+		})
+	}
+}
+
+// TestFileChangesOutsideThePolicyArePreventedInVM is the same attack in a VM
+// with Debian's kernels, with bpf among the active LSMs (the path_* hooks)
+// and without (fmod_ret on the security_path_* functions): every change is
+// refused with EPERM before it has any effect, the helper lives on and sees
+// the EPERM, and the violation is reported.
+func TestFileChangesOutsideThePolicyArePreventedInVM(t *testing.T) {
+	if _, inVM := vm.InEachBootOrLaunch(t, "CI=true"); !inVM {
+		return
+	}
+	for _, op := range filechanges.Ops {
+		t.Run(op.Name, func(t *testing.T) {
+			r := tryChangeRoute(t, op, "EPERM")
+			if r.violation.Outcome != bpf.Denied {
+				t.Errorf("outcome %v; want denied", r.violation.Outcome)
+			}
+			if r.exitCode != 0 {
+				t.Errorf("the helper exited %d: it did not see EPERM", r.exitCode)
+			}
+			if r.happened {
+				t.Errorf("the change happened")
 			}
 		})
 	}

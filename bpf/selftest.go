@@ -282,7 +282,7 @@ func (e *Enforcer) selfTestCgroups(home *canaryHome) (string, error) {
 // node per component of that path, granting nothing below it, each with a
 // wildcard sibling that grants everything.
 func (e *Enforcer) putCanaryFileTree(firstID uint32) (PathNode, []PathKey, error) {
-	all := AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate
+	all := AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate | AccessChanges
 	root, proc, pid, comm := firstID, firstID+1, firstID+2, firstID+3
 	rules := []PathRule{
 		{PathKey{Parent: root, Wildcard: true}, PathNode{ID: firstID + 4, Access: all, Descendants: all}},

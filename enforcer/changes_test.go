@@ -129,22 +129,87 @@ func TestFileChangesOutsideThePolicyAreReported(t *testing.T) {
 // with Debian's kernels, with bpf among the active LSMs (the path_* hooks)
 // and without (fmod_ret on the security_path_* functions): every change is
 // refused with EPERM before it has any effect, the helper lives on and sees
-// the EPERM, and the violation is reported.
+// the EPERM, and the violation is reported. One process makes every change
+// (the VM is slow to load footprint): first each in its own directory of
+// normal/ while recorded, then again under the exported policy, then each
+// in attack/.
 func TestFileChangesOutsideThePolicyArePreventedInVM(t *testing.T) {
-	if _, inVM := vm.InEachBootOrLaunch(t, "CI=true"); !inVM {
+	boot, inVM := vm.InEachBootOrLaunch(t, "CI=true")
+	if !inVM {
 		return
+	}
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	normal, attack := filepath.Join(root, "normal"), filepath.Join(root, "attack")
+	fresh := func(base string) {
+		t.Helper()
+		os.RemoveAll(base)
+		for _, op := range filechanges.Ops {
+			dir := filepath.Join(base, op.Name)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := op.Setup(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fresh(normal)
+	rec, err := recorder.RecordCommand(context.Background(), recorder.LocalOptions{Command: helperCommand(t, "file-changes", normal, "ok")})
+	if err != nil || rec.ExitCode != 0 {
+		t.Fatalf("recording: %v, exit code %d", err, rec.ExitCode)
+	}
+	for _, c := range rec.Choices {
+		if c.Kind == bpf.KindFile && len(c.MissingChanges) > 0 {
+			t.Errorf("recording backend %s lacks %v", c.Chosen, c.MissingChanges)
+		}
+	}
+	generated, err := generator.Policy(rec.Profile, generator.PolicyOptions{Mode: v1alpha1.ModeEnforce, Unpreventable: v1alpha1.UnpreventableKill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh(normal)
+	res := run(t, generated.Policy.DeepCopy(), helperCommand(t, "file-changes", normal, "ok"))
+	if res.ExitCode != 0 || len(res.Violations) != 0 {
+		t.Fatalf("the recorded run under its own policy: exit code %d, violations %+v; want 0 and none", res.ExitCode, res.Violations)
+	}
+	want := "fmod_ret/security_file_open"
+	if boot.BPFLSM {
+		want = "lsm/file_open"
+	}
+	for _, c := range res.Choices {
+		if c.Kind == bpf.KindFile && (c.Chosen != want || len(c.MissingChanges) > 0) {
+			t.Errorf("file backend %s lacking %v; want %s with every change hook", c.Chosen, c.MissingChanges, want)
+		}
+	}
+
+	hooksOnly := generated.Policy.DeepCopy()
+	hooksOnly.Spec.Syscalls = nil
+	fresh(attack)
+	res = run(t, hooksOnly, helperCommand(t, "file-changes", attack, "EPERM"))
+	if res.ExitCode != 0 {
+		t.Errorf("the attacker exited %d: not every change failed with EPERM", res.ExitCode)
 	}
 	for _, op := range filechanges.Ops {
 		t.Run(op.Name, func(t *testing.T) {
-			r := tryChangeRoute(t, op, "EPERM")
-			if r.violation.Outcome != bpf.Denied {
-				t.Errorf("outcome %v; want denied", r.violation.Outcome)
+			dir := filepath.Join(attack, op.Name)
+			denied := filepath.Join(dir, op.Denied)
+			i := slices.IndexFunc(res.Violations, func(v bpf.Violation) bool {
+				return v.Kind == bpf.KindFile && v.Path == denied && slices.Contains(v.Access.Names(), string(op.DeniedMode))
+			})
+			if i < 0 {
+				t.Fatalf("violations %+v; want a %s of %s", res.Violations, op.DeniedMode, denied)
 			}
-			if r.exitCode != 0 {
-				t.Errorf("the helper exited %d: it did not see EPERM", r.exitCode)
+			if v := res.Violations[i]; v.Outcome != bpf.Denied {
+				t.Errorf("outcome %v; want denied", v.Outcome)
 			}
-			if r.happened {
-				t.Errorf("the change happened")
+			if d := Describe(res.Violations[i]); !strings.Contains(d, `("`+denied+`")`) {
+				t.Errorf("described as %q; want the call and the path", d)
+			}
+			if happened, err := op.Happened(dir); err != nil || happened {
+				t.Errorf("the change happened (%v, %v)", happened, err)
 			}
 		})
 	}

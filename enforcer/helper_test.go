@@ -57,6 +57,12 @@ func runAction(action string, args []string) error {
 			return expect(err, args[2])
 		}
 		return err
+	case "file-changes": // dir want(ok|EPERM): every change, each in dir/OP, with the expected outcome each
+		for _, op := range filechanges.Ops {
+			if err := expect(op.Do(filepath.Join(args[0], op.Name)), args[1]); err != nil {
+				return fmt.Errorf("%s: %w", op.Name, err)
+			}
+		}
 	case "connect": // addr want(ok|EPERM) ...: TCP connects with the expected outcome each
 		for i := 0; i+1 < len(args); i += 2 {
 			c, err := net.Dial("tcp", args[i])

@@ -138,14 +138,14 @@ var Ops = []Op{
 		return file("f", 0o644)(d)
 	},
 		Do: func(d string) error {
-			// The parent directory: the same one for every dir, so
+			// The root directory: the same one for every dir, so
 			// that only the name differs between two runs.
-			fd, err := unix.Open(filepath.Dir(d), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return err
 			}
 			defer unix.Close(fd)
-			return unix.Unlinkat(fd, "./"+filepath.Base(d)+"/sub/../f", 0)
+			return unix.Unlinkat(fd, "."+d+"/sub/./../f", 0)
 		},
 		Happened: gone("f"),
 		Want:     map[string][]v1alpha1.FileAccessMode{"f": modes(v1alpha1.AccessDelete)},

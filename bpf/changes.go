@@ -81,7 +81,11 @@ func withChanges(spec *ebpf.CollectionSpec, c backend) (backend, []string) {
 	for _, name := range c.changes {
 		ps := spec.Programs[name]
 		if ps == nil || !hookExists(ps) {
-			missing = append(missing, changeHookOf(name)+" (not in this kernel)")
+			// Before Linux 6.2 ftruncate and O_TRUNC opens went
+			// through path_truncate: nothing is missing.
+			if changeHookOf(name) != "file_truncate" {
+				missing = append(missing, changeHookOf(name)+" (not in this kernel)")
+			}
 			continue
 		}
 		programs = append(programs, name)
@@ -180,8 +184,7 @@ func (c BackendChoice) Coverage() []ChangeCoverage {
 			}
 		}
 		cov := ChangeCoverage{FileChange: fc, Seen: len(have) > 0}
-		// file_truncate is Linux 6.2+: before, path_truncate sees all.
-		if len(lack) > 0 && len(have) > 0 && !(len(lack) == 1 && lack[0] == "file_truncate") {
+		if len(lack) > 0 && len(have) > 0 {
 			cov.Note = "not seen: " + strings.Join(lack, ", ")
 		}
 		out = append(out, cov)
@@ -205,4 +208,10 @@ func (c BackendChoice) ChangeCaveat() string {
 var NotCovered = []string{
 	"a file descriptor received from another process (SCM_RIGHTS, pidfd_getfd): the LSM file_receive hook is not used yet",
 	"mkdir, setxattr/removexattr, utimes: not recorded as their own access",
+}
+
+// changesFailed marks the backend's change programs as not seen to work:
+// they stay attached, and the choice says changes are not covered.
+func (a *attachment) changesFailed(reason string) {
+	a.missing = []string{"every file-change hook (" + reason + ")"}
 }

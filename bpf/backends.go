@@ -36,6 +36,12 @@ type backend struct {
 	// iterators are programs of the object loaded with the others but run
 	// on demand (BPF iterators), not attached.
 	iterators []string
+	// changes are the programs for file changes made without an open of
+	// the path (truncate, unlink, rename, link, chmod, chown, symlink,
+	// mknod: c/objects.h). Each is loaded where this kernel has its hook
+	// and left out where it does not, which the choice's note says: the
+	// backend still covers opens.
+	changes []string
 }
 
 // kindBackends are the backends of one kind, best first.
@@ -60,13 +66,13 @@ var recorderBackends = []kindBackends{
 			note: "no-audit probes recognised by their caller's address"},
 	}},
 	{KindFile, false, []backend{
-		{name: "lsm/file_open", object: "file", programs: []string{"fp_file_open_lsm"}},
-		{name: "fentry/security_file_open", object: "file", programs: []string{"fp_file_open_fentry"}},
+		{name: "lsm/file_open", object: "file", programs: []string{"fp_file_open_lsm"}, changes: changeHooks("fp_file_lsm")},
+		{name: "fentry/security_file_open", object: "file", programs: []string{"fp_file_open_fentry"}, changes: changeHooks("fp_file_fentry")},
 		{name: "tracepoint/syscalls/sys_exit_open*", object: "file",
 			programs: []string{"fp_file_exit_openat", "fp_file_exit_open", "fp_file_exit_openat2", "fp_file_exit_creat"},
 			optional: map[string]bool{"fp_file_exit_open": true, "fp_file_exit_openat2": true, "fp_file_exit_creat": true},
 			note:     "open syscalls only: execve's and the kernel's own opens are not seen; attached only while a cgroup is recorded for files",
-			lazy:     true},
+			lazy:     true, changes: changeTracepoints("fp_file")},
 	}},
 	{KindConnect, false, []backend{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "connect",
@@ -96,13 +102,15 @@ var enforcerBackends = []kindBackends{
 			note: "after the privileged operation", effect: KilledAfter},
 	}},
 	{KindFile, false, []backend{
-		{name: "lsm/file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_lsm"}, effect: Prevented},
-		{name: "fmod_ret/security_file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_fmod_ret"}, effect: Prevented},
+		{name: "lsm/file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_lsm"}, effect: Prevented,
+			changes: changeHooks("fp_enforce_lsm")},
+		{name: "fmod_ret/security_file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_fmod_ret"}, effect: Prevented,
+			changes: changeHooks("fp_enforce_fmod_ret")},
 		{name: "tracepoint/syscalls/sys_exit_open*", object: "enforcefile",
 			programs: []string{"fp_enforce_exit_openat", "fp_enforce_exit_open", "fp_enforce_exit_openat2", "fp_enforce_exit_creat"},
 			optional: map[string]bool{"fp_enforce_exit_open": true, "fp_enforce_exit_openat2": true, "fp_enforce_exit_creat": true},
 			note:     "before it reads; O_CREAT, O_TRUNC have taken effect; attached only while a cgroup is held to file rules",
-			effect:   KilledAfter, lazy: true},
+			effect:   KilledAfter, lazy: true, changes: changeTracepoints("fp_enforce")},
 	}},
 	{KindConnect, false, []backend{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "enforceconnect",
@@ -175,6 +183,9 @@ type BackendChoice struct {
 	// Rejected lists the better backends that do not work here (and,
 	// when a backend was asked for, the ones not tried), in order.
 	Rejected []Rejection
+	// MissingChanges are, for files, the hooks of changes made without
+	// an open that the chosen backend lacks here (see Coverage).
+	MissingChanges []string
 }
 
 // attach attaches one loaded program according to its section.

@@ -44,6 +44,10 @@ const (
 	// canaryOutsideEnv names, then waits for its stdin to close, so that
 	// the parent can look at it away from its cgroup.
 	canaryLeave = "leave"
+	// canaryChown changes the owner of canaryFile to what it is
+	// (chown(2) with -1, -1): a file change made without an open, which
+	// the change hooks see and which changes nothing.
+	canaryChown = "chown"
 )
 
 // canaryOutsideEnv names the cgroup.procs file canaryLeave writes to.
@@ -79,6 +83,8 @@ func runCanary(ops []string) int {
 			err = setSameGroups()
 		case canaryConnect:
 			err = connectUDP()
+		case canaryChown:
+			err = unix.Chown(canaryFile, -1, -1)
 		case canaryLeave:
 			err = os.WriteFile(os.Getenv(canaryOutsideEnv), []byte("0"), 0)
 		default:

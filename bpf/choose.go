@@ -24,6 +24,9 @@ type attachment struct {
 	spec       *ebpf.CollectionSpec
 	cgroupRoot string
 	pinPath    string
+	// missing are the file-change hooks (and system calls) this kernel
+	// lacks: the backend works without them.
+	missing []string
 }
 
 // attachLinks attaches the backend's programs and pins their links.
@@ -32,6 +35,9 @@ func (a *attachment) attachLinks() error {
 		l, err := attach(a.coll.Programs[name], a.spec.Programs[name], a.cgroupRoot)
 		if err != nil {
 			if a.backend.optional[name] && errors.Is(err, os.ErrNotExist) {
+				if m := changeHookOf(name) + " (not in this kernel)"; slices.Contains(a.backend.changes, name) && !slices.Contains(a.missing, m) {
+					a.missing = append(a.missing, m)
+				}
 				continue
 			}
 			a.detachLinks()
@@ -149,6 +155,10 @@ func choose(table []kindBackends, pinned map[Kind]string, pinPath string, lsm ls
 			}
 			chosen[kb.kind] = a
 			choices[i].Chosen, choices[i].Note, choices[i].Proof = a.backend.name, a.backend.note, proofs[kb.kind]
+			choices[i].MissingChanges = slices.Clone(a.missing)
+			if n := changesNote(a.missing); n != "" {
+				choices[i].Note = strings.TrimPrefix(choices[i].Note+"; "+n, "; ")
+			}
 		}
 	}
 	for i, kb := range table {
@@ -247,6 +257,7 @@ func (l lsmList) refuses(b backend) *Rejection {
 // with the maps in shared standing in for the object's maps of the same
 // name, and attaches them, pinning their links under pinPath/links.
 func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.Map, cgroupRoot, pinPath string, pins *pinLog) (*attachment, *Rejection) {
+	c, missing := withChanges(spec, c)
 	s := spec.Copy()
 	for name := range s.Programs {
 		if !slices.Contains(c.programs, name) && !slices.Contains(c.iterators, name) {
@@ -277,10 +288,21 @@ func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.M
 	}
 	opts := ebpf.CollectionOptions{MapReplacements: replacements, Maps: ebpf.MapOptions{PinPath: pinPath}}
 	coll, err := ebpf.NewCollectionWithOptions(s, opts)
+	if err != nil && len(c.changes) > 0 {
+		// Opens first: a kernel that refuses a change program (older
+		// trampolines take no struct arguments) still gets the open
+		// programs, and the note says what is not covered.
+		missing = []string{"every file-change hook (" + describe("load", err) + ")"}
+		for _, name := range c.changes {
+			delete(s.Programs, name)
+		}
+		c = withoutChanges(c)
+		coll, err = ebpf.NewCollectionWithOptions(s, opts)
+	}
 	if err != nil {
 		return nil, &Rejection{c.name, StageLoad, describe("load", err)}
 	}
-	a := &attachment{backend: c, coll: coll, spec: s, cgroupRoot: cgroupRoot, pinPath: pinPath}
+	a := &attachment{backend: c, coll: coll, spec: s, cgroupRoot: cgroupRoot, pinPath: pinPath, missing: missing}
 	if err := a.attachLinks(); err != nil {
 		coll.Close()
 		return nil, &Rejection{c.name, StageAttach, err.Error()}

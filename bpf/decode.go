@@ -65,6 +65,7 @@ func fileOf(k *typesFpFileKey) *FileOpen {
 		FSMagic:   k.FsMagic,
 		RootFS:    k.Flags&flagRootFS != 0,
 		Truncated: truncated,
+		Lexical:   k.Flags&flagLexical != 0,
 	}
 }
 

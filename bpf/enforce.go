@@ -338,7 +338,7 @@ func policyOf(v typesFpPolicy) KernelPolicy {
 }
 
 func (n PathNode) value() typesFpPathNode {
-	return typesFpPathNode{Id: n.ID, Access: uint8(n.Access), Descendants: uint8(n.Descendants)}
+	return typesFpPathNode{Id: n.ID, Access: uint16(n.Access), Descendants: uint16(n.Descendants)}
 }
 
 func pathNodeOf(v typesFpPathNode) PathNode {

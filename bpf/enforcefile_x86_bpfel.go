@@ -54,12 +54,54 @@ type enforcefileSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforcefileProgramSpecs struct {
-	FpEnforceExitCreat       *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_creat"`
-	FpEnforceExitOpen        *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_open"`
-	FpEnforceExitOpenat      *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat"`
-	FpEnforceExitOpenat2     *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat2"`
-	FpEnforceFileOpenFmodRet *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_fmod_ret"`
-	FpEnforceFileOpenLsm     *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceEnterChmod          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_chmod"`
+	FpEnforceEnterChown          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_chown"`
+	FpEnforceEnterFchmod         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmod"`
+	FpEnforceEnterFchmodat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmodat"`
+	FpEnforceEnterFchmodat2      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmodat2"`
+	FpEnforceEnterFchown         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchown"`
+	FpEnforceEnterFchownat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchownat"`
+	FpEnforceEnterFtruncate      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_ftruncate"`
+	FpEnforceEnterLchown         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_lchown"`
+	FpEnforceEnterLink           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_link"`
+	FpEnforceEnterLinkat         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_linkat"`
+	FpEnforceEnterMknod          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknod"`
+	FpEnforceEnterMknodat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknodat"`
+	FpEnforceEnterRename         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_rename"`
+	FpEnforceEnterRenameat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_renameat"`
+	FpEnforceEnterRenameat2      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_renameat2"`
+	FpEnforceEnterRmdir          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_rmdir"`
+	FpEnforceEnterSymlink        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_symlink"`
+	FpEnforceEnterSymlinkat      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_symlinkat"`
+	FpEnforceEnterTruncate       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_truncate"`
+	FpEnforceEnterUnlink         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_unlink"`
+	FpEnforceEnterUnlinkat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_unlinkat"`
+	FpEnforceExitCreat           *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_creat"`
+	FpEnforceExitOpen            *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_open"`
+	FpEnforceExitOpenat          *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat"`
+	FpEnforceExitOpenat2         *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat2"`
+	FpEnforceFileOpenFmodRet     *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_fmod_ret"`
+	FpEnforceFileOpenLsm         *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceFmodRetFileTruncate *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_file_truncate"`
+	FpEnforceFmodRetPathChmod    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chmod"`
+	FpEnforceFmodRetPathChown    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chown"`
+	FpEnforceFmodRetPathLink     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_link"`
+	FpEnforceFmodRetPathMknod    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_mknod"`
+	FpEnforceFmodRetPathRename   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rename"`
+	FpEnforceFmodRetPathRmdir    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
+	FpEnforceFmodRetPathSymlink  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_symlink"`
+	FpEnforceFmodRetPathTruncate *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_truncate"`
+	FpEnforceFmodRetPathUnlink   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_unlink"`
+	FpEnforceLsmFileTruncate     *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_file_truncate"`
+	FpEnforceLsmPathChmod        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chmod"`
+	FpEnforceLsmPathChown        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chown"`
+	FpEnforceLsmPathLink         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_link"`
+	FpEnforceLsmPathMknod        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_mknod"`
+	FpEnforceLsmPathRename       *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rename"`
+	FpEnforceLsmPathRmdir        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rmdir"`
+	FpEnforceLsmPathSymlink      *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_symlink"`
+	FpEnforceLsmPathTruncate     *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_truncate"`
+	FpEnforceLsmPathUnlink       *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_unlink"`
 }
 
 // enforcefileMapSpecs contains maps before they are loaded into the kernel.
@@ -78,6 +120,7 @@ type enforcefileMapSpecs struct {
 	Policies          *ebpf.MapSpec `ebpf:"policies"`
 	ReportBudget      *ebpf.MapSpec `ebpf:"report_budget"`
 	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
+	UserPathScratch   *ebpf.MapSpec `ebpf:"user_path_scratch"`
 	Violations        *ebpf.MapSpec `ebpf:"violations"`
 	ViolationsSeen    *ebpf.MapSpec `ebpf:"violations_seen"`
 }
@@ -120,6 +163,7 @@ type enforcefileMaps struct {
 	Policies          *ebpf.Map `ebpf:"policies"`
 	ReportBudget      *ebpf.Map `ebpf:"report_budget"`
 	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
+	UserPathScratch   *ebpf.Map `ebpf:"user_path_scratch"`
 	Violations        *ebpf.Map `ebpf:"violations"`
 	ViolationsSeen    *ebpf.Map `ebpf:"violations_seen"`
 }
@@ -138,6 +182,7 @@ func (m *enforcefileMaps) Close() error {
 		m.Policies,
 		m.ReportBudget,
 		m.RuntimeTasks,
+		m.UserPathScratch,
 		m.Violations,
 		m.ViolationsSeen,
 	)
@@ -153,22 +198,106 @@ type enforcefileVariables struct {
 //
 // It can be passed to loadEnforcefileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcefilePrograms struct {
-	FpEnforceExitCreat       *ebpf.Program `ebpf:"fp_enforce_exit_creat"`
-	FpEnforceExitOpen        *ebpf.Program `ebpf:"fp_enforce_exit_open"`
-	FpEnforceExitOpenat      *ebpf.Program `ebpf:"fp_enforce_exit_openat"`
-	FpEnforceExitOpenat2     *ebpf.Program `ebpf:"fp_enforce_exit_openat2"`
-	FpEnforceFileOpenFmodRet *ebpf.Program `ebpf:"fp_enforce_file_open_fmod_ret"`
-	FpEnforceFileOpenLsm     *ebpf.Program `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceEnterChmod          *ebpf.Program `ebpf:"fp_enforce_enter_chmod"`
+	FpEnforceEnterChown          *ebpf.Program `ebpf:"fp_enforce_enter_chown"`
+	FpEnforceEnterFchmod         *ebpf.Program `ebpf:"fp_enforce_enter_fchmod"`
+	FpEnforceEnterFchmodat       *ebpf.Program `ebpf:"fp_enforce_enter_fchmodat"`
+	FpEnforceEnterFchmodat2      *ebpf.Program `ebpf:"fp_enforce_enter_fchmodat2"`
+	FpEnforceEnterFchown         *ebpf.Program `ebpf:"fp_enforce_enter_fchown"`
+	FpEnforceEnterFchownat       *ebpf.Program `ebpf:"fp_enforce_enter_fchownat"`
+	FpEnforceEnterFtruncate      *ebpf.Program `ebpf:"fp_enforce_enter_ftruncate"`
+	FpEnforceEnterLchown         *ebpf.Program `ebpf:"fp_enforce_enter_lchown"`
+	FpEnforceEnterLink           *ebpf.Program `ebpf:"fp_enforce_enter_link"`
+	FpEnforceEnterLinkat         *ebpf.Program `ebpf:"fp_enforce_enter_linkat"`
+	FpEnforceEnterMknod          *ebpf.Program `ebpf:"fp_enforce_enter_mknod"`
+	FpEnforceEnterMknodat        *ebpf.Program `ebpf:"fp_enforce_enter_mknodat"`
+	FpEnforceEnterRename         *ebpf.Program `ebpf:"fp_enforce_enter_rename"`
+	FpEnforceEnterRenameat       *ebpf.Program `ebpf:"fp_enforce_enter_renameat"`
+	FpEnforceEnterRenameat2      *ebpf.Program `ebpf:"fp_enforce_enter_renameat2"`
+	FpEnforceEnterRmdir          *ebpf.Program `ebpf:"fp_enforce_enter_rmdir"`
+	FpEnforceEnterSymlink        *ebpf.Program `ebpf:"fp_enforce_enter_symlink"`
+	FpEnforceEnterSymlinkat      *ebpf.Program `ebpf:"fp_enforce_enter_symlinkat"`
+	FpEnforceEnterTruncate       *ebpf.Program `ebpf:"fp_enforce_enter_truncate"`
+	FpEnforceEnterUnlink         *ebpf.Program `ebpf:"fp_enforce_enter_unlink"`
+	FpEnforceEnterUnlinkat       *ebpf.Program `ebpf:"fp_enforce_enter_unlinkat"`
+	FpEnforceExitCreat           *ebpf.Program `ebpf:"fp_enforce_exit_creat"`
+	FpEnforceExitOpen            *ebpf.Program `ebpf:"fp_enforce_exit_open"`
+	FpEnforceExitOpenat          *ebpf.Program `ebpf:"fp_enforce_exit_openat"`
+	FpEnforceExitOpenat2         *ebpf.Program `ebpf:"fp_enforce_exit_openat2"`
+	FpEnforceFileOpenFmodRet     *ebpf.Program `ebpf:"fp_enforce_file_open_fmod_ret"`
+	FpEnforceFileOpenLsm         *ebpf.Program `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceFmodRetFileTruncate *ebpf.Program `ebpf:"fp_enforce_fmod_ret_file_truncate"`
+	FpEnforceFmodRetPathChmod    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chmod"`
+	FpEnforceFmodRetPathChown    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chown"`
+	FpEnforceFmodRetPathLink     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_link"`
+	FpEnforceFmodRetPathMknod    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_mknod"`
+	FpEnforceFmodRetPathRename   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rename"`
+	FpEnforceFmodRetPathRmdir    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
+	FpEnforceFmodRetPathSymlink  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_symlink"`
+	FpEnforceFmodRetPathTruncate *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_truncate"`
+	FpEnforceFmodRetPathUnlink   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_unlink"`
+	FpEnforceLsmFileTruncate     *ebpf.Program `ebpf:"fp_enforce_lsm_file_truncate"`
+	FpEnforceLsmPathChmod        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chmod"`
+	FpEnforceLsmPathChown        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chown"`
+	FpEnforceLsmPathLink         *ebpf.Program `ebpf:"fp_enforce_lsm_path_link"`
+	FpEnforceLsmPathMknod        *ebpf.Program `ebpf:"fp_enforce_lsm_path_mknod"`
+	FpEnforceLsmPathRename       *ebpf.Program `ebpf:"fp_enforce_lsm_path_rename"`
+	FpEnforceLsmPathRmdir        *ebpf.Program `ebpf:"fp_enforce_lsm_path_rmdir"`
+	FpEnforceLsmPathSymlink      *ebpf.Program `ebpf:"fp_enforce_lsm_path_symlink"`
+	FpEnforceLsmPathTruncate     *ebpf.Program `ebpf:"fp_enforce_lsm_path_truncate"`
+	FpEnforceLsmPathUnlink       *ebpf.Program `ebpf:"fp_enforce_lsm_path_unlink"`
 }
 
 func (p *enforcefilePrograms) Close() error {
 	return _EnforcefileClose(
+		p.FpEnforceEnterChmod,
+		p.FpEnforceEnterChown,
+		p.FpEnforceEnterFchmod,
+		p.FpEnforceEnterFchmodat,
+		p.FpEnforceEnterFchmodat2,
+		p.FpEnforceEnterFchown,
+		p.FpEnforceEnterFchownat,
+		p.FpEnforceEnterFtruncate,
+		p.FpEnforceEnterLchown,
+		p.FpEnforceEnterLink,
+		p.FpEnforceEnterLinkat,
+		p.FpEnforceEnterMknod,
+		p.FpEnforceEnterMknodat,
+		p.FpEnforceEnterRename,
+		p.FpEnforceEnterRenameat,
+		p.FpEnforceEnterRenameat2,
+		p.FpEnforceEnterRmdir,
+		p.FpEnforceEnterSymlink,
+		p.FpEnforceEnterSymlinkat,
+		p.FpEnforceEnterTruncate,
+		p.FpEnforceEnterUnlink,
+		p.FpEnforceEnterUnlinkat,
 		p.FpEnforceExitCreat,
 		p.FpEnforceExitOpen,
 		p.FpEnforceExitOpenat,
 		p.FpEnforceExitOpenat2,
 		p.FpEnforceFileOpenFmodRet,
 		p.FpEnforceFileOpenLsm,
+		p.FpEnforceFmodRetFileTruncate,
+		p.FpEnforceFmodRetPathChmod,
+		p.FpEnforceFmodRetPathChown,
+		p.FpEnforceFmodRetPathLink,
+		p.FpEnforceFmodRetPathMknod,
+		p.FpEnforceFmodRetPathRename,
+		p.FpEnforceFmodRetPathRmdir,
+		p.FpEnforceFmodRetPathSymlink,
+		p.FpEnforceFmodRetPathTruncate,
+		p.FpEnforceFmodRetPathUnlink,
+		p.FpEnforceLsmFileTruncate,
+		p.FpEnforceLsmPathChmod,
+		p.FpEnforceLsmPathChown,
+		p.FpEnforceLsmPathLink,
+		p.FpEnforceLsmPathMknod,
+		p.FpEnforceLsmPathRename,
+		p.FpEnforceLsmPathRmdir,
+		p.FpEnforceLsmPathSymlink,
+		p.FpEnforceLsmPathTruncate,
+		p.FpEnforceLsmPathUnlink,
 	)
 }
 

@@ -81,12 +81,33 @@ const (
 	AccessTruncate = Access(typesFpAccessFP_ACCESS_TRUNCATE)
 )
 
+// Access bits of file changes made without an open of the path.
+const (
+	AccessDelete     = Access(typesFpAccessFP_ACCESS_DELETE)
+	AccessRenameFrom = Access(typesFpAccessFP_ACCESS_RENAME_FROM)
+	AccessRenameTo   = Access(typesFpAccessFP_ACCESS_RENAME_TO)
+	AccessLink       = Access(typesFpAccessFP_ACCESS_LINK)
+	AccessLinkTarget = Access(typesFpAccessFP_ACCESS_LINK_TARGET)
+	AccessChmod      = Access(typesFpAccessFP_ACCESS_CHMOD)
+	AccessSetID      = Access(typesFpAccessFP_ACCESS_SETID)
+	AccessChown      = Access(typesFpAccessFP_ACCESS_CHOWN)
+	AccessSymlink    = Access(typesFpAccessFP_ACCESS_SYMLINK)
+	AccessMknod      = Access(typesFpAccessFP_ACCESS_MKNOD)
+
+	// AccessChanges are the bits of changes without an open.
+	AccessChanges = AccessDelete | AccessRenameFrom | AccessRenameTo | AccessLink | AccessLinkTarget |
+		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod
+)
+
 var accessNames = []struct {
 	bit  Access
 	name string
 }{
 	{AccessRead, "read"}, {AccessWrite, "write"}, {AccessExec, "exec"},
 	{AccessCreate, "create"}, {AccessTruncate, "truncate"},
+	{AccessDelete, "delete"}, {AccessRenameFrom, "rename-from"}, {AccessRenameTo, "rename-to"},
+	{AccessLink, "link"}, {AccessLinkTarget, "link-target"}, {AccessChmod, "chmod"}, {AccessSetID, "setid"},
+	{AccessChown, "chown"}, {AccessSymlink, "symlink"}, {AccessMknod, "mknod"},
 }
 
 // Names lists the access kinds set, in a fixed order.
@@ -110,6 +131,7 @@ const (
 	flagSetgid        = uint32(typesFpPathFlagFP_EXEC_SETGID)
 	flagSecureExec    = uint32(typesFpPathFlagFP_EXEC_SECURE)
 	flagScript        = uint32(typesFpPathFlagFP_EXEC_SCRIPT)
+	flagLexical       = uint32(typesFpPathFlagFP_PATH_LEXICAL)
 )
 
 // Flags of capability entries (enum fp_capability_flag).
@@ -143,6 +165,12 @@ type FileOpen struct {
 	// Truncated is true when the path was too long or too deep to keep
 	// whole: Path then holds its last components.
 	Truncated bool
+	// Lexical is true for a change the syscall tracepoints saw: Path is
+	// the name the system call was given, made absolute, with . and ..
+	// resolved but symbolic links not followed, and FSMagic and RootFS
+	// are not known (RootFS is true when the name starts on the root
+	// mount).
+	Lexical bool
 }
 
 // Connect is an outbound connection or unconnected datagram.

@@ -54,28 +54,71 @@ type fileSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fileProgramSpecs struct {
-	FpFileExitCreat   *ebpf.ProgramSpec `ebpf:"fp_file_exit_creat"`
-	FpFileExitOpen    *ebpf.ProgramSpec `ebpf:"fp_file_exit_open"`
-	FpFileExitOpenat  *ebpf.ProgramSpec `ebpf:"fp_file_exit_openat"`
-	FpFileExitOpenat2 *ebpf.ProgramSpec `ebpf:"fp_file_exit_openat2"`
-	FpFileOpenFentry  *ebpf.ProgramSpec `ebpf:"fp_file_open_fentry"`
-	FpFileOpenLsm     *ebpf.ProgramSpec `ebpf:"fp_file_open_lsm"`
+	FpFileEnterChmod         *ebpf.ProgramSpec `ebpf:"fp_file_enter_chmod"`
+	FpFileEnterChown         *ebpf.ProgramSpec `ebpf:"fp_file_enter_chown"`
+	FpFileEnterFchmod        *ebpf.ProgramSpec `ebpf:"fp_file_enter_fchmod"`
+	FpFileEnterFchmodat      *ebpf.ProgramSpec `ebpf:"fp_file_enter_fchmodat"`
+	FpFileEnterFchmodat2     *ebpf.ProgramSpec `ebpf:"fp_file_enter_fchmodat2"`
+	FpFileEnterFchown        *ebpf.ProgramSpec `ebpf:"fp_file_enter_fchown"`
+	FpFileEnterFchownat      *ebpf.ProgramSpec `ebpf:"fp_file_enter_fchownat"`
+	FpFileEnterFtruncate     *ebpf.ProgramSpec `ebpf:"fp_file_enter_ftruncate"`
+	FpFileEnterLchown        *ebpf.ProgramSpec `ebpf:"fp_file_enter_lchown"`
+	FpFileEnterLink          *ebpf.ProgramSpec `ebpf:"fp_file_enter_link"`
+	FpFileEnterLinkat        *ebpf.ProgramSpec `ebpf:"fp_file_enter_linkat"`
+	FpFileEnterMknod         *ebpf.ProgramSpec `ebpf:"fp_file_enter_mknod"`
+	FpFileEnterMknodat       *ebpf.ProgramSpec `ebpf:"fp_file_enter_mknodat"`
+	FpFileEnterRename        *ebpf.ProgramSpec `ebpf:"fp_file_enter_rename"`
+	FpFileEnterRenameat      *ebpf.ProgramSpec `ebpf:"fp_file_enter_renameat"`
+	FpFileEnterRenameat2     *ebpf.ProgramSpec `ebpf:"fp_file_enter_renameat2"`
+	FpFileEnterRmdir         *ebpf.ProgramSpec `ebpf:"fp_file_enter_rmdir"`
+	FpFileEnterSymlink       *ebpf.ProgramSpec `ebpf:"fp_file_enter_symlink"`
+	FpFileEnterSymlinkat     *ebpf.ProgramSpec `ebpf:"fp_file_enter_symlinkat"`
+	FpFileEnterTruncate      *ebpf.ProgramSpec `ebpf:"fp_file_enter_truncate"`
+	FpFileEnterUnlink        *ebpf.ProgramSpec `ebpf:"fp_file_enter_unlink"`
+	FpFileEnterUnlinkat      *ebpf.ProgramSpec `ebpf:"fp_file_enter_unlinkat"`
+	FpFileExitCreat          *ebpf.ProgramSpec `ebpf:"fp_file_exit_creat"`
+	FpFileExitOpen           *ebpf.ProgramSpec `ebpf:"fp_file_exit_open"`
+	FpFileExitOpenat         *ebpf.ProgramSpec `ebpf:"fp_file_exit_openat"`
+	FpFileExitOpenat2        *ebpf.ProgramSpec `ebpf:"fp_file_exit_openat2"`
+	FpFileFentryFileTruncate *ebpf.ProgramSpec `ebpf:"fp_file_fentry_file_truncate"`
+	FpFileFentryPathChmod    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_chmod"`
+	FpFileFentryPathChown    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_chown"`
+	FpFileFentryPathLink     *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_link"`
+	FpFileFentryPathMknod    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_mknod"`
+	FpFileFentryPathRename   *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_rename"`
+	FpFileFentryPathRmdir    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_rmdir"`
+	FpFileFentryPathSymlink  *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_symlink"`
+	FpFileFentryPathTruncate *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_truncate"`
+	FpFileFentryPathUnlink   *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_unlink"`
+	FpFileLsmFileTruncate    *ebpf.ProgramSpec `ebpf:"fp_file_lsm_file_truncate"`
+	FpFileLsmPathChmod       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_chmod"`
+	FpFileLsmPathChown       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_chown"`
+	FpFileLsmPathLink        *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_link"`
+	FpFileLsmPathMknod       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_mknod"`
+	FpFileLsmPathRename      *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_rename"`
+	FpFileLsmPathRmdir       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_rmdir"`
+	FpFileLsmPathSymlink     *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_symlink"`
+	FpFileLsmPathTruncate    *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_truncate"`
+	FpFileLsmPathUnlink      *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_unlink"`
+	FpFileOpenFentry         *ebpf.ProgramSpec `ebpf:"fp_file_open_fentry"`
+	FpFileOpenLsm            *ebpf.ProgramSpec `ebpf:"fp_file_open_lsm"`
 }
 
 // fileMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fileMapSpecs struct {
-	Counters       *ebpf.MapSpec `ebpf:"counters"`
-	Events         *ebpf.MapSpec `ebpf:"events"`
-	FileEntrySeq   *ebpf.MapSpec `ebpf:"file_entry_seq"`
-	FileInodesSeen *ebpf.MapSpec `ebpf:"file_inodes_seen"`
-	FileKeyScratch *ebpf.MapSpec `ebpf:"file_key_scratch"`
-	FilePathsSeen  *ebpf.MapSpec `ebpf:"file_paths_seen"`
-	LostSightings  *ebpf.MapSpec `ebpf:"lost_sightings"`
-	PathScratch    *ebpf.MapSpec `ebpf:"path_scratch"`
-	RuntimeTasks   *ebpf.MapSpec `ebpf:"runtime_tasks"`
-	WatchedCgroups *ebpf.MapSpec `ebpf:"watched_cgroups"`
+	Counters        *ebpf.MapSpec `ebpf:"counters"`
+	Events          *ebpf.MapSpec `ebpf:"events"`
+	FileEntrySeq    *ebpf.MapSpec `ebpf:"file_entry_seq"`
+	FileInodesSeen  *ebpf.MapSpec `ebpf:"file_inodes_seen"`
+	FileKeyScratch  *ebpf.MapSpec `ebpf:"file_key_scratch"`
+	FilePathsSeen   *ebpf.MapSpec `ebpf:"file_paths_seen"`
+	LostSightings   *ebpf.MapSpec `ebpf:"lost_sightings"`
+	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
+	RuntimeTasks    *ebpf.MapSpec `ebpf:"runtime_tasks"`
+	UserPathScratch *ebpf.MapSpec `ebpf:"user_path_scratch"`
+	WatchedCgroups  *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
 
 // fileVariableSpecs contains global variables before they are loaded into the kernel.
@@ -104,16 +147,17 @@ func (o *fileObjects) Close() error {
 //
 // It can be passed to loadFileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fileMaps struct {
-	Counters       *ebpf.Map `ebpf:"counters"`
-	Events         *ebpf.Map `ebpf:"events"`
-	FileEntrySeq   *ebpf.Map `ebpf:"file_entry_seq"`
-	FileInodesSeen *ebpf.Map `ebpf:"file_inodes_seen"`
-	FileKeyScratch *ebpf.Map `ebpf:"file_key_scratch"`
-	FilePathsSeen  *ebpf.Map `ebpf:"file_paths_seen"`
-	LostSightings  *ebpf.Map `ebpf:"lost_sightings"`
-	PathScratch    *ebpf.Map `ebpf:"path_scratch"`
-	RuntimeTasks   *ebpf.Map `ebpf:"runtime_tasks"`
-	WatchedCgroups *ebpf.Map `ebpf:"watched_cgroups"`
+	Counters        *ebpf.Map `ebpf:"counters"`
+	Events          *ebpf.Map `ebpf:"events"`
+	FileEntrySeq    *ebpf.Map `ebpf:"file_entry_seq"`
+	FileInodesSeen  *ebpf.Map `ebpf:"file_inodes_seen"`
+	FileKeyScratch  *ebpf.Map `ebpf:"file_key_scratch"`
+	FilePathsSeen   *ebpf.Map `ebpf:"file_paths_seen"`
+	LostSightings   *ebpf.Map `ebpf:"lost_sightings"`
+	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
+	RuntimeTasks    *ebpf.Map `ebpf:"runtime_tasks"`
+	UserPathScratch *ebpf.Map `ebpf:"user_path_scratch"`
+	WatchedCgroups  *ebpf.Map `ebpf:"watched_cgroups"`
 }
 
 func (m *fileMaps) Close() error {
@@ -127,6 +171,7 @@ func (m *fileMaps) Close() error {
 		m.LostSightings,
 		m.PathScratch,
 		m.RuntimeTasks,
+		m.UserPathScratch,
 		m.WatchedCgroups,
 	)
 }
@@ -141,20 +186,104 @@ type fileVariables struct {
 //
 // It can be passed to loadFileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filePrograms struct {
-	FpFileExitCreat   *ebpf.Program `ebpf:"fp_file_exit_creat"`
-	FpFileExitOpen    *ebpf.Program `ebpf:"fp_file_exit_open"`
-	FpFileExitOpenat  *ebpf.Program `ebpf:"fp_file_exit_openat"`
-	FpFileExitOpenat2 *ebpf.Program `ebpf:"fp_file_exit_openat2"`
-	FpFileOpenFentry  *ebpf.Program `ebpf:"fp_file_open_fentry"`
-	FpFileOpenLsm     *ebpf.Program `ebpf:"fp_file_open_lsm"`
+	FpFileEnterChmod         *ebpf.Program `ebpf:"fp_file_enter_chmod"`
+	FpFileEnterChown         *ebpf.Program `ebpf:"fp_file_enter_chown"`
+	FpFileEnterFchmod        *ebpf.Program `ebpf:"fp_file_enter_fchmod"`
+	FpFileEnterFchmodat      *ebpf.Program `ebpf:"fp_file_enter_fchmodat"`
+	FpFileEnterFchmodat2     *ebpf.Program `ebpf:"fp_file_enter_fchmodat2"`
+	FpFileEnterFchown        *ebpf.Program `ebpf:"fp_file_enter_fchown"`
+	FpFileEnterFchownat      *ebpf.Program `ebpf:"fp_file_enter_fchownat"`
+	FpFileEnterFtruncate     *ebpf.Program `ebpf:"fp_file_enter_ftruncate"`
+	FpFileEnterLchown        *ebpf.Program `ebpf:"fp_file_enter_lchown"`
+	FpFileEnterLink          *ebpf.Program `ebpf:"fp_file_enter_link"`
+	FpFileEnterLinkat        *ebpf.Program `ebpf:"fp_file_enter_linkat"`
+	FpFileEnterMknod         *ebpf.Program `ebpf:"fp_file_enter_mknod"`
+	FpFileEnterMknodat       *ebpf.Program `ebpf:"fp_file_enter_mknodat"`
+	FpFileEnterRename        *ebpf.Program `ebpf:"fp_file_enter_rename"`
+	FpFileEnterRenameat      *ebpf.Program `ebpf:"fp_file_enter_renameat"`
+	FpFileEnterRenameat2     *ebpf.Program `ebpf:"fp_file_enter_renameat2"`
+	FpFileEnterRmdir         *ebpf.Program `ebpf:"fp_file_enter_rmdir"`
+	FpFileEnterSymlink       *ebpf.Program `ebpf:"fp_file_enter_symlink"`
+	FpFileEnterSymlinkat     *ebpf.Program `ebpf:"fp_file_enter_symlinkat"`
+	FpFileEnterTruncate      *ebpf.Program `ebpf:"fp_file_enter_truncate"`
+	FpFileEnterUnlink        *ebpf.Program `ebpf:"fp_file_enter_unlink"`
+	FpFileEnterUnlinkat      *ebpf.Program `ebpf:"fp_file_enter_unlinkat"`
+	FpFileExitCreat          *ebpf.Program `ebpf:"fp_file_exit_creat"`
+	FpFileExitOpen           *ebpf.Program `ebpf:"fp_file_exit_open"`
+	FpFileExitOpenat         *ebpf.Program `ebpf:"fp_file_exit_openat"`
+	FpFileExitOpenat2        *ebpf.Program `ebpf:"fp_file_exit_openat2"`
+	FpFileFentryFileTruncate *ebpf.Program `ebpf:"fp_file_fentry_file_truncate"`
+	FpFileFentryPathChmod    *ebpf.Program `ebpf:"fp_file_fentry_path_chmod"`
+	FpFileFentryPathChown    *ebpf.Program `ebpf:"fp_file_fentry_path_chown"`
+	FpFileFentryPathLink     *ebpf.Program `ebpf:"fp_file_fentry_path_link"`
+	FpFileFentryPathMknod    *ebpf.Program `ebpf:"fp_file_fentry_path_mknod"`
+	FpFileFentryPathRename   *ebpf.Program `ebpf:"fp_file_fentry_path_rename"`
+	FpFileFentryPathRmdir    *ebpf.Program `ebpf:"fp_file_fentry_path_rmdir"`
+	FpFileFentryPathSymlink  *ebpf.Program `ebpf:"fp_file_fentry_path_symlink"`
+	FpFileFentryPathTruncate *ebpf.Program `ebpf:"fp_file_fentry_path_truncate"`
+	FpFileFentryPathUnlink   *ebpf.Program `ebpf:"fp_file_fentry_path_unlink"`
+	FpFileLsmFileTruncate    *ebpf.Program `ebpf:"fp_file_lsm_file_truncate"`
+	FpFileLsmPathChmod       *ebpf.Program `ebpf:"fp_file_lsm_path_chmod"`
+	FpFileLsmPathChown       *ebpf.Program `ebpf:"fp_file_lsm_path_chown"`
+	FpFileLsmPathLink        *ebpf.Program `ebpf:"fp_file_lsm_path_link"`
+	FpFileLsmPathMknod       *ebpf.Program `ebpf:"fp_file_lsm_path_mknod"`
+	FpFileLsmPathRename      *ebpf.Program `ebpf:"fp_file_lsm_path_rename"`
+	FpFileLsmPathRmdir       *ebpf.Program `ebpf:"fp_file_lsm_path_rmdir"`
+	FpFileLsmPathSymlink     *ebpf.Program `ebpf:"fp_file_lsm_path_symlink"`
+	FpFileLsmPathTruncate    *ebpf.Program `ebpf:"fp_file_lsm_path_truncate"`
+	FpFileLsmPathUnlink      *ebpf.Program `ebpf:"fp_file_lsm_path_unlink"`
+	FpFileOpenFentry         *ebpf.Program `ebpf:"fp_file_open_fentry"`
+	FpFileOpenLsm            *ebpf.Program `ebpf:"fp_file_open_lsm"`
 }
 
 func (p *filePrograms) Close() error {
 	return _FileClose(
+		p.FpFileEnterChmod,
+		p.FpFileEnterChown,
+		p.FpFileEnterFchmod,
+		p.FpFileEnterFchmodat,
+		p.FpFileEnterFchmodat2,
+		p.FpFileEnterFchown,
+		p.FpFileEnterFchownat,
+		p.FpFileEnterFtruncate,
+		p.FpFileEnterLchown,
+		p.FpFileEnterLink,
+		p.FpFileEnterLinkat,
+		p.FpFileEnterMknod,
+		p.FpFileEnterMknodat,
+		p.FpFileEnterRename,
+		p.FpFileEnterRenameat,
+		p.FpFileEnterRenameat2,
+		p.FpFileEnterRmdir,
+		p.FpFileEnterSymlink,
+		p.FpFileEnterSymlinkat,
+		p.FpFileEnterTruncate,
+		p.FpFileEnterUnlink,
+		p.FpFileEnterUnlinkat,
 		p.FpFileExitCreat,
 		p.FpFileExitOpen,
 		p.FpFileExitOpenat,
 		p.FpFileExitOpenat2,
+		p.FpFileFentryFileTruncate,
+		p.FpFileFentryPathChmod,
+		p.FpFileFentryPathChown,
+		p.FpFileFentryPathLink,
+		p.FpFileFentryPathMknod,
+		p.FpFileFentryPathRename,
+		p.FpFileFentryPathRmdir,
+		p.FpFileFentryPathSymlink,
+		p.FpFileFentryPathTruncate,
+		p.FpFileFentryPathUnlink,
+		p.FpFileLsmFileTruncate,
+		p.FpFileLsmPathChmod,
+		p.FpFileLsmPathChown,
+		p.FpFileLsmPathLink,
+		p.FpFileLsmPathMknod,
+		p.FpFileLsmPathRename,
+		p.FpFileLsmPathRmdir,
+		p.FpFileLsmPathSymlink,
+		p.FpFileLsmPathTruncate,
+		p.FpFileLsmPathUnlink,
 		p.FpFileOpenFentry,
 		p.FpFileOpenLsm,
 	)

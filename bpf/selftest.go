@@ -74,6 +74,9 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 		if op := canaryOps[k]; op != "" {
 			ops = append(ops, op)
 		}
+		if k == KindFile && len(a.backend.changes) > 0 {
+			ops = append(ops, canaryChown)
+		}
 	}
 	defer func() {
 		for k := range failed {
@@ -96,8 +99,14 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 	}
 	defer r.Forget(own)
 	seen := map[Kind]int{}
+	changeSeen := false
 	for _, e := range entries {
 		seen[e.Kind]++
+		changeSeen = changeSeen || (e.File != nil && e.File.Access&AccessChown != 0)
+	}
+	if a := trial[KindFile]; a != nil && len(a.backend.changes) > 0 && !changeSeen {
+		// Opens are covered all the same; changes are said not to be.
+		a.changesFailed(fmt.Sprintf("attached, but recorded nothing of the self-test canary's chown of %s (%s)", canaryFile, outcome))
 	}
 	for k := range trial {
 		if seen[k] == 0 {
@@ -105,6 +114,9 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 			continue
 		}
 		proofs[k] = fmt.Sprintf("recorded the self-test canary's %s", canaryDoes[k])
+		if k == KindFile && changeSeen {
+			proofs[k] += " and its chown"
+		}
 	}
 	return failed, proofs
 }
@@ -135,7 +147,7 @@ func drainRingBuffer(m *ebpf.Map) error {
 func (e *Enforcer) selfTest(home *canaryHome, trial map[Kind]*attachment) (failed, proofs map[Kind]string) {
 	failed, proofs = map[Kind]string{}, map[Kind]string{}
 	for k, a := range trial {
-		proof, err := e.selfTestKind(home, k, a.backend)
+		proof, err := e.selfTestKind(home, k, a)
 		if err != nil {
 			failed[k] = err.Error()
 			continue
@@ -145,7 +157,8 @@ func (e *Enforcer) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 	return failed, proofs
 }
 
-func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, error) {
+func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string, error) {
+	b := a.backend
 	if k == KindCgroup {
 		return e.selfTestCgroups(home)
 	}
@@ -202,6 +215,14 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, b backend) (string, er
 		refused = errors.Is(outcome.execErr, unix.EPERM)
 	} else {
 		refused = outcome.results[canaryOps[k]] == "EPERM"
+	}
+	if k == KindFile && refused != outcome.killed && reported && len(b.changes) > 0 {
+		// The open is proven; the change hooks are tested on their own.
+		if err := e.selfTestChanges(cg, b); err != nil {
+			a.changesFailed(err.Error())
+		} else {
+			does += " and its chown"
+		}
 	}
 	switch {
 	case b.effect == Prevented && refused && reported:
@@ -282,7 +303,7 @@ func (e *Enforcer) selfTestCgroups(home *canaryHome) (string, error) {
 // node per component of that path, granting nothing below it, each with a
 // wildcard sibling that grants everything.
 func (e *Enforcer) putCanaryFileTree(firstID uint32) (PathNode, []PathKey, error) {
-	all := AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate
+	all := AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate | AccessChanges
 	root, proc, pid, comm := firstID, firstID+1, firstID+2, firstID+3
 	rules := []PathRule{
 		{PathKey{Parent: root, Wildcard: true}, PathNode{ID: firstID + 4, Access: all, Descendants: all}},
@@ -339,4 +360,24 @@ func removeCanaryCgroup(cg *cgroupfs.Cgroup) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// selfTestChanges has a canary in cg, held to the file self-test's policy,
+// change the owner of the file it may not open, and checks the backend's
+// change hooks refused it (or killed the canary) and reported it.
+func (e *Enforcer) selfTestChanges(cg *cgroupfs.Cgroup, b backend) error {
+	outcome, err := runCanaryIn(cg, []string{canaryChown})
+	if err != nil {
+		return fmt.Errorf("self-test could not run: %w", err)
+	}
+	reported, err := e.forgetViolations(cg.ID, KindFile)
+	if err != nil {
+		return fmt.Errorf("self-test could not run: %w", err)
+	}
+	refused := outcome.results[canaryChown] == "EPERM"
+	switch {
+	case b.effect == Prevented && refused && reported, b.effect == KilledAfter && outcome.killed && reported:
+		return nil
+	}
+	return fmt.Errorf("attached, but did not stop and report the self-test canary's chown of %s (%s; reported: %v)", canaryFile, outcome, reported)
 }

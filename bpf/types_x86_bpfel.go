@@ -16,11 +16,21 @@ import (
 type typesFpAccess uint32
 
 const (
-	typesFpAccessFP_ACCESS_READ     typesFpAccess = 1
-	typesFpAccessFP_ACCESS_WRITE    typesFpAccess = 2
-	typesFpAccessFP_ACCESS_EXEC     typesFpAccess = 4
-	typesFpAccessFP_ACCESS_CREATE   typesFpAccess = 8
-	typesFpAccessFP_ACCESS_TRUNCATE typesFpAccess = 16
+	typesFpAccessFP_ACCESS_READ        typesFpAccess = 1
+	typesFpAccessFP_ACCESS_WRITE       typesFpAccess = 2
+	typesFpAccessFP_ACCESS_EXEC        typesFpAccess = 4
+	typesFpAccessFP_ACCESS_CREATE      typesFpAccess = 8
+	typesFpAccessFP_ACCESS_TRUNCATE    typesFpAccess = 16
+	typesFpAccessFP_ACCESS_DELETE      typesFpAccess = 32
+	typesFpAccessFP_ACCESS_RENAME_FROM typesFpAccess = 64
+	typesFpAccessFP_ACCESS_RENAME_TO   typesFpAccess = 128
+	typesFpAccessFP_ACCESS_LINK        typesFpAccess = 256
+	typesFpAccessFP_ACCESS_LINK_TARGET typesFpAccess = 512
+	typesFpAccessFP_ACCESS_CHMOD       typesFpAccess = 1024
+	typesFpAccessFP_ACCESS_SETID       typesFpAccess = 2048
+	typesFpAccessFP_ACCESS_CHOWN       typesFpAccess = 4096
+	typesFpAccessFP_ACCESS_SYMLINK     typesFpAccess = 8192
+	typesFpAccessFP_ACCESS_MKNOD       typesFpAccess = 16384
 )
 
 type typesFpCapabilityEvent struct {
@@ -248,6 +258,7 @@ const (
 	typesFpPathFlagFP_EXEC_SECURE    typesFpPathFlag = 16
 	typesFpPathFlagFP_EXEC_SCRIPT    typesFpPathFlag = 32
 	typesFpPathFlagFP_EXEC_NO_CREDS  typesFpPathFlag = 64
+	typesFpPathFlagFP_PATH_LEXICAL   typesFpPathFlag = 128
 )
 
 type typesFpPathKey struct {
@@ -266,9 +277,8 @@ const (
 type typesFpPathNode struct {
 	_           structs.HostLayout
 	Id          uint32
-	Access      uint8
-	Descendants uint8
-	Pad         uint16
+	Access      uint16
+	Descendants uint16
 }
 
 type typesFpPolicy struct {

@@ -66,7 +66,8 @@ type Violation struct {
 	UserNamespace bool // KindCapability: checked in a child user namespace
 	// Syscall is, for KindCapability, the x86-64 number of the system call
 	// that made the check, -1 when not known; Path then holds the path it
-	// was given, as given, if it takes one.
+	// was given, as given, if it takes one. For KindFile, the system call
+	// of a change made without an open (unlinkat), -1 for opens.
 	Syscall   int
 	Path      string // KindFile and KindExec
 	Truncated bool   // the path did not fit and matched no rule
@@ -141,6 +142,10 @@ func (rd *ViolationReader) Read() (Violation, error) {
 	case KindFile, KindExec:
 		v.Path, v.Truncated = pathString(e.Path, e.Flags)
 		v.Access = Access(e.Access)
+		if v.Kind == KindFile {
+			// Changes made without an open say by which call.
+			v.Syscall = int(e.Syscall) - 1
+		}
 	case KindConnect:
 		v.Addr = netip.AddrFrom16(e.Addr).Unmap()
 		v.Port = e.Port

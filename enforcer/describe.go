@@ -15,6 +15,9 @@ func Describe(v bpf.Violation) string {
 	switch v.Kind {
 	case bpf.KindFile:
 		what = fmt.Sprintf("opened %s for %s", quotePath(v), v.Access)
+		if v.Access&bpf.AccessChanges != 0 || v.Access == bpf.AccessTruncate {
+			what = describeChange(v)
+		}
 	case bpf.KindExec:
 		what = "executed " + quotePath(v)
 	case bpf.KindCapability:
@@ -66,4 +69,15 @@ func formatDestination(v bpf.Violation) string {
 		return fmt.Sprintf("[%s]:%d %s", v.Addr, v.Port, proto)
 	}
 	return fmt.Sprintf("%s:%d %s", v.Addr, v.Port, proto)
+}
+
+// describeChange describes a change made without an open of the path, the
+// way the call looked: unlinkat("/etc/passwd") (delete). Where the system
+// call is not known (io_uring), the access stands for it.
+func describeChange(v bpf.Violation) string {
+	call, ok := profiles.SyscallName(v1alpha1.ArchX86_64, v.Syscall)
+	if !ok {
+		call = v.Access.Names()[0]
+	}
+	return fmt.Sprintf("%s(%q) (%s)", call, quotePath(v), v.Access)
 }

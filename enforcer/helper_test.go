@@ -21,6 +21,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/filechanges"
 	"github.com/footprint-dev/footprint/internal/testaction"
 )
 
@@ -46,6 +47,22 @@ func envPath(t *testing.T) string {
 
 func runAction(action string, args []string) error {
 	switch action {
+	case "file-change": // op dir [want(ok|EPERM)]: one change without an open (internal/filechanges)
+		op, err := filechanges.Lookup(args[0])
+		if err != nil {
+			return err
+		}
+		err = op.Do(args[1])
+		if len(args) > 2 {
+			return expect(err, args[2])
+		}
+		return err
+	case "file-changes": // dir want(ok|EPERM): every change, each in dir/OP, with the expected outcome each
+		for _, op := range filechanges.Ops {
+			if err := expect(op.Do(filepath.Join(args[0], op.Name)), args[1]); err != nil {
+				return fmt.Errorf("%s: %w", op.Name, err)
+			}
+		}
 	case "connect": // addr want(ok|EPERM) ...: TCP connects with the expected outcome each
 		for i := 0; i+1 < len(args); i += 2 {
 			c, err := net.Dial("tcp", args[i])

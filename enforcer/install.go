@@ -52,6 +52,12 @@ var kernelAccess = []struct {
 }{
 	{rules.AccessRead, bpf.AccessRead}, {rules.AccessWrite, bpf.AccessWrite}, {rules.AccessExec, bpf.AccessExec},
 	{rules.AccessCreate, bpf.AccessCreate}, {rules.AccessTruncate, bpf.AccessTruncate},
+	// Changes made without an open of the path.
+	{rules.AccessDelete, bpf.AccessDelete}, {rules.AccessRenameFrom, bpf.AccessRenameFrom},
+	{rules.AccessRenameTo, bpf.AccessRenameTo}, {rules.AccessLink, bpf.AccessLink},
+	{rules.AccessLinkTarget, bpf.AccessLinkTarget}, {rules.AccessChmod, bpf.AccessChmod},
+	{rules.AccessSetID, bpf.AccessSetID}, {rules.AccessChown, bpf.AccessChown},
+	{rules.AccessSymlink, bpf.AccessSymlink}, {rules.AccessMknod, bpf.AccessMknod},
 }
 
 func toKernelAccess(a rules.Access) bpf.Access {

@@ -198,7 +198,7 @@ func (r *ruleAccess) remove(pattern string) {
 	r.order = slices.DeleteFunc(r.order, func(p string) bool { return p == pattern })
 }
 
-var accessOrder = []v1alpha1.FileAccessMode{v1alpha1.AccessRead, v1alpha1.AccessWrite, v1alpha1.AccessExec, v1alpha1.AccessCreate, v1alpha1.AccessTruncate}
+var accessOrder = v1alpha1.FileAccessModes
 
 func unionModes(a, b []v1alpha1.FileAccessMode) []v1alpha1.FileAccessMode {
 	var out []v1alpha1.FileAccessMode

@@ -183,9 +183,7 @@ func withoutUses(uses, remove []CapabilityUse) []CapabilityUse {
 }
 
 func writes(f v1alpha1.FileEntry) bool {
-	return slices.ContainsFunc(f.Access, func(m v1alpha1.FileAccessMode) bool {
-		return m == v1alpha1.AccessWrite || m == v1alpha1.AccessCreate || m == v1alpha1.AccessTruncate
-	})
+	return slices.ContainsFunc(f.Access, v1alpha1.FileAccessMode.Modifies)
 }
 
 // containersPath is where a kind's pod template keeps its containers.

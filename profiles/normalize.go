@@ -9,10 +9,7 @@ import (
 )
 
 // accessOrder is the canonical order of file access modes in a profile.
-var accessOrder = []v1alpha1.FileAccessMode{
-	v1alpha1.AccessRead, v1alpha1.AccessWrite, v1alpha1.AccessExec,
-	v1alpha1.AccessCreate, v1alpha1.AccessTruncate,
-}
+var accessOrder = v1alpha1.FileAccessModes
 
 // Normalize returns a copy of p in which runs and replicas of the same
 // program agree: paths are normalised with NormalizePath, addresses with

@@ -135,13 +135,21 @@ func validateAccess(access []v1alpha1.FileAccessMode, path *field.Path) field.Er
 	for i, a := range access {
 		switch {
 		case !isAccessMode(a):
-			errs = append(errs, field.NotSupported(path.Index(i), a, []string{"read", "write", "exec", "create", "truncate"}))
+			errs = append(errs, field.NotSupported(path.Index(i), a, accessNames()))
 		case seen[a]:
 			errs = append(errs, field.Duplicate(path.Index(i), a))
 		}
 		seen[a] = true
 	}
 	return errs
+}
+
+func accessNames() []string {
+	names := make([]string, len(accessOrder))
+	for i, m := range accessOrder {
+		names[i] = string(m)
+	}
+	return names
 }
 
 func isAccessMode(a v1alpha1.FileAccessMode) bool {

@@ -17,6 +17,7 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/compat32"
+	"github.com/footprint-dev/footprint/internal/filechanges"
 	"github.com/footprint-dev/footprint/internal/testaction"
 )
 
@@ -27,6 +28,12 @@ var helperCommand = testaction.Command
 
 func runAction(action string, args []string) error {
 	switch action {
+	case "file-change": // op dir: one change without an open (internal/filechanges)
+		op, err := filechanges.Lookup(args[0])
+		if err != nil {
+			return err
+		}
+		return op.Do(args[1])
 	case "runtime-init": // file file2 command...: a container runtime's init, as runc's
 		// Its own set-up (a read), then it re-executes itself in the
 		// runtime's mount namespace, as runc 1.1 does from a memfd.

@@ -31,6 +31,10 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 	caps := map[capKey]*v1alpha1.CapabilityEntry{}
 	files := map[string]*v1alpha1.FileEntry{}
 	fileAccess := map[string]bpf.Access{}
+	// Paths the kernel resolved, and the root-mount guesses for the names
+	// the syscall tracepoints saw (bpf.FileOpen.Lexical).
+	resolved := map[string]bool{}
+	lexicalRootFS := map[string]bool{}
 	type connKey struct {
 		proto v1alpha1.Protocol
 		addr  string
@@ -68,10 +72,18 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 			}
 			entry := files[path]
 			if entry == nil {
-				entry = &v1alpha1.FileEntry{Path: path, Filesystem: filesystemName(f.FSMagic)}
+				entry = &v1alpha1.FileEntry{Path: path}
 				files[path] = entry
 			}
-			entry.RootFilesystem = entry.RootFilesystem || f.RootFS
+			if f.Lexical {
+				lexicalRootFS[path] = lexicalRootFS[path] || f.RootFS
+			} else {
+				if entry.Filesystem == "" {
+					entry.Filesystem = filesystemName(f.FSMagic)
+				}
+				entry.RootFilesystem = entry.RootFilesystem || f.RootFS
+				resolved[path] = true
+			}
 			entry.Count += count
 			fileAccess[path] |= f.Access
 		case e.Connect != nil:
@@ -136,6 +148,7 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Verdict, b.Verdict),
 			boolCompare(a.Probe, b.Probe), boolCompare(a.UserNamespace, b.UserNamespace))
 	})
+	inferRootFilesystem(files, resolved, lexicalRootFS)
 	for path, f := range files {
 		for _, name := range fileAccess[path].Names() {
 			f.Access = append(f.Access, v1alpha1.FileAccessMode(name))
@@ -226,4 +239,38 @@ func ProfileName(command []string) string {
 		out = strings.TrimRight(out[:63], "-.")
 	}
 	return out
+}
+
+// inferRootFilesystem decides RootFilesystem for the paths only the syscall
+// tracepoints saw, whose mount the kernel did not tell: it is that of the
+// nearest directory with a resolved entry at or below it (an open of
+// /data/a tells where /data/b lives), and otherwise the kernel's guess, which
+// errs on the root filesystem's side.
+func inferRootFilesystem(files map[string]*v1alpha1.FileEntry, resolved, lexicalRootFS map[string]bool) {
+	dirs := map[string]bool{}
+	for path := range resolved {
+		rootFS := files[path].RootFilesystem
+		for _, d := range []string{path, filepath.Dir(path)} {
+			if prev, ok := dirs[d]; ok {
+				rootFS = rootFS || prev
+			}
+			dirs[d] = rootFS
+		}
+	}
+	for path, guess := range lexicalRootFS {
+		if resolved[path] {
+			continue
+		}
+		rootFS := guess
+		for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+			if known, ok := dirs[d]; ok {
+				rootFS = known
+				break
+			}
+			if d == "/" || d == "." {
+				break
+			}
+		}
+		files[path].RootFilesystem = rootFS
+	}
 }

@@ -183,3 +183,161 @@ int BPF_PROG(fp_enforce_file_open_fmod_ret, struct file *file, int ret)
 {
 	return file_open_hook(file, ret);
 }
+
+/* ---- file changes without an open of the path (objects.h) ---- */
+
+struct gate {
+	struct enforced e;
+};
+
+#include "objects.h"
+
+static __always_inline bool change_gate(struct gate *g)
+{
+	return enforced_policy(&g->e, FP_KIND_FILE, true);
+}
+
+/* file_change decides one access to the path walked into c->s. */
+static __always_inline int file_change(struct gate *g, struct change *c, bool can_deny)
+{
+	struct fp_violation_event *ev;
+	struct enforced *e = &g->e;
+	__u32 what;
+
+	if (!(c->access & ~match_path(c->s, &e->policy->files, c->flags)))
+		return 0;
+	what = outcome(e->policy, can_deny, true);
+	ev = begin_report(e, FP_KIND_FILE, c->object, c->detail ^ ((__u64)c->access << 32), what);
+	if (ev) {
+		ev->access = c->access;
+		ev->flags = c->flags;
+		ev->syscall = c->syscall;
+		bpf_probe_read_kernel(ev->path, FP_PATH_MAX, &c->s->buf[c->off & FP_PATH_MASK]);
+		/* A hook that can deny leaves the program's path to user
+		 * space (/proc/PID/exe of a process that lives on): one walk
+		 * less keeps rename and link, which check two paths, within
+		 * what Linux 6.1's verifier takes. */
+		if (!can_deny)
+			report_exe(ev, c->s);
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return act(what);
+}
+
+FP_CHANGE_TRACEPOINTS(fp_enforce)
+
+/*
+ * FP_CHANGE_HOOKS defines the programs on the LSM hooks (SECTION "lsm/",
+ * FN "") or the security_* functions (SECTION "fmod_ret/", FN "security_"):
+ * both fail the change with EPERM before it happens. ret is what the
+ * programs before this one decided.
+ */
+#define FP_CHANGE_HOOKS(P, SECTION, FN)                                                             \
+	SEC(SECTION FN "path_truncate")                                                             \
+	int BPF_PROG(P##_path_truncate, const struct path *path, int ret)                           \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_path(&g, path, FP_ACCESS_TRUNCATE, true);                               \
+	}                                                                                           \
+	SEC(SECTION FN "file_truncate")                                                             \
+	int BPF_PROG(P##_file_truncate, struct file *file, int ret)                                 \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_path(&g, &file->f_path, FP_ACCESS_TRUNCATE, true);                      \
+	}                                                                                           \
+	SEC(SECTION FN "path_unlink")                                                               \
+	int BPF_PROG(P##_path_unlink, const struct path *dir, struct dentry *dentry, int ret)       \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_child(&g, dir, dentry, FP_ACCESS_DELETE, true);                         \
+	}                                                                                           \
+	SEC(SECTION FN "path_rmdir")                                                                \
+	int BPF_PROG(P##_path_rmdir, const struct path *dir, struct dentry *dentry, int ret)        \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_child(&g, dir, dentry, FP_ACCESS_DELETE, true);                         \
+	}                                                                                           \
+	SEC(SECTION FN "path_rename")                                                               \
+	int BPF_PROG(P##_path_rename, const struct path *old_dir, struct dentry *old_dentry,        \
+		     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags,     \
+		     int ret)                                                                       \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_rename(&g, old_dir, old_dentry, new_dir, new_dentry, flags, true);      \
+	}                                                                                           \
+	SEC(SECTION FN "path_link")                                                                 \
+	int BPF_PROG(P##_path_link, struct dentry *old_dentry, const struct path *new_dir,          \
+		     struct dentry *new_dentry, int ret)                                            \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_link(&g, old_dentry, new_dir, new_dentry, true);                        \
+	}                                                                                           \
+	SEC(SECTION FN "path_symlink")                                                              \
+	int BPF_PROG(P##_path_symlink, const struct path *dir, struct dentry *dentry,               \
+		     const char *old_name, int ret)                                                 \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_child(&g, dir, dentry, FP_ACCESS_SYMLINK, true);                        \
+	}                                                                                           \
+	SEC(SECTION FN "path_mknod")                                                                \
+	int BPF_PROG(P##_path_mknod, const struct path *dir, struct dentry *dentry, umode_t mode,   \
+		     unsigned int dev, int ret)                                                     \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_child(&g, dir, dentry, mknod_access(mode), true);                       \
+	}                                                                                           \
+	SEC(SECTION FN "path_chmod")                                                                \
+	int BPF_PROG(P##_path_chmod, const struct path *path, umode_t mode, int ret)                \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_path(&g, path, chmod_access(mode), true);                               \
+	}                                                                                           \
+	SEC(SECTION FN "path_chown")                                                                \
+	int BPF_PROG(P##_path_chown, const struct path *path, unsigned int uid, unsigned int gid, int ret) \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_path(&g, path, FP_ACCESS_CHOWN, true);                                  \
+	}
+
+FP_CHANGE_HOOKS(fp_enforce_lsm, "lsm/", "")
+FP_CHANGE_HOOKS(fp_enforce_fmod_ret, "fmod_ret/", "security_")

@@ -112,6 +112,46 @@ static __always_inline int fill_path(struct fp_file_key *key, struct file *file,
 	return 0;
 }
 
+/*
+ * count_path counts one event under key in file_paths_seen, sending a first
+ * sighting to user space, and returns the entry's id: 0 when the entry could
+ * not be kept (the ring buffer then carries the only copy).
+ */
+static __always_inline __u64 count_path(struct fp_file_key *key)
+{
+	struct fp_file_seen *pseen, path_first = {};
+	long err;
+
+	pseen = bpf_map_lookup_elem(&file_paths_seen, key);
+	if (pseen) {
+		/* A known path through a new inode (the file was replaced):
+		 * count it here and remember the inode for next time. */
+		__sync_fetch_and_add(&pseen->count, 1);
+		return pseen->entry_id;
+	}
+	path_first.count = 1;
+	path_first.first_seen_ns = bpf_ktime_get_ns();
+	path_first.entry_id = next_entry_id();
+	err = bpf_map_update_elem(&file_paths_seen, key, &path_first, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		pseen = bpf_map_lookup_elem(&file_paths_seen, key);
+		if (!pseen)
+			return 0;
+		__sync_fetch_and_add(&pseen->count, 1);
+		return pseen->entry_id;
+	}
+	if (err) {
+		/* Not remembered: the ring buffer carries the only copy,
+		 * and later opens walk again. */
+		count(FP_KIND_FILE, FP_COUNT_MAP_FULL);
+		emit_file(key, FP_SIGHTING_UNKEPT);
+		return 0;
+	}
+	count(FP_KIND_FILE, FP_COUNT_NEW);
+	emit_file(key, FP_SIGHTING_NEW);
+	return path_first.entry_id;
+}
+
 static __always_inline void record_open(__u64 cgid, struct file *file, __u32 open_flags,
 					bool use_d_path)
 {
@@ -120,10 +160,8 @@ static __always_inline void record_open(__u64 cgid, struct file *file, __u32 ope
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	struct fp_inode_key ikey = {};
 	struct fp_inode_seen *iseen, inode_first = {};
-	struct fp_file_seen *pseen, path_first = {};
 	struct fp_file_key *key;
 	__u32 zero = 0;
-	long err;
 
 	if (BPF_CORE_READ(file, f_mode) & FMODE_PATH)
 		return; /* O_PATH: a handle, not an access */
@@ -158,36 +196,9 @@ static __always_inline void record_open(__u64 cgid, struct file *file, __u32 ope
 		return;
 	}
 
-	pseen = bpf_map_lookup_elem(&file_paths_seen, key);
-	if (pseen) {
-		/* A known path through a new inode (the file was replaced):
-		 * count it here and remember the inode for next time. */
-		__sync_fetch_and_add(&pseen->count, 1);
-		inode_first.entry_id = pseen->entry_id;
-	} else {
-		path_first.count = 1;
-		path_first.first_seen_ns = bpf_ktime_get_ns();
-		path_first.entry_id = next_entry_id();
-		inode_first.entry_id = path_first.entry_id;
-		err = bpf_map_update_elem(&file_paths_seen, key, &path_first, BPF_NOEXIST);
-		if (err == -EEXIST) {
-			pseen = bpf_map_lookup_elem(&file_paths_seen, key);
-			if (!pseen)
-				return;
-			__sync_fetch_and_add(&pseen->count, 1);
-			inode_first.entry_id = pseen->entry_id;
-		} else {
-			if (err) {
-				/* Not remembered: the ring buffer carries the
-				 * only copy, and later opens walk again. */
-				count(FP_KIND_FILE, FP_COUNT_MAP_FULL);
-				emit_file(key, FP_SIGHTING_UNKEPT);
-				return;
-			}
-			count(FP_KIND_FILE, FP_COUNT_NEW);
-			emit_file(key, FP_SIGHTING_NEW);
-		}
-	}
+	inode_first.entry_id = count_path(key);
+	if (!inode_first.entry_id)
+		return;
 	if (bpf_map_update_elem(&file_inodes_seen, &ikey, &inode_first, BPF_NOEXIST) == -E2BIG)
 		count(FP_KIND_FILE, FP_COUNT_MAP_FULL);
 }
@@ -268,3 +279,129 @@ int BPF_PROG(fp_file_open_fentry, struct file *file)
 	file_open_hook(file);
 	return 0;
 }
+
+/* ---- file changes without an open of the path (objects.h) ---- */
+
+struct gate {
+	__u64 cgid;
+};
+
+#include "objects.h"
+
+static __always_inline bool change_gate(struct gate *g)
+{
+	return recording(FP_KIND_FILE, &g->cgid) != NULL;
+}
+
+/* file_change records one access to the path walked into c->s. */
+static __always_inline int file_change(struct gate *g, struct change *c, bool can_deny)
+{
+	struct fp_file_key *key;
+	__u32 zero = 0;
+
+	count(FP_KIND_FILE, FP_COUNT_EVENTS);
+	key = bpf_map_lookup_elem(&file_key_scratch, &zero);
+	if (!key)
+		return 0;
+	key->cgroup_id = g->cgid;
+	key->access = c->access;
+	key->fs_magic = c->fs_magic;
+	key->flags = c->flags;
+	key->_pad = 0;
+	if (c->flags & FP_PATH_TRUNCATED)
+		count(FP_KIND_FILE, FP_COUNT_TRUNCATED);
+	copy_path(key->path, c->s, c->off);
+	count_path(key);
+	return 0;
+}
+
+FP_CHANGE_TRACEPOINTS(fp_file)
+
+#define FP_CHANGE_HOOKS(P, SECTION, FN)                                                             \
+	SEC(SECTION FN "path_truncate")                                                             \
+	int BPF_PROG(P##_path_truncate, const struct path *path)                                    \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_path(&g, path, FP_ACCESS_TRUNCATE, false);                             \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_unlink")                                                               \
+	int BPF_PROG(P##_path_unlink, const struct path *dir, struct dentry *dentry)                \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_child(&g, dir, dentry, FP_ACCESS_DELETE, false);                       \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_rmdir")                                                                \
+	int BPF_PROG(P##_path_rmdir, const struct path *dir, struct dentry *dentry)                 \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_child(&g, dir, dentry, FP_ACCESS_DELETE, false);                       \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_rename")                                                               \
+	int BPF_PROG(P##_path_rename, const struct path *old_dir, struct dentry *old_dentry,        \
+		     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags)     \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_rename(&g, old_dir, old_dentry, new_dir, new_dentry, flags, false);    \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_link")                                                                 \
+	int BPF_PROG(P##_path_link, struct dentry *old_dentry, const struct path *new_dir,          \
+		     struct dentry *new_dentry)                                                     \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_link(&g, old_dentry, new_dir, new_dentry, false);                      \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_symlink")                                                              \
+	int BPF_PROG(P##_path_symlink, const struct path *dir, struct dentry *dentry,               \
+		     const char *old_name)                                                          \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_child(&g, dir, dentry, FP_ACCESS_SYMLINK, false);                      \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_mknod")                                                                \
+	int BPF_PROG(P##_path_mknod, const struct path *dir, struct dentry *dentry, umode_t mode,   \
+		     unsigned int dev)                                                              \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_child(&g, dir, dentry, mknod_access(mode), false);                     \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_chmod")                                                                \
+	int BPF_PROG(P##_path_chmod, const struct path *path, umode_t mode)                         \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_path(&g, path, chmod_access(mode), false);                             \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "path_chown")                                                                \
+	int BPF_PROG(P##_path_chown, const struct path *path)                                       \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_path(&g, path, FP_ACCESS_CHOWN, false);                                \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "file_truncate")                                                             \
+	int BPF_PROG(P##_file_truncate, struct file *file)                                          \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_path(&g, &file->f_path, FP_ACCESS_TRUNCATE, false);                    \
+		return 0;                                                                           \
+	}
+
+FP_CHANGE_HOOKS(fp_file_lsm, "lsm/", "")
+FP_CHANGE_HOOKS(fp_file_fentry, "fentry/", "security_")

@@ -55,9 +55,25 @@ static __always_inline struct path_scratch *get_path_scratch(void)
  * suffix that stays), and returns the offset where it starts. Sets
  * FP_PATH_TRUNCATED in *flags when the path did not fit or was too deep.
  */
+static __always_inline __u32 walk_path_below(struct path_scratch *s, struct dentry *dentry,
+					     struct vfsmount *vfsmnt, const struct path *root,
+					     __u32 end, __u32 *flags, __u32 first_comp);
+
 static __always_inline __u32 walk_path(struct path_scratch *s, struct dentry *dentry,
 				       struct vfsmount *vfsmnt, const struct path *root,
 				       __u32 end, __u32 *flags)
+{
+	return walk_path_below(s, dentry, vfsmnt, root, end, flags, 0);
+}
+
+/*
+ * walk_path_below is walk_path for a path whose last first_comp components
+ * the caller has already written at [end, FP_PATH_MAX) and entered in
+ * comp_start (leaf first): the walk's components are numbered after them.
+ */
+static __always_inline __u32 walk_path_below(struct path_scratch *s, struct dentry *dentry,
+					     struct vfsmount *vfsmnt, const struct path *root,
+					     __u32 end, __u32 *flags, __u32 first_comp)
 {
 	struct dentry *root_dentry = BPF_CORE_READ(root, dentry);
 	struct vfsmount *root_mnt = BPF_CORE_READ(root, mnt);
@@ -67,7 +83,7 @@ static __always_inline __u32 walk_path(struct path_scratch *s, struct dentry *de
 
 	s->off = end > FP_PATH_MAX ? FP_PATH_MAX : end;
 	s->end = s->off;
-	s->ncomp = 0;
+	s->ncomp = first_comp;
 
 	for (int i = 0; i < FP_PATH_DEPTH; i++) {
 		struct dentry *mnt_root, *parent;

@@ -72,6 +72,29 @@ enum fp_access {
 	FP_ACCESS_EXEC = 1 << 2,
 	FP_ACCESS_CREATE = 1 << 3,
 	FP_ACCESS_TRUNCATE = 1 << 4,
+
+	/* ---- file changes without an open of the path (objects.h) ---- */
+	/* unlink(2), rmdir(2): the name is removed. */
+	FP_ACCESS_DELETE = 1 << 5,
+	/* rename(2): the name the file had, and the name it gets (a file
+	 * already there is replaced). RENAME_EXCHANGE sets both on both. */
+	FP_ACCESS_RENAME_FROM = 1 << 6,
+	FP_ACCESS_RENAME_TO = 1 << 7,
+	/* link(2): a hard link made at the path, and the file it links to
+	 * (ln TARGET LINK_NAME). */
+	FP_ACCESS_LINK = 1 << 8,
+	FP_ACCESS_LINK_TARGET = 1 << 9,
+	/* chmod(2) family; FP_ACCESS_SETID as well when the new mode has the
+	 * set-user-ID or set-group-ID bit. */
+	FP_ACCESS_CHMOD = 1 << 10,
+	FP_ACCESS_SETID = 1 << 11,
+	/* chown(2) family. */
+	FP_ACCESS_CHOWN = 1 << 12,
+	/* symlink(2): a symbolic link made at the path. */
+	FP_ACCESS_SYMLINK = 1 << 13,
+	/* mknod(2) of a device node or a FIFO (a regular file is "create";
+	 * socket files are made by bind(2), not recorded here). */
+	FP_ACCESS_MKNOD = 1 << 14,
 };
 
 /* Flags of file and exec entries. */
@@ -88,6 +111,11 @@ enum fp_path_flag {
 	FP_EXEC_SCRIPT = 1 << 5,
 	/* The exec backend could not tell setuid/setgid/AT_SECURE. */
 	FP_EXEC_NO_CREDS = 1 << 6,
+	/* File changes seen by the syscall tracepoints: the path is the one
+	 * the system call named, made absolute against the directory it is
+	 * relative to, with . and .. removed, but its symbolic links not
+	 * followed; the filesystem it lives on is not known. */
+	FP_PATH_LEXICAL = 1 << 7,
 };
 
 /* Key of file_paths_seen: one open, as the process saw it. */
@@ -313,10 +341,9 @@ struct fp_held_process {
 
 /* A node of a path rule tree, and the value of path_rules. */
 struct fp_path_node {
-	__u32 id;         /* this node's id: the parent of its children's keys */
-	__u8 access;      /* enum fp_access granted when the path ends here */
-	__u8 descendants; /* enum fp_access granted to every path strictly below */
-	__u16 _pad;
+	__u32 id;          /* this node's id: the parent of its children's keys */
+	__u16 access;      /* enum fp_access granted when the path ends here */
+	__u16 descendants; /* enum fp_access granted to every path strictly below */
 };
 
 /* Key of path_rules: a child of node parent named name (or the wildcard). */

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/jedib0t/go-pretty/v6/table"
@@ -57,8 +58,14 @@ runs.`,
 			}
 			defer rec.Close()
 			report.NoAudit = rec.NoAuditDetection()
+			var recorded, enforced []bpf.ChangeCoverage
+			var fileEffect bpf.Effect
 			for _, c := range rec.Choices() {
 				report.Kinds = append(report.Kinds, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Proof: c.Proof, Rejected: c.Rejected})
+				if c.Kind == bpf.KindFile {
+					recorded = c.Coverage()
+					report.ChangeCaveats = appendNew(report.ChangeCaveats, c.ChangeCaveat())
+				}
 			}
 			enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, Lifecycle: lc})
 			if err != nil {
@@ -67,8 +74,14 @@ runs.`,
 				defer enf.Close()
 				for _, c := range enf.Choices() {
 					report.Enforcement = append(report.Enforcement, probeKind{Kind: c.Kind.String(), Backend: c.Chosen, Note: c.Note, Proof: c.Proof, Rejected: c.Rejected, Effect: string(c.Effect)})
+					if c.Kind == bpf.KindFile {
+						enforced, fileEffect = c.Coverage(), c.Effect
+						report.ChangeCaveats = appendNew(report.ChangeCaveats, c.ChangeCaveat())
+					}
 				}
 			}
+			report.FileChanges = fileChanges(recorded, enforced, fileEffect)
+			report.NotCovered = bpf.NotCovered
 			switch format {
 			case "json":
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -95,6 +108,50 @@ type probeReport struct {
 	// about a violation; EnforcementError says why none loads.
 	Enforcement      []probeKind `json:"enforcement,omitempty"`
 	EnforcementError string      `json:"enforcementError,omitempty"`
+	// FileChanges says, per change made to a file without an open of its
+	// path, whether it is recorded and what enforcement does about it.
+	FileChanges []probeChange `json:"fileChanges,omitempty"`
+	// ChangeCaveats say what the file backends' view of changes misses.
+	ChangeCaveats []string `json:"fileChangeCaveats,omitempty"`
+	// NotCovered are the routes to a file nothing covers yet.
+	NotCovered []string `json:"notCovered,omitempty"`
+}
+
+func appendNew(list []string, s string) []string {
+	if s == "" || slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+type probeChange struct {
+	Operation string `json:"operation"`
+	Access    string `json:"access"`
+	Recorded  bool   `json:"recorded"`
+	// Effect is what enforcement does: prevented, killed after the fact,
+	// or not covered.
+	Effect string `json:"effect"`
+	Note   string `json:"note,omitempty"`
+}
+
+// fileChanges joins the recording and enforcement coverage of each change.
+func fileChanges(recorded, enforced []bpf.ChangeCoverage, effect bpf.Effect) []probeChange {
+	var out []probeChange
+	for i, fc := range bpf.FileChanges {
+		pc := probeChange{Operation: fc.Operation, Access: fc.Access, Effect: "not covered"}
+		var notes []string
+		if i < len(recorded) && recorded[i].Seen {
+			pc.Recorded = true
+			notes = appendNew(notes, recorded[i].Note)
+		}
+		if i < len(enforced) && enforced[i].Seen {
+			pc.Effect = string(effect)
+			notes = appendNew(notes, enforced[i].Note)
+		}
+		pc.Note = strings.Join(notes, "; ")
+		out = append(out, pc)
+	}
+	return out
 }
 
 type probeKind struct {
@@ -122,6 +179,29 @@ func (r probeReport) print(cmd *cobra.Command) {
 		return
 	}
 	printBackends(w, "Operations", r.Enforcement, "not enforced on this kernel")
+	if len(r.FileChanges) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nFiles changed without an open of their path\n")
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	t.SetStyle(table.StyleLight)
+	t.AppendHeader(table.Row{"Operation", "Access", "Recorded", "On violation", "Notes"})
+	t.SetColumnConfigs([]table.ColumnConfig{{Number: 5, WidthMax: 50, WidthMaxEnforcer: text.WrapSoft}})
+	for _, c := range r.FileChanges {
+		recorded := "no"
+		if c.Recorded {
+			recorded = "yes"
+		}
+		t.AppendRow(table.Row{c.Operation, c.Access, recorded, c.Effect, c.Note})
+	}
+	t.Render()
+	for _, n := range r.ChangeCaveats {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, n := range r.NotCovered {
+		fmt.Fprintf(w, "not covered: %s\n", n)
+	}
 }
 
 // printBackends prints one row per backend: the one in use with what its

@@ -322,7 +322,7 @@ func rootFilesystem(f v1alpha1.FileEntry) string {
 		return ""
 	}
 	for _, m := range f.Access {
-		if m == v1alpha1.AccessWrite || m == v1alpha1.AccessCreate || m == v1alpha1.AccessTruncate {
+		if m.Modifies() {
 			return "yes, written"
 		}
 	}

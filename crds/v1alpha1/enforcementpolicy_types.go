@@ -95,7 +95,8 @@ type EnforcementPolicySpec struct {
 	// Files the containers may open, and how. Absent: file opens are not
 	// enforced. An open is allowed when every way it opens the file (read,
 	// write, exec, create, truncate) is granted by some rule matching its
-	// path. Files without a path in the filesystem (pipes, sockets and
+	// path; so is a change made without an open (delete, rename-from,
+	// rename-to, link, link-target, chmod, setid, chown, symlink, mknod). Files without a path in the filesystem (pipes, sockets and
 	// anonymous inodes, which the kernel names like `pipe:[1234]`) are not
 	// subject to the policy: they can only be reopened through a descriptor
 	// the process already holds.
@@ -281,7 +282,12 @@ type FileRule struct {
 
 	// Access lists the ways the paths may be opened: read, write, exec
 	// (executed or mapped as a program), create (the open creates the file)
-	// and truncate (O_TRUNC).
+	// and truncate (O_TRUNC, truncate(2)); and changed without an open:
+	// delete (unlink, rmdir), rename-from and rename-to (the old and the new
+	// name of a rename), link (a hard link made at the path) and link-target
+	// (the file it links to), chmod, setid (a mode with the set-user-ID or
+	// set-group-ID bit), chown, symlink (a symbolic link made at the path)
+	// and mknod (a device node or FIFO made at the path).
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	Access []FileAccessMode `json:"access"`

@@ -179,8 +179,8 @@ type CapabilityEntry struct {
 	Count int64 `json:"count"`
 }
 
-// FileAccessMode is one way a file was opened.
-// +kubebuilder:validation:Enum=read;write;exec;create;truncate
+// FileAccessMode is one way a file was opened, or changed without an open.
+// +kubebuilder:validation:Enum=read;write;exec;create;truncate;delete;rename-from;rename-to;link;link-target;chmod;setid;chown;symlink;mknod
 type FileAccessMode string
 
 const (
@@ -192,9 +192,49 @@ const (
 	AccessExec FileAccessMode = "exec"
 	// AccessCreate means the open created the file.
 	AccessCreate FileAccessMode = "create"
-	// AccessTruncate means the file was opened with O_TRUNC.
+	// AccessTruncate means the file was opened with O_TRUNC, or cut by
+	// truncate(2) or ftruncate(2).
 	AccessTruncate FileAccessMode = "truncate"
 )
+
+// Changes to a file made without an open of its path.
+const (
+	// AccessDelete means the name was removed (unlink, rmdir).
+	AccessDelete FileAccessMode = "delete"
+	// AccessRenameFrom means the file was renamed away from this path.
+	AccessRenameFrom FileAccessMode = "rename-from"
+	// AccessRenameTo means a file was renamed to this path (replacing what
+	// was there).
+	AccessRenameTo FileAccessMode = "rename-to"
+	// AccessLink means a hard link was made at this path.
+	AccessLink FileAccessMode = "link"
+	// AccessLinkTarget means the file got another name by a hard link
+	// (ln TARGET LINK_NAME).
+	AccessLinkTarget FileAccessMode = "link-target"
+	// AccessChmod means the file's mode was changed (chmod).
+	AccessChmod FileAccessMode = "chmod"
+	// AccessSetID means the new mode had the set-user-ID or set-group-ID
+	// bit (with chmod).
+	AccessSetID FileAccessMode = "setid"
+	// AccessChown means the file's owner or group was changed (chown).
+	AccessChown FileAccessMode = "chown"
+	// AccessSymlink means a symbolic link was made at this path.
+	AccessSymlink FileAccessMode = "symlink"
+	// AccessMknod means a device node or a FIFO was made at this path.
+	AccessMknod FileAccessMode = "mknod"
+)
+
+// FileAccessModes are every access mode, in the order profiles and policies
+// list them.
+var FileAccessModes = []FileAccessMode{AccessRead, AccessWrite, AccessExec, AccessCreate, AccessTruncate,
+	AccessDelete, AccessRenameFrom, AccessRenameTo, AccessLink, AccessLinkTarget,
+	AccessChmod, AccessSetID, AccessChown, AccessSymlink, AccessMknod}
+
+// Modifies says whether the mode changes the filesystem (every mode but
+// read and exec): a root filesystem that must stay writable for it.
+func (m FileAccessMode) Modifies() bool {
+	return m != AccessRead && m != AccessExec
+}
 
 // FileEntry is one file (or, after normalisation, a glob of files) that was opened.
 type FileEntry struct {
@@ -204,7 +244,9 @@ type FileEntry struct {
 	// +kubebuilder:validation:MinLength=1
 	Path string `json:"path"`
 	// Access lists every way the file was opened, in the order read, write,
-	// exec, create, truncate.
+	// exec, create, truncate, and then changed without an open: delete,
+	// rename-from, rename-to, link, link-target, chmod, setid, chown,
+	// symlink, mknod.
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	Access []FileAccessMode `json:"access"`

@@ -43,7 +43,10 @@
 // their names, the wildcard child (if any) last.
 //
 // Each node carries two access masks ([Access]: read=1, write=2, exec=4,
-// create=8, truncate=16, the kernel's FP_ACCESS_* values):
+// create=8, truncate=16, and for changes made without an open delete=32,
+// rename-from=64, rename-to=128, link=256, link-target=512, chmod=1024,
+// setid=2048, chown=4096, symlink=8192, mknod=16384: the kernel's
+// FP_ACCESS_* values):
 //
 //   - Access is granted to the path that ends exactly at the node;
 //   - Descendants is granted to every path strictly below the node. It comes

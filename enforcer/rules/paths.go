@@ -23,7 +23,7 @@ const MaxPathNodes = 16384
 
 // Access is a set of ways to open a file, with the kernel's bit values
 // (FP_ACCESS_* in bpf/include/footprint.h).
-type Access uint8
+type Access uint16
 
 // The access bits.
 const (
@@ -33,8 +33,22 @@ const (
 	AccessCreate   Access = 1 << 3
 	AccessTruncate Access = 1 << 4
 
+	// Changes made without an open of the path.
+	AccessDelete     Access = 1 << 5
+	AccessRenameFrom Access = 1 << 6
+	AccessRenameTo   Access = 1 << 7
+	AccessLink       Access = 1 << 8
+	AccessLinkTarget Access = 1 << 9
+	AccessChmod      Access = 1 << 10
+	AccessSetID      Access = 1 << 11
+	AccessChown      Access = 1 << 12
+	AccessSymlink    Access = 1 << 13
+	AccessMknod      Access = 1 << 14
+
 	// AccessAll is every access bit.
-	AccessAll = AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate
+	AccessAll = AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate |
+		AccessDelete | AccessRenameFrom | AccessRenameTo | AccessLink | AccessLinkTarget |
+		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod
 )
 
 var accessModes = []struct {
@@ -46,6 +60,16 @@ var accessModes = []struct {
 	{AccessExec, v1alpha1.AccessExec},
 	{AccessCreate, v1alpha1.AccessCreate},
 	{AccessTruncate, v1alpha1.AccessTruncate},
+	{AccessDelete, v1alpha1.AccessDelete},
+	{AccessRenameFrom, v1alpha1.AccessRenameFrom},
+	{AccessRenameTo, v1alpha1.AccessRenameTo},
+	{AccessLink, v1alpha1.AccessLink},
+	{AccessLinkTarget, v1alpha1.AccessLinkTarget},
+	{AccessChmod, v1alpha1.AccessChmod},
+	{AccessSetID, v1alpha1.AccessSetID},
+	{AccessChown, v1alpha1.AccessChown},
+	{AccessSymlink, v1alpha1.AccessSymlink},
+	{AccessMknod, v1alpha1.AccessMknod},
 }
 
 // AccessOf returns the access bits of the policy's access modes. Unknown
@@ -66,8 +90,8 @@ func accessOf(modes []v1alpha1.FileAccessMode) Access {
 	return a
 }
 
-// Modes returns the policy's access modes for the bits, in the order read,
-// write, exec, create, truncate.
+// Modes returns the policy's access modes for the bits, in the order of
+// v1alpha1.FileAccessModes.
 func (a Access) Modes() []v1alpha1.FileAccessMode {
 	var out []v1alpha1.FileAccessMode
 	for _, am := range accessModes {

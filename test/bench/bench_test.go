@@ -395,7 +395,7 @@ func benchPolicy(mount string, mode v1alpha1.EnforcementMode) *v1alpha1.Enforcem
 		v1alpha1.FileRule{Path: "/proc/*/cgroup", Access: read},
 		v1alpha1.FileRule{Path: mount + "/**", Access: []v1alpha1.FileAccessMode{"read", "write", "truncate"}})
 	if benchFile != "" {
-		p.Spec.Files.Allow = append(p.Spec.Files.Allow, v1alpha1.FileRule{Path: benchFile, Access: read})
+		p.Spec.Files.Allow = append(p.Spec.Files.Allow, v1alpha1.FileRule{Path: benchFile, Access: []v1alpha1.FileAccessMode{"read", "chmod"}})
 	}
 	for i := len(p.Spec.Files.Allow); i < 100; i++ {
 		p.Spec.Files.Allow = append(p.Spec.Files.Allow, v1alpha1.FileRule{
@@ -446,6 +446,23 @@ func BenchmarkOpenClose(b *testing.B) {
 				b.Fatal(err)
 			}
 			unix.Close(fd)
+		}
+	})
+}
+
+// BenchmarkChmod changes a file's mode back and forth: a change made
+// without an open, which the file backend's change hooks see.
+func BenchmarkChmod(b *testing.B) {
+	file := filepath.Join(b.TempDir(), "f")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	benchFile = file
+	runConfigs(b, func(b *testing.B, n int) {
+		for i := 0; i < n; i++ {
+			if err := unix.Chmod(file, 0o600|uint32(i&1)<<5); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -1,0 +1,217 @@
+package bpf
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+)
+
+// File changes made without an open of the path (c/objects.h): each file
+// backend carries programs for them besides its open programs, one per
+// hook, named PREFIX_HOOK.
+
+// changeHookNames are the LSM hooks (and security_* functions) of file
+// changes. file_truncate is Linux 6.2+ (ftruncate, and O_TRUNC opens; before
+// 6.2 both went through path_truncate).
+var changeHookNames = []string{"path_truncate", "file_truncate", "path_unlink", "path_rmdir", "path_rename",
+	"path_link", "path_symlink", "path_mknod", "path_chmod", "path_chown"}
+
+// changeSyscalls are the system calls of file changes, as their tracepoints
+// are named. fchmodat2 is Linux 6.6+.
+var changeSyscalls = []string{"truncate", "ftruncate", "unlink", "unlinkat", "rmdir", "rename", "renameat",
+	"renameat2", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat", "chmod", "fchmod",
+	"fchmodat", "fchmodat2", "chown", "lchown", "fchown", "fchownat"}
+
+func changeHooks(prefix string) []string {
+	names := make([]string, len(changeHookNames))
+	for i, h := range changeHookNames {
+		names[i] = prefix + "_" + h
+	}
+	return names
+}
+
+func changeTracepoints(prefix string) []string {
+	names := make([]string, len(changeSyscalls))
+	for i, s := range changeSyscalls {
+		names[i] = prefix + "_enter_" + s
+	}
+	return names
+}
+
+var kernelBTF = sync.OnceValues(btf.LoadKernelSpec)
+
+// hookExists says whether the kernel has the function a tracing or LSM
+// program attaches to. Tracepoints are left to the attach, which skips a
+// missing optional one.
+func hookExists(ps *ebpf.ProgramSpec) bool {
+	var fn string
+	switch ps.Type {
+	case ebpf.LSM:
+		fn = "bpf_lsm_" + ps.AttachTo
+	case ebpf.Tracing:
+		fn = ps.AttachTo
+	default:
+		return true
+	}
+	spec, err := kernelBTF()
+	if err != nil {
+		return true // the load will say what is wrong
+	}
+	var f *btf.Func
+	return spec.TypeByName(fn, &f) == nil
+}
+
+// withChanges returns the backend with those of its change programs whose
+// hooks this kernel has among its programs (optional, for tracepoints of
+// system calls this kernel lacks), and the hooks it lacks.
+func withChanges(spec *ebpf.CollectionSpec, c backend) (backend, []string) {
+	if len(c.changes) == 0 {
+		return c, nil
+	}
+	var missing []string
+	programs := slices.Clone(c.programs)
+	optional := map[string]bool{}
+	for k, v := range c.optional {
+		optional[k] = v
+	}
+	for _, name := range c.changes {
+		ps := spec.Programs[name]
+		if ps == nil || !hookExists(ps) {
+			// Before Linux 6.2 ftruncate and O_TRUNC opens went
+			// through path_truncate: nothing is missing.
+			if changeHookOf(name) != "file_truncate" {
+				missing = append(missing, changeHookOf(name)+" (not in this kernel)")
+			}
+			continue
+		}
+		programs = append(programs, name)
+		optional[name] = true
+	}
+	c.programs, c.optional = programs, optional
+	return c, missing
+}
+
+// changeHookOf is the hook or system call a change program is for.
+func changeHookOf(program string) string {
+	if i := strings.Index(program, "_enter_"); i >= 0 {
+		return program[i+len("_enter_"):]
+	}
+	for _, h := range changeHookNames {
+		if strings.HasSuffix(program, "_"+h) {
+			return h
+		}
+	}
+	return program
+}
+
+// changesNote says which file-change hooks a backend lacks on this kernel.
+func changesNote(missing []string) string {
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("file changes not seen here: %s", strings.Join(missing, ", "))
+}
+
+// withoutChanges returns the backend without its change programs.
+func withoutChanges(c backend) backend {
+	c.programs = slices.DeleteFunc(slices.Clone(c.programs), func(p string) bool { return slices.Contains(c.changes, p) })
+	c.changes = nil
+	return c
+}
+
+// FileChange is one kind of change made to a file without an open of its
+// path, and what sees it.
+type FileChange struct {
+	// Operation names the system calls, e.g. "unlink, rmdir".
+	Operation string `json:"operation"`
+	// Access is the access modes it is recorded and enforced as.
+	Access string `json:"access"`
+	// hooks are the LSM hooks that see it; syscalls the system calls
+	// whose tracepoints do.
+	hooks, syscalls []string
+}
+
+// FileChanges are the changes footprint records and enforces as file
+// access, besides opens.
+var FileChanges = []FileChange{
+	{"truncate, ftruncate", "truncate", []string{"path_truncate", "file_truncate"}, []string{"truncate", "ftruncate"}},
+	{"unlink, rmdir", "delete", []string{"path_unlink", "path_rmdir"}, []string{"unlink", "unlinkat", "rmdir"}},
+	{"rename", "rename-from, rename-to", []string{"path_rename"}, []string{"rename", "renameat", "renameat2"}},
+	{"link", "link-target, link", []string{"path_link"}, []string{"link", "linkat"}},
+	{"symlink", "symlink", []string{"path_symlink"}, []string{"symlink", "symlinkat"}},
+	{"mknod (device, FIFO)", "mknod", []string{"path_mknod"}, []string{"mknod", "mknodat"}},
+	{"chmod (set-ID bits)", "chmod (setid)", []string{"path_chmod"}, []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}},
+	{"chown", "chown", []string{"path_chown"}, []string{"chown", "lchown", "fchown", "fchownat"}},
+}
+
+// ChangeCoverage is how a file backend covers one kind of change.
+type ChangeCoverage struct {
+	FileChange
+	// Seen is false where the backend has none of its hooks here.
+	Seen bool `json:"seen"`
+	// Note says what of it the backend does not see.
+	Note string `json:"note,omitempty"`
+}
+
+// Coverage says how the file backend of this choice covers each kind of
+// change made without an open, and what none covers.
+func (c BackendChoice) Coverage() []ChangeCoverage {
+	if c.Kind != KindFile || c.Chosen == "" {
+		return nil
+	}
+	tracepoints := strings.HasPrefix(c.Chosen, "tracepoint/")
+	missing := map[string]bool{}
+	for _, m := range c.MissingChanges {
+		missing[strings.Fields(m)[0]] = true
+	}
+	everything := slices.ContainsFunc(c.MissingChanges, func(m string) bool { return strings.HasPrefix(m, "every ") })
+	var out []ChangeCoverage
+	for _, fc := range FileChanges {
+		names := fc.hooks
+		if tracepoints {
+			names = fc.syscalls
+		}
+		var have, lack []string
+		for _, n := range names {
+			if everything || missing[n] {
+				lack = append(lack, n)
+			} else {
+				have = append(have, n)
+			}
+		}
+		cov := ChangeCoverage{FileChange: fc, Seen: len(have) > 0}
+		if len(lack) > 0 && len(have) > 0 {
+			cov.Note = "not seen: " + strings.Join(lack, ", ")
+		}
+		out = append(out, cov)
+	}
+	return out
+}
+
+// ChangeCaveat says what a file backend's view of changes misses, or "".
+func (c BackendChoice) ChangeCaveat() string {
+	if c.Kind != KindFile || !strings.HasPrefix(c.Chosen, "tracepoint/") {
+		return ""
+	}
+	return "the syscall tracepoints match a change by the name the call was given, made absolute against its directory: " +
+		"symbolic links in it are not followed (a link to a directory names a file by another path), the name is read from " +
+		"the process's memory at entry (another thread may change it before the kernel reads it), io_uring's changes make " +
+		"no system call and are not seen, and a change is seen, and killed, even when it then fails"
+}
+
+// NotCovered are routes to a file that no backend of footprint's covers
+// yet, as `footprint probe` and the README say.
+var NotCovered = []string{
+	"a file descriptor received from another process (SCM_RIGHTS, pidfd_getfd): the LSM file_receive hook is not used yet",
+	"mkdir, setxattr/removexattr, utimes: not recorded as their own access",
+}
+
+// changesFailed marks the backend's change programs as not seen to work:
+// they stay attached, and the choice says changes are not covered.
+func (a *attachment) changesFailed(reason string) {
+	a.missing = []string{"every file-change hook (" + reason + ")"}
+}

@@ -42,6 +42,10 @@ type backend struct {
 	// and left out where it does not, which the choice's note says: the
 	// backend still covers opens.
 	changes []string
+	// canary, when set, is the self-test canary's operations that prove
+	// this backend, instead of its kind's (canaryOps): a kind whose
+	// backends cover different routes proves each route it claims.
+	canary []string
 }
 
 // kindBackends are the backends of one kind, best first.
@@ -77,6 +81,21 @@ var recorderBackends = []kindBackends{
 	{KindConnect, false, []backend{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "connect",
 			programs: []string{"fp_connect4", "fp_connect6", "fp_sendmsg4", "fp_sendmsg6"}},
+	}},
+	// ---- sockets (sockets.go) ----
+	{KindSocket, false, []backend{
+		{name: "fentry/security_socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create", object: "socket",
+			programs: []string{"fp_socket_connect_fentry", "fp_socket_sendmsg_fentry", "fp_socket_create_fentry", "fp_socket_listen_fentry",
+				"fp_socket_bind4", "fp_socket_bind6", "fp_socket_create"},
+			canary: socketCanaryAll},
+		{name: "cgroup/connect_unix+sendmsg_unix+bind4+bind6+sock_create", object: "socket",
+			programs: []string{"fp_socket_connect_unix", "fp_socket_sendmsg_unix", "fp_socket_bind4", "fp_socket_bind6", "fp_socket_create"},
+			note:     "AF_PACKET sockets and listen() without bind() are not seen",
+			canary:   socketCanaryCgroup},
+		{name: "cgroup/bind4+bind6+sock_create", object: "socket",
+			programs: []string{"fp_socket_bind4", "fp_socket_bind6", "fp_socket_create"},
+			note:     "AF_UNIX destinations (cgroup connect_unix needs Linux 6.7+), AF_PACKET sockets and listen() without bind() are not seen",
+			canary:   socketCanaryInet},
 	}},
 	{KindSyscall, false, []backend{
 		{name: "tp_btf/sys_enter", object: "syscall", programs: []string{"fp_syscall_tp_btf"},
@@ -116,6 +135,25 @@ var enforcerBackends = []kindBackends{
 		{name: "cgroup/connect4+connect6+sendmsg4+sendmsg6", object: "enforceconnect",
 			programs: []string{"fp_enforce_connect4", "fp_enforce_connect6", "fp_enforce_sendmsg4", "fp_enforce_sendmsg6"},
 			note:     "the Kill action denies: no signals here", effect: Prevented},
+	}},
+	// ---- sockets (sockets.go) ----
+	{KindSocket, false, []backend{
+		{name: "lsm/socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create", object: "enforcesocket",
+			programs: []string{"fp_enforce_socket_connect_lsm", "fp_enforce_socket_sendmsg_lsm", "fp_enforce_socket_create_lsm", "fp_enforce_socket_listen_lsm",
+				"fp_enforce_bind4", "fp_enforce_bind6", "fp_enforce_sock_create"},
+			note: "the Kill action denies binds and raw inet sockets (cgroup hooks: no signals)", effect: Prevented, canary: socketCanaryAll},
+		{name: "fmod_ret/security_socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create", object: "enforcesocket",
+			programs: []string{"fp_enforce_socket_connect_fmod_ret", "fp_enforce_socket_sendmsg_fmod_ret", "fp_enforce_socket_create_fmod_ret", "fp_enforce_socket_listen_fmod_ret",
+				"fp_enforce_bind4", "fp_enforce_bind6", "fp_enforce_sock_create"},
+			note: "the Kill action denies binds and raw inet sockets (cgroup hooks: no signals)", effect: Prevented, canary: socketCanaryAll},
+		{name: "cgroup/connect_unix+sendmsg_unix+bind4+bind6+sock_create", object: "enforcesocket",
+			programs: []string{"fp_enforce_connect_unix", "fp_enforce_sendmsg_unix", "fp_enforce_bind4", "fp_enforce_bind6", "fp_enforce_sock_create"},
+			note:     "AF_PACKET sockets and listen() without bind() are not covered (no hook here); the Kill action denies: no signals here",
+			effect:   Prevented, canary: socketCanaryCgroup},
+		{name: "cgroup/bind4+bind6+sock_create", object: "enforcesocket",
+			programs: []string{"fp_enforce_bind4", "fp_enforce_bind6", "fp_enforce_sock_create"},
+			note:     "AF_UNIX destinations (cgroup connect_unix needs Linux 6.7+), AF_PACKET sockets and listen() without bind() are not covered; the Kill action denies: no signals here",
+			effect:   Prevented, canary: socketCanaryInet},
 	}},
 	{KindCgroup, false, []backend{
 		{name: "tp_btf/cgroup_attach_task+sched_process_fork", object: "enforcecgroup",
@@ -204,7 +242,7 @@ func attach(prog *ebpf.Program, spec *ebpf.ProgramSpec, cgroupRoot string) (link
 			return nil, err
 		}
 		return link.Tracepoint(parts[1], parts[2], prog, nil)
-	case ebpf.CGroupSockAddr:
+	case ebpf.CGroupSockAddr, ebpf.CGroupSock:
 		return link.AttachCgroup(link.CgroupOptions{Path: cgroupRoot, Attach: spec.AttachType, Program: prog})
 	}
 	return nil, fmt.Errorf("program %s: no attach method for type %s", spec.Name, spec.Type)

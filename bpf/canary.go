@@ -88,8 +88,11 @@ func runCanary(ops []string) int {
 		case canaryLeave:
 			err = os.WriteFile(os.Getenv(canaryOutsideEnv), []byte("0"), 0)
 		default:
-			fmt.Fprintf(out, "%s unknown\n", op)
-			return 2
+			var ok bool
+			if err, ok = runSocketCanary(op); !ok {
+				fmt.Fprintf(out, "%s unknown\n", op)
+				return 2
+			}
 		}
 		fmt.Fprintf(out, "%s %s\n", op, canaryResult(err))
 		// Each line reaches the parent before the next operation, which

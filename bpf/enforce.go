@@ -112,6 +112,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		"enforcefile":       loadEnforcefile,
 		"enforceconnect":    loadEnforceconnect,
 		"enforcecgroup":     loadEnforcecgroup,
+		"enforcesocket":     loadEnforcesocket,
 	} {
 		spec, err := load()
 		if err != nil {
@@ -135,6 +136,13 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		}
 		e.maps[name] = m
 	}
+	// The socket rules are the socket object's alone.
+	m, err := newSharedMap(specs["enforcesocket"].Maps["socket_rules"], opts.PinPath, &e.pins)
+	if err != nil {
+		e.Close()
+		return nil, mapError("socket_rules", err)
+	}
+	e.maps["socket_rules"] = m
 	e.maps["enforced_cgroups"] = lc.maps["enforced_cgroups"]
 	e.maps["runtime_tasks"] = lc.maps["runtime_tasks"]
 
@@ -219,7 +227,7 @@ func (e *Enforcer) Close() error {
 	}
 	e.attached = nil
 	var errs []error
-	for _, name := range enforcerMaps {
+	for _, name := range append(slices.Clone(enforcerMaps), "socket_rules") {
 		if m := e.maps[name]; m != nil {
 			errs = append(errs, m.Close())
 		}

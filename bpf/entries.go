@@ -20,14 +20,17 @@ const (
 	// KindCgroup is enforced, never recorded: a process held to a policy
 	// went to a cgroup outside it, and the policy went along.
 	KindCgroup = Kind(typesFpKindFP_KIND_CGROUP)
+	// KindSocket is sockets beyond an inet connect (sockets.go): recorded
+	// wherever connections are.
+	KindSocket = Kind(typesFpKindFP_KIND_SOCKET)
 )
 
 // RecordedKinds are the kinds that become profile entries.
-var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindSyscall}
+var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindSyscall, KindSocket}
 
 // EnforcedKinds are the kinds a policy governs: the recorded ones but
 // system calls (seccomp's) and the cgroups a process may go to.
-var EnforcedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindCgroup}
+var EnforcedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindCgroup, KindSocket}
 
 func (k Kind) String() string {
 	switch k {
@@ -43,6 +46,8 @@ func (k Kind) String() string {
 		return "syscalls"
 	case KindCgroup:
 		return "cgroups"
+	case KindSocket:
+		return "sockets"
 	}
 	return fmt.Sprintf("kind(%d)", uint32(k))
 }
@@ -61,7 +66,7 @@ func ParseKind(s string) (Kind, error) {
 type KindSet uint32
 
 // AllKinds records every kind.
-const AllKinds = KindSet(1<<KindCapability | 1<<KindFile | 1<<KindConnect | 1<<KindExec | 1<<KindSyscall)
+const AllKinds = KindSet(1<<KindCapability | 1<<KindFile | 1<<KindConnect | 1<<KindExec | 1<<KindSyscall | 1<<KindSocket)
 
 // Has reports whether k is in the set.
 func (s KindSet) Has(k Kind) bool { return s&(1<<k) != 0 }
@@ -206,7 +211,7 @@ type Syscalls struct {
 }
 
 // Entry is one unique observation in one cgroup, with how often it was seen.
-// Exactly one of Capability, File, Connect, Exec and Syscalls is set. The
+// Exactly one of Capability, File, Connect, Exec, Syscalls and Socket is set. The
 // count of a Syscalls entry is 1: repeats are not counted.
 type Entry struct {
 	Kind      Kind
@@ -219,6 +224,7 @@ type Entry struct {
 	Connect    *Connect
 	Exec       *Exec
 	Syscalls   *Syscalls
+	Socket     *Socket
 }
 
 // Event is a ring-buffer record: the first sighting of an entry, with the

@@ -95,6 +95,13 @@ func (rd *Reader) decode(raw []byte) (Event, error) {
 		}
 		hdr = e.Hdr
 		ev.CgroupID, ev.Exec = e.Key.CgroupId, execOf(&e.Key)
+	case KindSocket:
+		var e typesFpSocketEvent
+		if err := read(&e); err != nil {
+			return ev, err
+		}
+		hdr = e.Hdr
+		ev.CgroupID, ev.Socket = e.Key.CgroupId, socketOf(&e.Key)
 	default:
 		return ev, errors.New("ring buffer record of unknown kind " + kind.String())
 	}

@@ -152,6 +152,7 @@ func loadSpecs() (map[string]*ebpf.CollectionSpec, error) {
 		"connect":    loadConnect,
 		"exec":       loadExec,
 		"syscall":    loadSyscall,
+		"socket":     loadSocket,
 	}
 	specs := map[string]*ebpf.CollectionSpec{}
 	for name, load := range loaders {

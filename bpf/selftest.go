@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -71,7 +72,9 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 	for k, a := range trial {
 		kinds = kinds.With(k)
 		r.collections[k] = a.coll
-		if op := canaryOps[k]; op != "" {
+		if a.backend.canary != nil {
+			ops = append(ops, a.backend.canary...)
+		} else if op := canaryOps[k]; op != "" {
 			ops = append(ops, op)
 		}
 		if k == KindFile && len(a.backend.changes) > 0 {
@@ -108,7 +111,16 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 		// Opens are covered all the same; changes are said not to be.
 		a.changesFailed(fmt.Sprintf("attached, but recorded nothing of the self-test canary's chown of %s (%s)", canaryFile, outcome))
 	}
-	for k := range trial {
+	for k, a := range trial {
+		if a.backend.canary != nil {
+			does := describeSocketCanary(a.backend.canary)
+			if missing := socketCanaryRecorded(entries, a.backend.canary); len(missing) > 0 {
+				failed[k] = fmt.Sprintf("attached, but recorded nothing of the self-test canary's %s (%s)", strings.Join(missing, ", "), outcome)
+				continue
+			}
+			proofs[k] = fmt.Sprintf("recorded the self-test canary's %s", does)
+			continue
+		}
 		if seen[k] == 0 {
 			failed[k] = fmt.Sprintf("attached, but recorded nothing of the self-test canary's %s (%s)", canaryDoes[k], outcome)
 			continue
@@ -185,8 +197,8 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 		}
 	case KindExec:
 		policy.Executables = PathNode{ID: selfTestRuleID} // nothing may be executed
-	case KindConnect:
-		policy.ConnectSet = selfTestRuleID // no destination is allowed
+	case KindConnect, KindSocket:
+		policy.ConnectSet = selfTestRuleID // no destination or socket operation is allowed
 	}
 	if err := e.PutPolicy(policyID, policy); err != nil {
 		return "", fmt.Errorf("self-test could not run: %w", err)
@@ -197,7 +209,9 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 	}
 	defer e.ReleaseCgroup(cg.ID)
 	var ops []string
-	if op := canaryOps[k]; op != "" {
+	if b.canary != nil {
+		ops = b.canary
+	} else if op := canaryOps[k]; op != "" {
 		ops = []string{op}
 	}
 	outcome, err := runCanaryIn(cg, ops)
@@ -211,9 +225,24 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 
 	does := canaryDoes[k]
 	var refused bool
-	if k == KindExec {
+	switch {
+	case k == KindExec:
 		refused = errors.Is(outcome.execErr, unix.EPERM)
-	} else {
+	case b.canary != nil:
+		// Every route the backend claims.
+		does = describeSocketCanary(b.canary)
+		refused = true
+		var let []string
+		for _, op := range b.canary {
+			if outcome.results[op] != "EPERM" {
+				refused = false
+				let = append(let, fmt.Sprintf("%s: %s", socketCanaryDoes[op], outcome.results[op]))
+			}
+		}
+		if !refused && len(let) < len(b.canary) {
+			return "", fmt.Errorf("attached, but did not refuse all of the self-test canary's %s with EPERM (%s)", does, strings.Join(let, "; "))
+		}
+	default:
 		refused = outcome.results[canaryOps[k]] == "EPERM"
 	}
 	if k == KindFile && refused != outcome.killed && reported && len(b.changes) > 0 {

@@ -54,6 +54,11 @@ func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
 			return nil, fmt.Errorf("sweep connections: %w", err)
 		}
 	}
+	sockets, err := r.sweepSockets(keep, clock)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, sockets...)
 	if m := r.aggregation(KindExec, "executables_seen"); m != nil {
 		var k typesFpExecKey
 		var v typesFpSeen
@@ -143,6 +148,7 @@ var aggregationMaps = map[Kind][]string{
 	KindConnect:    {"connections_seen"},
 	KindExec:       {"executables_seen"},
 	KindSyscall:    {"syscalls_seen"},
+	KindSocket:     {"sockets_seen"},
 }
 
 // aggregation returns one of a kind's aggregation maps, or nil when the kind

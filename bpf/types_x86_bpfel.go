@@ -230,6 +230,7 @@ const (
 	typesFpKindFP_KIND_EXEC       typesFpKind = 4
 	typesFpKindFP_KIND_SYSCALL    typesFpKind = 5
 	typesFpKindFP_KIND_CGROUP     typesFpKind = 6
+	typesFpKindFP_KIND_SOCKET     typesFpKind = 7
 )
 
 type typesFpLifecycleCounter uint32
@@ -308,6 +309,56 @@ type typesFpSeen struct {
 	FirstSeenNs uint64
 }
 
+type typesFpSocketEvent struct {
+	_   structs.HostLayout
+	Hdr typesFpEventHeader
+	Key typesFpSocketKey
+}
+
+type typesFpSocketKey struct {
+	_        structs.HostLayout
+	CgroupId uint64
+	Op       uint8
+	Protocol uint8
+	Family   uint16
+	Port     uint16
+	Len      uint16
+	Addr     [16]uint8
+	Path     [108]int8
+	Pad      [4]uint8
+}
+
+type typesFpSocketOp uint32
+
+const (
+	typesFpSocketOpFP_SOCKET_UNIX_CONNECT typesFpSocketOp = 1
+	typesFpSocketOpFP_SOCKET_UNIX_SENDMSG typesFpSocketOp = 2
+	typesFpSocketOpFP_SOCKET_BIND         typesFpSocketOp = 3
+	typesFpSocketOpFP_SOCKET_RAW          typesFpSocketOp = 4
+	typesFpSocketOpFP_SOCKET_LISTEN       typesFpSocketOp = 5
+)
+
+type typesFpSocketRuleKey struct {
+	_        structs.HostLayout
+	Set      uint32
+	Op       uint8
+	Protocol uint8
+	Family   uint16
+	Port     uint16
+	Len      uint16
+	Addr     [16]uint8
+	Path     [108]int8
+}
+
+type typesFpSocketRuleOp uint32
+
+const (
+	typesFpSocketRuleOpFP_SOCKET_RULE_UNIX   typesFpSocketRuleOp = 1
+	typesFpSocketRuleOpFP_SOCKET_RULE_BIND   typesFpSocketRuleOp = 3
+	typesFpSocketRuleOpFP_SOCKET_RULE_RAW    typesFpSocketRuleOp = 4
+	typesFpSocketRuleOpFP_SOCKET_RULE_LISTEN typesFpSocketRuleOp = 5
+)
+
 type typesFpSyscalls struct {
 	_      structs.HostLayout
 	Native [8]uint64
@@ -333,7 +384,9 @@ type typesFpViolationEvent struct {
 	Addr           [16]uint8
 	Port           uint16
 	Protocol       uint8
-	Pad            [5]uint8
+	SocketOp       uint8
+	Family         uint16
+	PathLen        uint16
 	TargetCgroupId uint64
 	TargetPid      uint32
 	Syscall        uint32
@@ -445,6 +498,8 @@ type typesVariableSpecs struct {
 	AnchorEnumFpPathFlag           *ebpf.VariableSpec `ebpf:"anchor_enum_fp_path_flag"`
 	AnchorEnumFpPathKeyLen         *ebpf.VariableSpec `ebpf:"anchor_enum_fp_path_key_len"`
 	AnchorEnumFpPolicyFlag         *ebpf.VariableSpec `ebpf:"anchor_enum_fp_policy_flag"`
+	AnchorEnumFpSocketOp           *ebpf.VariableSpec `ebpf:"anchor_enum_fp_socket_op"`
+	AnchorEnumFpSocketRuleOp       *ebpf.VariableSpec `ebpf:"anchor_enum_fp_socket_rule_op"`
 	AnchorEnumFpViolationOutcome   *ebpf.VariableSpec `ebpf:"anchor_enum_fp_violation_outcome"`
 	AnchorEnumFpWatchFlag          *ebpf.VariableSpec `ebpf:"anchor_enum_fp_watch_flag"`
 	AnchorFpCapabilityEvent        *ebpf.VariableSpec `ebpf:"anchor_fp_capability_event"`
@@ -467,6 +522,9 @@ type typesVariableSpecs struct {
 	AnchorFpPathNode               *ebpf.VariableSpec `ebpf:"anchor_fp_path_node"`
 	AnchorFpPolicy                 *ebpf.VariableSpec `ebpf:"anchor_fp_policy"`
 	AnchorFpSeen                   *ebpf.VariableSpec `ebpf:"anchor_fp_seen"`
+	AnchorFpSocketEvent            *ebpf.VariableSpec `ebpf:"anchor_fp_socket_event"`
+	AnchorFpSocketKey              *ebpf.VariableSpec `ebpf:"anchor_fp_socket_key"`
+	AnchorFpSocketRuleKey          *ebpf.VariableSpec `ebpf:"anchor_fp_socket_rule_key"`
 	AnchorFpSyscalls               *ebpf.VariableSpec `ebpf:"anchor_fp_syscalls"`
 	AnchorFpTextRange              *ebpf.VariableSpec `ebpf:"anchor_fp_text_range"`
 	AnchorFpViolationEvent         *ebpf.VariableSpec `ebpf:"anchor_fp_violation_event"`
@@ -518,6 +576,8 @@ type typesVariables struct {
 	AnchorEnumFpPathFlag           *ebpf.Variable `ebpf:"anchor_enum_fp_path_flag"`
 	AnchorEnumFpPathKeyLen         *ebpf.Variable `ebpf:"anchor_enum_fp_path_key_len"`
 	AnchorEnumFpPolicyFlag         *ebpf.Variable `ebpf:"anchor_enum_fp_policy_flag"`
+	AnchorEnumFpSocketOp           *ebpf.Variable `ebpf:"anchor_enum_fp_socket_op"`
+	AnchorEnumFpSocketRuleOp       *ebpf.Variable `ebpf:"anchor_enum_fp_socket_rule_op"`
 	AnchorEnumFpViolationOutcome   *ebpf.Variable `ebpf:"anchor_enum_fp_violation_outcome"`
 	AnchorEnumFpWatchFlag          *ebpf.Variable `ebpf:"anchor_enum_fp_watch_flag"`
 	AnchorFpCapabilityEvent        *ebpf.Variable `ebpf:"anchor_fp_capability_event"`
@@ -540,6 +600,9 @@ type typesVariables struct {
 	AnchorFpPathNode               *ebpf.Variable `ebpf:"anchor_fp_path_node"`
 	AnchorFpPolicy                 *ebpf.Variable `ebpf:"anchor_fp_policy"`
 	AnchorFpSeen                   *ebpf.Variable `ebpf:"anchor_fp_seen"`
+	AnchorFpSocketEvent            *ebpf.Variable `ebpf:"anchor_fp_socket_event"`
+	AnchorFpSocketKey              *ebpf.Variable `ebpf:"anchor_fp_socket_key"`
+	AnchorFpSocketRuleKey          *ebpf.Variable `ebpf:"anchor_fp_socket_rule_key"`
 	AnchorFpSyscalls               *ebpf.Variable `ebpf:"anchor_fp_syscalls"`
 	AnchorFpTextRange              *ebpf.Variable `ebpf:"anchor_fp_text_range"`
 	AnchorFpViolationEvent         *ebpf.Variable `ebpf:"anchor_fp_violation_event"`

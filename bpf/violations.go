@@ -74,7 +74,10 @@ type Violation struct {
 	Access    Access // KindFile: the access asked for
 	Addr      netip.Addr
 	Port      uint16
-	Protocol  uint8 // KindConnect
+	Protocol  uint8 // KindConnect, KindSocket
+	// Socket is, for KindSocket, the operation (Path, Addr, Port and
+	// Protocol repeat its fields).
+	Socket *Socket
 	// KindCgroup: the process that went (the reporter, or a child it
 	// cloned there) and the cgroup it went to.
 	TargetPID      uint32
@@ -150,6 +153,8 @@ func (rd *ViolationReader) Read() (Violation, error) {
 		v.Addr = netip.AddrFrom16(e.Addr).Unmap()
 		v.Port = e.Port
 		v.Protocol = e.Protocol
+	case KindSocket:
+		socketViolation(&v, &e)
 	case KindCgroup:
 		v.TargetPID = e.TargetPid
 		v.TargetCgroupID = e.TargetCgroupId

@@ -42,7 +42,13 @@ func (r *Recorder) Watch(cgroupID uint64, w Watch) error {
 	if r.watched == nil {
 		return ErrRecorderClosed
 	}
-	v := typesFpWatch{RecordingId: w.RecordingID, Kinds: uint32(w.Kinds)}
+	kinds := w.Kinds
+	if kinds.Has(KindConnect) {
+		// A socket's peers are connections too: AF_UNIX destinations,
+		// binds, raw sockets.
+		kinds = kinds.With(KindSocket)
+	}
+	v := typesFpWatch{RecordingId: w.RecordingID, Kinds: uint32(kinds)}
 	if w.Live {
 		v.Flags |= watchLive
 	}

@@ -399,7 +399,9 @@ static __always_inline struct fp_violation_event *begin_report(const struct enfo
 	ev->target_pid = 0;
 	ev->syscall = 0;
 	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
-	__builtin_memset(ev->_pad, 0, sizeof(ev->_pad));
+	ev->socket_op = 0;
+	ev->family = 0;
+	ev->path_len = 0;
 	ev->path[0] = 0;
 	ev->exe[0] = 0;
 	ecount(kind, FP_ECOUNT_REPORTED);

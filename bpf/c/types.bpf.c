@@ -54,3 +54,10 @@ ENUM_ANCHOR(fp_policy_flag);
 ENUM_ANCHOR(fp_violation_outcome);
 ENUM_ANCHOR(fp_enforce_counter_what);
 ENUM_ANCHOR(fp_event_flag);
+
+/* ---- sockets ---- */
+ANCHOR(fp_socket_key);
+ANCHOR(fp_socket_event);
+ANCHOR(fp_socket_rule_key);
+ENUM_ANCHOR(fp_socket_op);
+ENUM_ANCHOR(fp_socket_rule_op);

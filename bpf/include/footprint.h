@@ -28,6 +28,8 @@ enum fp_kind {
 	/* Enforcement only: a process held to a policy went to a cgroup
 	 * outside it (moved there, or cloned into it). */
 	FP_KIND_CGROUP = 6,
+	/* Sockets beyond an inet connect (see "sockets" below). */
+	FP_KIND_SOCKET = 7,
 };
 
 /* fp_watch.flags */
@@ -361,7 +363,9 @@ struct fp_policy {
 	__u64 caps_allowed_userns; /* ... when checked in a child user namespace */
 	struct fp_path_node files; /* root of the file rules */
 	struct fp_path_node executables;
-	__u32 connect_set; /* connect_rules id of this version's destinations */
+	/* connect_rules id of this version's destinations, and socket_rules
+	 * id of its socket operations. */
+	__u32 connect_set;
 	__u32 governs;     /* (1 << enum fp_kind) per kind the policy restricts */
 	__u8 mode;         /* enum fp_enforce_mode */
 	__u8 action;       /* enum fp_enforce_action */
@@ -430,7 +434,12 @@ struct fp_violation_event {
 	__u8 addr[16];  /* connect: IPv4-mapped for IPv4 */
 	__u16 port;
 	__u8 protocol;
-	__u8 _pad[5];
+	/* Sockets: enum fp_socket_op, the address family, and for AF_UNIX
+	 * the bytes of the address in path (an abstract name starts with a
+	 * NUL byte). */
+	__u8 socket_op;
+	__u16 family;
+	__u16 path_len;
 	/* Cgroups: the process that went (the one reporting, or its child)
 	 * and the cgroup it went to. */
 	__u64 target_cgroup_id;
@@ -452,6 +461,70 @@ enum fp_enforce_counter_what {
 	FP_ECOUNT_CACHE_HITS = 5, /* opens decided by the verdict cache */
 	FP_ECOUNT_READ_ERROR = 6,
 	FP_ECOUNT_MAP_FULL = 7, /* held_processes had no room for a process */
+};
+
+
+/* ---- sockets: AF_UNIX destinations, binds, raw and packet sockets ---- */
+
+/* Bytes of an AF_UNIX address: sockaddr_un.sun_path. */
+#define FP_UNIX_PATH_MAX 108
+
+/* What was done with a socket (fp_socket_key.op). */
+enum fp_socket_op {
+	/* connect() to an AF_UNIX address: a path, or an abstract name. */
+	FP_SOCKET_UNIX_CONNECT = 1,
+	/* sendmsg()/sendto() with an AF_UNIX address. */
+	FP_SOCKET_UNIX_SENDMSG = 2,
+	/* bind() of an AF_INET or AF_INET6 socket to an address and port. */
+	FP_SOCKET_BIND = 3,
+	/* socket() of type SOCK_RAW (AF_INET, AF_INET6) or of AF_PACKET:
+	 * sees and forges traffic beyond the process's own connections. */
+	FP_SOCKET_RAW = 4,
+	/* listen() on a socket that was never bound: the kernel picks a port
+	 * (autobind), which no bind hook sees. */
+	FP_SOCKET_LISTEN = 5,
+};
+
+/* Key of sockets_seen: one socket operation of a cgroup. */
+struct fp_socket_key {
+	__u64 cgroup_id;
+	__u8 op;       /* enum fp_socket_op */
+	__u8 protocol; /* bind: IPPROTO_TCP/UDP; raw: the IP protocol */
+	__u16 family;  /* AF_UNIX, AF_INET, AF_INET6, AF_PACKET */
+	__u16 port;    /* bind: host byte order; AF_PACKET: the ethertype, host order */
+	__u16 len;     /* AF_UNIX: bytes of path */
+	__u8 addr[16]; /* bind: IPv4 in the first 4 bytes */
+	/* AF_UNIX: sun_path's first len bytes, as given; an abstract name
+	 * starts with a NUL byte. */
+	char path[FP_UNIX_PATH_MAX];
+	__u8 _pad[4];
+};
+
+struct fp_socket_event {
+	struct fp_event_header hdr;
+	struct fp_socket_key key;
+};
+
+/* fp_socket_rule_key.op: a connect and a send to an AF_UNIX address share
+ * one rule. */
+enum fp_socket_rule_op {
+	FP_SOCKET_RULE_UNIX = 1,
+	FP_SOCKET_RULE_BIND = 3,
+	FP_SOCKET_RULE_RAW = 4,
+	FP_SOCKET_RULE_LISTEN = 5,
+};
+
+/* Key of socket_rules: one allowed socket operation of a rule set, matched
+ * exactly (unused fields zero). IPv4 bind addresses are IPv4-mapped. */
+struct fp_socket_rule_key {
+	__u32 set;
+	__u8 op; /* enum fp_socket_rule_op */
+	__u8 protocol;
+	__u16 family;
+	__u16 port;
+	__u16 len;
+	__u8 addr[16];
+	char path[FP_UNIX_PATH_MAX];
 };
 
 #endif /* FOOTPRINT_H */

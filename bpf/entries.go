@@ -71,6 +71,12 @@ const AllKinds = KindSet(1<<KindCapability | 1<<KindFile | 1<<KindConnect | 1<<K
 // Has reports whether k is in the set.
 func (s KindSet) Has(k Kind) bool { return s&(1<<k) != 0 }
 
+// Records says whether watching a cgroup for the set records kind k:
+// sockets are recorded with connections.
+func (s KindSet) Records(k Kind) bool {
+	return s.Has(k) || k == KindSocket && s.Has(KindConnect)
+}
+
 // With returns the set with k added.
 func (s KindSet) With(k Kind) KindSet { return s | 1<<k }
 

@@ -422,6 +422,8 @@ func enforcedKind(k bpf.Kind) (v1alpha1.EnforcedKind, bool) {
 		return v1alpha1.KindExecutables, true
 	case bpf.KindCgroup:
 		return v1alpha1.KindCgroups, true
+	case bpf.KindSocket:
+		return v1alpha1.KindSockets, true
 	}
 	return "", false
 }

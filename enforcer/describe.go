@@ -33,6 +33,8 @@ func Describe(v bpf.Violation) string {
 		}
 	case bpf.KindConnect:
 		what = fmt.Sprintf("connected to %s", formatDestination(v))
+	case bpf.KindSocket:
+		what = describeSocket(v.Socket)
 	case bpf.KindCgroup:
 		to := v.TargetCgroup
 		if to == "" {

@@ -257,6 +257,8 @@ func runAction(action string, args []string) error {
 		return runChild(nil, true, args[0], args[1:])
 	case "spawn-detached": // action args...: a child does the action; it is not waited for
 		return runChild(nil, false, args[0], args[1:])
+	case "sockets": // (op target want)...: socket operations (sockets_test.go)
+		return runSocketSteps(args)
 	case "sleep": // seconds
 		n, _ := strconv.Atoi(args[0])
 		time.Sleep(time.Duration(n) * time.Second)

@@ -33,6 +33,7 @@ type Installer struct {
 type policyRules struct {
 	paths    []bpf.PathKey
 	connects []bpf.ConnectRule
+	sockets  []bpf.SocketRule
 }
 
 // NewInstaller returns an Installer for enf. Where enf's maps are pinned, a
@@ -114,6 +115,16 @@ func (in *Installer) Install(id uint32, c *rules.Compiled) error {
 		if kp.ConnectSet, err = in.writeConnect(c.Connect, next); err != nil {
 			in.deleteRules(next)
 			return fmt.Errorf("install policy %d: connect rules: %w", id, err)
+		}
+	}
+	if c.SocketsGoverned {
+		kp.Governs = kp.Governs.With(bpf.KindSocket)
+		if kp.ConnectSet == 0 {
+			kp.ConnectSet = in.allocID()
+		}
+		if err = in.writeSockets(c.Sockets, kp.ConnectSet, next); err != nil {
+			in.deleteRules(next)
+			return fmt.Errorf("install policy %d: socket rules: %w", id, err)
 		}
 	}
 	if err := in.enf.PutPolicy(id, kp); err != nil {
@@ -218,6 +229,15 @@ func (in *Installer) collectGarbage() error {
 			_ = in.enf.DeleteConnectRule(r)
 		}
 	}
+	sockets, err := in.enf.SocketRules()
+	if err != nil {
+		return err
+	}
+	for _, r := range sockets {
+		if !sets[r.Set] {
+			_ = in.enf.DeleteSocketRule(r)
+		}
+	}
 	return nil
 }
 
@@ -262,6 +282,25 @@ func (in *Installer) writeConnect(rs []rules.ConnectRule, into *policyRules) (ui
 		into.connects = append(into.connects, kr)
 	}
 	return set, nil
+}
+
+// writeSockets writes a policy version's socket operations under its set
+// id (shared with its destinations: the maps are apart).
+func (in *Installer) writeSockets(rs []rules.SocketRule, set uint32, into *policyRules) error {
+	for _, r := range rs {
+		kr := bpf.SocketRule{Set: set, Op: kernelSocketOps[r.Op], Family: r.Family, Protocol: r.Protocol, Port: r.Port, Addr: r.Addr, Path: r.Path}
+		if err := in.enf.PutSocketRule(kr); err != nil {
+			return fmt.Errorf("write rule %s: %w", r, err)
+		}
+		into.sockets = append(into.sockets, kr)
+	}
+	return nil
+}
+
+// kernelSocketOps maps the compiler's socket operations to the kernel's.
+var kernelSocketOps = map[rules.SocketOp]bpf.SocketRuleOp{
+	rules.SocketUnix: bpf.SocketRuleUnix, rules.SocketBind: bpf.SocketRuleBind,
+	rules.SocketRaw: bpf.SocketRuleRaw, rules.SocketListen: bpf.SocketRuleListen,
 }
 
 // retireAfter is how long a replaced version's rules outlive it. A program
@@ -310,5 +349,8 @@ func (in *Installer) deleteRules(p *policyRules) {
 	}
 	for _, r := range p.connects {
 		_ = in.enf.DeleteConnectRule(r)
+	}
+	for _, r := range p.sockets {
+		_ = in.enf.DeleteSocketRule(r)
 	}
 }

@@ -59,6 +59,10 @@ type GeneratedPolicy struct {
 	notGoverned      []string          // capability entries the policy does not govern, and why
 	fileNotes        map[string]string // by rule path: counts and widening
 	connectNotes     []string          // by rule index
+	socketNotes      []string          // by rule index
+	// socketsUnrecorded names socket routes the recording's backends did
+	// not see, which the policy refuses where a kernel can hold them.
+	socketsUnrecorded []string
 	executableNotes  map[string]string // by rule path
 	notRecorded      []string          // kinds left unenforced because they were not recorded
 	skipped          []string          // profile entries that need no rule
@@ -120,6 +124,11 @@ func Policy(p *v1alpha1.Profile, opts PolicyOptions) (*GeneratedPolicy, error) {
 		policy.Spec.Connect = g.connectRules(spec.Connections)
 	} else {
 		g.notRecorded = append(g.notRecorded, "connections")
+	}
+	if kindRecorded(p, "sockets") {
+		policy.Spec.Sockets = g.socketRules(spec.Sockets, socketRoutesUnrecorded(p))
+	} else {
+		g.notRecorded = append(g.notRecorded, "sockets")
 	}
 	if kindRecorded(p, "executables") {
 		policy.Spec.Executables = g.executableRules(spec.Executables)
@@ -501,6 +510,19 @@ func (g *GeneratedPolicy) annotate(root *yaml.Node) {
 		}
 		for i := range c.Allow {
 			commentLine(root, g.connectNotes[i], "spec", "connect", "allow", i)
+		}
+	}
+	if s := spec.Sockets; s != nil {
+		note := "no AF_UNIX connect, bind, raw socket or listen without bind was seen: each is refused"
+		if len(s.Allow) > 0 {
+			note = "each rule is one operation, matched exactly; any other is refused"
+		}
+		if len(g.socketsUnrecorded) > 0 {
+			note += "; NOT SEEN by the recording's backend, so refused though the workload may need them: " + strings.Join(g.socketsUnrecorded, ", ")
+		}
+		commentLine(root, note, "spec", "sockets")
+		for i := range s.Allow {
+			commentLine(root, g.socketNotes[i], "spec", "sockets", "allow", i)
 		}
 	}
 	if e := spec.Executables; e != nil {

@@ -51,6 +51,7 @@ func Diff(a, b *v1alpha1.Profile) []Change {
 	changes = append(changes, diffEntries(KindFile, as.Files, bs.Files, func(f v1alpha1.FileEntry) string { return f.Path }, fileDetails)...)
 	changes = append(changes, diffEntries(KindConnection, as.Connections, bs.Connections, connectionName, func(v1alpha1.ConnectionEntry) string { return "" })...)
 	changes = append(changes, diffEntries(KindExecutable, as.Executables, bs.Executables, func(e v1alpha1.ExecutableEntry) string { return e.Path }, executableDetails)...)
+	changes = append(changes, diffEntries(KindSocket, as.Sockets, bs.Sockets, func(s v1alpha1.SocketEntry) string { return SocketName(s.SocketRule) }, func(v1alpha1.SocketEntry) string { return "" })...)
 	changes = append(changes, diffEntries(KindSyscall, syscallEntries(as), syscallEntries(bs), func(s string) string { return s }, func(string) string { return "" })...)
 	return changes
 }
@@ -204,6 +205,11 @@ func WouldDeny(p *v1alpha1.Profile, policy *v1alpha1.EnforcementPolicy) ([]Denia
 		}
 		if d := m.Connect(c.Protocol, ip, uint16(c.Port)); !d.Allowed {
 			out = append(out, Denial{Kind: KindConnection, Entry: connectionName(c), Verdict: d.Verdict, Reason: d.Reason, Count: c.Count})
+		}
+	}
+	for _, s := range spec.Sockets {
+		if d := m.Socket(s.SocketRule); !d.Allowed {
+			out = append(out, Denial{Kind: KindSocket, Entry: SocketName(s.SocketRule), Verdict: d.Verdict, Reason: d.Reason, Count: s.Count})
 		}
 	}
 	for _, e := range spec.Executables {

@@ -52,6 +52,7 @@ func MergeSpec(a, b v1alpha1.ProfileSpec) (v1alpha1.ProfileSpec, error) {
 		Files:        foldFiles(a.Files, b.Files, maxCount),
 		Connections:  foldConnections(a.Connections, b.Connections, maxCount),
 		Executables:  foldExecutables(a.Executables, b.Executables, maxCount),
+		Sockets:      foldSockets(a.Sockets, b.Sockets, maxCount),
 		Syscalls:     foldSyscalls(a.Syscalls, b.Syscalls),
 		Collapsed:    foldCollapsed(a.Collapsed, b.Collapsed),
 		Sources:      foldSources(a.Sources, b.Sources),

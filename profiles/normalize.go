@@ -33,6 +33,7 @@ func NormalizeSpec(spec v1alpha1.ProfileSpec) v1alpha1.ProfileSpec {
 	spec.Files = foldFiles(nil, spec.Files, addCounts)
 	spec.Connections = foldConnections(nil, spec.Connections, addCounts)
 	spec.Executables = foldExecutables(nil, spec.Executables, addCounts)
+	spec.Sockets = foldSockets(nil, spec.Sockets, addCounts)
 	spec.Syscalls = foldSyscalls(nil, spec.Syscalls)
 	spec.Collapsed = foldCollapsed(nil, spec.Collapsed)
 	spec.Sources = foldSources(nil, spec.Sources)

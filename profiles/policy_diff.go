@@ -29,6 +29,8 @@ func DiffPolicies(a, b *v1alpha1.EnforcementPolicySpec) []Change {
 	changes = append(changes, diffEntries(KindFile, fileRules(a.Files), fileRules(b.Files), func(r v1alpha1.FileRule) string { return r.Path }, func(r v1alpha1.FileRule) string { return joinAccess(r.Access) })...)
 	changes = append(changes, enforcementChange("connections", a.Connect != nil, b.Connect != nil)...)
 	changes = append(changes, diffEntries(KindConnection, connectRules(a.Connect), connectRules(b.Connect), describeConnectRule, func(v1alpha1.ConnectRule) string { return "" })...)
+	changes = append(changes, enforcementChange("sockets", a.Sockets != nil, b.Sockets != nil)...)
+	changes = append(changes, diffEntries(KindSocket, socketRules(a.Sockets), socketRules(b.Sockets), SocketName, func(v1alpha1.SocketRule) string { return "" })...)
 	changes = append(changes, enforcementChange("executables", a.Executables != nil, b.Executables != nil)...)
 	changes = append(changes, diffEntries(KindExecutable, executableRules(a.Executables), executableRules(b.Executables), func(r v1alpha1.ExecutableRule) string { return r.Path }, func(v1alpha1.ExecutableRule) string { return "" })...)
 	changes = append(changes, enforcementChange("syscalls", a.Syscalls != nil, b.Syscalls != nil)...)

@@ -146,6 +146,8 @@ type PolicyMatcher struct {
 	connectEnforced     bool
 	executables         []pathRule
 	executablesEnforced bool
+	// sockets holds the socket rules, normalised; nil: not enforced.
+	sockets map[v1alpha1.SocketRule]bool
 }
 
 // pathRule is a policy path pattern split into components for matching.
@@ -211,6 +213,12 @@ func NewPolicyMatcher(spec *v1alpha1.EnforcementPolicySpec) (*PolicyMatcher, err
 				prefix: prefix, protocol: r.Protocol, low: uint16(r.Port), high: uint16(high),
 				text: describeConnectRule(r),
 			})
+		}
+	}
+	if spec.Sockets != nil {
+		m.sockets = map[v1alpha1.SocketRule]bool{}
+		for _, r := range spec.Sockets.Allow {
+			m.sockets[normalSocketRule(r)] = true
 		}
 	}
 	if spec.Executables != nil {

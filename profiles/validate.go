@@ -56,6 +56,11 @@ func ValidateProfile(p *v1alpha1.Profile) field.ErrorList {
 		errs = append(errs, validatePort(c.Port, path.Child("port"))...)
 		errs = append(errs, validateCount(c.Count, path.Child("count"))...)
 	}
+	for i, s := range p.Spec.Sockets {
+		path := spec.Child("sockets").Index(i)
+		errs = append(errs, ValidateSocketRule(s.SocketRule, path)...)
+		errs = append(errs, validateCount(s.Count, path.Child("count"))...)
+	}
 	for i, e := range p.Spec.Executables {
 		path := spec.Child("executables").Index(i)
 		if e.Path == "" {
@@ -242,6 +247,11 @@ func validatePolicySpec(spec *v1alpha1.EnforcementPolicySpec, path *field.Path) 
 					errs = append(errs, field.Invalid(rp.Child("endPort"), *r.EndPort, fmt.Sprintf("must not be lower than port (%d)", r.Port)))
 				}
 			}
+		}
+	}
+	if s := spec.Sockets; s != nil {
+		for i, r := range s.Allow {
+			errs = append(errs, ValidateSocketRule(r, path.Child("sockets", "allow").Index(i))...)
 		}
 	}
 	if e := spec.Executables; e != nil {

@@ -352,7 +352,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		for _, c := range n.rec.Choices() {
 			// Only the kinds this selection records: a generated policy
 			// enforces the kinds its profile's sources name.
-			if c.Chosen != "" && s.Kinds.Has(c.Kind) {
+			if c.Chosen != "" && s.Kinds.Records(c.Kind) {
 				src.Backends[c.Kind.String()] = c.Chosen
 			}
 		}

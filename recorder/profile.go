@@ -41,6 +41,7 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 		port  int32
 	}
 	conns := map[connKey]*v1alpha1.ConnectionEntry{}
+	sockets := map[v1alpha1.SocketRule]*v1alpha1.SocketEntry{}
 	execs := map[string]*v1alpha1.ExecutableEntry{}
 	syscalls := map[v1alpha1.SyscallArch]map[string]bool{}
 	unknownSyscalls := map[v1alpha1.SyscallArch]map[int]bool{}
@@ -121,6 +122,17 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 			entry.UIDs = addID(entry.UIDs, int64(x.UID))
 			entry.GIDs = addID(entry.GIDs, int64(x.GID))
 			entry.Count += count
+		case e.Socket != nil:
+			r, ok := socketRule(e.Socket)
+			if !ok {
+				continue
+			}
+			entry := sockets[r]
+			if entry == nil {
+				entry = &v1alpha1.SocketEntry{SocketRule: r}
+				sockets[r] = entry
+			}
+			entry.Count += count
 		case e.Syscalls != nil:
 			for arch, numbers := range map[v1alpha1.SyscallArch][]int{v1alpha1.ArchX86_64: e.Syscalls.Native, v1alpha1.ArchX86: e.Syscalls.Compat} {
 				for _, nr := range numbers {
@@ -162,6 +174,10 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 	slices.SortFunc(spec.Connections, func(a, b v1alpha1.ConnectionEntry) int {
 		return cmp.Or(cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Address, b.Address), cmp.Compare(a.Port, b.Port))
 	})
+	for _, s := range sockets {
+		spec.Sockets = append(spec.Sockets, *s)
+	}
+	slices.SortFunc(spec.Sockets, func(a, b v1alpha1.SocketEntry) int { return profiles.CompareSocketRules(a.SocketRule, b.SocketRule) })
 	for _, x := range execs {
 		spec.Executables = append(spec.Executables, *x)
 	}

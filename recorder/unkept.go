@@ -84,6 +84,8 @@ func entryKey(e bpf.Entry) string {
 		what = *e.Exec
 	case e.Syscalls != nil:
 		what = *e.Syscalls
+	case e.Socket != nil:
+		what = *e.Socket
 	}
 	return fmt.Sprintf("%d/%d/%+v", e.Kind, e.CgroupID, what)
 }

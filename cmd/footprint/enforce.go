@@ -262,6 +262,8 @@ func governs(p *v1alpha1.EnforcementPolicy, k bpf.Kind) bool {
 		return p.Spec.Executables != nil
 	case bpf.KindCgroup:
 		return true // every policy follows its processes
+	case bpf.KindSocket:
+		return p.Spec.Sockets != nil
 	}
 	return false
 }

@@ -121,6 +121,20 @@ func renderProfileTables(w io.Writer, p *v1alpha1.Profile) error {
 		rightAligned(t, 3, 4)
 		t.Render()
 	}
+	// Profiles from before sockets were recorded show no section for them.
+	if (len(spec.Sockets) > 0 || recorded["sockets"]) && section("SOCKETS", "sockets", len(spec.Sockets)) {
+		t := newTable(w)
+		t.AppendHeader(table.Row{"Operation", "Path / Address", "Family", "Protocol", "Port", "Count"})
+		for _, s := range spec.Sockets {
+			where, port := s.Path, ""
+			if s.Operation == v1alpha1.SocketBind {
+				where, port = s.Address, fmt.Sprint(s.Port)
+			}
+			t.AppendRow(table.Row{s.Operation, where, s.Family, s.Protocol, port, s.Count})
+		}
+		rightAligned(t, 5, 6)
+		t.Render()
+	}
 	if section("EXECUTABLES", "executables", len(spec.Executables)) {
 		t := newTable(w)
 		t.AppendHeader(table.Row{"Path", "Set-ID", "Privilege gain", "UIDs", "GIDs", "Count"})

@@ -109,6 +109,15 @@ type EnforcementPolicySpec struct {
 	// +optional
 	Connect *ConnectRules `json:"connect,omitempty"`
 
+	// Sockets lists what the containers may do with sockets beyond an inet
+	// connect: connect or send to AF_UNIX addresses, bind inet sockets,
+	// open raw inet or packet sockets, listen without a bind. Each rule
+	// matches one operation exactly. Absent: socket operations are not
+	// enforced. Which of them a node can hold depends on its kernel (the
+	// status says, per node).
+	// +optional
+	Sockets *SocketRules `json:"sockets,omitempty"`
+
 	// Executables the containers may run, by the resolved path of the program
 	// the kernel executes (for a script, its interpreter is executed too and
 	// needs a rule of its own). Absent: executions are not enforced.
@@ -334,6 +343,76 @@ type ConnectRule struct {
 	EndPort *int32 `json:"endPort,omitempty"`
 }
 
+// SocketRules lists the socket operations the containers may do.
+type SocketRules struct {
+	// Allow lists socket operations.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1024
+	Allow []SocketRule `json:"allow,omitempty"`
+}
+
+// SocketOperation is something done with a socket.
+// +kubebuilder:validation:Enum=Unix;Bind;Raw;Listen
+type SocketOperation string
+
+const (
+	// SocketUnix is a connect to, or a datagram sent to, an AF_UNIX
+	// address.
+	SocketUnix SocketOperation = "Unix"
+	// SocketBind is an explicit bind of an inet socket.
+	SocketBind SocketOperation = "Bind"
+	// SocketRaw is the creation of a raw inet socket or a packet socket.
+	SocketRaw SocketOperation = "Raw"
+	// SocketListen is a listen() on an inet socket never bound, on a
+	// port the kernel picks.
+	SocketListen SocketOperation = "Listen"
+)
+
+// SocketFamily is a socket's address family.
+// +kubebuilder:validation:Enum=IPv4;IPv6;Packet
+type SocketFamily string
+
+const (
+	// FamilyIPv4 is AF_INET.
+	FamilyIPv4 SocketFamily = "IPv4"
+	// FamilyIPv6 is AF_INET6.
+	FamilyIPv6 SocketFamily = "IPv6"
+	// FamilyPacket is AF_PACKET (Raw only).
+	FamilyPacket SocketFamily = "Packet"
+)
+
+// SocketRule is one socket operation, matched exactly: every field that
+// applies to its operation must be equal.
+type SocketRule struct {
+	// Operation is Unix, Bind, Raw or Listen.
+	Operation SocketOperation `json:"operation"`
+	// Path is, for Unix, the address as the program gives it: a socket
+	// path (as written, not resolved: a relative path stays relative), or
+	// @ followed by an abstract name. At most 108 bytes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=108
+	Path string `json:"path,omitempty"`
+	// Family is, for Bind, Raw and Listen, IPv4 or IPv6; Packet for a
+	// packet socket (Raw).
+	// +optional
+	Family SocketFamily `json:"family,omitempty"`
+	// Protocol is, for Bind and Listen, TCP, UDP or SCTP; for Raw, the IP
+	// protocol (ICMP, ICMPv6, or a number such as 255), or for a packet
+	// socket its ethertype in hexadecimal (0x0003 for every protocol).
+	// +optional
+	Protocol Protocol `json:"protocol,omitempty"`
+	// Address is, for Bind, the local address bound (0.0.0.0 and :: are
+	// any address).
+	// +optional
+	Address string `json:"address,omitempty"`
+	// Port is, for Bind, the local port bound; 0 lets the kernel pick one.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+}
+
 // ExecutableRules lists the programs the containers may run.
 type ExecutableRules struct {
 	// Allow lists program paths.
@@ -438,7 +517,7 @@ type ImageEnforcement struct {
 }
 
 // EnforcedKind is a kind of operation a policy governs.
-// +kubebuilder:validation:Enum=capabilities;files;connect;executables;cgroups
+// +kubebuilder:validation:Enum=capabilities;files;connect;executables;cgroups;sockets
 type EnforcedKind string
 
 const (
@@ -453,6 +532,9 @@ const (
 	// KindCgroups is processes leaving the policy's cgroups: every policy
 	// governs it, so that moving to another cgroup sheds no rule.
 	KindCgroups EnforcedKind = "cgroups"
+	// KindSockets is AF_UNIX connects and sends, binds, raw and packet
+	// sockets, and listens without a bind.
+	KindSockets EnforcedKind = "sockets"
 )
 
 // EnforcementEffect is what a node can do about an operation outside a policy.

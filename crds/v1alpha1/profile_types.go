@@ -81,6 +81,14 @@ type ProfileSpec struct {
 	// +listType=atomic
 	Executables []ExecutableEntry `json:"executables,omitempty"`
 
+	// Sockets are what was done with sockets beyond an inet connect: AF_UNIX
+	// destinations (a local daemon's socket is a peer too), explicit binds
+	// of inet sockets, raw inet and packet sockets, and listen() on a port
+	// the kernel picked. Recorded with connections.
+	// +optional
+	// +listType=atomic
+	Sockets []SocketEntry `json:"sockets,omitempty"`
+
 	// Syscalls are the system calls made, one set per ABI: the native one
 	// and, apart, 32-bit calls into a 64-bit kernel (int 0x80, sysenter,
 	// 32-bit programs), which are numbered apart and a seccomp profile
@@ -291,6 +299,17 @@ type ConnectionEntry struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port"`
 	// Count is how many connects or unconnected sends were observed.
+	// In a profile merged from several (replicas, nodes, repeated flushes),
+	// it is the largest count any of them reported, so that merging the same
+	// data twice never inflates it; per-replica totals are in sources.
+	// +kubebuilder:validation:Minimum=0
+	Count int64 `json:"count"`
+}
+
+// SocketEntry is one socket operation, with how often it was seen.
+type SocketEntry struct {
+	SocketRule `json:",inline"`
+	// Count is how many times it was observed.
 	// In a profile merged from several (replicas, nodes, repeated flushes),
 	// it is the largest count any of them reported, so that merging the same
 	// data twice never inflates it; per-replica totals are in sources.

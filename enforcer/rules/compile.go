@@ -43,6 +43,10 @@ type Compiled struct {
 	// ConnectGoverned is true when the policy governs connects
 	// (spec.connect present), even with no rule.
 	ConnectGoverned bool
+	// Sockets are the allowed socket operations; they apply only when
+	// SocketsGoverned (spec.sockets present), even with no rule.
+	Sockets         []SocketRule
+	SocketsGoverned bool
 
 	// Widened lists, one readable note each, every place where the compiled
 	// rules allow more than the policy text, naming the field. Empty when
@@ -151,6 +155,12 @@ func CompileSpec(spec *v1alpha1.EnforcementPolicySpec) (*Compiled, error) {
 		connect, connectErrs := compileConnect(r.Allow, root.Child("connect", "allow"))
 		c.Connect = connect
 		errs = append(errs, connectErrs...)
+	}
+	if r := spec.Sockets; r != nil {
+		c.SocketsGoverned = true
+		sockets, socketErrs := compileSockets(r.Allow, root.Child("sockets", "allow"))
+		c.Sockets = sockets
+		errs = append(errs, socketErrs...)
 	}
 	if r := spec.Syscalls; r != nil {
 		filter, err := CompileSeccomp(r.Allow, profiles.RuntimeSyscalls, c.Mode)

@@ -318,4 +318,3 @@ func TestSocketOperationsOutsideTheRecordedRunAreRefused(t *testing.T) {
 		}
 	})
 }
-

@@ -63,9 +63,9 @@ type GeneratedPolicy struct {
 	// socketsUnrecorded names socket routes the recording's backends did
 	// not see, which the policy refuses where a kernel can hold them.
 	socketsUnrecorded []string
-	executableNotes  map[string]string // by rule path
-	notRecorded      []string          // kinds left unenforced because they were not recorded
-	skipped          []string          // profile entries that need no rule
+	executableNotes   map[string]string // by rule path
+	notRecorded       []string          // kinds left unenforced because they were not recorded
+	skipped           []string          // profile entries that need no rule
 }
 
 // Policy generates an EnforcementPolicy that allows exactly what the profile

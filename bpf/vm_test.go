@@ -23,16 +23,19 @@ func TestOnlyBackendsThatFireAreChosenInVM(t *testing.T) {
 		KindExec: "tp_btf/sched_process_exec", KindCapability: "fexit/cap_capable",
 		KindFile: "fentry/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
 		KindSyscall: "tp_btf/sys_enter",
+		KindSocket:  "fentry/security_socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create",
 	}
 	wantEnforcer := map[Kind]string{
 		KindExec: "fmod_ret/security_bprm_check", KindCapability: "fmod_ret/security_capable",
 		KindFile: "fmod_ret/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
 		KindCgroup: "tp_btf/cgroup_attach_task+sched_process_fork",
+		KindSocket: "fmod_ret/security_socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create",
 	}
 	wantEffect := map[Kind]Effect{KindCgroup: FollowsProcess}
 	if boot.BPFLSM {
 		wantRecorder[KindFile] = "lsm/file_open"
 		wantEnforcer[KindExec], wantEnforcer[KindCapability], wantEnforcer[KindFile] = "lsm/bprm_check_security", "lsm/capable", "lsm/file_open"
+		wantEnforcer[KindSocket] = "lsm/socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create"
 	}
 	check := func(t *testing.T, lsmStage Stage) {
 		_, rec, enf, _ := loadAll(t)

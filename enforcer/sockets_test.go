@@ -155,6 +155,13 @@ func (u *unixListener) nothingArrived(t *testing.T) {
 // peer, another abstract name, a bind to another port, a raw socket) is
 // reported and fails with EPERM before anything reaches its peer.
 func TestSocketOperationsOutsideTheRecordedRunAreRefused(t *testing.T) {
+	testSocketRoutes(t, false)
+}
+
+// testSocketRoutes is the body of the socket tests. lsmRoutes adds the
+// routes only the BPF-LSM and fmod_ret backends see (AF_PACKET sockets,
+// listen without bind), and requires them to be recorded and refused.
+func testSocketRoutes(t *testing.T, lsmRoutes bool) {
 	dir := t.TempDir()
 	daemon, other := filepath.Join(dir, "daemon.sock"), filepath.Join(dir, "other.sock")
 	abstract, otherAbstract := fmt.Sprintf("@footprint-test-%d", os.Getpid()), fmt.Sprintf("@footprint-test-%d-other", os.Getpid())
@@ -216,10 +223,12 @@ func TestSocketOperationsOutsideTheRecordedRunAreRefused(t *testing.T) {
 	if generated.Policy.Spec.Sockets == nil {
 		t.Fatal("the generated policy does not govern sockets")
 	}
-	// The kernel hooks alone: the seccomp filter would refuse a call the
-	// normal run never made before any hook sees it.
+	// The socket hooks alone: the seccomp filter would refuse a call the
+	// normal run never made, and the capability rules CAP_NET_RAW, before
+	// a socket hook sees them.
 	policy := generated.Policy.DeepCopy()
 	policy.Spec.Syscalls = nil
+	policy.Spec.Capabilities = nil
 
 	unixCovered := false
 	t.Run("the normal run has no violation", func(t *testing.T) {
@@ -230,6 +239,9 @@ func TestSocketOperationsOutsideTheRecordedRunAreRefused(t *testing.T) {
 		for _, c := range res.Choices {
 			if c.Kind == bpf.KindSocket {
 				unixCovered = strings.Contains(c.Chosen, "connect_unix") || strings.Contains(c.Chosen, "socket_connect")
+				if lsmRoutes && !strings.Contains(c.Chosen, "create+listen") {
+					t.Errorf("socket backend %q does not cover AF_PACKET and listen", c.Chosen)
+				}
 			}
 		}
 	})
@@ -276,7 +288,23 @@ func TestSocketOperationsOutsideTheRecordedRunAreRefused(t *testing.T) {
 					t.Errorf("violation %+v: want a raw ICMP socket", v.Socket)
 				}
 			}, nil},
+		{"open an AF_PACKET socket", []string{"packet", "-", "EPERM"}, false,
+			func(t *testing.T, v bpf.Violation) {
+				if v.Socket == nil || v.Socket.Op != bpf.SocketRaw || v.Socket.Family != unix.AF_PACKET {
+					t.Errorf("violation %+v: want an AF_PACKET socket", v.Socket)
+				}
+			}, nil},
+		{"listen on a port the kernel picks", []string{"listen", "tcp", "EPERM"}, false,
+			func(t *testing.T, v bpf.Violation) {
+				if v.Socket == nil || v.Socket.Op != bpf.SocketListen || v.Protocol != unix.IPPROTO_TCP {
+					t.Errorf("violation %+v: want a listen without bind", v.Socket)
+				}
+			}, nil},
 	} {
+		if !lsmRoutes && (tc.steps[0] == "packet" || tc.steps[0] == "listen") {
+			// Not covered here: see TestSocketRoutesNoHookSeesAreLeftToSeccomp.
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.unix && !unixCovered {
 				t.Skip("no AF_UNIX backend on this kernel (see footprint probe)")

@@ -155,6 +155,11 @@ var enforcerBackends = []kindBackends{
 			note:     "AF_UNIX destinations (cgroup connect_unix needs Linux 6.7+), AF_PACKET sockets and listen() without bind() are not covered; the Kill action denies: no signals here",
 			effect:   Prevented, canary: socketCanaryInet},
 	}},
+	// ---- ptrace of processes outside the policy ----
+	{KindPtrace, false, []backend{
+		{name: "lsm/ptrace_access_check", object: "enforceptrace", programs: []string{"fp_enforce_ptrace_lsm"}, effect: Prevented},
+		{name: "fmod_ret/security_ptrace_access_check", object: "enforceptrace", programs: []string{"fp_enforce_ptrace_fmod_ret"}, effect: Prevented},
+	}},
 	{KindCgroup, false, []backend{
 		{name: "tp_btf/cgroup_attach_task+sched_process_fork", object: "enforcecgroup",
 			programs:  []string{"fp_enforce_cgroup_attach", "fp_enforce_cgroup_fork", "fp_enforce_cgroup_exit"},

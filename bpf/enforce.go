@@ -113,6 +113,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		"enforceconnect":    loadEnforceconnect,
 		"enforcecgroup":     loadEnforcecgroup,
 		"enforcesocket":     loadEnforcesocket,
+		"enforceptrace":     loadEnforceptrace,
 	} {
 		spec, err := load()
 		if err != nil {

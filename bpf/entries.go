@@ -23,6 +23,9 @@ const (
 	// KindSocket is sockets beyond an inet connect (sockets.go): recorded
 	// wherever connections are.
 	KindSocket = Kind(typesFpKindFP_KIND_SOCKET)
+	// KindPtrace is enforced, never recorded: a process held to a policy
+	// attached to, or reached the memory of, a process outside it.
+	KindPtrace = Kind(typesFpKindFP_KIND_PTRACE)
 )
 
 // RecordedKinds are the kinds that become profile entries.
@@ -30,7 +33,7 @@ var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, Kind
 
 // EnforcedKinds are the kinds a policy governs: the recorded ones but
 // system calls (seccomp's) and the cgroups a process may go to.
-var EnforcedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindCgroup, KindSocket}
+var EnforcedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindCgroup, KindSocket, KindPtrace}
 
 func (k Kind) String() string {
 	switch k {
@@ -48,6 +51,8 @@ func (k Kind) String() string {
 		return "cgroups"
 	case KindSocket:
 		return "sockets"
+	case KindPtrace:
+		return "ptrace"
 	}
 	return fmt.Sprintf("kind(%d)", uint32(k))
 }

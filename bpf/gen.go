@@ -18,3 +18,4 @@ package bpf
 //go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types enforcecgroup c/enforce_cgroup.bpf.c -- -I./include
 //go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types socket c/socket.bpf.c -- -I./include
 //go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types enforcesocket c/enforce_socket.bpf.c -- -I./include
+//go:generate go tool bpf2go -target amd64 -cc clang -cflags "-O2 -g -Wall -Werror" -no-global-types enforceptrace c/enforce_ptrace.bpf.c -- -I./include

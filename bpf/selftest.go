@@ -40,7 +40,7 @@ const (
 
 // canaryOps are the canary's operations that exercise each kind; exec is
 // exercised by starting the canary.
-var canaryOps = map[Kind]string{KindFile: canaryOpen, KindCapability: canaryCapability, KindConnect: canaryConnect}
+var canaryOps = map[Kind]string{KindFile: canaryOpen, KindCapability: canaryCapability, KindConnect: canaryConnect, KindPtrace: canaryPtrace}
 
 // What the canary does, for the proofs and reasons a self-test gives.
 var canaryDoes = map[Kind]string{
@@ -50,6 +50,7 @@ var canaryDoes = map[Kind]string{
 	KindCapability: "CAP_SETGID check (setgroups)",
 	KindConnect:    "UDP connect to 127.0.0.1:9",
 	KindCgroup:     "move to another cgroup",
+	KindPtrace:     "process_vm_readv of its parent",
 }
 
 // selfTest runs one canary in a cgroup watched for every kind on trial and

@@ -231,6 +231,7 @@ const (
 	typesFpKindFP_KIND_SYSCALL    typesFpKind = 5
 	typesFpKindFP_KIND_CGROUP     typesFpKind = 6
 	typesFpKindFP_KIND_SOCKET     typesFpKind = 7
+	typesFpKindFP_KIND_PTRACE     typesFpKind = 8
 )
 
 type typesFpLifecycleCounter uint32

@@ -79,7 +79,8 @@ type Violation struct {
 	// Protocol repeat its fields).
 	Socket *Socket
 	// KindCgroup: the process that went (the reporter, or a child it
-	// cloned there) and the cgroup it went to.
+	// cloned there) and the cgroup it went to. KindPtrace: the process
+	// traced, and its cgroup.
 	TargetPID      uint32
 	TargetCgroupID uint64
 	// TargetCgroup is that cgroup's path below the cgroup v2 mount, when
@@ -155,6 +156,14 @@ func (rd *ViolationReader) Read() (Violation, error) {
 		v.Protocol = e.Protocol
 	case KindSocket:
 		socketViolation(&v, &e)
+	case KindPtrace:
+		v.TargetPID = e.TargetPid
+		v.TargetCgroupID = e.TargetCgroupId
+		if path, err := cgroupfs.PathByID(rd.cgroupRoot, v.TargetCgroupID); err == nil {
+			if rel, err := filepath.Rel(rd.cgroupRoot, path); err == nil {
+				v.TargetCgroup = filepath.Join("/", rel)
+			}
+		}
 	case KindCgroup:
 		v.TargetPID = e.TargetPid
 		v.TargetCgroupID = e.TargetCgroupId

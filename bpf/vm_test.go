@@ -30,12 +30,14 @@ func TestOnlyBackendsThatFireAreChosenInVM(t *testing.T) {
 		KindFile: "fmod_ret/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
 		KindCgroup: "tp_btf/cgroup_attach_task+sched_process_fork",
 		KindSocket: "fmod_ret/security_socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create",
+		KindPtrace: "fmod_ret/security_ptrace_access_check",
 	}
 	wantEffect := map[Kind]Effect{KindCgroup: FollowsProcess}
 	if boot.BPFLSM {
 		wantRecorder[KindFile] = "lsm/file_open"
 		wantEnforcer[KindExec], wantEnforcer[KindCapability], wantEnforcer[KindFile] = "lsm/bprm_check_security", "lsm/capable", "lsm/file_open"
 		wantEnforcer[KindSocket] = "lsm/socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create"
+		wantEnforcer[KindPtrace] = "lsm/ptrace_access_check"
 	}
 	check := func(t *testing.T, lsmStage Stage) {
 		_, rec, enf, _ := loadAll(t)

@@ -424,6 +424,8 @@ func enforcedKind(k bpf.Kind) (v1alpha1.EnforcedKind, bool) {
 		return v1alpha1.KindCgroups, true
 	case bpf.KindSocket:
 		return v1alpha1.KindSockets, true
+	case bpf.KindPtrace:
+		return v1alpha1.KindPtrace, true
 	}
 	return "", false
 }

@@ -35,6 +35,12 @@ func Describe(v bpf.Violation) string {
 		what = fmt.Sprintf("connected to %s", formatDestination(v))
 	case bpf.KindSocket:
 		what = describeSocket(v.Socket)
+	case bpf.KindPtrace:
+		to := v.TargetCgroup
+		if to == "" {
+			to = fmt.Sprint(v.TargetCgroupID)
+		}
+		what = fmt.Sprintf("attached to (ptrace) or reached the memory of process %d outside its policy, in cgroup %s", v.TargetPID, to)
 	case bpf.KindCgroup:
 		to := v.TargetCgroup
 		if to == "" {

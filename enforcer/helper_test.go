@@ -259,6 +259,8 @@ func runAction(action string, args []string) error {
 		return runChild(nil, false, args[0], args[1:])
 	case "sockets": // (op target want)...: socket operations (sockets_test.go)
 		return runSocketSteps(args)
+	case "ptrace": // (how pid|child want)...: reach another process (ptrace_vm_test.go)
+		return runPtraceSteps(args)
 	case "sleep": // seconds
 		n, _ := strconv.Atoi(args[0])
 		time.Sleep(time.Duration(n) * time.Second)

@@ -90,6 +90,9 @@ func (in *Installer) Install(id uint32, c *rules.Compiled) error {
 	// Every policy follows its processes out of its cgroups: a rule that
 	// a move to another cgroup sheds holds nothing.
 	kp.Governs = kp.Governs.With(bpf.KindCgroup)
+	// Nor may its processes trace, or reach the memory of, processes
+	// outside it.
+	kp.Governs = kp.Governs.With(bpf.KindPtrace)
 	var err error
 	if c.Capabilities != nil {
 		kp.Governs = kp.Governs.With(bpf.KindCapability)

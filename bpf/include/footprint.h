@@ -30,6 +30,9 @@ enum fp_kind {
 	FP_KIND_CGROUP = 6,
 	/* Sockets beyond an inet connect (see "sockets" below). */
 	FP_KIND_SOCKET = 7,
+	/* Enforcement only: a process held to a policy attached to (ptrace),
+	 * or reached the memory of, a process outside the policy. */
+	FP_KIND_PTRACE = 8,
 };
 
 /* fp_watch.flags */
@@ -260,7 +263,7 @@ enum fp_counter_what {
 	FP_COUNT_LOST = 6,
 	FP_COUNTERS_PER_KIND = 8,
 };
-#define FP_COUNTERS (8 * FP_COUNTERS_PER_KIND)
+#define FP_COUNTERS (16 * FP_COUNTERS_PER_KIND)
 
 /* Key of lost_sightings: FP_COUNT_LOST per cgroup, so that each
  * container's profile says what it is missing. */

@@ -264,6 +264,8 @@ func governs(p *v1alpha1.EnforcementPolicy, k bpf.Kind) bool {
 		return true // every policy follows its processes
 	case bpf.KindSocket:
 		return p.Spec.Sockets != nil
+	case bpf.KindPtrace:
+		return true // every policy keeps its processes from tracing others
 	}
 	return false
 }

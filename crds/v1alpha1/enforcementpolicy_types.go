@@ -517,7 +517,7 @@ type ImageEnforcement struct {
 }
 
 // EnforcedKind is a kind of operation a policy governs.
-// +kubebuilder:validation:Enum=capabilities;files;connect;executables;cgroups;sockets
+// +kubebuilder:validation:Enum=capabilities;files;connect;executables;cgroups;sockets;ptrace
 type EnforcedKind string
 
 const (
@@ -535,6 +535,10 @@ const (
 	// KindSockets is AF_UNIX connects and sends, binds, raw and packet
 	// sockets, and listens without a bind.
 	KindSockets EnforcedKind = "sockets"
+	// KindPtrace is ptrace attaches and memory access (process_vm_readv,
+	// /proc/PID/mem) to processes outside the policy: every policy
+	// governs it.
+	KindPtrace EnforcedKind = "ptrace"
 )
 
 // EnforcementEffect is what a node can do about an operation outside a policy.

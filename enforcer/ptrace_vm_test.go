@@ -73,7 +73,7 @@ func TestPtraceOutsideThePolicyIsPreventedInVM(t *testing.T) {
 	if !inVM {
 		return
 	}
-	outside := exec.Command(selfPath(t), "30")
+	outside := exec.Command(selfPath(t), "600") // killed at the end
 	outside.Env = append(os.Environ(), "FOOTPRINT_TEST_ACTION=sleep")
 	if err := outside.Start(); err != nil {
 		t.Fatal(err)

@@ -59,20 +59,19 @@ static __always_inline struct socket_check *new_check(void)
 
 /*
  * check returns the outcome of the operation in c->key for the current
- * process: 0 when it is allowed (or not governed), else the violation's
- * outcome, reported. can_kill says whether the hook may send a signal.
+ * process, held to e: 0 when it is allowed, else the violation's outcome,
+ * reported. can_kill says whether the hook may send a signal. Callers find
+ * the policy first: most sockets on a node are no policy's, and building a
+ * key costs a 108-byte read.
  */
-static __always_inline __u32 check(struct socket_check *c, bool can_kill)
+static __always_inline __u32 check(struct socket_check *c, struct enforced *e, bool can_kill)
 {
 	struct fp_socket_key *k = &c->key;
 	struct fp_socket_rule_key *r = &c->rule;
 	struct fp_violation_event *ev;
-	struct enforced e;
 	__u32 what;
 
-	if (!enforced_policy(&e, FP_KIND_SOCKET, true))
-		return 0;
-	r->set = e.policy->connect_set;
+	r->set = e->policy->connect_set;
 	r->op = k->op == FP_SOCKET_UNIX_SENDMSG ? FP_SOCKET_RULE_UNIX : k->op;
 	r->protocol = k->protocol;
 	r->family = k->family;
@@ -89,8 +88,8 @@ static __always_inline __u32 check(struct socket_check *c, bool can_kill)
 	if (bpf_map_lookup_elem(&socket_rules, r))
 		return 0;
 
-	what = outcome(e.policy, true, can_kill);
-	ev = begin_report(&e, FP_KIND_SOCKET, socket_hash(k), k->op, what);
+	what = outcome(e->policy, true, can_kill);
+	ev = begin_report(e, FP_KIND_SOCKET, socket_hash(k), k->op, what);
 	if (ev) {
 		__builtin_memcpy(ev->addr, r->addr, 16);
 		ev->port = k->port;
@@ -106,23 +105,33 @@ static __always_inline __u32 check(struct socket_check *c, bool can_kill)
 
 /* ---- cgroup hooks: 1 allows, 0 fails the call with EPERM ---- */
 
-static __always_inline int cgroup_verdict(struct socket_check *c)
+static __always_inline int cgroup_verdict(struct socket_check *c, struct enforced *e)
 {
-	__u32 what = check(c, false);
+	__u32 what = check(c, e, false);
 
 	return what == 0 || what == FP_OUTCOME_AUDITED ? 1 : 0;
+}
+
+/* governed returns a zeroed check when the current process is held to a
+ * policy that governs sockets, else NULL. */
+static __always_inline struct socket_check *governed(struct enforced *e)
+{
+	if (!enforced_policy(e, FP_KIND_SOCKET, true))
+		return NULL;
+	return new_check();
 }
 
 static __always_inline int check_unix(struct bpf_sock_addr *ctx, __u8 op)
 {
 	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
-	struct socket_check *c = new_check();
+	struct enforced e;
+	struct socket_check *c = governed(&e);
 
 	if (!c)
 		return 1;
 	c->key.op = op;
 	unix_key(&c->key, sa->uaddr, sa->uaddrlen);
-	return cgroup_verdict(c);
+	return cgroup_verdict(c, &e);
 }
 
 SEC("cgroup/connect_unix")
@@ -140,19 +149,21 @@ int fp_enforce_sendmsg_unix(struct bpf_sock_addr *ctx)
 SEC("cgroup/bind4")
 int fp_enforce_bind4(struct bpf_sock_addr *ctx)
 {
-	struct socket_check *c = new_check();
+	struct enforced e;
+	struct socket_check *c = governed(&e);
 
 	if (!c)
 		return 1;
 	c->key.op = FP_SOCKET_BIND;
 	inet4_key(&c->key, ctx->user_ip4, ctx->user_port, ctx->protocol);
-	return cgroup_verdict(c);
+	return cgroup_verdict(c, &e);
 }
 
 SEC("cgroup/bind6")
 int fp_enforce_bind6(struct bpf_sock_addr *ctx)
 {
-	struct socket_check *c = new_check();
+	struct enforced e;
+	struct socket_check *c = governed(&e);
 	__u32 ip6[4];
 
 	if (!c)
@@ -166,42 +177,53 @@ int fp_enforce_bind6(struct bpf_sock_addr *ctx)
 	ip6[2] = ctx->user_ip6[2];
 	ip6[3] = ctx->user_ip6[3];
 	__builtin_memcpy(c->key.addr, ip6, 16);
-	return cgroup_verdict(c);
+	return cgroup_verdict(c, &e);
 }
 
 SEC("cgroup/sock_create")
 int fp_enforce_sock_create(struct bpf_sock *ctx)
 {
 	struct socket_check *c;
+	struct enforced e;
 
 	if (!raw_socket(ctx->family, ctx->type))
 		return 1;
-	c = new_check();
+	c = governed(&e);
 	if (!c)
 		return 1;
 	raw_key(&c->key, ctx->family, ctx->protocol);
-	return cgroup_verdict(c);
+	return cgroup_verdict(c, &e);
 }
 
 /* ---- BPF-LSM and fmod_ret: 0 allows, -EPERM refuses ---- */
 
 static __always_inline int lsm_connect(struct sockaddr *address, int addrlen)
 {
-	struct socket_check *c = new_check();
+	struct socket_check *c;
+	struct enforced e;
 
 	/* Inet destinations are the connect4/6 hooks' (enforce_connect.bpf.c). */
+	if (!address || BPF_CORE_READ(address, sa_family) != AF_UNIX)
+		return 0;
+	c = governed(&e);
 	if (!c || !unix_addr_of(&c->key, address, addrlen, FP_SOCKET_UNIX_CONNECT))
 		return 0;
-	return act(check(c, true));
+	return act(check(c, &e, true));
 }
 
 static __always_inline int lsm_sendmsg(struct msghdr *msg)
 {
-	struct socket_check *c = new_check();
+	struct socket_check *c;
+	struct enforced e;
 
+	/* Every send on the node comes here: a send without an address (a
+	 * connected socket's) costs one read. */
+	if (!BPF_CORE_READ(msg, msg_name))
+		return 0;
+	c = governed(&e);
 	if (!c || !sendmsg_unix_addr(&c->key, msg))
 		return 0;
-	return act(check(c, true));
+	return act(check(c, &e, true));
 }
 
 static __always_inline int lsm_create(int family, int type, int protocol, int kern)
@@ -210,22 +232,25 @@ static __always_inline int lsm_create(int family, int type, int protocol, int ke
 
 	/* Raw inet sockets are the sock_create hook's, attached with these;
 	 * the kernel's own sockets are not the workload's. */
+	struct enforced e;
+
 	if (kern || family != AF_PACKET)
 		return 0;
-	c = new_check();
+	c = governed(&e);
 	if (!c)
 		return 0;
 	raw_key(&c->key, family, protocol);
-	return act(check(c, true));
+	return act(check(c, &e, true));
 }
 
 static __always_inline int lsm_listen(struct socket *sock)
 {
-	struct socket_check *c = new_check();
+	struct enforced e;
+	struct socket_check *c = governed(&e);
 
 	if (!c || !autobound_listen(sock, &c->key))
 		return 0;
-	return act(check(c, true));
+	return act(check(c, &e, true));
 }
 
 SEC("lsm/socket_connect")

@@ -202,6 +202,8 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 		switch {
 		case c.Kind == bpf.KindCgroup:
 			rules = "its own cgroups"
+		case c.Kind == bpf.KindPtrace:
+			rules = "its own processes"
 		case governed:
 			rules = "allow-list"
 		}

@@ -379,6 +379,9 @@ func describeRules(spec *v1alpha1.EnforcementPolicySpec) string {
 	} else {
 		unenforced = append(unenforced, "connections")
 	}
+	if s := spec.Sockets; s != nil {
+		parts = append(parts, count(len(s.Allow), "socket rule", "socket rules"))
+	}
 	if e := spec.Executables; e != nil {
 		parts = append(parts, count(len(e.Allow), "program", "programs"))
 	} else {

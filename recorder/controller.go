@@ -190,9 +190,10 @@ func policyKinds(spec *v1alpha1.EnforcementPolicySpec) bpf.KindSet {
 	for kind, enforced := range map[v1alpha1.RecordedKind]bool{
 		v1alpha1.RecordCapabilities: spec.Capabilities != nil,
 		v1alpha1.RecordFiles:        spec.Files != nil,
-		v1alpha1.RecordConnections:  spec.Connect != nil,
-		v1alpha1.RecordExecutables:  spec.Executables != nil,
-		v1alpha1.RecordSyscalls:     spec.Syscalls != nil,
+		// Sockets are recorded with connections.
+		v1alpha1.RecordConnections: spec.Connect != nil || spec.Sockets != nil,
+		v1alpha1.RecordExecutables: spec.Executables != nil,
+		v1alpha1.RecordSyscalls:    spec.Syscalls != nil,
 	} {
 		if enforced {
 			kinds = append(kinds, kind)

@@ -67,7 +67,9 @@ func loadEveryPart() error {
 			}
 		}
 		for _, c := range enf.Choices() {
-			if c.Chosen == "" {
+			// ptrace has no backend where trampolines are refused (the
+			// host): a self-test failing is what this test looks for.
+			if c.Chosen == "" && !(c.Kind == KindPtrace && refusedAtLoad(c.Rejected)) {
 				missing = append(missing, fmt.Sprintf("enforcing %s: %+v", c.Kind, c.Rejected))
 			}
 		}

@@ -369,8 +369,10 @@ func leaveCgroup(b *testing.B, mount string, cg *cgroupfs.Cgroup) {
 // by each benchmark before it runs; benchPolicy allows them among rules for
 // unrelated paths, destinations and programs.
 var (
-	benchFile       string
-	benchAddr       unix.Sockaddr
+	benchFile string
+	benchAddr unix.Sockaddr
+	// benchUnixPath is the AF_UNIX socket BenchmarkUnixConnect connects to.
+	benchUnixPath   string
 	benchExecutable string
 )
 
@@ -406,6 +408,14 @@ func benchPolicy(mount string, mode v1alpha1.EnforcementMode) *v1alpha1.Enforcem
 	}
 	for i := len(p.Spec.Connect.Allow); i < 20; i++ {
 		p.Spec.Connect.Allow = append(p.Spec.Connect.Allow, v1alpha1.ConnectRule{CIDR: fmt.Sprintf("10.%d.0.0/16", i), Protocol: "TCP", Port: int32(8000 + i)})
+	}
+	if benchUnixPath != "" {
+		// Sockets governed only where the loop uses one: the other loops
+		// stay as they were measured.
+		p.Spec.Sockets = &v1alpha1.SocketRules{Allow: []v1alpha1.SocketRule{{Operation: v1alpha1.SocketUnix, Path: benchUnixPath}}}
+		for i := 1; i < 20; i++ {
+			p.Spec.Sockets.Allow = append(p.Spec.Sockets.Allow, v1alpha1.SocketRule{Operation: v1alpha1.SocketUnix, Path: fmt.Sprintf("/run/daemon%d.sock", i)})
+		}
 	}
 	if benchExecutable != "" {
 		p.Spec.Executables.Allow = append(p.Spec.Executables.Allow, v1alpha1.ExecutableRule{Path: benchExecutable})
@@ -502,6 +512,43 @@ func BenchmarkConnect(b *testing.B) {
 			}
 			// Close with RST so TIME_WAIT does not exhaust ports.
 			unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, linger)
+			unix.Close(fd)
+			unix.Close(afd)
+		}
+	})
+}
+
+// BenchmarkUnixConnect connects to an AF_UNIX stream socket: the
+// connect_unix hooks read the address (108 bytes) for a watched or held
+// process, and cost one lookup for any other.
+func BenchmarkUnixConnect(b *testing.B) {
+	benchUnixPath = filepath.Join(b.TempDir(), "bench.sock")
+	defer func() { benchUnixPath = "" }()
+	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	sa := &unix.SockaddrUnix{Name: benchUnixPath}
+	if err := unix.Bind(lfd, sa); err != nil {
+		b.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 128); err != nil {
+		b.Fatal(err)
+	}
+	runConfigs(b, func(b *testing.B, n int) {
+		for i := 0; i < n; i++ {
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := unix.Connect(fd, sa); err != nil {
+				b.Fatal(err)
+			}
+			afd, _, err := unix.Accept(lfd)
+			if err != nil {
+				b.Fatal(err)
+			}
 			unix.Close(fd)
 			unix.Close(afd)
 		}

@@ -17,9 +17,9 @@ func TestDecodeRefusesAnObjectWithFieldsItsTypeLacks(t *testing.T) {
 		unknown string // the field the error names; "" for none
 	}{
 		{"every field known", map[string]any{"spec": map[string]any{"container": "app"}, "status": map[string]any{"summary": map[string]any{"files": int64(2)}}}, ""},
-		{"a new spec field", map[string]any{"spec": map[string]any{"container": "app", "sockets": []any{"x"}}}, `"sockets"`},
+		{"a new spec field", map[string]any{"spec": map[string]any{"container": "app", "futureEntries": []any{"x"}}}, `"futureEntries"`},
 		{"a new field in a list item", map[string]any{"spec": map[string]any{"files": []any{map[string]any{"path": "/x", "operations": []any{"unlink"}}}}}, `"operations"`},
-		{"a new status field", map[string]any{"status": map[string]any{"summary": map[string]any{"files": int64(2), "sockets": int64(1)}}}, `"sockets"`},
+		{"a new status field", map[string]any{"status": map[string]any{"summary": map[string]any{"files": int64(2), "futureKind": int64(1)}}}, `"futureKind"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -301,8 +301,8 @@ func (k *kernel) setUp(b *testing.B, c config) func() {
 			return k.rec.Watch(id, bpf.Watch{Kinds: bpf.AllKinds, Live: true})
 		})
 		return func() {
-			leaveCgroup(b, k.mount, cg)
 			k.rec.Unwatch(cg.ID)
+			leaveCgroup(b, k.mount, cg)
 		}
 	}
 	violations, err := k.enf.NewViolationReader()
@@ -311,8 +311,11 @@ func (k *kernel) setUp(b *testing.B, c config) func() {
 	}
 	cg := enterCgroup(b, k.mount, func(id uint64) error { return k.enf.EnforceCgroup(id, 1, bpf.Hold{Live: true}) })
 	return func() {
-		leaveCgroup(b, k.mount, cg)
+		// Released before this process leaves: leaving a held cgroup is
+		// itself a violation, and would keep the process held to the
+		// policy in the next round.
 		k.enf.ReleaseCgroup(cg.ID)
+		leaveCgroup(b, k.mount, cg)
 		// The policy must allow what the loops do: a violation would
 		// measure the report path, not the check.
 		for {

@@ -18,7 +18,7 @@ import (
 // changes. file_truncate is Linux 6.2+ (ftruncate, and O_TRUNC opens; before
 // 6.2 both went through path_truncate).
 var changeHookNames = []string{"path_truncate", "file_truncate", "path_unlink", "path_rmdir", "path_rename",
-	"path_link", "path_symlink", "path_mknod", "path_chmod", "path_chown"}
+	"path_link", "path_symlink", "path_mknod", "path_chmod", "path_chown", "file_receive"}
 
 // changeSyscalls are the system calls of file changes, as their tracepoints
 // are named. fchmodat2 is Linux 6.6+.
@@ -146,6 +146,9 @@ var FileChanges = []FileChange{
 	{"mknod (device, FIFO)", "mknod", []string{"path_mknod"}, []string{"mknod", "mknodat"}},
 	{"chmod (set-ID bits)", "chmod (setid)", []string{"path_chmod"}, []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}},
 	{"chown", "chown", []string{"path_chown"}, []string{"chown", "lchown", "fchown", "fchownat"}},
+	// No system call's tracepoint sees a descriptor arrive: recvmsg's
+	// does not know what its control message holds.
+	{"descriptor received (SCM_RIGHTS, pidfd_getfd)", "receive", []string{"file_receive"}, nil},
 }
 
 // ChangeCoverage is how a file backend covers one kind of change.
@@ -206,7 +209,7 @@ func (c BackendChoice) ChangeCaveat() string {
 // NotCovered are routes to a file that no backend of footprint's covers
 // yet, as `footprint probe` and the README say.
 var NotCovered = []string{
-	"a file descriptor received from another process (SCM_RIGHTS, pidfd_getfd): the LSM file_receive hook is not used yet",
+	"a descriptor of a pipe, socket or anonymous inode received from another process: no path to govern (the socket and connect rules hold what a socket reaches)",
 	"mkdir, setxattr/removexattr, utimes: not recorded as their own access",
 }
 

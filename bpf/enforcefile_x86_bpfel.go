@@ -82,6 +82,7 @@ type enforcefileProgramSpecs struct {
 	FpEnforceExitOpenat2         *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat2"`
 	FpEnforceFileOpenFmodRet     *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_fmod_ret"`
 	FpEnforceFileOpenLsm         *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceFmodRetFileReceive  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_file_receive"`
 	FpEnforceFmodRetFileTruncate *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_file_truncate"`
 	FpEnforceFmodRetPathChmod    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chmod"`
 	FpEnforceFmodRetPathChown    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chown"`
@@ -92,6 +93,7 @@ type enforcefileProgramSpecs struct {
 	FpEnforceFmodRetPathSymlink  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_symlink"`
 	FpEnforceFmodRetPathTruncate *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_truncate"`
 	FpEnforceFmodRetPathUnlink   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_unlink"`
+	FpEnforceLsmFileReceive      *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_file_receive"`
 	FpEnforceLsmFileTruncate     *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_file_truncate"`
 	FpEnforceLsmPathChmod        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chmod"`
 	FpEnforceLsmPathChown        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chown"`
@@ -226,6 +228,7 @@ type enforcefilePrograms struct {
 	FpEnforceExitOpenat2         *ebpf.Program `ebpf:"fp_enforce_exit_openat2"`
 	FpEnforceFileOpenFmodRet     *ebpf.Program `ebpf:"fp_enforce_file_open_fmod_ret"`
 	FpEnforceFileOpenLsm         *ebpf.Program `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceFmodRetFileReceive  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_file_receive"`
 	FpEnforceFmodRetFileTruncate *ebpf.Program `ebpf:"fp_enforce_fmod_ret_file_truncate"`
 	FpEnforceFmodRetPathChmod    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chmod"`
 	FpEnforceFmodRetPathChown    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chown"`
@@ -236,6 +239,7 @@ type enforcefilePrograms struct {
 	FpEnforceFmodRetPathSymlink  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_symlink"`
 	FpEnforceFmodRetPathTruncate *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_truncate"`
 	FpEnforceFmodRetPathUnlink   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_unlink"`
+	FpEnforceLsmFileReceive      *ebpf.Program `ebpf:"fp_enforce_lsm_file_receive"`
 	FpEnforceLsmFileTruncate     *ebpf.Program `ebpf:"fp_enforce_lsm_file_truncate"`
 	FpEnforceLsmPathChmod        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chmod"`
 	FpEnforceLsmPathChown        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chown"`
@@ -278,6 +282,7 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceExitOpenat2,
 		p.FpEnforceFileOpenFmodRet,
 		p.FpEnforceFileOpenLsm,
+		p.FpEnforceFmodRetFileReceive,
 		p.FpEnforceFmodRetFileTruncate,
 		p.FpEnforceFmodRetPathChmod,
 		p.FpEnforceFmodRetPathChown,
@@ -288,6 +293,7 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceFmodRetPathSymlink,
 		p.FpEnforceFmodRetPathTruncate,
 		p.FpEnforceFmodRetPathUnlink,
+		p.FpEnforceLsmFileReceive,
 		p.FpEnforceLsmFileTruncate,
 		p.FpEnforceLsmPathChmod,
 		p.FpEnforceLsmPathChown,

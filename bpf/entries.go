@@ -110,10 +110,11 @@ const (
 	AccessChown      = Access(typesFpAccessFP_ACCESS_CHOWN)
 	AccessSymlink    = Access(typesFpAccessFP_ACCESS_SYMLINK)
 	AccessMknod      = Access(typesFpAccessFP_ACCESS_MKNOD)
+	AccessReceive    = Access(typesFpAccessFP_ACCESS_RECEIVE)
 
 	// AccessChanges are the bits of changes without an open.
 	AccessChanges = AccessDelete | AccessRenameFrom | AccessRenameTo | AccessLink | AccessLinkTarget |
-		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod
+		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod | AccessReceive
 )
 
 var accessNames = []struct {
@@ -124,7 +125,7 @@ var accessNames = []struct {
 	{AccessCreate, "create"}, {AccessTruncate, "truncate"},
 	{AccessDelete, "delete"}, {AccessRenameFrom, "rename-from"}, {AccessRenameTo, "rename-to"},
 	{AccessLink, "link"}, {AccessLinkTarget, "link-target"}, {AccessChmod, "chmod"}, {AccessSetID, "setid"},
-	{AccessChown, "chown"}, {AccessSymlink, "symlink"}, {AccessMknod, "mknod"},
+	{AccessChown, "chown"}, {AccessSymlink, "symlink"}, {AccessMknod, "mknod"}, {AccessReceive, "receive"},
 }
 
 // Names lists the access kinds set, in a fixed order.

@@ -80,6 +80,7 @@ type fileProgramSpecs struct {
 	FpFileExitOpen           *ebpf.ProgramSpec `ebpf:"fp_file_exit_open"`
 	FpFileExitOpenat         *ebpf.ProgramSpec `ebpf:"fp_file_exit_openat"`
 	FpFileExitOpenat2        *ebpf.ProgramSpec `ebpf:"fp_file_exit_openat2"`
+	FpFileFentryFileReceive  *ebpf.ProgramSpec `ebpf:"fp_file_fentry_file_receive"`
 	FpFileFentryFileTruncate *ebpf.ProgramSpec `ebpf:"fp_file_fentry_file_truncate"`
 	FpFileFentryPathChmod    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_chmod"`
 	FpFileFentryPathChown    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_chown"`
@@ -90,6 +91,7 @@ type fileProgramSpecs struct {
 	FpFileFentryPathSymlink  *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_symlink"`
 	FpFileFentryPathTruncate *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_truncate"`
 	FpFileFentryPathUnlink   *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_unlink"`
+	FpFileLsmFileReceive     *ebpf.ProgramSpec `ebpf:"fp_file_lsm_file_receive"`
 	FpFileLsmFileTruncate    *ebpf.ProgramSpec `ebpf:"fp_file_lsm_file_truncate"`
 	FpFileLsmPathChmod       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_chmod"`
 	FpFileLsmPathChown       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_chown"`
@@ -212,6 +214,7 @@ type filePrograms struct {
 	FpFileExitOpen           *ebpf.Program `ebpf:"fp_file_exit_open"`
 	FpFileExitOpenat         *ebpf.Program `ebpf:"fp_file_exit_openat"`
 	FpFileExitOpenat2        *ebpf.Program `ebpf:"fp_file_exit_openat2"`
+	FpFileFentryFileReceive  *ebpf.Program `ebpf:"fp_file_fentry_file_receive"`
 	FpFileFentryFileTruncate *ebpf.Program `ebpf:"fp_file_fentry_file_truncate"`
 	FpFileFentryPathChmod    *ebpf.Program `ebpf:"fp_file_fentry_path_chmod"`
 	FpFileFentryPathChown    *ebpf.Program `ebpf:"fp_file_fentry_path_chown"`
@@ -222,6 +225,7 @@ type filePrograms struct {
 	FpFileFentryPathSymlink  *ebpf.Program `ebpf:"fp_file_fentry_path_symlink"`
 	FpFileFentryPathTruncate *ebpf.Program `ebpf:"fp_file_fentry_path_truncate"`
 	FpFileFentryPathUnlink   *ebpf.Program `ebpf:"fp_file_fentry_path_unlink"`
+	FpFileLsmFileReceive     *ebpf.Program `ebpf:"fp_file_lsm_file_receive"`
 	FpFileLsmFileTruncate    *ebpf.Program `ebpf:"fp_file_lsm_file_truncate"`
 	FpFileLsmPathChmod       *ebpf.Program `ebpf:"fp_file_lsm_path_chmod"`
 	FpFileLsmPathChown       *ebpf.Program `ebpf:"fp_file_lsm_path_chown"`
@@ -264,6 +268,7 @@ func (p *filePrograms) Close() error {
 		p.FpFileExitOpen,
 		p.FpFileExitOpenat,
 		p.FpFileExitOpenat2,
+		p.FpFileFentryFileReceive,
 		p.FpFileFentryFileTruncate,
 		p.FpFileFentryPathChmod,
 		p.FpFileFentryPathChown,
@@ -274,6 +279,7 @@ func (p *filePrograms) Close() error {
 		p.FpFileFentryPathSymlink,
 		p.FpFileFentryPathTruncate,
 		p.FpFileFentryPathUnlink,
+		p.FpFileLsmFileReceive,
 		p.FpFileLsmFileTruncate,
 		p.FpFileLsmPathChmod,
 		p.FpFileLsmPathChown,

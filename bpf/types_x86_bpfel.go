@@ -31,6 +31,7 @@ const (
 	typesFpAccessFP_ACCESS_CHOWN       typesFpAccess = 4096
 	typesFpAccessFP_ACCESS_SYMLINK     typesFpAccess = 8192
 	typesFpAccessFP_ACCESS_MKNOD       typesFpAccess = 16384
+	typesFpAccessFP_ACCESS_RECEIVE     typesFpAccess = 32768
 )
 
 type typesFpCapabilityEvent struct {

@@ -57,6 +57,8 @@ func runAction(action string, args []string) error {
 			return expect(err, args[2])
 		}
 		return err
+	case "receive": // name path want(ok|EPERM): a descriptor of path from the server at name (receive_vm_test.go)
+		return expect(receiveDescriptor(args[0], args[1]), args[2])
 	case "file-changes": // dir want(ok|EPERM): every change, each in dir/OP, with the expected outcome each
 		for _, op := range filechanges.Ops {
 			if err := expect(op.Do(filepath.Join(args[0], op.Name)), args[1]); err != nil {

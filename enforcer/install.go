@@ -59,6 +59,7 @@ var kernelAccess = []struct {
 	{rules.AccessLinkTarget, bpf.AccessLinkTarget}, {rules.AccessChmod, bpf.AccessChmod},
 	{rules.AccessSetID, bpf.AccessSetID}, {rules.AccessChown, bpf.AccessChown},
 	{rules.AccessSymlink, bpf.AccessSymlink}, {rules.AccessMknod, bpf.AccessMknod},
+	{rules.AccessReceive, bpf.AccessReceive},
 }
 
 func toKernelAccess(a rules.Access) bpf.Access {

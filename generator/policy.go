@@ -63,9 +63,12 @@ type GeneratedPolicy struct {
 	// socketsUnrecorded names socket routes the recording's backends did
 	// not see, which the policy refuses where a kernel can hold them.
 	socketsUnrecorded []string
-	executableNotes   map[string]string // by rule path
-	notRecorded       []string          // kinds left unenforced because they were not recorded
-	skipped           []string          // profile entries that need no rule
+	// filesUnrecorded names file routes the recording's backends did not
+	// see, likewise.
+	filesUnrecorded []string
+	executableNotes map[string]string // by rule path
+	notRecorded     []string          // kinds left unenforced because they were not recorded
+	skipped         []string          // profile entries that need no rule
 }
 
 // Policy generates an EnforcementPolicy that allows exactly what the profile
@@ -117,6 +120,7 @@ func Policy(p *v1alpha1.Profile, opts PolicyOptions) (*GeneratedPolicy, error) {
 			return nil, err
 		}
 		policy.Spec.Files = rules
+		g.filesUnrecorded = fileRoutesUnrecorded(p)
 	} else {
 		g.notRecorded = append(g.notRecorded, "files")
 	}
@@ -497,8 +501,15 @@ func (g *GeneratedPolicy) annotate(root *yaml.Node) {
 		}
 	}
 	if f := spec.Files; f != nil {
+		var notes []string
 		if len(f.Allow) == 0 {
-			commentLine(root, "no file was opened: every open is refused", "spec", "files")
+			notes = append(notes, "no file was opened: every open is refused")
+		}
+		if len(g.filesUnrecorded) > 0 {
+			notes = append(notes, "NOT SEEN by the recording's backend, so refused though the workload may need them: "+strings.Join(g.filesUnrecorded, ", "))
+		}
+		if len(notes) > 0 {
+			commentLine(root, strings.Join(notes, "; "), "spec", "files")
 		}
 		for i, r := range f.Allow {
 			commentLine(root, g.fileNotes[r.Path], "spec", "files", "allow", i)

@@ -337,6 +337,16 @@ FP_CHANGE_TRACEPOINTS(fp_enforce)
 		if (!change_gate(&g))                                                               \
 			return 0;                                                                   \
 		return hook_path(&g, path, FP_ACCESS_CHOWN, true);                                  \
+	}                                                                                           \
+	SEC(SECTION FN "file_receive")                                                              \
+	int BPF_PROG(P##_file_receive, struct file *file, int ret)                                  \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return hook_receive(&g, file, true);                                                \
 	}
 
 FP_CHANGE_HOOKS(fp_enforce_lsm, "lsm/", "")

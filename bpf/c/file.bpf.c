@@ -401,6 +401,14 @@ FP_CHANGE_TRACEPOINTS(fp_file)
 		if (change_gate(&g))                                                                \
 			hook_path(&g, &file->f_path, FP_ACCESS_TRUNCATE, false);                    \
 		return 0;                                                                           \
+	}                                                                                           \
+	SEC(SECTION FN "file_receive")                                                              \
+	int BPF_PROG(P##_file_receive, struct file *file)                                           \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_receive(&g, file, false);                                              \
+		return 0;                                                                           \
 	}
 
 FP_CHANGE_HOOKS(fp_file_lsm, "lsm/", "")

@@ -2,7 +2,8 @@
 /*
  * File changes made without an open of the path: truncate, unlink and
  * rmdir, rename (from and to), link (the new name and the file it links
- * to), chmod (and set-ID mode bits), chown, symlink and mknod. Shared by the
+ * to), chmod (and set-ID mode bits), chown, symlink and mknod; and a
+ * descriptor of a file received from another process. Shared by the
  * recorder (file.bpf.c) and the enforcer (enforce_file.bpf.c): each defines
  * struct gate, change_gate (is the current process recorded, or held to a
  * policy with file rules?) and file_change (record, or decide, one access to
@@ -18,7 +19,8 @@
  *   (.. is the real parent of the directory it is relative to), but with
  *   symbolic links in it not followed, and read from user memory once, at
  *   entry (FP_PATH_LEXICAL). io_uring's unlinkat, renameat, linkat,
- *   symlinkat and mknodat make no system call and are not seen there.
+ *   symlinkat and mknodat make no system call and are not seen there,
+ *   and neither is a received descriptor (only file_receive sees it).
  */
 #ifndef FOOTPRINT_OBJECTS_H
 #define FOOTPRINT_OBJECTS_H
@@ -30,6 +32,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define S_IFREG 0100000
+#define S_IFDIR 0040000
 #define S_ISUID 04000
 #define S_ISGID 02000
 #define RENAME_EXCHANGE (1 << 1)
@@ -509,6 +512,20 @@ static __always_inline int hook_path(struct gate *g, const struct path *path, __
 		return 0;
 	c.access = access;
 	return file_change(g, &c, can_deny);
+}
+
+/*
+ * hook_receive: a received descriptor is governed when it names a regular
+ * file or a directory; a socket, pipe or anonymous inode has no path a rule
+ * could name (the connect and socket rules hold what a socket reaches).
+ */
+static __always_inline int hook_receive(struct gate *g, struct file *file, bool can_deny)
+{
+	__u32 type = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+
+	if (type != S_IFREG && type != S_IFDIR)
+		return 0;
+	return hook_path(g, &file->f_path, FP_ACCESS_RECEIVE, can_deny);
 }
 
 static __always_inline int hook_rename(struct gate *g, const struct path *old_dir, struct dentry *old,

@@ -100,6 +100,10 @@ enum fp_access {
 	/* mknod(2) of a device node or a FIFO (a regular file is "create";
 	 * socket files are made by bind(2), not recorded here). */
 	FP_ACCESS_MKNOD = 1 << 14,
+	/* A descriptor of the file was received from another process
+	 * (SCM_RIGHTS, pidfd_getfd, binder): regular files and directories
+	 * only, which have a path to govern. */
+	FP_ACCESS_RECEIVE = 1 << 15,
 };
 
 /* Flags of file and exec entries. */

@@ -96,7 +96,8 @@ type EnforcementPolicySpec struct {
 	// enforced. An open is allowed when every way it opens the file (read,
 	// write, exec, create, truncate) is granted by some rule matching its
 	// path; so is a change made without an open (delete, rename-from,
-	// rename-to, link, link-target, chmod, setid, chown, symlink, mknod). Files without a path in the filesystem (pipes, sockets and
+	// rename-to, link, link-target, chmod, setid, chown, symlink, mknod), and
+	// so is a descriptor received from another process (receive). Files without a path in the filesystem (pipes, sockets and
 	// anonymous inodes, which the kernel names like `pipe:[1234]`) are not
 	// subject to the policy: they can only be reopened through a descriptor
 	// the process already holds.
@@ -296,7 +297,9 @@ type FileRule struct {
 	// name of a rename), link (a hard link made at the path) and link-target
 	// (the file it links to), chmod, setid (a mode with the set-user-ID or
 	// set-group-ID bit), chown, symlink (a symbolic link made at the path)
-	// and mknod (a device node or FIFO made at the path).
+	// and mknod (a device node or FIFO made at the path); and receive (a
+	// descriptor of the file or directory received from another process:
+	// SCM_RIGHTS, pidfd_getfd).
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	Access []FileAccessMode `json:"access"`

@@ -188,7 +188,7 @@ type CapabilityEntry struct {
 }
 
 // FileAccessMode is one way a file was opened, or changed without an open.
-// +kubebuilder:validation:Enum=read;write;exec;create;truncate;delete;rename-from;rename-to;link;link-target;chmod;setid;chown;symlink;mknod
+// +kubebuilder:validation:Enum=read;write;exec;create;truncate;delete;rename-from;rename-to;link;link-target;chmod;setid;chown;symlink;mknod;receive
 type FileAccessMode string
 
 const (
@@ -230,18 +230,21 @@ const (
 	AccessSymlink FileAccessMode = "symlink"
 	// AccessMknod means a device node or a FIFO was made at this path.
 	AccessMknod FileAccessMode = "mknod"
+	// AccessReceive means a descriptor of the file (or directory) was
+	// received from another process: SCM_RIGHTS, pidfd_getfd, binder.
+	AccessReceive FileAccessMode = "receive"
 )
 
 // FileAccessModes are every access mode, in the order profiles and policies
 // list them.
 var FileAccessModes = []FileAccessMode{AccessRead, AccessWrite, AccessExec, AccessCreate, AccessTruncate,
 	AccessDelete, AccessRenameFrom, AccessRenameTo, AccessLink, AccessLinkTarget,
-	AccessChmod, AccessSetID, AccessChown, AccessSymlink, AccessMknod}
+	AccessChmod, AccessSetID, AccessChown, AccessSymlink, AccessMknod, AccessReceive}
 
 // Modifies says whether the mode changes the filesystem (every mode but
-// read and exec): a root filesystem that must stay writable for it.
+// read, exec and receive): a root filesystem that must stay writable for it.
 func (m FileAccessMode) Modifies() bool {
-	return m != AccessRead && m != AccessExec
+	return m != AccessRead && m != AccessExec && m != AccessReceive
 }
 
 // FileEntry is one file (or, after normalisation, a glob of files) that was opened.
@@ -254,7 +257,8 @@ type FileEntry struct {
 	// Access lists every way the file was opened, in the order read, write,
 	// exec, create, truncate, and then changed without an open: delete,
 	// rename-from, rename-to, link, link-target, chmod, setid, chown,
-	// symlink, mknod.
+	// symlink, mknod; and receive (a descriptor of it came from another
+	// process).
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	Access []FileAccessMode `json:"access"`

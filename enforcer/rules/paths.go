@@ -44,11 +44,12 @@ const (
 	AccessChown      Access = 1 << 12
 	AccessSymlink    Access = 1 << 13
 	AccessMknod      Access = 1 << 14
+	AccessReceive    Access = 1 << 15
 
 	// AccessAll is every access bit.
 	AccessAll = AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate |
 		AccessDelete | AccessRenameFrom | AccessRenameTo | AccessLink | AccessLinkTarget |
-		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod
+		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod | AccessReceive
 )
 
 var accessModes = []struct {
@@ -70,6 +71,7 @@ var accessModes = []struct {
 	{AccessChown, v1alpha1.AccessChown},
 	{AccessSymlink, v1alpha1.AccessSymlink},
 	{AccessMknod, v1alpha1.AccessMknod},
+	{AccessReceive, v1alpha1.AccessReceive},
 }
 
 // AccessOf returns the access bits of the policy's access modes. Unknown

@@ -91,16 +91,6 @@ type installed struct {
 	name       string
 }
 
-// hold is a cgroup held to a policy: a pod's (from its containers' first
-// exec on) or a running container's (at once).
-type hold struct {
-	policy    uint32
-	container bool
-	// pending holds a pod for a policy of named containers: its new
-	// containers wait for classify.
-	pending bool
-}
-
 type podRef struct {
 	pod    types.NamespacedName
 	uid    types.UID
@@ -146,40 +136,79 @@ func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile installs every policy and holds the containers each selects on
-// this node to it; it releases what no policy selects any more.
+// this node to it; it releases what no policy selects any more. The API is
+// read before, and statuses are written after, the kernel's state changes
+// under the lock: API latency must not stall reporting violations or
+// classifying a new container (controller-runtime runs one Reconcile at a
+// time).
 func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	var policies v1alpha1.EnforcementPolicyList
 	if err := c.Client.List(ctx, &policies); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list enforcement policies: %w", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	want := map[uint64]hold{}
-	pods := map[uint64]podRef{}
-	seen := map[types.UID]bool{}
-	named := map[uint32][]string{}
+	var selections []selection
+	var selectErr error
 	for i := range policies.Items {
 		p := &policies.Items[i]
 		if p.DeletionTimestamp != nil || p.Spec.Selector == nil {
 			continue
 		}
+		pods, err := c.selectedPods(ctx, p)
+		if err != nil {
+			selectErr = errors.Join(selectErr, fmt.Errorf("select the pods of policy %s: %w", client.ObjectKeyFromObject(p), err))
+		}
+		selections = append(selections, selection{policy: p, pods: pods, failed: err != nil})
+	}
+	for _, st := range c.apply(selections) {
+		c.setStatus(ctx, st.policy, st.images, st.err)
+	}
+	// Requeued: a policy whose pods could not be read keeps its holds
+	// until they can.
+	return reconcile.Result{}, selectErr
+}
+
+// selection is one policy and the pods it selects on this node; failed:
+// they could not be read.
+type selection struct {
+	policy *v1alpha1.EnforcementPolicy
+	pods   []*corev1.Pod
+	failed bool
+}
+
+// policyStatus is a status to write once the lock is released.
+type policyStatus struct {
+	policy *v1alpha1.EnforcementPolicy
+	images []v1alpha1.ImageEnforcement
+	err    error
+}
+
+// apply installs the policies and moves the holds to what they select.
+func (c *PolicyController) apply(selections []selection) []policyStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var statuses []policyStatus
+	want := map[uint64]hold{}
+	pods := map[uint64]podRef{}
+	seen := map[types.UID]bool{}
+	named := map[uint32][]string{}
+	for _, sel := range selections {
+		p := sel.policy
 		seen[p.UID] = true
 		id, err := c.install(p)
 		if err != nil {
-			c.setStatus(ctx, p, nil, err)
+			statuses = append(statuses, policyStatus{policy: p, err: err})
 			continue
 		}
 		if len(p.Spec.Selector.Containers) > 0 {
 			named[id] = p.Spec.Selector.Containers
 		}
-		selected, err := c.selectedPods(ctx, p)
-		if err != nil {
-			c.Log.Error(err, "select pods", "policy", client.ObjectKeyFromObject(p))
+		if sel.failed {
+			c.keepHolds(p, id, want, pods, seen)
 			continue
 		}
 		images := imageStatus{}
 		c.keepAuditCopy(p, seen)
-		for _, pod := range selected {
+		for _, pod := range sel.pods {
 			podID, err := c.imageHold(p, pod, id, images, seen)
 			if err != nil {
 				// Enforcing instead could break a new version of the
@@ -192,45 +221,18 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 			}
 			c.cgroupsFor(p, pod, podID, want, pods)
 		}
-		c.setStatus(ctx, p, images.list(), nil)
+		statuses = append(statuses, policyStatus{policy: p, images: images.list()})
 	}
-	// Containers whose first exec stopped them for a pending hold: holding
-	// them here (their name is in the pod's status already) continues them,
-	// as classify would have. Read once, and only when a container's hold
-	// changes.
-	var stopped map[uint64]uint32
-	for id, cur := range want {
-		if c.enforced[id] == cur {
-			continue
-		}
-		if stopped == nil && cur.container && len(named) > 0 {
-			if stopped, _ = c.Enforcer.PendingCgroups(); stopped == nil {
-				stopped = map[uint64]uint32{}
-			}
-		}
-		// Running containers are held at once; a pod's cgroup from its
-		// containers' first exec on.
-		var err error
-		if cur.pending {
-			err = c.Enforcer.HoldPending(id, cur.policy)
-		} else {
-			err = c.Enforcer.EnforceCgroup(id, cur.policy, bpf.Hold{Live: cur.container, Containers: true})
-		}
-		if err != nil {
-			c.Log.Error(err, "enforce", "cgroup", id)
-			continue
-		}
-		c.enforced[id] = cur
-		if _, ok := stopped[id]; ok && pods[id].cgroup != "" {
-			continueCgroup(pods[id].cgroup)
-			c.continued[pods[id].cgroup] = time.Now()
-		}
+	paths := map[uint64]string{}
+	for id, ref := range pods {
+		paths[id] = ref.cgroup
 	}
-	for id := range c.enforced {
-		if _, ok := want[id]; !ok {
-			c.Enforcer.ReleaseCgroup(id)
-			delete(c.enforced, id)
-		}
+	changed := applyHolds(c.Enforcer, c.enforced, want, paths, len(named) > 0, continueCgroup)
+	for _, err := range changed.errs {
+		c.Log.Error(err, "enforce")
+	}
+	for _, dir := range changed.continued {
+		c.continued[dir] = time.Now()
 	}
 	c.cgroupPods = pods
 	c.named = named
@@ -240,7 +242,25 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 			delete(c.ids, uid)
 		}
 	}
-	return reconcile.Result{}, nil
+	return statuses
+}
+
+// keepHolds keeps what a policy (id, or its Audit copy) holds now, for a
+// reconcile that could not read the pods it selects.
+func (c *PolicyController) keepHolds(p *v1alpha1.EnforcementPolicy, id uint32, want map[uint64]hold, pods map[uint64]podRef, seen map[types.UID]bool) {
+	ids := map[uint32]bool{id: true}
+	if audit, ok := c.ids[p.UID+auditCopySuffix]; ok {
+		ids[audit.id] = true
+		seen[p.UID+auditCopySuffix] = true
+	}
+	for cg, h := range c.enforced {
+		if ids[h.policy] {
+			want[cg] = h
+			if ref, ok := c.cgroupPods[cg]; ok {
+				pods[cg] = ref
+			}
+		}
+	}
 }
 
 // install compiles and installs a policy when it is new or changed.

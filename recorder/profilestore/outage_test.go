@@ -1,7 +1,6 @@
 package profilestore
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -40,13 +39,7 @@ func TestWriterBuffersAMinuteOfOutageWithinItsBounds(t *testing.T) {
 	w := NewWriter(NewStore(newClient(t, cfg), Options{}), WriterOptions{
 		FlushInterval: 200 * time.Millisecond, MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second, Log: testLog(t),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runWriter(t, w)
 
 	const containers = 20
 	keys := make([]WorkloadContainer, containers)

@@ -132,6 +132,17 @@ func filesOf(t *testing.T, key WorkloadContainer) map[string]int64 {
 	return fileCounts(p)
 }
 
+// runWriter runs w until the test ends.
+func runWriter(t *testing.T, w *Writer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 func TestWriterKeepsDeltasWhileTheAPIServerIsDownAndDeliversThemAfter(t *testing.T) {
 	e := apiServer(t)
 	ns := envtest.Namespace(t, e.Client)
@@ -143,13 +154,7 @@ func TestWriterKeepsDeltasWhileTheAPIServerIsDownAndDeliversThemAfter(t *testing
 	w := NewWriter(NewStore(newClient(t, cfg), Options{}), WriterOptions{
 		FlushInterval: 100 * time.Millisecond, MinBackoff: 50 * time.Millisecond, MaxBackoff: 400 * time.Millisecond, Log: testLog(t),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runWriter(t, w)
 
 	add := func(k WorkloadContainer, round int) {
 		t.Helper()

@@ -28,6 +28,9 @@
 //		// body: boot.BPFLSM says whether BPF-LSM programs run here
 //	}
 //
+// Such tests are named ...InVM: the first of a package to run boots each VM once for
+// all of them (a boot is minutes of emulation), and each reports its own verdict.
+//
 // Neither skips silently: a VM that cannot be set up or booted fails the test with a
 // message saying how to fix it. Only FOOTPRINT_SKIP_VM=1 skips, and the skip says what is
 // left untested.
@@ -39,6 +42,7 @@ import (
 	"debug/elf"
 	_ "embed"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +51,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,6 +73,8 @@ const (
 	// EnvBoots, set to a comma-separated list of boot names, runs the matrix tests in
 	// those boots only.
 	EnvBoots = "FOOTPRINT_VM_BOOTS"
+	// envMatrix is set to "1" in the VM for a run of InEachBootOrLaunch's tests.
+	envMatrix = "FOOTPRINT_VM_MATRIX"
 
 	// exitSetup and exitNoCode are vmtest.sh's own exit codes.
 	exitSetup  = 124
@@ -104,6 +111,12 @@ func InVM() bool { return os.Getenv(EnvInVM) == "1" }
 func InVMOrLaunch(t *testing.T, env ...string) bool {
 	t.Helper()
 	if InVM() {
+		if os.Getenv(envMatrix) == "1" {
+			// Its name put it in a boot matrix run of its package; it
+			// runs in a VM of its own.
+			t.Log("not run in this boot matrix: the test launches its own VM")
+			return false
+		}
 		return true
 	}
 	if strings.Contains(t.Name(), "/") {
@@ -170,8 +183,14 @@ func CurrentBoot() (Boot, bool) {
 
 // InEachBootOrLaunch routes a top-level test that must hold in every boot of Boots.
 // Inside the VM it returns the boot it runs in and true, and the caller goes on with the
-// test body. On the host it runs this very test in the VM once per boot (subtests named
+// test body. On the host it has the test run in the VM once per boot (subtests named
 // after the boots; EnvBoots picks some) and returns false: the caller must return at once.
+//
+// A boot costs minutes of emulation, so the first such test of a package to run boots
+// each VM once for all of them: every test of the package whose name ends in "InVM" and
+// that the host's -test.run selects runs in that boot, and each test's subtests report
+// its own verdict from the run. A test that asks for other env than the run had runs in
+// a boot of its own. The console goes to the log of the test that started the run.
 func InEachBootOrLaunch(t *testing.T, env ...string) (Boot, bool) {
 	t.Helper()
 	if InVM() {
@@ -184,6 +203,9 @@ func InEachBootOrLaunch(t *testing.T, env ...string) (Boot, bool) {
 	if strings.Contains(t.Name(), "/") {
 		t.Fatalf("vm.InEachBootOrLaunch needs a top-level test, %s is a subtest", t.Name())
 	}
+	if !strings.HasSuffix(t.Name(), matrixSuffix) {
+		t.Fatalf("vm.InEachBootOrLaunch needs a test named ...%s (the name that lets one boot run them all), not %s", matrixSuffix, t.Name())
+	}
 	var only map[string]bool
 	if list := os.Getenv(EnvBoots); list != "" {
 		only = map[string]bool{}
@@ -191,7 +213,7 @@ func InEachBootOrLaunch(t *testing.T, env ...string) (Boot, bool) {
 			only[strings.TrimSpace(name)] = true
 		}
 	}
-	pattern := "^" + regexp.QuoteMeta(t.Name()) + "$"
+	name := t.Name()
 	ran := 0
 	for _, b := range Boots {
 		if only != nil && !only[b.Name] {
@@ -199,13 +221,130 @@ func InEachBootOrLaunch(t *testing.T, env ...string) (Boot, bool) {
 		}
 		ran++
 		t.Run(b.Name, func(t *testing.T) {
-			runPackageTests(t, ".", pattern, b.Name, b.scriptEnv(), append([]string{envBoot + "=" + b.Name}, env...)...)
+			skipIfAsked(t, fmt.Sprintf("%s in boot %s", name, b.Name))
+			matrixRunOf(t, name, b, env).judgeTest(t, name)
 		})
 	}
 	if ran == 0 {
 		t.Fatalf("%s=%q names no boot of vm.Boots", EnvBoots, os.Getenv(EnvBoots))
 	}
 	return Boot{}, false
+}
+
+// matrixSuffix ends the name of every test that runs through InEachBootOrLaunch.
+const matrixSuffix = "InVM"
+
+// matrixRun is one VM boot that ran some of the package's matrix tests.
+type matrixRun struct {
+	env     []string
+	tests   []string
+	code    int
+	console string
+	// err says why the run as a whole failed (set-up, boot, no exit code).
+	err error
+}
+
+// matrixRuns are this process's runs, by boot: the tests of one package run one after
+// the other, so the first run of a boot serves every test that comes later.
+var (
+	matrixMu   sync.Mutex
+	matrixRuns = map[string]*matrixRun{}
+)
+
+// matrixRunOf returns the run of boot b that ran test name with env, booting it first
+// when there is none.
+func matrixRunOf(t *testing.T, name string, b Boot, env []string) *matrixRun {
+	t.Helper()
+	matrixMu.Lock()
+	defer matrixMu.Unlock()
+	first := matrixRuns[b.Name]
+	if first != nil && slices.Contains(first.tests, name) && slices.Equal(first.env, env) {
+		return first
+	}
+	tests := []string{name}
+	if first == nil {
+		tests = matrixTests(t, name)
+	}
+	r := &matrixRun{env: env, tests: tests}
+	pattern := "^(" + strings.Join(quoteAll(tests), "|") + ")$"
+	r.code, r.console, r.err = runInVM(t, ".", pattern, b.Name, b.scriptEnv(), append([]string{envBoot + "=" + b.Name, envMatrix + "=1"}, env...)...)
+	if first == nil {
+		matrixRuns[b.Name] = r
+	}
+	return r
+}
+
+// matrixTests lists the package's tests that end in matrixSuffix and that the host's
+// -test.run selects; name is among them.
+func matrixTests(t *testing.T, name string) []string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatalf("list the VM tests: %v", err)
+	}
+	out, err := exec.Command(self, "-test.list", matrixSuffix+"$").Output()
+	if err != nil {
+		t.Fatalf("list the VM tests (%s -test.list): %v", self, err)
+	}
+	selected := func(string) bool { return true }
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		// The top-level part of the pattern, as go test splits it.
+		top, _, _ := strings.Cut(f.Value.String(), "/")
+		if re, err := regexp.Compile(top); err == nil {
+			selected = re.MatchString
+		}
+	}
+	tests := []string{name}
+	for line := range strings.Lines(string(out)) {
+		test := strings.TrimSpace(line)
+		if strings.HasPrefix(test, "Test") && strings.HasSuffix(test, matrixSuffix) && test != name && selected(test) {
+			tests = append(tests, test)
+		}
+	}
+	return tests
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = regexp.QuoteMeta(n)
+	}
+	return out
+}
+
+// judgeTest fails t unless test name passed in the run.
+func (r *matrixRun) judgeTest(t *testing.T, name string) {
+	t.Helper()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if problem := r.verdict(name); problem != "" {
+		t.Error(problem)
+		return
+	}
+	t.Logf("%s passed in the VM run of %s", name, strings.Join(r.tests, ", "))
+}
+
+// verdict says what is wrong with test name in the run's console (-test.v output), or
+// "" when it passed.
+func (r *matrixRun) verdict(name string) string {
+	result := regexp.MustCompile(`(?m)^\s*--- (PASS|FAIL|SKIP): ` + regexp.QuoteMeta(name) + ` \(.*$`)
+	m := result.FindStringSubmatchIndex(r.console)
+	if m == nil {
+		return fmt.Sprintf("%s has no verdict in the VM run of %s (exit code %d): the run ended before it, or it did not run; the console is in the log of %s",
+			name, strings.Join(r.tests, ", "), r.code, r.tests[0])
+	}
+	section := r.console[:m[1]]
+	if i := strings.LastIndex(section, "=== RUN   "+name+"\n"); i >= 0 {
+		section = section[i:]
+	}
+	switch r.console[m[2]:m[3]] {
+	case "FAIL":
+		return fmt.Sprintf("%s failed in the VM; its part of the console:\n%s", name, section)
+	case "SKIP":
+		return fmt.Sprintf("%s skipped inside the VM, where it is meant to run:\n%s", name, section)
+	}
+	return ""
 }
 
 // RunPackageTests builds the test binary of the package in pkgDir (a directory relative
@@ -224,11 +363,29 @@ func RunPackageTests(t testing.TB, pkgDir, runPattern string, env ...string) {
 // configures.
 func runPackageTests(t testing.TB, pkgDir, runPattern, bootName string, scriptEnv []string, env ...string) {
 	t.Helper()
-	pkg := pkgDir
-	if abs, err := filepath.Abs(pkgDir); err == nil && strings.HasPrefix(pkgDir, ".") {
-		pkg = abs // "." says nothing in a log
+	skipIfAsked(t, fmt.Sprintf("%s (-test.run %s)", packageName(pkgDir), runPattern))
+	code, console, err := runInVM(t, pkgDir, runPattern, bootName, scriptEnv, env...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	skipIfAsked(t, fmt.Sprintf("%s (-test.run %s)", pkg, runPattern))
+	for _, problem := range judge(code, console) {
+		t.Error(problem)
+	}
+}
+
+func packageName(pkgDir string) string {
+	if abs, err := filepath.Abs(pkgDir); err == nil && strings.HasPrefix(pkgDir, ".") {
+		return abs // "." says nothing in a log
+	}
+	return pkgDir
+}
+
+// runInVM builds the test binary of the package in pkgDir statically, runs its tests
+// matching runPattern in the VM with -test.v and env, streams the console into t's log,
+// and returns the exit code and the console. The error says why there is no exit code.
+func runInVM(t testing.TB, pkgDir, runPattern, bootName string, scriptEnv []string, env ...string) (int, string, error) {
+	t.Helper()
+	pkg := packageName(pkgDir)
 	if InVM() {
 		t.Fatalf("vm.RunPackageTests called inside the VM (%s=1): gate the in-VM test body on vm.InVM()", EnvInVM)
 	}
@@ -247,7 +404,7 @@ func runPackageTests(t testing.TB, pkgDir, runPattern, bootName string, scriptEn
 	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, pkgDir)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the test binary of %s: %v\n%s", pkg, err, out)
+		return 0, "", fmt.Errorf("building the test binary of %s: %v\n%s", pkg, err, out)
 	}
 
 	var console bytes.Buffer
@@ -258,16 +415,14 @@ func runPackageTests(t testing.TB, pkgDir, runPattern, bootName string, scriptEn
 	w.Flush()
 	switch {
 	case errors.Is(err, ErrSetup):
-		t.Fatalf("%v. The harness needs root, Debian's apt mirror and bash; the output above says what failed. To prepare a machine by hand: sudo bash test/vm/vmtest.sh --setup", err)
+		return 0, console.String(), fmt.Errorf("%v. The harness needs root, Debian's apt mirror and bash; the output above says what failed. To prepare a machine by hand: sudo bash test/vm/vmtest.sh --setup", err)
 	case errors.Is(err, ErrNoExitCode):
-		t.Fatalf("running %s -test.run %s: %v; the console output above shows how far it got", pkg, runPattern, err)
+		return 0, console.String(), fmt.Errorf("running %s -test.run %s: %v; the console output above shows how far it got", pkg, runPattern, err)
 	case err != nil:
-		t.Fatalf("running %s -test.run %s in the VM: %v", pkg, runPattern, err)
+		return 0, console.String(), fmt.Errorf("running %s -test.run %s in the VM: %v", pkg, runPattern, err)
 	}
 	t.Logf("VM run (%s) of %s -test.run %s: exit code %d after %v", bootName, pkg, runPattern, code, time.Since(start).Round(100*time.Millisecond))
-	for _, problem := range judge(code, console.String()) {
-		t.Error(problem)
-	}
+	return code, console.String(), nil
 }
 
 // skipIfAsked skips t, loudly, when EnvSkip asks to: what is skipped is untested, and

@@ -135,3 +135,35 @@ func TestPrefixWriter(t *testing.T) {
 		t.Errorf("after Flush: %q, want %q", got, want)
 	}
 }
+
+func TestEachTestOfABootMatrixRunHasItsOwnVerdict(t *testing.T) {
+	run := &matrixRun{tests: []string{"TestAInVM", "TestBInVM", "TestCInVM", "TestDInVM"}, code: 1, console: "" +
+		"=== RUN   TestAInVM\n=== RUN   TestAInVM/sub\n    --- PASS: TestAInVM/sub (0.00s)\n--- PASS: TestAInVM (1.00s)\n" +
+		"=== RUN   TestBInVM\n    b_test.go:9: the file is there\n--- FAIL: TestBInVM (2.00s)\n" +
+		"=== RUN   TestCInVM\n    c_test.go:3: no hook\n--- SKIP: TestCInVM (0.00s)\n" +
+		"FAIL\n"}
+	for _, tc := range []struct {
+		test string
+		want []string // in the problem; none: passed
+	}{
+		{"TestAInVM", nil},
+		{"TestBInVM", []string{"failed in the VM", "the file is there"}},
+		{"TestCInVM", []string{"skipped inside the VM", "no hook"}},
+		{"TestDInVM", []string{"no verdict", "exit code 1", "log of TestAInVM"}},
+	} {
+		t.Run(tc.test, func(t *testing.T) {
+			got := run.verdict(tc.test)
+			if (got == "") != (tc.want == nil) {
+				t.Fatalf("verdict %q, want a problem: %v", got, tc.want != nil)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("verdict %q does not mention %q", got, w)
+				}
+			}
+			if tc.test == "TestBInVM" && strings.Contains(got, "TestAInVM") {
+				t.Errorf("the failure shows another test's output: %q", got)
+			}
+		})
+	}
+}

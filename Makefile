@@ -5,7 +5,7 @@ BIN := bin/footprint
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 # Packages that are pure logic: no root, no kernel, no API server.
-UNIT_PKGS := ./crds/... ./profiles/... ./generator/...
+UNIT_PKGS := ./crds/... ./profiles/... ./policies/... ./generator/...
 FUZZTIME ?= 10s
 BENCHROUNDS ?= 7
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -216,7 +217,7 @@ func TestAPolicyFromOneRunAllowsAnIdenticalRerun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := profiles.NewPolicyMatcher(&g.Policy.Spec)
+			m, err := policies.NewMatcher(&g.Policy.Spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -276,7 +277,7 @@ func kernelAccess(modes []v1alpha1.FileAccessMode) rules.Access { return rules.A
 // note in the exported policy.
 func anyRuleMarkedWider(g *GeneratedPolicy, path string) bool {
 	for _, r := range g.Policy.Spec.Files.Allow {
-		if profiles.MatchPolicyPath(r.Path, path) && strings.Contains(g.fileNotes[r.Path], "WIDER") {
+		if policies.MatchPath(r.Path, path) && strings.Contains(g.fileNotes[r.Path], "WIDER") {
 			return true
 		}
 	}

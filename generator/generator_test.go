@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/profiles/profiletest"
 )
@@ -93,10 +94,10 @@ func TestGeneratedObjectsDecodeStrictly(t *testing.T) {
 				if !ok {
 					t.Fatalf("decoded %T, want an EnforcementPolicy", obj)
 				}
-				if errs := profiles.ValidatePolicy(policy); len(errs) > 0 {
+				if errs := policies.Validate(policy); len(errs) > 0 {
 					t.Fatalf("generated policy does not validate: %v", errs)
 				}
-				if _, err := profiles.LoadPolicy(out); err != nil {
+				if _, err := policies.Load(out); err != nil {
 					t.Fatalf("footprint enforce would refuse it: %v", err)
 				}
 			case strings.Contains(tc.name, "tetragon"):
@@ -451,7 +452,7 @@ func TestGeneratedPolicyAllowsExactlyTheProfile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := profiles.NewPolicyMatcher(&g.Policy.Spec)
+		m, err := policies.NewMatcher(&g.Policy.Spec)
 		if err != nil {
 			t.Fatalf("run %d: the matcher refuses the generated policy: %v", run, err)
 		}
@@ -514,7 +515,7 @@ func TestGeneratedPolicyAllowsExactlyTheProfile(t *testing.T) {
 			}
 			name := profiles.CapabilityName(n)
 			for _, userNS := range []bool{false, true} {
-				d := m.Capability(profiles.CapabilityCheck{Capability: n, UserNamespace: userNS, WouldBeGranted: true})
+				d := m.Capability(policies.CapabilityCheck{Capability: n, UserNamespace: userNS, WouldBeGranted: true})
 				used := slices.ContainsFunc(spec.Capabilities, func(c v1alpha1.CapabilityEntry) bool {
 					return c.Name == name && c.Verdict == v1alpha1.VerdictGranted && !c.Probe && c.UserNamespace == userNS
 				})
@@ -554,7 +555,7 @@ func TestWouldDenyIsEmptyForTheProfileAPolicyCameFrom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		denials, err := profiles.WouldDeny(p, g.Policy)
+		denials, err := policies.WouldDeny(p, g.Policy)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -146,7 +147,7 @@ func Policy(p *v1alpha1.Profile, opts PolicyOptions) (*GeneratedPolicy, error) {
 	} else {
 		g.notRecorded = append(g.notRecorded, "syscalls")
 	}
-	if errs := profiles.ValidatePolicy(policy); len(errs) > 0 {
+	if errs := policies.Validate(policy); len(errs) > 0 {
 		// The rules come from a validated profile through the same path
 		// language checks, so this is a bug, not bad input.
 		return nil, fmt.Errorf("generated an invalid policy (please report this): %w", errs.ToAggregate())
@@ -362,7 +363,7 @@ func (g *GeneratedPolicy) allowDirectory(rules *ruleAccess, dir string) error {
 		return fmt.Errorf("--allow-dir %q: give an absolute directory other than /, e.g. --allow-dir /var/cache/app", dir)
 	}
 	glob := clean + "/**"
-	if err := profiles.ValidatePolicyPath(glob); err != nil {
+	if err := policies.ValidatePath(glob); err != nil {
 		return fmt.Errorf("--allow-dir %q: %w", dir, err)
 	}
 	var access []v1alpha1.FileAccessMode

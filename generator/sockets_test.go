@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -37,7 +38,7 @@ func TestThePolicyAllowsExactlyTheRecordedSocketOperations(t *testing.T) {
 	if s == nil || len(s.Allow) != len(p.Spec.Sockets) {
 		t.Fatalf("sockets = %+v, want the profile's %d operations", s, len(p.Spec.Sockets))
 	}
-	m, err := profiles.NewPolicyMatcher(&g.Policy.Spec)
+	m, err := policies.NewMatcher(&g.Policy.Spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestThePolicyAllowsExactlyTheRecordedSocketOperations(t *testing.T) {
 			t.Errorf("%s allowed (%s), want refused", profiles.SocketName(other), d.Reason)
 		}
 	}
-	if denials, err := profiles.WouldDeny(p, g.Policy); err != nil || len(denials) != 0 {
+	if denials, err := policies.WouldDeny(p, g.Policy); err != nil || len(denials) != 0 {
 		t.Errorf("the policy would deny its own profile: %+v (%v)", denials, err)
 	}
 	out, err := PolicyYAML(p, PolicyOptions{Mode: v1alpha1.ModeEnforce})

@@ -153,7 +153,7 @@ func ancestors(p string) []string {
 	if dir, ok := recursiveGlobRoot(p); ok {
 		p = dir
 	}
-	components := splitPath(p)
+	components := SplitPath(p)
 	var out []string
 	for i := 1; i < len(components); i++ {
 		if components[i-1] == anyDescendants {

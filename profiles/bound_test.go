@@ -34,7 +34,7 @@ func TestBoundCollapsesTheDeepestCrowdedDirectory(t *testing.T) {
 		t.Fatalf("want numpy collapsed and the rest kept, got %v", paths)
 	}
 	numpy := bounded.Spec.Files[1]
-	if got := joinAccess(numpy.Access); got != "read+exec" || numpy.Count != 72 {
+	if got := JoinAccess(numpy.Access); got != "read+exec" || numpy.Count != 72 {
 		t.Errorf("collapsed entry: access %s count %d, want read+exec and 72", got, numpy.Count)
 	}
 	if len(bounded.Spec.Collapsed) != 1 || bounded.Spec.Collapsed[0].Entries != 71 || !strings.Contains(bounded.Spec.Collapsed[0].Reason, "more than 64 file entries under /usr/lib/python3/site-packages/numpy") {
@@ -81,7 +81,7 @@ func TestMergingIntoACollapsedProfileKeepsItCollapsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(merged.Spec.Files) != 1 || merged.Spec.Files[0].Path != "/var/cache/app/**" || joinAccess(merged.Spec.Files[0].Access) != "read+write" {
+	if len(merged.Spec.Files) != 1 || merged.Spec.Files[0].Path != "/var/cache/app/**" || JoinAccess(merged.Spec.Files[0].Access) != "read+write" {
 		t.Fatalf("files = %+v", merged.Spec.Files)
 	}
 }

@@ -47,18 +47,18 @@ type Change struct {
 func Diff(a, b *v1alpha1.Profile) []Change {
 	as, bs := NormalizeSpec(a.Spec), NormalizeSpec(b.Spec)
 	var changes []Change
-	changes = append(changes, diffEntries(KindCapability, as.Capabilities, bs.Capabilities, capabilityEntryName, func(v1alpha1.CapabilityEntry) string { return "" })...)
-	changes = append(changes, diffEntries(KindFile, as.Files, bs.Files, func(f v1alpha1.FileEntry) string { return f.Path }, fileDetails)...)
-	changes = append(changes, diffEntries(KindConnection, as.Connections, bs.Connections, connectionName, func(v1alpha1.ConnectionEntry) string { return "" })...)
-	changes = append(changes, diffEntries(KindExecutable, as.Executables, bs.Executables, func(e v1alpha1.ExecutableEntry) string { return e.Path }, executableDetails)...)
-	changes = append(changes, diffEntries(KindSocket, as.Sockets, bs.Sockets, func(s v1alpha1.SocketEntry) string { return SocketName(s.SocketRule) }, func(v1alpha1.SocketEntry) string { return "" })...)
-	changes = append(changes, diffEntries(KindSyscall, syscallEntries(as), syscallEntries(bs), func(s string) string { return s }, func(string) string { return "" })...)
+	changes = append(changes, DiffEntries(KindCapability, as.Capabilities, bs.Capabilities, CapabilityEntryName, func(v1alpha1.CapabilityEntry) string { return "" })...)
+	changes = append(changes, DiffEntries(KindFile, as.Files, bs.Files, func(f v1alpha1.FileEntry) string { return f.Path }, fileDetails)...)
+	changes = append(changes, DiffEntries(KindConnection, as.Connections, bs.Connections, ConnectionName, func(v1alpha1.ConnectionEntry) string { return "" })...)
+	changes = append(changes, DiffEntries(KindExecutable, as.Executables, bs.Executables, func(e v1alpha1.ExecutableEntry) string { return e.Path }, executableDetails)...)
+	changes = append(changes, DiffEntries(KindSocket, as.Sockets, bs.Sockets, func(s v1alpha1.SocketEntry) string { return SocketName(s.SocketRule) }, func(v1alpha1.SocketEntry) string { return "" })...)
+	changes = append(changes, DiffEntries(KindSyscall, SyscallEntries(as), SyscallEntries(bs), func(s string) string { return s }, func(string) string { return "" })...)
 	return changes
 }
 
-// syscallEntries names each system call of a spec with its ABI, e.g.
+// SyscallEntries names each system call of a spec with its ABI, e.g.
 // "ptrace" or "X86 socketcall": native calls by their names alone.
-func syscallEntries(spec v1alpha1.ProfileSpec) []string {
+func SyscallEntries(spec v1alpha1.ProfileSpec) []string {
 	var out []string
 	for _, set := range spec.Syscalls {
 		for _, n := range set.Names {
@@ -71,9 +71,9 @@ func syscallEntries(spec v1alpha1.ProfileSpec) []string {
 	return out
 }
 
-// diffEntries compares two sorted, normalised lists by name; details are
+// DiffEntries compares two sorted, normalised lists by name; details are
 // what may change for an entry of the same name.
-func diffEntries[T any](kind EntryKind, a, b []T, name func(T) string, details func(T) string) []Change {
+func DiffEntries[T any](kind EntryKind, a, b []T, name func(T) string, details func(T) string) []Change {
 	inB := make(map[string]T, len(b))
 	for _, e := range b {
 		inB[name(e)] = e
@@ -99,7 +99,9 @@ func diffEntries[T any](kind EntryKind, a, b []T, name func(T) string, details f
 	return changes
 }
 
-func capabilityEntryName(c v1alpha1.CapabilityEntry) string {
+// CapabilityEntryName says what a capability entry is, as a profile diff
+// and table show it: "CAP_NET_RAW granted probe in a user namespace".
+func CapabilityEntryName(c v1alpha1.CapabilityEntry) string {
 	parts := []string{c.Name, strings.ToLower(string(c.Verdict))}
 	if c.Probe {
 		parts = append(parts, "probe")
@@ -111,7 +113,7 @@ func capabilityEntryName(c v1alpha1.CapabilityEntry) string {
 }
 
 func fileDetails(f v1alpha1.FileEntry) string {
-	s := joinAccess(f.Access)
+	s := JoinAccess(f.Access)
 	if f.RootFilesystem {
 		s += " on the root filesystem"
 	} else if f.Filesystem != "" {
@@ -120,7 +122,8 @@ func fileDetails(f v1alpha1.FileEntry) string {
 	return s
 }
 
-func connectionName(c v1alpha1.ConnectionEntry) string {
+// ConnectionName says what a connection entry is: "TCP 10.0.0.1:443".
+func ConnectionName(c v1alpha1.ConnectionEntry) string {
 	return fmt.Sprintf("%s %s", c.Protocol, hostPort(c.Address, c.Port))
 }
 
@@ -161,134 +164,28 @@ func joinIDs(ids []int64) string {
 	return strings.Join(s, ",")
 }
 
-// Denial is one profile entry a policy would not allow.
-type Denial struct {
-	Kind    EntryKind
-	Entry   string  // the entry as a profile table shows it
-	Verdict Verdict // what the enforcer would do: Audit, Deny or Kill
-	Reason  string  // the matcher's explanation
-	Count   int64   // how often the profile saw it
+// String writes a change on one line, e.g. "+ file /etc/app.conf (read)"
+// or "~ file /tmp/** (read -> read+write)".
+func (c Change) String() string {
+	sign := map[ChangeOp]string{Added: "+", Removed: "-", Changed: "~"}[c.Op]
+	var details string
+	switch {
+	case c.Op == Changed:
+		details = fmt.Sprintf(" (%s -> %s)", c.Before, c.After)
+	case c.After != "":
+		details = " (" + c.After + ")"
+	case c.Before != "":
+		details = " (" + c.Before + ")"
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s %s %s%s", sign, c.Kind, c.Entry, details))
 }
 
-// WouldDeny lists what the workload did, according to its profile, that the
-// policy would not allow: the violations it would report in Audit mode, or
-// the operations it would stop in Enforce mode. Capability checks the kernel
-// refused anyway and probes are not listed, as the policy does not govern
-// them. An entry that stands for many paths (`/proc/*/status`, `dir/**`) is
-// listed when the policy does not allow every path it stands for.
-func WouldDeny(p *v1alpha1.Profile, policy *v1alpha1.EnforcementPolicy) ([]Denial, error) {
-	m, err := NewPolicyMatcher(&policy.Spec)
-	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w", policy.Name, err)
+// JoinAccess writes access modes the way a profile table shows them:
+// read+write.
+func JoinAccess(modes []v1alpha1.FileAccessMode) string {
+	s := make([]string, len(modes))
+	for i, m := range modes {
+		s[i] = string(m)
 	}
-	spec := NormalizeSpec(p.Spec)
-	var out []Denial
-	for _, c := range spec.Capabilities {
-		n, err := ParseCapability(c.Name)
-		if err != nil {
-			continue // a capability newer than footprint: no policy can name it
-		}
-		d := m.Capability(CapabilityCheck{Capability: n, UserNamespace: c.UserNamespace, NoAudit: c.Probe, WouldBeGranted: c.Verdict == v1alpha1.VerdictGranted})
-		if !d.Allowed {
-			out = append(out, Denial{Kind: KindCapability, Entry: capabilityEntryName(c), Verdict: d.Verdict, Reason: d.Reason, Count: c.Count})
-		}
-	}
-	for _, f := range spec.Files {
-		if d, ok := firstRefusal(f.Path, m.maxRuleDepth(), func(path string) Decision { return m.FileOpen(path, f.Access...) }); !ok {
-			out = append(out, Denial{Kind: KindFile, Entry: f.Path + " (" + joinAccess(f.Access) + ")", Verdict: d.Verdict, Reason: d.Reason, Count: f.Count})
-		}
-	}
-	for _, c := range spec.Connections {
-		ip, err := netip.ParseAddr(c.Address)
-		if err != nil {
-			continue // validated profiles hold addresses only
-		}
-		if d := m.Connect(c.Protocol, ip, uint16(c.Port)); !d.Allowed {
-			out = append(out, Denial{Kind: KindConnection, Entry: connectionName(c), Verdict: d.Verdict, Reason: d.Reason, Count: c.Count})
-		}
-	}
-	for _, s := range spec.Sockets {
-		if d := m.Socket(s.SocketRule); !d.Allowed {
-			out = append(out, Denial{Kind: KindSocket, Entry: SocketName(s.SocketRule), Verdict: d.Verdict, Reason: d.Reason, Count: s.Count})
-		}
-	}
-	for _, e := range spec.Executables {
-		if d, ok := firstRefusal(e.Path, m.maxRuleDepth(), m.Exec); !ok {
-			out = append(out, Denial{Kind: KindExecutable, Entry: e.Path, Verdict: d.Verdict, Reason: d.Reason, Count: e.Count})
-		}
-	}
-	return out, nil
-}
-
-// anyName stands for "whatever name is here" when a profile glob is checked
-// against a policy. It cannot be a real file name (it holds a NUL), so only
-// a policy `*` or `**` can match it, which is exactly when the policy allows
-// every name the glob stands for.
-const anyName = "\x00any"
-
-// instances returns concrete paths standing for every path a profile
-// pattern covers, for the purpose of asking a policy about them: a component
-// holding `*` becomes anyName, and `**` becomes every depth from none up to
-// one more than the policy's deepest rule. Past that depth only a policy
-// `/**` rule can match, and one that matches there matches all deeper paths.
-func instances(pattern string, maxRuleDepth int) []string {
-	if !strings.HasPrefix(pattern, "/") {
-		return []string{pattern}
-	}
-	paths := []string{""}
-	for _, c := range splitPath(pattern) {
-		var next []string
-		switch {
-		case c == anyDescendants:
-			for _, p := range paths {
-				suffix := ""
-				for depth := 0; depth <= maxRuleDepth+1; depth++ {
-					next = append(next, p+suffix)
-					suffix += "/" + anyName
-				}
-			}
-		case strings.Contains(c, anyComponent):
-			for _, p := range paths {
-				next = append(next, p+"/"+anyName)
-			}
-		default:
-			for _, p := range paths {
-				next = append(next, p+"/"+c)
-			}
-		}
-		paths = next
-		if len(paths) > 4096 { // a pathological pattern: check a sample
-			paths = paths[:4096]
-		}
-	}
-	for i, p := range paths {
-		if p == "" {
-			paths[i] = "/"
-		}
-	}
-	return paths
-}
-
-// firstRefusal checks every instance of a profile path pattern and returns
-// the first decision that refuses one.
-func firstRefusal(pattern string, maxRuleDepth int, decide func(string) Decision) (Decision, bool) {
-	for _, path := range instances(pattern, maxRuleDepth) {
-		if d := decide(path); !d.Allowed {
-			d.Reason = strings.ReplaceAll(d.Reason, anyName, "*")
-			return d, false
-		}
-	}
-	return Decision{Allowed: true}, true
-}
-
-// maxRuleDepth is the number of components of the policy's deepest path rule.
-func (m *PolicyMatcher) maxRuleDepth() int {
-	depth := 0
-	for _, r := range m.files {
-		depth = max(depth, len(r.components))
-	}
-	for _, r := range m.executables {
-		depth = max(depth, len(r.components))
-	}
-	return depth
+	return strings.Join(s, "+")
 }

@@ -54,24 +54,24 @@ type readOnlyTree struct {
 // readOnlyTrees are the system trees folded into read-only rules. A path may
 // match more than one; the first one (the deepest) names the tree.
 var readOnlyTrees = []readOnlyTree{
-	{splitPath("/etc/ssl/certs"), "CA certificates"},
-	{splitPath("/etc/pki/tls/certs"), "CA certificates"},
-	{splitPath("/etc/pki/ca-trust"), "CA certificates"},
-	{splitPath("/usr/share/ca-certificates"), "CA certificates"},
-	{splitPath("/usr/local/share/ca-certificates"), "CA certificates"},
-	{splitPath("/usr/share/zoneinfo"), "time zones"},
-	{splitPath("/usr/share/locale"), "locales"},
-	{splitPath("/usr/lib/locale"), "locales"},
-	{splitPath("/usr/share/i18n"), "locales"},
-	{splitPath("/usr/lib/python3*"), "Python libraries"},
-	{splitPath("/usr/lib64/python3*"), "Python libraries"},
-	{splitPath("/usr/local/lib/python3*"), "Python libraries"},
-	{splitPath("/usr/share/perl*"), "Perl libraries"},
-	{splitPath("/usr/lib/*-linux-gnu/perl*"), "Perl libraries"},
-	{splitPath("/usr/lib/*-linux-gnu/perl-base"), "Perl libraries"},
-	{splitPath("/usr/local/share/perl*"), "Perl libraries"},
-	{splitPath("/usr/local/lib/*-linux-gnu/perl*"), "Perl libraries"},
-	{splitPath("/usr/share/*"), "package data"},
+	{SplitPath("/etc/ssl/certs"), "CA certificates"},
+	{SplitPath("/etc/pki/tls/certs"), "CA certificates"},
+	{SplitPath("/etc/pki/ca-trust"), "CA certificates"},
+	{SplitPath("/usr/share/ca-certificates"), "CA certificates"},
+	{SplitPath("/usr/local/share/ca-certificates"), "CA certificates"},
+	{SplitPath("/usr/share/zoneinfo"), "time zones"},
+	{SplitPath("/usr/share/locale"), "locales"},
+	{SplitPath("/usr/lib/locale"), "locales"},
+	{SplitPath("/usr/share/i18n"), "locales"},
+	{SplitPath("/usr/lib/python3*"), "Python libraries"},
+	{SplitPath("/usr/lib64/python3*"), "Python libraries"},
+	{SplitPath("/usr/local/lib/python3*"), "Python libraries"},
+	{SplitPath("/usr/share/perl*"), "Perl libraries"},
+	{SplitPath("/usr/lib/*-linux-gnu/perl*"), "Perl libraries"},
+	{SplitPath("/usr/lib/*-linux-gnu/perl-base"), "Perl libraries"},
+	{SplitPath("/usr/local/share/perl*"), "Perl libraries"},
+	{SplitPath("/usr/local/lib/*-linux-gnu/perl*"), "Perl libraries"},
+	{SplitPath("/usr/share/*"), "package data"},
 }
 
 // readOnlyModes are the modes a folded tree may grant: reading, and mapping
@@ -86,9 +86,9 @@ func ReadOnlyTree(p string) (root, what string, ok bool) {
 	if !strings.HasPrefix(p, "/") {
 		return "", "", false
 	}
-	components := splitPath(p)
+	components := SplitPath(p)
 	if dir, isGlob := recursiveGlobRoot(p); isGlob {
-		components = splitPath(dir)
+		components = SplitPath(dir)
 	}
 	for _, t := range readOnlyTrees {
 		if len(components) < len(t.components) {

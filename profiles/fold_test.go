@@ -23,7 +23,7 @@ const (
 func paths(files []v1alpha1.FileEntry) []string {
 	var out []string
 	for _, f := range files {
-		out = append(out, f.Path+" "+joinAccess(f.Access))
+		out = append(out, f.Path+" "+JoinAccess(f.Access))
 	}
 	return out
 }

@@ -117,19 +117,19 @@ func ImagesOf(spec v1alpha1.ProfileSpec) []v1alpha1.Image {
 func NewImages(a, b []v1alpha1.Image) []v1alpha1.Image {
 	var out []v1alpha1.Image
 	for _, img := range NormalizeImages(b) {
-		if known, _ := matchImage(a, img); !known {
+		if known, _ := MatchImage(a, img); !known {
 			out = append(out, img)
 		}
 	}
 	return out
 }
 
-// matchImage says whether running is one of the recorded images, and on
+// MatchImage says whether running is one of the recorded images, and on
 // what evidence. The digest decides when both sides have one. A running
 // image whose digest is not known yet (its container has not started)
 // matches a recorded name; so does a recorded image whose digest was never
 // known, by name, whatever digest runs.
-func matchImage(recorded []v1alpha1.Image, running v1alpha1.Image) (bool, string) {
+func MatchImage(recorded []v1alpha1.Image, running v1alpha1.Image) (bool, string) {
 	for _, r := range recorded {
 		if running.Digest != "" && r.Digest == running.Digest {
 			return true, "recorded from this digest"
@@ -150,47 +150,6 @@ func matchImage(recorded []v1alpha1.Image, running v1alpha1.Image) (bool, string
 	return false, ""
 }
 
-// ImageDecision is the mode a policy applies to the containers running one
-// image, and why.
-type ImageDecision struct {
-	// Bound is false when the policy names no images: it applies to any.
-	Bound bool
-	// Recorded is true when the policy was recorded from the image.
-	Recorded bool
-	// Mode is the mode that applies: the policy's own, or its
-	// unknownImages mode for an image it was not recorded from.
-	Mode v1alpha1.EnforcementMode
-	// Record is true when the container is to be recorded into the
-	// policy's profile, to promote the policy to its image later.
-	Record bool
-	// Reason says why, for the policy's status.
-	Reason string
-}
-
-// DecideImage is the mode policy applies to a container running image.
-func DecideImage(policy *v1alpha1.EnforcementPolicySpec, image v1alpha1.Image) ImageDecision {
-	mode := cmp.Or(policy.Mode, v1alpha1.ModeAudit)
-	if len(policy.Images) == 0 {
-		return ImageDecision{Recorded: true, Mode: mode, Reason: "the policy is not bound to images (spec.images is empty)"}
-	}
-	if known, how := matchImage(policy.Images, image); known {
-		return ImageDecision{Bound: true, Recorded: true, Mode: mode, Reason: how}
-	}
-	unknown := cmp.Or(policy.UnknownImages, v1alpha1.ModeAudit)
-	d := ImageDecision{Bound: true, Mode: mode, Record: unknown == v1alpha1.ModeAudit}
-	switch {
-	case unknown == v1alpha1.ModeEnforce:
-		d.Mode = mode
-		d.Reason = "not recorded from this image; spec.unknownImages is Enforce"
-	case mode == v1alpha1.ModeAudit:
-		d.Reason = "not recorded from this image: recorded into the profile until the policy is promoted (kubectl footprint enforce PROFILE --promote)"
-	default:
-		d.Mode = v1alpha1.ModeAudit
-		d.Reason = "not recorded from this image: held in Audit and recorded into the profile until the policy is promoted (kubectl footprint enforce PROFILE --promote)"
-	}
-	return d
-}
-
 // ImageString names an image for people: its name and, when known, the
 // start of its digest.
 func ImageString(img v1alpha1.Image) string {
@@ -207,7 +166,9 @@ func ImageString(img v1alpha1.Image) string {
 	return img.Name + "@" + digest
 }
 
-func validateImages(images []v1alpha1.Image, path *field.Path) field.ErrorList {
+// ValidateImages checks a list of images: each has a name or a digest, a
+// digest is one, and a name holds no digest.
+func ValidateImages(images []v1alpha1.Image, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, img := range images {
 		p := path.Index(i)

@@ -16,7 +16,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -32,83 +31,41 @@ const maxFileSize = 64 << 20
 // not parse) are refused with an error naming the line and the field. It
 // never panics.
 func Load(data []byte) (*v1alpha1.Profile, error) {
-	var p v1alpha1.Profile
-	lines, err := decodeStrict(data, "Profile", &p)
-	if err != nil {
-		return nil, err
-	}
-	if errs := ValidateProfile(&p); len(errs) > 0 {
-		return nil, fieldErrors("invalid Profile", errs, lines)
-	}
-	return &p, nil
+	return Decode(data, "Profile", ValidateProfile)
 }
 
 // LoadFile is Load for a file.
 func LoadFile(path string) (*v1alpha1.Profile, error) {
+	return LoadFileWith(path, Load)
+}
+
+// Decode decodes one footprint API object of the given kind the way Load
+// decodes a Profile, and validates it with validate, each error prefixed
+// with the line of its field. It is the loader of every footprint object:
+// the policies package loads EnforcementPolicies with it.
+func Decode[T any](data []byte, kind string, validate func(*T) field.ErrorList) (*T, error) {
+	var obj T
+	lines, err := decodeStrict(data, kind, &obj)
+	if err != nil {
+		return nil, err
+	}
+	if errs := validate(&obj); len(errs) > 0 {
+		return nil, fieldErrors("invalid "+kind, errs, lines)
+	}
+	return &obj, nil
+}
+
+// LoadFileWith reads a file, refusing one too large to be a profile or a
+// policy, and decodes it with load; an error names the file.
+func LoadFileWith[T any](path string, load func([]byte) (T, error)) (T, error) {
+	var zero T
 	data, err := readFile(path)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	p, err := Load(data)
+	obj, err := load(data)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
-	}
-	return p, nil
-}
-
-// LoadPolicy decodes an EnforcementPolicy like Load decodes a Profile, and
-// validates it with ValidatePolicy.
-func LoadPolicy(data []byte) (*v1alpha1.EnforcementPolicy, error) {
-	var p v1alpha1.EnforcementPolicy
-	lines, err := decodeStrict(data, "EnforcementPolicy", &p)
-	if err != nil {
-		return nil, err
-	}
-	if errs := ValidatePolicy(&p); len(errs) > 0 {
-		return nil, fieldErrors("invalid EnforcementPolicy", errs, lines)
-	}
-	return &p, nil
-}
-
-// LoadPolicyFile is LoadPolicy for a file.
-func LoadPolicyFile(path string) (*v1alpha1.EnforcementPolicy, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	p, err := LoadPolicy(data)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
-	}
-	return p, nil
-}
-
-// LoadObject decodes a Profile or an EnforcementPolicy, whichever the
-// document's kind says.
-func LoadObject(data []byte) (runtime.Object, error) {
-	kind, err := peekKind(data)
-	if err != nil {
-		return nil, err
-	}
-	switch kind {
-	case "EnforcementPolicy":
-		return LoadPolicy(data)
-	default:
-		// Load explains what a Profile should look like, including when the
-		// kind is something else altogether.
-		return Load(data)
-	}
-}
-
-// LoadObjectFile is LoadObject for a file.
-func LoadObjectFile(path string) (runtime.Object, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	obj, err := LoadObject(data)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
+		return zero, fmt.Errorf("load %s: %w", path, err)
 	}
 	return obj, nil
 }
@@ -220,8 +177,10 @@ func parseDocument(data []byte) (root *yaml.Node, err error) {
 	return root, nil
 }
 
-// peekKind returns the document's kind without decoding the rest.
-func peekKind(data []byte) (string, error) {
+// DocumentKind returns the kind a YAML or JSON document declares, without
+// decoding the rest: "" when it declares none. A document that does not
+// parse is an error.
+func DocumentKind(data []byte) (string, error) {
 	root, err := parseDocument(data)
 	if err != nil {
 		return "", err

@@ -141,7 +141,7 @@ func TestMergeKeepsEveryObservation(t *testing.T) {
 
 func coveredWithAccess(files []v1alpha1.FileEntry, want v1alpha1.FileEntry) bool {
 	for _, f := range files {
-		if PatternCovers(f.Path, want.Path) && reflect.DeepEqual(unionAccess(f.Access, want.Access), f.Access) {
+		if PatternCovers(f.Path, want.Path) && reflect.DeepEqual(UnionAccess(f.Access, want.Access), f.Access) {
 			return true
 		}
 	}

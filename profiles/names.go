@@ -16,7 +16,7 @@ import (
 // a `*` inside the component (`pg_internal.init.*`, `appendonly.aof.*.incr.aof`).
 //
 // The kernel's path tree matches whole components only (see
-// ValidatePolicyPath), so a policy made from such a pattern allows the whole
+// policies.ValidatePath), so a policy made from such a pattern allows the whole
 // component (`global/*`) and the generator marks the rule WIDER. The profile
 // keeps the narrower pattern all the same: it is the record a person reviews
 // and diffs, it keeps runs of different daemons apart, and a stricter

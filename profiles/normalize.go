@@ -130,7 +130,7 @@ func compareBool(a, b bool) int {
 // joinFile folds b into a: access modes are united, the root filesystem flag
 // is set if either was on it, counts combine with join.
 func joinFile(a, b v1alpha1.FileEntry, join countJoin) v1alpha1.FileEntry {
-	a.Access = unionAccess(a.Access, b.Access)
+	a.Access = UnionAccess(a.Access, b.Access)
 	a.Filesystem = joinFilesystem(a.Filesystem, a.RootFilesystem, b.Filesystem, b.RootFilesystem)
 	a.RootFilesystem = a.RootFilesystem || b.RootFilesystem
 	a.Count = join(a.Count, b.Count)
@@ -163,7 +163,9 @@ func minKnown(a, b string) string {
 	return min(a, b)
 }
 
-func unionAccess(a, b []v1alpha1.FileAccessMode) []v1alpha1.FileAccessMode {
+// UnionAccess is every access mode of a and b, once each, in the order of
+// v1alpha1.FileAccessModes (modes footprint does not know last).
+func UnionAccess(a, b []v1alpha1.FileAccessMode) []v1alpha1.FileAccessMode {
 	seen := make(map[v1alpha1.FileAccessMode]bool, len(a)+len(b))
 	for _, m := range a {
 		seen[m] = true
@@ -194,7 +196,7 @@ func foldFiles(into, from []v1alpha1.FileEntry, join countJoin) []v1alpha1.FileE
 	for _, list := range [][]v1alpha1.FileEntry{into, from} {
 		for _, e := range list {
 			e.Path = NormalizePath(e.Path)
-			e.Access = unionAccess(e.Access, nil)
+			e.Access = UnionAccess(e.Access, nil)
 			if i, ok := index[e.Path]; ok {
 				out[i] = joinFile(out[i], e, join)
 				continue

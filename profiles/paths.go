@@ -348,8 +348,8 @@ func trailingDigits(s string) int {
 	return n
 }
 
-// splitPath splits an absolute path into its components; "/" has none.
-func splitPath(p string) []string {
+// SplitPath splits an absolute path into its components; "/" has none.
+func SplitPath(p string) []string {
 	p = strings.TrimPrefix(p, "/")
 	if p == "" {
 		return nil
@@ -369,7 +369,7 @@ func MatchProfilePath(pattern, name string) bool {
 	case !patternAbs: // pipe:[*] and the like: one component
 		return matchComponent(pattern, name)
 	}
-	return matchComponents(splitPath(pattern), splitPath(name))
+	return matchComponents(SplitPath(pattern), SplitPath(name))
 }
 
 func matchComponents(pattern, name []string) bool {
@@ -441,7 +441,7 @@ func PatternCovers(p, q string) bool {
 	if !pAbs {
 		return componentCovers(p, q)
 	}
-	return componentsCover(splitPath(p), splitPath(q))
+	return componentsCover(SplitPath(p), SplitPath(q))
 }
 
 func componentsCover(p, q []string) bool {

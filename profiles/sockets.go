@@ -103,34 +103,6 @@ func CompareSocketRules(a, b v1alpha1.SocketRule) int {
 	)
 }
 
-// normalSocketRule spells a rule's address as the kernel matches it.
-func normalSocketRule(r v1alpha1.SocketRule) v1alpha1.SocketRule {
-	if r.Operation == v1alpha1.SocketBind {
-		r.Address = NormalizeAddress(r.Address)
-	}
-	return r
-}
-
-// Socket decides a socket operation: allowed when a rule is exactly it.
-func (m *PolicyMatcher) Socket(r v1alpha1.SocketRule) Decision {
-	if m.sockets == nil {
-		return m.allow("sockets are not enforced by this policy")
-	}
-	if m.sockets[normalSocketRule(r)] {
-		return m.allow("allowed by the rule " + SocketName(r))
-	}
-	return m.deny(SocketName(r) + ": no rule allows it")
-}
-
-// socketRules returns the rules of a policy's socket section, nil when it
-// has none.
-func socketRules(r *v1alpha1.SocketRules) []v1alpha1.SocketRule {
-	if r == nil {
-		return nil
-	}
-	return r.Allow
-}
-
 // unixPathMax is sockaddr_un.sun_path's size.
 const unixPathMax = 108
 

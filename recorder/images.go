@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -64,13 +65,13 @@ type PodImageDecision struct {
 	Record []string
 	// Images are the decisions per image the pod's selected containers
 	// run.
-	Images map[v1alpha1.Image]profiles.ImageDecision
+	Images map[v1alpha1.Image]policies.ImageDecision
 }
 
 // DecidePod applies DecideImage to each container of pod the policy
 // selects.
 func DecidePod(policy *v1alpha1.EnforcementPolicySpec, pod *corev1.Pod) PodImageDecision {
-	out := PodImageDecision{Mode: policy.Mode, Images: map[v1alpha1.Image]profiles.ImageDecision{}}
+	out := PodImageDecision{Mode: policy.Mode, Images: map[v1alpha1.Image]policies.ImageDecision{}}
 	if out.Mode == "" {
 		out.Mode = v1alpha1.ModeAudit
 	}
@@ -85,7 +86,7 @@ func DecidePod(policy *v1alpha1.EnforcementPolicySpec, pod *corev1.Pod) PodImage
 			}
 			record := false
 			for _, img := range ContainerImages(pod, c.Name) {
-				d := profiles.DecideImage(policy, img)
+				d := policies.DecideImage(policy, img)
 				out.Images[img] = d
 				if d.Mode == v1alpha1.ModeAudit {
 					out.Mode = v1alpha1.ModeAudit

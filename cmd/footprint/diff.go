@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -28,11 +29,11 @@ would report in Audit mode, or stop in Enforce mode.`,
   footprint diff web.yaml web-policy.yaml --exit-code`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := profiles.LoadObjectFile(args[0])
+			a, err := policies.LoadObjectFile(args[0])
 			if err != nil {
 				return err
 			}
-			b, err := profiles.LoadObjectFile(args[1])
+			b, err := policies.LoadObjectFile(args[1])
 			if err != nil {
 				return err
 			}
@@ -97,7 +98,7 @@ func orNone(s string) string {
 }
 
 func diffPolicy(w io.Writer, p *v1alpha1.Profile, policy *v1alpha1.EnforcementPolicy) (bool, error) {
-	denials, err := profiles.WouldDeny(p, policy)
+	denials, err := policies.WouldDeny(p, policy)
 	if err != nil {
 		return false, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer"
 	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder"
 )
@@ -130,7 +131,7 @@ func enforcedPolicy(f enforceFlags) (*v1alpha1.EnforcementPolicy, error) {
 	case f.policyFile != "" && f.profileFile != "":
 		return nil, usagef("give either --policy or --profile, not both")
 	case f.policyFile != "":
-		p, err := profiles.LoadPolicyFile(f.policyFile)
+		p, err := policies.LoadFile(f.policyFile)
 		if err != nil {
 			return nil, err
 		}

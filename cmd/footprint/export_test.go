@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/policies"
 )
 
 // fixtures are the generator's fixed profiles; its golden files are what
@@ -90,7 +90,7 @@ func TestExportedPolicyIsWhatEnforceLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy, err := profiles.LoadPolicy([]byte(out))
+	policy, err := policies.Load([]byte(out))
 	if err != nil {
 		t.Fatalf("footprint enforce --policy would refuse the exported policy: %v", err)
 	}

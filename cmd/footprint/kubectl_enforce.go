@@ -18,6 +18,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/internal/lossless"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
@@ -209,7 +210,7 @@ func (s *kubeSession) currentPolicy(ctx context.Context, name string) (*v1alpha1
 // printPromotion shows what promoting a policy changes: the images it is
 // bound to and the rules, before they are applied.
 func printPromotion(w io.Writer, current, want *v1alpha1.EnforcementPolicy) {
-	changes := profiles.DiffPolicies(&current.Spec, &want.Spec)
+	changes := policies.Diff(&current.Spec, &want.Spec)
 	added := profiles.NewImages(current.Spec.Images, want.Spec.Images)
 	fmt.Fprintf(w, "Promoting EnforcementPolicy %s/%s to the images profile %s now holds", want.Namespace, want.Name, want.Spec.Profile)
 	if len(added) == 0 {

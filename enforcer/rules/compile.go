@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 )
 
@@ -101,14 +102,14 @@ func Compile(policy *v1alpha1.EnforcementPolicy) (*Compiled, error) {
 	return CompileSpec(&policy.Spec)
 }
 
-// CompileSpec validates a policy spec with profiles.ValidatePolicySpec and
+// CompileSpec validates a policy spec with policies.ValidateSpec and
 // compiles it. An invalid or uncompilable spec is refused with an
 // *InvalidPolicyError naming each offending field; nothing is compiled then.
 func CompileSpec(spec *v1alpha1.EnforcementPolicySpec) (*Compiled, error) {
 	if spec == nil {
 		return nil, errors.New("no policy spec to compile")
 	}
-	if errs := profiles.ValidatePolicySpec(spec); len(errs) > 0 {
+	if errs := policies.ValidateSpec(spec); len(errs) > 0 {
 		return nil, &InvalidPolicyError{Errors: errs}
 	}
 	root := field.NewPath("spec")

@@ -342,7 +342,7 @@ func TestWidenedNotes(t *testing.T) {
 }
 
 // TestPartialGlobsWouldBeWidened covers the tree compiler's handling of
-// partial-component globs, which ValidatePolicySpec refuses before they get
+// partial-component globs, which policies.ValidateSpec refuses before they get
 // there today.
 func TestPartialGlobsWouldBeWidened(t *testing.T) {
 	list := field.NewPath("spec", "files", "allow")

@@ -1,13 +1,13 @@
 // Package rules compiles an EnforcementPolicy into the rules the kernel
 // programs enforce. It is pure: it depends on the API types and the profiles
-// package, not on Kubernetes clients or the BPF loader, and the same policy
+// and policies packages, not on Kubernetes clients or the BPF loader, and the same policy
 // always compiles into the same [Compiled] value (node order included), so
 // that programming the maps is reproducible.
 //
-// [Compile] first runs [profiles.ValidatePolicySpec] and refuses an invalid
+// [Compile] first runs [policies.ValidateSpec] and refuses an invalid
 // policy with every problem named by its field (an [*InvalidPolicyError]).
 // A compiled policy allows nothing the policy text does not allow, except
-// where [Compiled.Widened] says so; [profiles.PolicyMatcher] is the reference
+// where [Compiled.Widened] says so; [policies.Matcher] is the reference
 // semantics, and the models in this package ([PathTree.Allowed],
 // [Compiled.FileAllowed], [Compiled.ExecAllowed], [Compiled.ConnectAllowed],
 // [Compiled.CapabilityAllowed]) are what the kernel programs do.
@@ -87,7 +87,7 @@
 // sibling, recursively, and a `/**` rule's grant sits on the node its prefix
 // leads to (and on every node that prefix also reaches through wildcards), so
 // the walk above gives exactly the reference semantics of
-// [profiles.MatchPolicyPath]:
+// [policies.MatchPath]:
 //
 //   - a literal component matches itself;
 //   - `*` matches exactly one component, whatever its name;
@@ -101,7 +101,7 @@
 //   - a literal component longer than MaxComponentLen bytes (the longest name
 //     the kernel's map keys hold) is enforced as `*`;
 //   - a partial-component glob (`tmp.*`, `..*`) would be enforced as `*`.
-//     ValidatePolicySpec refuses these today (the policy language has none;
+//     policies.ValidateSpec refuses these today (the policy language has none;
 //     the generator widens profile globs before writing a policy), so this
 //     only applies if the validation is relaxed.
 //
@@ -122,7 +122,7 @@
 //     it except ::ffff:0:0/96, because an IPv6 range never matches an IPv4
 //     destination in the policy;
 //   - Protocol is the IP protocol number: TCP=6, UDP=17, SCTP=132 (SCTP is
-//     compiled, but ValidatePolicySpec accepts only TCP and UDP today);
+//     compiled, but policies.ValidateSpec accepts only TCP and UDP today);
 //   - Port is one destination port, and port 0 is port 0 (a resolver's UDP
 //     connect to port 0 needs a rule with port 0, and generated policies hold
 //     such rules). AnyPort marks an entry for every port (Port is then 0); it

@@ -36,7 +36,7 @@ func sample[T any](r *rand.Rand, s []T, n int) []T {
 
 // FuzzCompile decodes arbitrary YAML into an EnforcementPolicy and compiles
 // it: Compile never panics, refuses with an InvalidPolicyError, and a policy
-// it accepts agrees with profiles.PolicyMatcher around the policy's own rule
+// it accepts agrees with policies.Matcher around the policy's own rule
 // paths and destinations.
 func FuzzCompile(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/policies/*.yaml")

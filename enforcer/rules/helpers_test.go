@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/policies"
 )
 
 // checkInvariants checks the structural promises of the package doc.
@@ -74,7 +74,7 @@ func checkInvariants(t testing.TB, c *Compiled) {
 
 // enforcedSpec rewrites a spec the way the compiler enforces it (literal
 // components longer than MaxComponentLen become *), so that the compiled
-// rules must agree exactly with the rewritten spec's PolicyMatcher.
+// rules must agree exactly with the rewritten spec's policies.Matcher.
 func enforcedSpec(spec *v1alpha1.EnforcementPolicySpec) (*v1alpha1.EnforcementPolicySpec, bool) {
 	out := spec.DeepCopy()
 	changed := false
@@ -104,8 +104,8 @@ func enforcedSpec(spec *v1alpha1.EnforcementPolicySpec) (*v1alpha1.EnforcementPo
 	return out, changed
 }
 
-// matcherGranted is the access a PolicyMatcher grants a path, bit by bit.
-func matcherGranted(m *profiles.PolicyMatcher, path string) Access {
+// matcherGranted is the access a policies.Matcher grants a path, bit by bit.
+func matcherGranted(m *policies.Matcher, path string) Access {
 	var a Access
 	for _, am := range accessModes {
 		if m.FileOpen(path, am.mode).Allowed {
@@ -134,13 +134,13 @@ func checkAgreement(t testing.TB, spec *v1alpha1.EnforcementPolicySpec, c *Compi
 	if widened != (len(c.Widened) > 0) {
 		t.Fatalf("spec is widened: %v, but Widened = %q", widened, c.Widened)
 	}
-	exact, err := profiles.NewPolicyMatcher(exactSpec)
+	exact, err := policies.NewMatcher(exactSpec)
 	if err != nil {
 		t.Fatalf("the enforced spec is invalid: %v", err)
 	}
-	original, err := profiles.NewPolicyMatcher(spec)
+	original, err := policies.NewMatcher(spec)
 	if err != nil {
-		t.Fatalf("Compile accepted a spec PolicyMatcher refuses: %v", err)
+		t.Fatalf("Compile accepted a spec policies.Matcher refuses: %v", err)
 	}
 	if c.Mode == "" || c.Action == "" {
 		t.Fatalf("mode %q action %q not defaulted", c.Mode, c.Action)
@@ -203,7 +203,7 @@ func checkAgreement(t testing.TB, spec *v1alpha1.EnforcementPolicySpec, c *Compi
 	for n := 0; n < 64; n++ {
 		for _, userNS := range []bool{false, true} {
 			got := c.CapabilityAllowed(n, userNS)
-			want := original.Capability(profiles.CapabilityCheck{Capability: n, UserNamespace: userNS, WouldBeGranted: true}).Allowed
+			want := original.Capability(policies.CapabilityCheck{Capability: n, UserNamespace: userNS, WouldBeGranted: true}).Allowed
 			if got != want {
 				t.Fatalf("capability %d (user namespace %v): compiled %v, policy %v", n, userNS, got, want)
 			}

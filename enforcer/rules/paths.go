@@ -276,7 +276,7 @@ type pattern struct {
 // the kernel cannot match it exactly.
 func parsePattern(r pathRule) (pattern, string, *field.Error) {
 	p := pattern{access: r.access}
-	// CompileSpec has run profiles.ValidatePolicyPath on every path; these
+	// CompileSpec has run policies.ValidatePath on every path; these
 	// checks keep the tree well-formed whatever that validation accepts.
 	switch {
 	case !strings.HasPrefix(r.path, "/"):

@@ -166,12 +166,12 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
-// TestCompiledAgreesWithPolicyMatcher is the main property: on thousands of
+// TestCompiledAgreesWithMatcher is the main property: on thousands of
 // random policies, the kernel model of the compiled rules decides every file
 // open (every access combination), exec, connect and capability check the
-// way profiles.PolicyMatcher does: exactly, when the compiler reports no
+// way policies.Matcher does: exactly, when the compiler reports no
 // widening.
-func TestCompiledAgreesWithPolicyMatcher(t *testing.T) {
+func TestCompiledAgreesWithMatcher(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	cases := 3000

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/test/envtest"
 )
@@ -151,7 +152,7 @@ func TestDefaultsAreFilledIn(t *testing.T) {
 
 // badSpecs are specs the API server must refuse, each with the field its
 // message must name and what the message must say. goField is the field
-// footprint's own validator (profiles.ValidatePolicy / ValidateProfile, used
+// footprint's own validator (policies.Validate / ValidateProfile, used
 // by the local commands) names for the same mistake: the cluster and the
 // laptop must agree on what is wrong and where.
 var badSpecs = []struct {
@@ -333,7 +334,7 @@ func checkGoValidator(t *testing.T, kind, spec, want string) {
 		if err := yaml.Unmarshal([]byte(spec), &p.Spec); err != nil && decodeRefuses(err) {
 			return
 		}
-		errs = profiles.ValidatePolicy(&p)
+		errs = policies.Validate(&p)
 	case "Profile":
 		var p v1alpha1.Profile
 		if err := yaml.Unmarshal([]byte(spec), &p.Spec); err != nil && decodeRefuses(err) {
@@ -364,7 +365,7 @@ func TestRealisticProfileQuirksAreAccepted(t *testing.T) {
 }
 
 // policyPaths are path patterns and whether they are valid in a file or
-// executable rule (the examples of profiles' own tests, and more).
+// executable rule (the examples of the policies package's own tests, and more).
 var policyPaths = func() map[string]bool {
 	valid := []string{
 		"/", "/**", "/etc/passwd", "/proc/*/status", "/var/cache/app/**",
@@ -393,8 +394,8 @@ var policyPaths = func() map[string]bool {
 func TestPolicyPathsAreJudgedLikeFootprintJudgesThem(t *testing.T) {
 	ns := envtest.Namespace(t, env.Client)
 	for p, valid := range policyPaths {
-		if goValid := profiles.ValidatePolicyPath(p) == nil; goValid != valid {
-			t.Errorf("ValidatePolicyPath(%q): valid=%v, want %v", p, goValid, valid)
+		if goValid := policies.ValidatePath(p) == nil; goValid != valid {
+			t.Errorf("policies.ValidatePath(%q): valid=%v, want %v", p, goValid, valid)
 		}
 		quoted, _ := json.Marshal(p)
 		spec := fmt.Sprintf("files: {allow: [{path: %s, access: [read]}]}\nexecutables: {allow: [{path: %s}]}", quoted, quoted)

@@ -1,4 +1,4 @@
-package profiles
+package policies
 
 import (
 	"net/netip"
@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/profiles"
 )
 
 var policyPathExamples = map[string]bool{
@@ -40,19 +41,19 @@ var policyPathExamples = map[string]bool{
 	"/brackets[1]/and?/marks!": true,
 }
 
-func TestValidatePolicyPath(t *testing.T) {
+func TestValidatePath(t *testing.T) {
 	for p, valid := range policyPathExamples {
-		if err := ValidatePolicyPath(p); (err == nil) != valid {
-			t.Errorf("ValidatePolicyPath(%q) = %v, want valid=%v", p, err, valid)
+		if err := ValidatePath(p); (err == nil) != valid {
+			t.Errorf("ValidatePath(%q) = %v, want valid=%v", p, err, valid)
 		}
 	}
 }
 
-// TestCRDPathPatternAgreesWithValidatePolicyPath keeps the API server's check
+// TestCRDPathPatternAgreesWithValidatePath keeps the API server's check
 // (the kubebuilder Pattern marker on FileRule.Path and ExecutableRule.Path)
 // and footprint's own in step, so a policy is refused the same way locally
 // and in a cluster.
-func TestCRDPathPatternAgreesWithValidatePolicyPath(t *testing.T) {
+func TestCRDPathPatternAgreesWithValidatePath(t *testing.T) {
 	src, err := os.ReadFile("../crds/v1alpha1/enforcementpolicy_types.go")
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func TestCRDPathPatternAgreesWithValidatePolicyPath(t *testing.T) {
 	}
 }
 
-func TestMatchPolicyPath(t *testing.T) {
+func TestMatchPath(t *testing.T) {
 	tests := []struct {
 		pattern, path string
 		want          bool
@@ -92,8 +93,8 @@ func TestMatchPolicyPath(t *testing.T) {
 		{"/a/**", "a/b", false},
 	}
 	for _, tt := range tests {
-		if got := MatchPolicyPath(tt.pattern, tt.path); got != tt.want {
-			t.Errorf("MatchPolicyPath(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
+		if got := MatchPath(tt.pattern, tt.path); got != tt.want {
+			t.Errorf("MatchPath(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
 		}
 	}
 }
@@ -117,8 +118,8 @@ func testPolicy() *v1alpha1.EnforcementPolicySpec {
 	}
 }
 
-func TestPolicyMatcherDecisions(t *testing.T) {
-	m, err := NewPolicyMatcher(testPolicy())
+func TestMatcherDecisions(t *testing.T) {
+	m, err := NewMatcher(testPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +129,8 @@ func TestPolicyMatcherDecisions(t *testing.T) {
 		allowed bool
 		reason  string
 	}
-	netBind, _ := ParseCapability("CAP_NET_BIND_SERVICE")
-	sysAdmin, _ := ParseCapability("CAP_SYS_ADMIN")
+	netBind, _ := profiles.ParseCapability("CAP_NET_BIND_SERVICE")
+	sysAdmin, _ := profiles.ParseCapability("CAP_SYS_ADMIN")
 	checks := []check{
 		{"read of an allowed file", m.FileOpen("/etc/passwd", "read"), true, "allowed by /etc/passwd"},
 		{"write of a read-only file", m.FileOpen("/etc/passwd", "read", "write"), false, "do not grant write"},
@@ -174,7 +175,7 @@ func TestPolicyVerdictFollowsModeAndAction(t *testing.T) {
 	} {
 		spec := testPolicy()
 		spec.Mode, spec.Action = tt.mode, tt.action
-		m, err := NewPolicyMatcher(spec)
+		m, err := NewMatcher(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,14 +186,14 @@ func TestPolicyVerdictFollowsModeAndAction(t *testing.T) {
 }
 
 func TestAbsentKindsAreNotEnforcedButEmptyOnesDenyAll(t *testing.T) {
-	absent, err := NewPolicyMatcher(&v1alpha1.EnforcementPolicySpec{})
+	absent, err := NewMatcher(&v1alpha1.EnforcementPolicySpec{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !absent.Exec("/bin/sh").Allowed || !absent.FileOpen("/etc/shadow", "write").Allowed {
 		t.Error("a policy without executables or files must not enforce them")
 	}
-	empty, err := NewPolicyMatcher(&v1alpha1.EnforcementPolicySpec{Executables: &v1alpha1.ExecutableRules{}, Files: &v1alpha1.FileRules{}})
+	empty, err := NewMatcher(&v1alpha1.EnforcementPolicySpec{Executables: &v1alpha1.ExecutableRules{}, Files: &v1alpha1.FileRules{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package profiles
+package policies
 
 import (
 	"slices"
@@ -7,7 +7,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 )
 
-func TestDiffPolicies(t *testing.T) {
+func TestDiff(t *testing.T) {
 	v1 := v1alpha1.Image{Name: "docker.io/library/app:v1", Digest: digestA}
 	v2 := v1alpha1.Image{Name: "docker.io/library/app:v2", Digest: digestB}
 	before := &v1alpha1.EnforcementPolicySpec{
@@ -29,7 +29,7 @@ func TestDiffPolicies(t *testing.T) {
 		Syscalls: &v1alpha1.SyscallRules{Allow: []v1alpha1.SyscallSet{{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "write", "socket"}}}},
 	}
 	var got []string
-	for _, c := range DiffPolicies(before, after) {
+	for _, c := range Diff(before, after) {
 		got = append(got, c.String())
 	}
 	want := []string{
@@ -42,9 +42,9 @@ func TestDiffPolicies(t *testing.T) {
 		"+ syscall socket",
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("DiffPolicies:\n%q\nwant\n%q", got, want)
+		t.Errorf("Diff:\n%q\nwant\n%q", got, want)
 	}
-	if changes := DiffPolicies(after, after); len(changes) != 0 {
+	if changes := Diff(after, after); len(changes) != 0 {
 		t.Errorf("a policy differs from itself: %v", changes)
 	}
 }

@@ -1,4 +1,4 @@
-package profiles
+package policies
 
 import (
 	"errors"
@@ -8,15 +8,21 @@ import (
 	"strings"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/profiles"
 )
 
 // The policy path language is what the kernel can match with one hash lookup
 // per path component: literal components, `*` for exactly one whole
 // component, and a trailing `/**` for a directory and everything below it.
+// It writes its globs as profile paths do, with narrower meanings.
+const (
+	anyComponent   = "*"
+	anyDescendants = "**"
+)
 
-// ValidatePolicyPath returns nil if p is a policy path pattern, and otherwise
+// ValidatePath returns nil if p is a policy path pattern, and otherwise
 // an error saying what is wrong with it and how to write it instead.
-func ValidatePolicyPath(p string) error {
+func ValidatePath(p string) error {
 	switch {
 	case p == "":
 		return errors.New("empty path: write an absolute path such as /etc/passwd")
@@ -27,7 +33,7 @@ func ValidatePolicyPath(p string) error {
 	case strings.HasSuffix(p, "/"):
 		return fmt.Errorf("path %q ends with a slash: write %q for the directory itself or %q for everything below it", p, strings.TrimRight(p, "/"), strings.TrimRight(p, "/")+"/**")
 	}
-	components := splitPath(p)
+	components := profiles.SplitPath(p)
 	for i, c := range components {
 		last := i == len(components)-1
 		switch {
@@ -55,7 +61,7 @@ func canonicalKernelPath(p string) bool {
 	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
 		return false
 	}
-	for _, c := range splitPath(p) {
+	for _, c := range profiles.SplitPath(p) {
 		if c == "" || c == "." || c == ".." {
 			return false
 		}
@@ -63,19 +69,19 @@ func canonicalKernelPath(p string) bool {
 	return true
 }
 
-// MatchPolicyPath reports whether a policy path pattern matches a path as the
+// MatchPath reports whether a policy path pattern matches a path as the
 // kernel reports it. `*` matches exactly one component, whatever its name
 // (dot files included); a trailing `/**` matches the directory itself and any
 // path below it; other components match only themselves. A path that is not
 // canonical (relative, or with empty, `.` or `..` components) matches nothing.
-func MatchPolicyPath(pattern, path string) bool {
+func MatchPath(pattern, path string) bool {
 	if !canonicalKernelPath(path) {
 		return false
 	}
-	return matchPolicyComponents(splitPath(pattern), splitPath(path))
+	return matchComponents(profiles.SplitPath(pattern), profiles.SplitPath(path))
 }
 
-func matchPolicyComponents(pattern, path []string) bool {
+func matchComponents(pattern, path []string) bool {
 	for i, c := range pattern {
 		if c == anyDescendants && i == len(pattern)-1 {
 			return true
@@ -131,11 +137,11 @@ type CapabilityCheck struct {
 	WouldBeGranted bool
 }
 
-// PolicyMatcher decides operations against one EnforcementPolicy. It is the
+// Matcher decides operations against one EnforcementPolicy. It is the
 // reference semantics of the policy: the kernel enforcer is tested against
 // it, and the generator's guarantee (a generated policy allows nothing the
 // profile does not show) is checked with it.
-type PolicyMatcher struct {
+type Matcher struct {
 	mode   v1alpha1.EnforcementMode
 	action v1alpha1.EnforcementAction
 
@@ -169,13 +175,13 @@ type connectRule struct {
 	text     string
 }
 
-// NewPolicyMatcher validates spec and prepares it for matching. An invalid
+// NewMatcher validates spec and prepares it for matching. An invalid
 // policy is refused with every problem named by its field.
-func NewPolicyMatcher(spec *v1alpha1.EnforcementPolicySpec) (*PolicyMatcher, error) {
-	if errs := ValidatePolicySpec(spec); len(errs) > 0 {
+func NewMatcher(spec *v1alpha1.EnforcementPolicySpec) (*Matcher, error) {
+	if errs := ValidateSpec(spec); len(errs) > 0 {
 		return nil, errs.ToAggregate()
 	}
-	m := &PolicyMatcher{mode: spec.Mode, action: spec.Action}
+	m := &Matcher{mode: spec.Mode, action: spec.Action}
 	if m.mode == "" {
 		m.mode = v1alpha1.ModeAudit
 	}
@@ -186,7 +192,7 @@ func NewPolicyMatcher(spec *v1alpha1.EnforcementPolicySpec) (*PolicyMatcher, err
 		m.capabilities = &[2]map[int]bool{{}, {}}
 		for i, list := range [][]string{spec.Capabilities.Allow, spec.Capabilities.AllowInUserNamespace} {
 			for _, name := range list {
-				n, _ := ParseCapability(name) // validated above
+				n, _ := profiles.ParseCapability(name) // validated above
 				m.capabilities[i][n] = true
 			}
 		}
@@ -198,7 +204,7 @@ func NewPolicyMatcher(spec *v1alpha1.EnforcementPolicySpec) (*PolicyMatcher, err
 			for _, a := range r.Access {
 				access[a] = true
 			}
-			m.files = append(m.files, fileRule{pathRule: pathRule{path: r.Path, components: splitPath(r.Path)}, access: access})
+			m.files = append(m.files, fileRule{pathRule: pathRule{path: r.Path, components: profiles.SplitPath(r.Path)}, access: access})
 		}
 	}
 	if spec.Connect != nil {
@@ -224,7 +230,7 @@ func NewPolicyMatcher(spec *v1alpha1.EnforcementPolicySpec) (*PolicyMatcher, err
 	if spec.Executables != nil {
 		m.executablesEnforced = true
 		for _, r := range spec.Executables.Allow {
-			m.executables = append(m.executables, pathRule{path: r.Path, components: splitPath(r.Path)})
+			m.executables = append(m.executables, pathRule{path: r.Path, components: profiles.SplitPath(r.Path)})
 		}
 	}
 	return m, nil
@@ -238,11 +244,11 @@ func describeConnectRule(r v1alpha1.ConnectRule) string {
 	return fmt.Sprintf("%s %s port %s", r.Protocol, r.CIDR, ports)
 }
 
-func (m *PolicyMatcher) allow(reason string) Decision {
+func (m *Matcher) allow(reason string) Decision {
 	return Decision{Allowed: true, Verdict: VerdictAllow, Reason: reason}
 }
 
-func (m *PolicyMatcher) deny(reason string) Decision {
+func (m *Matcher) deny(reason string) Decision {
 	d := Decision{Verdict: VerdictAudit, Reason: reason}
 	if m.mode == v1alpha1.ModeEnforce {
 		d.Verdict = VerdictDeny
@@ -256,7 +262,7 @@ func (m *PolicyMatcher) deny(reason string) Decision {
 // FileOpen decides an open of path with the given access modes (read when
 // none is given). Paths outside the filesystem (not starting with /, like
 // pipe:[1234]) are not governed by the policy.
-func (m *PolicyMatcher) FileOpen(path string, access ...v1alpha1.FileAccessMode) Decision {
+func (m *Matcher) FileOpen(path string, access ...v1alpha1.FileAccessMode) Decision {
 	if !m.filesEnforced {
 		return m.allow("files are not enforced by this policy")
 	}
@@ -269,11 +275,11 @@ func (m *PolicyMatcher) FileOpen(path string, access ...v1alpha1.FileAccessMode)
 	if !canonicalKernelPath(path) {
 		return m.deny(fmt.Sprintf("open of %s: not a canonical path", path))
 	}
-	components := splitPath(path)
+	components := profiles.SplitPath(path)
 	granted := map[v1alpha1.FileAccessMode]bool{}
 	var matched []string
 	for _, r := range m.files {
-		if !matchPolicyComponents(r.components, components) {
+		if !matchComponents(r.components, components) {
 			continue
 		}
 		matched = append(matched, r.path)
@@ -282,7 +288,7 @@ func (m *PolicyMatcher) FileOpen(path string, access ...v1alpha1.FileAccessMode)
 		}
 	}
 	var missing []v1alpha1.FileAccessMode
-	for _, a := range unionAccess(access, nil) {
+	for _, a := range profiles.UnionAccess(access, nil) {
 		if !granted[a] {
 			missing = append(missing, a)
 		}
@@ -290,32 +296,24 @@ func (m *PolicyMatcher) FileOpen(path string, access ...v1alpha1.FileAccessMode)
 	if len(missing) == 0 {
 		return m.allow("allowed by " + strings.Join(matched, ", "))
 	}
-	reason := fmt.Sprintf("%s of %s: no rule matches the path", joinAccess(missing), path)
+	reason := fmt.Sprintf("%s of %s: no rule matches the path", profiles.JoinAccess(missing), path)
 	if len(matched) > 0 {
-		reason = fmt.Sprintf("%s of %s: matching rules (%s) do not grant %s", joinAccess(unionAccess(access, nil)), path, strings.Join(matched, ", "), joinAccess(missing))
+		reason = fmt.Sprintf("%s of %s: matching rules (%s) do not grant %s", profiles.JoinAccess(profiles.UnionAccess(access, nil)), path, strings.Join(matched, ", "), profiles.JoinAccess(missing))
 	}
 	d := m.deny(reason)
 	d.Missing = missing
 	return d
 }
 
-func joinAccess(modes []v1alpha1.FileAccessMode) string {
-	s := make([]string, len(modes))
-	for i, m := range modes {
-		s[i] = string(m)
-	}
-	return strings.Join(s, "+")
-}
-
 // Exec decides an execution of the program at path.
-func (m *PolicyMatcher) Exec(path string) Decision {
+func (m *Matcher) Exec(path string) Decision {
 	if !m.executablesEnforced {
 		return m.allow("executables are not enforced by this policy")
 	}
 	if canonicalKernelPath(path) {
-		components := splitPath(path)
+		components := profiles.SplitPath(path)
 		for _, rule := range m.executables {
-			if matchPolicyComponents(rule.components, components) {
+			if matchComponents(rule.components, components) {
 				return m.allow("allowed by " + rule.path)
 			}
 		}
@@ -325,7 +323,7 @@ func (m *PolicyMatcher) Exec(path string) Decision {
 
 // Connect decides a connect or unconnected send to address and port. An
 // IPv4-mapped IPv6 address is matched as IPv4.
-func (m *PolicyMatcher) Connect(protocol v1alpha1.Protocol, address netip.Addr, port uint16) Decision {
+func (m *Matcher) Connect(protocol v1alpha1.Protocol, address netip.Addr, port uint16) Decision {
 	if !m.connectEnforced {
 		return m.allow("connections are not enforced by this policy")
 	}
@@ -342,8 +340,8 @@ func (m *PolicyMatcher) Connect(protocol v1alpha1.Protocol, address netip.Addr, 
 // would grant are governed: refusing a check that fails anyway changes
 // nothing, and a probe (CAP_OPT_NOAUDIT) asks whether the process holds a
 // capability rather than requesting the privilege.
-func (m *PolicyMatcher) Capability(check CapabilityCheck) Decision {
-	name := CapabilityName(check.Capability)
+func (m *Matcher) Capability(check CapabilityCheck) Decision {
+	name := profiles.CapabilityName(check.Capability)
 	switch {
 	case m.capabilities == nil:
 		return m.allow("capabilities are not enforced by this policy")
@@ -364,7 +362,7 @@ func (m *PolicyMatcher) Capability(check CapabilityCheck) Decision {
 
 // AllowedCapabilities returns the capabilities a policy allows in the
 // container's own user namespace, by number, sorted.
-func (m *PolicyMatcher) AllowedCapabilities() []int {
+func (m *Matcher) AllowedCapabilities() []int {
 	if m.capabilities == nil {
 		return nil
 	}
@@ -374,4 +372,23 @@ func (m *PolicyMatcher) AllowedCapabilities() []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// normalSocketRule spells a rule's address as the kernel matches it.
+func normalSocketRule(r v1alpha1.SocketRule) v1alpha1.SocketRule {
+	if r.Operation == v1alpha1.SocketBind {
+		r.Address = profiles.NormalizeAddress(r.Address)
+	}
+	return r
+}
+
+// Socket decides a socket operation: allowed when a rule is exactly it.
+func (m *Matcher) Socket(r v1alpha1.SocketRule) Decision {
+	if m.sockets == nil {
+		return m.allow("sockets are not enforced by this policy")
+	}
+	if m.sockets[normalSocketRule(r)] {
+		return m.allow("allowed by the rule " + profiles.SocketName(r))
+	}
+	return m.deny(profiles.SocketName(r) + ": no rule allows it")
 }

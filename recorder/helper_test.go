@@ -189,6 +189,12 @@ func runAction(action string, args []string) error {
 			return err
 		}
 		c.Close()
+	case "tcp-listen": // addr: bind and listen, as a server starts
+		l, err := net.Listen("tcp4", args[0])
+		if err != nil {
+			return err
+		}
+		return l.Close()
 	case "udp-send": // addr: an unconnected sendto
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {

@@ -282,7 +282,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 			continue
 		}
 		for _, o := range os {
-			if !n.selections[o.sel].Kinds.Has(e.Kind) {
+			if !n.selections[o.sel].Kinds.Records(e.Kind) {
 				continue
 			}
 			k := key{o.sel, o.pod.UID, o.container}
@@ -364,7 +364,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		mine := map[bpf.Kind]uint64{}
 		for id := range cgroups[k] {
 			for kind, c := range lost[id] {
-				if s.Kinds.Has(kind) {
+				if s.Kinds.Records(kind) {
 					mine[kind] += c
 				}
 			}
@@ -516,7 +516,7 @@ func descendants(dir string) []uint64 {
 
 func recordsAny(set bpf.KindSet, counts map[bpf.Kind]uint64) bool {
 	for k, c := range counts {
-		if c > 0 && set.Has(k) {
+		if c > 0 && set.Records(k) {
 			return true
 		}
 	}

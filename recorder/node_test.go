@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/kubelettest"
@@ -162,6 +163,52 @@ func testNodeRecording(t *testing.T, layout kubeletLayout) {
 			t.Errorf("cgroup %d still watched after the recording ended", id)
 		}
 	}
+}
+
+// TestANodeRecordsSocketsWithConnectionsWhenARecordingNamesItsKinds: a
+// recording that names its kinds (kubectl footprint record names every one
+// but sockets, which come with connections) records a container's bind. A
+// profile without it would give a policy that refuses the server's own
+// listening port on its next start, while its sources say sockets were
+// recorded.
+func TestANodeRecordsSocketsWithConnectionsWhenARecordingNamesItsKinds(t *testing.T) {
+	layout := newKubeletLayout(t)
+	_, node := startNodeRecorder(t, layout)
+	uid := types.UID(fmt.Sprintf("7a1c2d3e-0000-4000-8000-%012d", os.Getpid()))
+	appID := randomID(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", UID: uid},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, QOSClass: corev1.PodQOSBurstable,
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://" + appID,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
+	}
+	layout.mkdir(layout.PodDir(string(uid)))
+	app := layout.mkdir(layout.ContainerDir(string(uid), appID))
+	kinds := bpf.KindSet(0).With(bpf.KindFile).With(bpf.KindConnect)
+	sel := Selection{Recording: "web", Namespace: "shop", Kinds: kinds, Pods: []*corev1.Pod{pod}}
+	if problems := node.Select([]Selection{sel}); len(problems) > 0 {
+		t.Fatalf("select: %v", problems)
+	}
+	runIn(t, app, "tcp-listen", "127.0.0.1:0")
+
+	snaps, err := node.Snapshots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 1 {
+		t.Fatalf("snapshots = %+v, want the app's", snaps)
+	}
+	s := snaps[0]
+	if _, ok := s.Source.Backends["sockets"]; !ok {
+		t.Fatalf("the source does not name a sockets backend: %v", s.Source.Backends)
+	}
+	for _, e := range s.Spec.Sockets {
+		if e.Operation == v1alpha1.SocketBind && e.Address == "127.0.0.1" && e.Protocol == v1alpha1.ProtocolTCP {
+			return
+		}
+	}
+	t.Errorf("the profile has no bind of 127.0.0.1 (sockets %+v), though its source says sockets were recorded", s.Spec.Sockets)
 }
 
 // TestANodeLeavesTheContainerRuntimesSetUpOutOfProfiles starts a container

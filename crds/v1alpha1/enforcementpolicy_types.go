@@ -328,6 +328,7 @@ type ConnectRule struct {
 	CIDR string `json:"cidr"`
 
 	// Protocol is TCP or UDP.
+	// +kubebuilder:validation:Enum=TCP;UDP;SCTP
 	// +kubebuilder:validation:XValidation:rule="self == 'TCP' || self == 'UDP'",messageExpression="'protocol ' + self + ' is not enforced: footprint governs TCP and UDP'"
 	Protocol Protocol `json:"protocol"`
 
@@ -404,6 +405,8 @@ type SocketRule struct {
 	// protocol (ICMP, ICMPv6, or a number such as 255), or for a packet
 	// socket its ethertype in hexadecimal (0x0003 for every protocol).
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^(TCP|UDP|SCTP|ICMP|ICMPv6|[0-9]{1,3}|0x[0-9a-f]{4})$`
 	Protocol Protocol `json:"protocol,omitempty"`
 	// Address is, for Bind, the local address bound (0.0.0.0 and :: are
 	// any address).

@@ -279,8 +279,9 @@ type FileEntry struct {
 	Count int64 `json:"count"`
 }
 
-// Protocol is a transport protocol.
-// +kubebuilder:validation:Enum=TCP;UDP;SCTP
+// Protocol is a transport protocol (TCP, UDP, SCTP) or, in a raw socket
+// rule, an IP protocol or an ethertype: each field that holds one says
+// which.
 type Protocol string
 
 const (
@@ -295,6 +296,7 @@ const (
 // ConnectionEntry is one outbound destination.
 type ConnectionEntry struct {
 	// Protocol is TCP, UDP or SCTP.
+	// +kubebuilder:validation:Enum=TCP;UDP;SCTP
 	Protocol Protocol `json:"protocol"`
 	// Address is the destination IP address (IPv4 or IPv6).
 	Address string `json:"address"`

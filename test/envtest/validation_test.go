@@ -94,6 +94,12 @@ connections:
 - {protocol: UDP, address: "::ffff:10.96.0.10", port: 53, count: 40}
 executables:
 - {path: /bin/sh, uids: [0], gids: [0], count: 2}
+sockets:
+- {operation: Bind, family: IPv4, protocol: TCP, address: 0.0.0.0, port: 80, count: 1}
+- {operation: Raw, family: IPv4, protocol: ICMP, count: 1}
+- {operation: Raw, family: IPv6, protocol: ICMPv6, count: 1}
+- {operation: Raw, family: IPv4, protocol: "255", count: 1}
+- {operation: Raw, family: Packet, protocol: "0x0003", count: 1}
 sources:
 - node: node-a
   pod: web-5c4b-q7z

@@ -345,11 +345,13 @@ esac
 log "booting ($ACCEL, ${FOOTPRINT_VM_SMP:-1} vCPU, ${FOOTPRINT_VM_MEM:-1G}, timeout ${FOOTPRINT_VM_TIMEOUT:-600}s): $(basename "$BIN") $*"
 T1=$(date +%s.%N)
 # sed -u, not tr: the console must reach the caller line by line, not in 4 KiB blocks.
+# no_timer_check: under TCG on a loaded host the kernel's check of the IO-APIC timer
+# can miss its ticks and panic ("IO-APIC + timer doesn't work") before anything runs.
 set +o pipefail
 timeout -k 10 "${FOOTPRINT_VM_TIMEOUT:-600}" qemu-system-x86_64 "${ACC[@]}" -nodefaults -no-user-config \
 	-m "${FOOTPRINT_VM_MEM:-1G}" -smp "${FOOTPRINT_VM_SMP:-1}" -display none -no-reboot \
 	-kernel "$KDIR/kernel" -initrd "$INITRD" \
-	-append "console=ttyS0 quiet panic=-1 lsm=$LSMS ${FOOTPRINT_VM_APPEND:-}" \
+	-append "console=ttyS0 quiet panic=-1 no_timer_check lsm=$LSMS ${FOOTPRINT_VM_APPEND:-}" \
 	-virtfs local,path="$S",mount_tag=share,security_model=none,id=share \
 	-serial stdio </dev/null | sed -u 's/\r$//'
 qrc=${PIPESTATUS[0]}

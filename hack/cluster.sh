@@ -164,10 +164,12 @@ WEBAPP_IMAGE=footprint.dev/webapp:dev
 # "a new version of the app" (a policy is bound to the images it was recorded from).
 WEBAPP_IMAGE_V2=footprint.dev/webapp:v2
 # The previous version of the agent, for the e2e's rollback and upgrade: built from this commit
-# of the project's own history, cached by commit. f03e31e is the first that migrates pinned maps
-# of another layout; its file_inodes_seen key is older than this version's (no dentry), so the
-# rollback and the upgrade both replace that map and must keep every recorded entry.
-PREVIOUS_COMMIT=${FOOTPRINT_E2E_PREVIOUS:-f03e31e}
+# of the project's own history, cached by commit. It must know every access mode the e2e's
+# policies use (an older agent refuses to compile such a policy and releases its pods: f03e31e
+# predates the file changes). 96f8fe0's syscalls_seen value is shorter than this version's (no
+# socket families), so the rollback and the upgrade both replace that map and must keep every
+# recorded entry.
+PREVIOUS_COMMIT=${FOOTPRINT_E2E_PREVIOUS:-96f8fe0}
 PREVIOUS_IMAGE=footprint.dev/footprint:previous
 
 previous_agent() { # previous_agent OUT.tar: the previous version's agent image

@@ -72,11 +72,17 @@ func SyscallNumber(a v1alpha1.SyscallArch, name string) (int, bool) {
 }
 
 // foldSyscalls unites the system call sets of from into into, per ABI, and
-// returns them sorted: native first, names in order.
+// returns them sorted: native first, names and families in order. A set
+// that allows socket or socketpair with any family (recorded without
+// families) makes the union allow any family too.
 func foldSyscalls(into, from []v1alpha1.SyscallSet) []v1alpha1.SyscallSet {
 	names := map[v1alpha1.SyscallArch][]string{}
+	families := map[v1alpha1.SyscallArch][]string{}
+	anyFamily := map[v1alpha1.SyscallArch]bool{}
 	for _, set := range slices.Concat(into, from) {
 		names[set.Arch] = append(names[set.Arch], set.Names...)
+		families[set.Arch] = append(families[set.Arch], set.SocketFamilies...)
+		anyFamily[set.Arch] = anyFamily[set.Arch] || !FamiliesRestricted(set)
 	}
 	var out []v1alpha1.SyscallSet
 	for _, a := range slices.Concat(SyscallArches, unknownArches(names)) {
@@ -85,7 +91,12 @@ func foldSyscalls(into, from []v1alpha1.SyscallSet) []v1alpha1.SyscallSet {
 			continue
 		}
 		slices.Sort(n)
-		out = append(out, v1alpha1.SyscallSet{Arch: a, Names: slices.Compact(n)})
+		set := v1alpha1.SyscallSet{Arch: a, Names: slices.Compact(n)}
+		if f := families[a]; len(f) > 0 && !anyFamily[a] {
+			slices.Sort(f)
+			set.SocketFamilies = slices.Compact(f)
+		}
+		out = append(out, set)
 	}
 	return out
 }
@@ -133,6 +144,7 @@ func ValidateSyscalls(sets []v1alpha1.SyscallSet, path *field.Path) field.ErrorL
 				errs = append(errs, field.Invalid(p.Child("names").Index(j), name, fmt.Sprintf("%s has no system call of that name: use the kernel's names, e.g. openat, clone3", set.Arch)))
 			}
 		}
+		errs = append(errs, validateSocketFamilies(set, p.Child("socketFamilies"))...)
 	}
 	return errs
 }

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/internal/sidedoor"
 	"github.com/footprint-dev/footprint/recorder"
 	"github.com/footprint-dev/footprint/test/vm"
 )
@@ -17,7 +19,7 @@ import (
 // The side doors of issue 11 that no hook of this host's backends sees or
 // refuses (no BPF-LSM, no fmod_ret), closed by the seccomp layer alone for
 // a workload that never used them when it was recorded. The workload is
-// testdata/sidedoor: its normal run, then attacker variants of it.
+// internal/sidedoor: its normal run, then attacker variants of it.
 
 // sideDoorRoute is one attack and the errno the policy answers it with.
 type sideDoorRoute struct {
@@ -36,23 +38,36 @@ var sideDoorRoutes = []sideDoorRoute{
 	// ENOSYS, as libc expects of a kernel without clone3: it falls back to
 	// clone, which has no CLONE_INTO_CGROUP.
 	{route: "clone3-into-cgroup", refused: "ENOSYS"},
+	// The normal run created AF_INET and AF_UNIX sockets only (and
+	// does again in every variant, under the same policy). The families
+	// are one list for socket and socketpair.
+	{route: "socket-packet", refused: "EPERM"},
+	{route: "socket-vsock", refused: "EPERM"},
+	{route: "socket-netlink", refused: "EPERM"},
+	{route: "socketpair-netlink", refused: "EPERM"},
 }
 
-// buildSideDoor builds the workload without cgo (see its doc).
-func buildSideDoor(t *testing.T) string {
+// sideDoorWorkload is the command that runs the workload without cgo: in
+// the VM the test binary itself (built with CGO_ENABLED=0, and no go
+// there to build with), on the host a build of testdata/sidedoor.
+func sideDoorWorkload(t *testing.T) []string {
 	t.Helper()
+	if vm.InVM() {
+		return helperCommand(t, "side-door")
+	}
 	bin := filepath.Join(t.TempDir(), "sidedoor")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/sidedoor")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the side-door workload: %v\n%s", err, out)
 	}
-	return bin
+	return []string{bin}
 }
 
 func testSideDoors(t *testing.T, routes []sideDoorRoute) {
-	bin := buildSideDoor(t)
-	rec, err := recorder.RecordCommand(context.Background(), recorder.LocalOptions{Command: []string{bin, "none"}})
+	workload := sideDoorWorkload(t)
+	command := func(args ...string) []string { return append(slices.Clone(workload), args...) }
+	rec, err := recorder.RecordCommand(context.Background(), recorder.LocalOptions{Command: command("none")})
 	if err != nil || rec.ExitCode != 0 {
 		t.Fatalf("recording: %v, exit code %d", err, rec.ExitCode)
 	}
@@ -63,8 +78,13 @@ func testSideDoors(t *testing.T, routes []sideDoorRoute) {
 	if generated.Policy.Spec.Syscalls == nil {
 		t.Fatal("the generated policy does not restrict system calls")
 	}
+	for _, set := range generated.Policy.Spec.Syscalls.Allow {
+		if want := []string{"AF_INET", "AF_UNIX"}; set.Arch == v1alpha1.ArchX86_64 && !slices.Equal(set.SocketFamilies, want) {
+			t.Fatalf("the policy allows socket families %v, want the recorded %v", set.SocketFamilies, want)
+		}
+	}
 	t.Run("the normal run has no violation under its own policy", func(t *testing.T) {
-		res := run(t, generated.Policy.DeepCopy(), []string{bin, "none"})
+		res := run(t, generated.Policy.DeepCopy(), command("none"))
 		if res.ExitCode != 0 || len(res.Violations) != 0 {
 			t.Fatalf("exit code %d, violations %+v: want 0 and none", res.ExitCode, res.Violations)
 		}
@@ -76,15 +96,16 @@ func testSideDoors(t *testing.T, routes []sideDoorRoute) {
 		t.Run(tc.route+" is refused with "+tc.refused, func(t *testing.T) {
 			// Without footprint the route reaches the kernel: the
 			// refusal below is the policy's.
-			out, err := exec.Command(bin, tc.route, "not-"+tc.refused).CombinedOutput()
+			control := command(tc.route, "not-"+tc.refused)
+			out, err := exec.Command(control[0], control[1:]...).CombinedOutput()
 			var exit *exec.ExitError
-			if tc.ia32 && !vm.InVM() && errors.As(err, &exit) && exit.ExitCode() == 4 {
+			if tc.ia32 && !vm.InVM() && errors.As(err, &exit) && exit.ExitCode() == sidedoor.NoIA32 {
 				t.Skip("int 0x80 faults: this kernel runs no 32-bit calls (TestSideDoorsAreClosedBySeccompInVM tries it)")
 			}
 			if err != nil {
 				t.Fatalf("without footprint the route does not reach the kernel: %v\n%s", err, out)
 			}
-			res := run(t, seccompOnly.DeepCopy(), []string{bin, tc.route, tc.refused})
+			res := run(t, seccompOnly.DeepCopy(), command(tc.route, tc.refused))
 			if res.ExitCode != 0 {
 				t.Fatalf("exit code %d: %s was not refused with %s", res.ExitCode, tc.route, tc.refused)
 			}

@@ -37,7 +37,8 @@ var SyscallArches = []v1alpha1.SyscallArch{v1alpha1.ArchX86_64, v1alpha1.ArchX86
 // allowed too (futex, rt_sigreturn, sched_yield, nanosleep, mmap, munmap,
 // madvise, rt_sigprocmask, sigaltstack, gettid, tgkill, getpid, clone,
 // exit, exit_group). test/e2e starts a container under a profile of its
-// recorded calls.
+// recorded calls. Neither measurement has socket or socketpair: the
+// runtime needs no address family (SyscallSet.SocketFamilies) either.
 var RuntimeSyscalls = []string{
 	// measured: no_new_privs set
 	"write", "close", "rt_sigreturn", "execve", "fstatfs", "futex", "getdents64", "epoll_ctl", "openat", "fcntl",

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * System calls: which ones each recorded cgroup makes, per ABI (native and
- * 32-bit compat apart), as one bit each in a 128-byte value per cgroup. No
- * event per call and no ring-buffer record: user space sweeps the bits.
+ * 32-bit compat apart), as one bit each in a 144-byte value per cgroup, with
+ * the address families its socket(2) and socketpair(2) calls pass, one bit
+ * each (what a seccomp filter can hold them to). No event per call and no
+ * ring-buffer record: user space sweeps the bits.
  *
  * The hook runs on every system call of every task while attached (and its
  * attachment alone puts every system call on the slow path), so the loader

@@ -148,7 +148,7 @@ var enforcerBackends = []kindBackends{
 			note: "the Kill action denies binds and raw inet sockets (cgroup hooks: no signals)", effect: Prevented, canary: socketCanaryAll},
 		{name: "cgroup/connect_unix+sendmsg_unix+bind4+bind6+sock_create", object: "enforcesocket",
 			programs: []string{"fp_enforce_connect_unix", "fp_enforce_sendmsg_unix", "fp_enforce_bind4", "fp_enforce_bind6", "fp_enforce_sock_create"},
-			note:     "AF_PACKET sockets and listen() without bind() are not covered (no hook here); the Kill action denies: no signals here",
+			note:     "AF_PACKET sockets and listen() without bind() are not covered (no hook here; the seccomp filter refuses them to a workload that never made them); the Kill action denies: no signals here",
 			effect:   Prevented, canary: socketCanaryCgroup},
 		{name: "cgroup/bind4+bind6+sock_create", object: "enforcesocket",
 			programs: []string{"fp_enforce_bind4", "fp_enforce_bind6", "fp_enforce_sock_create"},

@@ -221,6 +221,10 @@ type Syscalls struct {
 	// Native are x86-64's numbers; Compat the 32-bit (i386) numbers of
 	// calls made through int 0x80 or sysenter.
 	Native, Compat []int
+	// NativeFamilies and CompatFamilies are the address families passed
+	// to socket(2) and socketpair(2) through each ABI (not through the
+	// i386 socketcall(2) multiplexer, which passes them in memory).
+	NativeFamilies, CompatFamilies []int
 }
 
 // Entry is one unique observation in one cgroup, with how often it was seen.

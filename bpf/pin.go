@@ -123,6 +123,12 @@ func (l *pinLog) all() []PinReplacement {
 	return slices.Clone(l.replaced)
 }
 
+// appendedValues are the maps whose values a newer version only extended
+// at their end, so that an older version's entries stay valid as the start
+// of the new values: syscalls_seen gained the socket families after the
+// system call bits.
+var appendedValues = map[string]bool{"syscalls_seen": true}
+
 // migratePin makes the map pinned under pinPath by spec's name usable for
 // spec: a pin that is compatible stays; one another version made differently
 // is replaced by a new map pinned in its place, with the old one's entries
@@ -150,7 +156,7 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 	}
 	defer m.Close()
 	r := PinReplacement{Path: path, Change: strings.TrimSuffix(incompatible.Error(), ": "+ebpf.ErrMapIncompatible.Error())}
-	r.Migrated, r.Dropped = copyEntries(old, m)
+	r.Migrated, r.Dropped = copyEntries(old, m, appendedValues[spec.Name])
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("replace pinned map %s: %w", path, err)
 	}
@@ -162,14 +168,20 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 }
 
 // copyEntries copies from into to where both lay their keys and values out
-// alike, and counts what it copied and what it could not.
-func copyEntries(from, to *ebpf.Map) (copied, dropped int) {
+// alike, and counts what it copied and what it could not. With appended,
+// a shorter old value is copied as the start of the new one, zero-filled
+// after.
+func copyEntries(from, to *ebpf.Map, appended bool) (copied, dropped int) {
 	perCPU := from.Type() == ebpf.PerCPUHash || from.Type() == ebpf.PerCPUArray || from.Type() == ebpf.LRUCPUHash
 	same := from.Type() == to.Type() && from.KeySize() == to.KeySize() && from.ValueSize() == to.ValueSize() && !perCPU
+	grown := appended && from.Type() == to.Type() && from.KeySize() == to.KeySize() && from.ValueSize() < to.ValueSize() && !perCPU
 	var key, value []byte
 	it := from.Iterate()
 	for it.Next(&key, &value) {
-		if same && to.Update(key, value, ebpf.UpdateAny) == nil {
+		if grown {
+			value = append(value, make([]byte, int(to.ValueSize())-len(value))...)
+		}
+		if (same || grown) && to.Update(key, value, ebpf.UpdateAny) == nil {
 			copied++
 		} else {
 			dropped++

@@ -80,7 +80,8 @@ func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
 		for it.Next(&id, &v) {
 			if keep(id) {
 				out = append(out, Entry{Kind: KindSyscall, CgroupID: id, Count: 1,
-					Syscalls: &Syscalls{Native: bitNumbers(v.Native[:]), Compat: bitNumbers(v.Compat[:])}})
+					Syscalls: &Syscalls{Native: bitNumbers(v.Native[:]), Compat: bitNumbers(v.Compat[:]),
+						NativeFamilies: bitNumbers([]uint64{v.NativeFamilies}), CompatFamilies: bitNumbers([]uint64{v.CompatFamilies})}})
 			}
 		}
 		if err := it.Err(); err != nil {

@@ -362,9 +362,11 @@ const (
 )
 
 type typesFpSyscalls struct {
-	_      structs.HostLayout
-	Native [8]uint64
-	Compat [8]uint64
+	_              structs.HostLayout
+	Native         [8]uint64
+	Compat         [8]uint64
+	NativeFamilies uint64
+	CompatFamilies uint64
 }
 
 type typesFpTextRange struct {

@@ -22,6 +22,7 @@ import (
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/filechanges"
+	"github.com/footprint-dev/footprint/internal/sidedoor"
 	"github.com/footprint-dev/footprint/internal/testaction"
 )
 
@@ -263,6 +264,8 @@ func runAction(action string, args []string) error {
 		return runSocketSteps(args)
 	case "ptrace": // (how pid|child want)...: reach another process (ptrace_vm_test.go)
 		return runPtraceSteps(args)
+	case "side-door": // none | route want: the side-door workload (internal/sidedoor; sidedoors_test.go)
+		sidedoor.Main(args)
 	case "sleep": // seconds
 		n, _ := strconv.Atoi(args[0])
 		time.Sleep(time.Duration(n) * time.Second)

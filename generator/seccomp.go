@@ -43,14 +43,30 @@ type SeccompProfile struct {
 	DefaultErrnoRet *uint            `json:"defaultErrnoRet,omitempty"`
 	Architectures   []string         `json:"architectures,omitempty"`
 	Syscalls        []SeccompSyscall `json:"syscalls,omitempty"`
+
+	// Notes say what the profile allows more widely than the recording
+	// shows, for a person (not in the JSON, which has no comments).
+	Notes []string `json:"-"`
 }
 
-// SeccompSyscall is one rule: the calls it names get its action.
+// SeccompSyscall is one rule: the calls it names get its action, when
+// every one of its argument comparisons holds.
 type SeccompSyscall struct {
-	Names    []string `json:"names"`
-	Action   string   `json:"action"`
-	ErrnoRet *uint    `json:"errnoRet,omitempty"`
+	Names    []string     `json:"names"`
+	Action   string       `json:"action"`
+	ErrnoRet *uint        `json:"errnoRet,omitempty"`
+	Args     []SeccompArg `json:"args,omitempty"`
 }
+
+// SeccompArg compares argument Index of a call with Value.
+type SeccompArg struct {
+	Index uint   `json:"index"`
+	Value uint64 `json:"value"`
+	Op    string `json:"op"`
+}
+
+// ScmpCmpEq is the comparison "the argument equals the value".
+const ScmpCmpEq = "SCMP_CMP_EQ"
 
 // SeccompOptions shape a generated seccomp profile.
 type SeccompOptions struct {
@@ -82,6 +98,13 @@ func Seccomp(p *v1alpha1.Profile, opts SeccompOptions) (*SeccompProfile, error) 
 
 // SeccompFor builds the seccomp profile of an allow-list of system calls
 // (a profile's, or an EnforcementPolicy's syscalls.allow), as Seccomp does.
+// Where the sets hold socket families, socket and socketpair are allowed
+// only with one of them as their first argument (one rule per family,
+// SCMP_CMP_EQ), and refused with EPERM otherwise, as a call outside the
+// list; the families of every ABI are allowed through each (an OCI rule
+// is not per ABI). A set that names either call without families (a
+// profile recorded before footprint recorded them) allows any family,
+// and says so in Notes.
 func SeccompFor(sets []v1alpha1.SyscallSet, opts SeccompOptions) (*SeccompProfile, error) {
 	if errs := profiles.ValidateSyscalls(sets, field.NewPath("syscalls")); len(errs) > 0 {
 		return nil, fmt.Errorf("the system calls: %w", errs.ToAggregate())
@@ -90,15 +113,37 @@ func SeccompFor(sets []v1alpha1.SyscallSet, opts SeccompOptions) (*SeccompProfil
 	if opts.Mode == v1alpha1.ModeAudit {
 		out.DefaultAction, out.DefaultErrnoRet = ScmpActLog, nil
 	}
-	var allowed []string
+	var allowed, families []string
+	anyFamily := false
 	for _, set := range sets {
 		out.Architectures = append(out.Architectures, scmpArch[set.Arch])
 		allowed = append(allowed, set.Names...)
+		families = append(families, set.SocketFamilies...)
+		anyFamily = anyFamily || !profiles.FamiliesRestricted(set)
 	}
 	allowed = append(allowed, profiles.RuntimeSyscalls...)
 	slices.Sort(allowed)
 	allowed = slices.Compact(allowed)
+	var familyCalls []string
+	if anyFamily {
+		out.Notes = append(out.Notes, "socket and socketpair are allowed with any address family: the profile was recorded without socket families (record it again to allow only the families the workload used)")
+	} else {
+		familyCalls = slices.DeleteFunc(slices.Clone(profiles.SocketFamilyCalls), func(n string) bool { return !slices.Contains(allowed, n) })
+		allowed = slices.DeleteFunc(allowed, func(n string) bool { return slices.Contains(familyCalls, n) })
+	}
 	out.Syscalls = append(out.Syscalls, SeccompSyscall{Names: allowed, Action: ScmpActAllow})
+	if len(familyCalls) > 0 {
+		numbers := make([]int, 0, len(families))
+		for _, f := range families {
+			nr, _ := profiles.SocketFamilyNumber(f) // validated above
+			numbers = append(numbers, nr)
+		}
+		slices.Sort(numbers)
+		for _, nr := range slices.Compact(numbers) {
+			out.Syscalls = append(out.Syscalls, SeccompSyscall{Names: familyCalls, Action: ScmpActAllow,
+				Args: []SeccompArg{{Index: 0, Value: uint64(nr), Op: ScmpCmpEq}}})
+		}
+	}
 	if !slices.Contains(allowed, "clone3") && opts.Mode != v1alpha1.ModeAudit {
 		out.Syscalls = append(out.Syscalls, SeccompSyscall{Names: []string{"clone3"}, Action: ScmpActErrno, ErrnoRet: ptr(errnoENOSYS)})
 	}

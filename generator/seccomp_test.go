@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -63,7 +64,7 @@ func TestSeccompAllowsWhatWasRecordedAndWhatTheRuntimeNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if audit.DefaultAction != ScmpActLog || audit.DefaultErrnoRet != nil || len(audit.Syscalls) != 1 {
+	if audit.DefaultAction != ScmpActLog || audit.DefaultErrnoRet != nil || slices.ContainsFunc(audit.Syscalls, func(r SeccompSyscall) bool { return r.Action != ScmpActAllow }) {
 		t.Errorf("audit: %+v, want SCMP_ACT_LOG by default and nothing refused", audit)
 	}
 	b, _ := json.Marshal(audit)
@@ -77,4 +78,54 @@ func TestSeccompFromAProfileWithoutSystemCallsIsRefused(t *testing.T) {
 	if _, err := Seccomp(loadFixture(t, "web"), SeccompOptions{}); !errors.Is(err, ErrNoSyscalls) {
 		t.Errorf("error %v, want ErrNoSyscalls", err)
 	}
+}
+
+func TestSeccompAllowsSocketsOnlyOfTheRecordedFamilies(t *testing.T) {
+	x64, i386 := v1alpha1.ArchX86_64, v1alpha1.ArchX86
+	familyRules := func(s *SeccompProfile) map[uint64][]string {
+		out := map[uint64][]string{}
+		for _, r := range s.Syscalls {
+			if len(r.Args) == 1 && r.Args[0].Index == 0 && r.Args[0].Op == ScmpCmpEq && r.Action == ScmpActAllow {
+				out[r.Args[0].Value] = r.Names
+			}
+		}
+		return out
+	}
+	t.Run("one rule per family, for the calls recorded, through every ABI", func(t *testing.T) {
+		s, err := SeccompFor([]v1alpha1.SyscallSet{
+			{Arch: x64, Names: []string{"read", "socket", "socketpair"}, SocketFamilies: []string{"AF_UNIX", "AF_INET"}},
+			{Arch: i386, Names: []string{"socket"}, SocketFamilies: []string{"AF_NETLINK"}},
+		}, SeccompOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names := s.Syscalls[0].Names; slices.Contains(names, "socket") || slices.Contains(names, "socketpair") {
+			t.Errorf("socket or socketpair allowed by name alone: %v", names)
+		}
+		want := map[uint64][]string{1: {"socket", "socketpair"}, 2: {"socket", "socketpair"}, 16: {"socket", "socketpair"}}
+		if got := familyRules(s); len(got) != len(want) || !slices.Equal(got[1], want[1]) || !slices.Equal(got[2], want[2]) || !slices.Equal(got[16], want[16]) {
+			t.Errorf("family rules %v, want %v", got, want)
+		}
+		if len(s.Notes) != 0 {
+			t.Errorf("notes %v, want none", s.Notes)
+		}
+	})
+	t.Run("a profile recorded without families allows socket by name and says so", func(t *testing.T) {
+		s, err := SeccompFor([]v1alpha1.SyscallSet{{Arch: x64, Names: []string{"read", "socket"}}}, SeccompOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(s.Syscalls[0].Names, "socket") || len(familyRules(s)) != 0 {
+			t.Errorf("rules %+v, want socket allowed by name", s.Syscalls)
+		}
+		if len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "any address family") {
+			t.Errorf("notes %v, want one saying any family is allowed", s.Notes)
+		}
+	})
+	t.Run("an unknown family is refused naming the field", func(t *testing.T) {
+		_, err := SeccompFor([]v1alpha1.SyscallSet{{Arch: x64, Names: []string{"socket"}, SocketFamilies: []string{"AF_INTE"}}}, SeccompOptions{})
+		if err == nil || !strings.Contains(err.Error(), "syscalls[0].socketFamilies[0]") || !strings.Contains(err.Error(), "AF_INTE") {
+			t.Fatalf("err = %v, want one naming syscalls[0].socketFamilies[0] and AF_INTE", err)
+		}
+	})
 }

@@ -57,15 +57,20 @@ func Diff(a, b *v1alpha1.Profile) []Change {
 }
 
 // SyscallEntries names each system call of a spec with its ABI, e.g.
-// "ptrace" or "X86 socketcall": native calls by their names alone.
+// "ptrace" or "X86 socketcall": native calls by their names alone; and
+// each socket family, e.g. "socket AF_NETLINK".
 func SyscallEntries(spec v1alpha1.ProfileSpec) []string {
 	var out []string
 	for _, set := range spec.Syscalls {
+		prefix := ""
+		if set.Arch != v1alpha1.ArchX86_64 {
+			prefix = string(set.Arch) + " "
+		}
 		for _, n := range set.Names {
-			if set.Arch != v1alpha1.ArchX86_64 {
-				n = string(set.Arch) + " " + n
-			}
-			out = append(out, n)
+			out = append(out, prefix+n)
+		}
+		for _, f := range set.SocketFamilies {
+			out = append(out, prefix+"socket "+f)
 		}
 	}
 	return out

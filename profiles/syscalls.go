@@ -37,7 +37,8 @@ var SyscallArches = []v1alpha1.SyscallArch{v1alpha1.ArchX86_64, v1alpha1.ArchX86
 // allowed too (futex, rt_sigreturn, sched_yield, nanosleep, mmap, munmap,
 // madvise, rt_sigprocmask, sigaltstack, gettid, tgkill, getpid, clone,
 // exit, exit_group). test/e2e starts a container under a profile of its
-// recorded calls.
+// recorded calls. Neither measurement has socket or socketpair: the
+// runtime needs no address family (SyscallSet.SocketFamilies) either.
 var RuntimeSyscalls = []string{
 	// measured: no_new_privs set
 	"write", "close", "rt_sigreturn", "execve", "fstatfs", "futex", "getdents64", "epoll_ctl", "openat", "fcntl",
@@ -72,11 +73,17 @@ func SyscallNumber(a v1alpha1.SyscallArch, name string) (int, bool) {
 }
 
 // foldSyscalls unites the system call sets of from into into, per ABI, and
-// returns them sorted: native first, names in order.
+// returns them sorted: native first, names and families in order. A set
+// that allows socket or socketpair with any family (recorded without
+// families) makes the union allow any family too.
 func foldSyscalls(into, from []v1alpha1.SyscallSet) []v1alpha1.SyscallSet {
 	names := map[v1alpha1.SyscallArch][]string{}
+	families := map[v1alpha1.SyscallArch][]string{}
+	anyFamily := map[v1alpha1.SyscallArch]bool{}
 	for _, set := range slices.Concat(into, from) {
 		names[set.Arch] = append(names[set.Arch], set.Names...)
+		families[set.Arch] = append(families[set.Arch], set.SocketFamilies...)
+		anyFamily[set.Arch] = anyFamily[set.Arch] || !FamiliesRestricted(set)
 	}
 	var out []v1alpha1.SyscallSet
 	for _, a := range slices.Concat(SyscallArches, unknownArches(names)) {
@@ -85,7 +92,12 @@ func foldSyscalls(into, from []v1alpha1.SyscallSet) []v1alpha1.SyscallSet {
 			continue
 		}
 		slices.Sort(n)
-		out = append(out, v1alpha1.SyscallSet{Arch: a, Names: slices.Compact(n)})
+		set := v1alpha1.SyscallSet{Arch: a, Names: slices.Compact(n)}
+		if f := families[a]; len(f) > 0 && !anyFamily[a] {
+			slices.Sort(f)
+			set.SocketFamilies = slices.Compact(f)
+		}
+		out = append(out, set)
 	}
 	return out
 }
@@ -133,6 +145,7 @@ func ValidateSyscalls(sets []v1alpha1.SyscallSet, path *field.Path) field.ErrorL
 				errs = append(errs, field.Invalid(p.Child("names").Index(j), name, fmt.Sprintf("%s has no system call of that name: use the kernel's names, e.g. openat, clone3", set.Arch)))
 			}
 		}
+		errs = append(errs, validateSocketFamilies(set, p.Child("socketFamilies"))...)
 	}
 	return errs
 }

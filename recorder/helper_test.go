@@ -178,6 +178,18 @@ func runAction(action string, args []string) error {
 	case "uname": // a native uname(2)
 		var u unix.Utsname
 		return unix.Uname(&u)
+	case "socket-families": // socket(AF_NETLINK) and socketpair(AF_UNIX)
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		unix.Close(fd)
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		unix.Close(pair[0])
+		unix.Close(pair[1])
 	case "int80-getpid": // a 32-bit getpid(2) (int 0x80), where the kernel has IA32 emulation
 		if int(compat32.Syscall(compat32.SysGetpid, 0, 0, 0)) != os.Getpid() {
 			return errors.New("int 0x80 getpid failed")

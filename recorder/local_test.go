@@ -314,6 +314,25 @@ func TestRecordsSystemCallsByName(t *testing.T) {
 	}
 }
 
+func TestRecordsTheAddressFamiliesOfSocketCalls(t *testing.T) {
+	res := record(t, LocalOptions{Command: helperCommand(t, "socket-families")})
+	for _, set := range res.Profile.Spec.Syscalls {
+		if set.Arch != v1alpha1.ArchX86_64 {
+			continue
+		}
+		if want := []string{"AF_NETLINK", "AF_UNIX"}; !slices.Equal(set.SocketFamilies, want) {
+			t.Errorf("socket families %v, want %v", set.SocketFamilies, want)
+		}
+		for _, call := range []string{"socket", "socketpair"} {
+			if !slices.Contains(set.Names, call) {
+				t.Errorf("no %s in the recorded system calls %v", call, set.Names)
+			}
+		}
+		return
+	}
+	t.Fatalf("no native system calls recorded: %+v", res.Profile.Spec.Syscalls)
+}
+
 func TestRecordsExecutionsByResolvedPath(t *testing.T) {
 	trueBin, err := filepath.EvalSymlinks("/bin/true")
 	if err != nil {

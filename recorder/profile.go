@@ -45,6 +45,8 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 	execs := map[string]*v1alpha1.ExecutableEntry{}
 	syscalls := map[v1alpha1.SyscallArch]map[string]bool{}
 	unknownSyscalls := map[v1alpha1.SyscallArch]map[int]bool{}
+	families := map[v1alpha1.SyscallArch]map[string]bool{}
+	unknownFamilies := map[v1alpha1.SyscallArch]map[int]bool{}
 	skippedProtocols := map[uint8]int64{}
 	truncated := 0
 
@@ -150,6 +152,22 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 					syscalls[arch][name] = true
 				}
 			}
+			for arch, numbers := range map[v1alpha1.SyscallArch][]int{v1alpha1.ArchX86_64: e.Syscalls.NativeFamilies, v1alpha1.ArchX86: e.Syscalls.CompatFamilies} {
+				for _, nr := range numbers {
+					name, ok := profiles.SocketFamilyName(nr)
+					if !ok {
+						if unknownFamilies[arch] == nil {
+							unknownFamilies[arch] = map[int]bool{}
+						}
+						unknownFamilies[arch][nr] = true
+						continue
+					}
+					if families[arch] == nil {
+						families[arch] = map[string]bool{}
+					}
+					families[arch][name] = true
+				}
+			}
 		}
 	}
 
@@ -184,7 +202,11 @@ func BuildSpec(entries []bpf.Entry) (spec v1alpha1.ProfileSpec, notes []string) 
 	slices.SortFunc(spec.Executables, func(a, b v1alpha1.ExecutableEntry) int { return cmp.Compare(a.Path, b.Path) })
 	for _, arch := range profiles.SyscallArches {
 		if len(syscalls[arch]) > 0 {
-			spec.Syscalls = append(spec.Syscalls, v1alpha1.SyscallSet{Arch: arch, Names: slices.Sorted(maps.Keys(syscalls[arch]))})
+			spec.Syscalls = append(spec.Syscalls, v1alpha1.SyscallSet{Arch: arch, Names: slices.Sorted(maps.Keys(syscalls[arch])),
+				SocketFamilies: slices.Sorted(maps.Keys(families[arch]))})
+		}
+		if n := len(unknownFamilies[arch]); n > 0 {
+			notes = append(notes, fmt.Sprintf("%d %s socket families are not in the profile: footprint's table has no name for numbers %v", n, arch, slices.Sorted(maps.Keys(unknownFamilies[arch]))))
 		}
 		if n := len(unknownSyscalls[arch]); n > 0 {
 			notes = append(notes, fmt.Sprintf("%d %s system calls are not in the profile: footprint's table has no name for numbers %v", n, arch, slices.Sorted(maps.Keys(unknownSyscalls[arch]))))

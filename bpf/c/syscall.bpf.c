@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * System calls: which ones each recorded cgroup makes, per ABI (native and
- * 32-bit compat apart), as one bit each in a 128-byte value per cgroup. No
- * event per call and no ring-buffer record: user space sweeps the bits.
+ * 32-bit compat apart), as one bit each in a 144-byte value per cgroup, with
+ * the address families its socket(2) and socketpair(2) calls pass, one bit
+ * each (what a seccomp filter can hold them to). No event per call and no
+ * ring-buffer record: user space sweeps the bits.
  *
  * The hook runs on every system call of every task while attached (and its
  * attachment alone puts every system call on the slow path), so the loader
@@ -18,7 +20,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* x86's "a 32-bit system call is running" (asm/thread_info.h). */
 #define TS_COMPAT 0x0002
 
-/* One entry per recorded cgroup that made a system call: 128 bytes. */
+/* socket(2) and socketpair(2) of each ABI (syscall_64.tbl, syscall_32.tbl),
+ * whose first argument, the address family, is recorded too. */
+#define NR_SOCKET_X86_64 41
+#define NR_SOCKETPAIR_X86_64 53
+#define NR_SOCKET_I386 359
+#define NR_SOCKETPAIR_I386 360
+
+/* One entry per recorded cgroup that made a system call: 144 bytes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -27,11 +36,46 @@ struct {
 	__type(value, struct fp_syscalls);
 } syscalls_seen SEC(".maps");
 
-static __always_inline void record_syscall(long id)
+/* record_family sets the family bit of a socket(2) or socketpair(2) call. */
+static __always_inline void record_family(__u64 *families, __u64 family)
+{
+	__u64 bit;
+
+	if (family >= FP_SOCKET_FAMILY_MAX) {
+		/* refused by the kernel (EAFNOSUPPORT) or newer than the table */
+		count(FP_KIND_SYSCALL, FP_COUNT_TRUNCATED);
+		return;
+	}
+	bit = 1ULL << family;
+	if (*families & bit)
+		return;
+	__sync_fetch_and_or(families, bit);
+	count(FP_KIND_SYSCALL, FP_COUNT_NEW);
+}
+
+/*
+ * arg0 is a call's first argument: from the registers regs (tp_btf), where
+ * it is in rdi for a native call and in ebx for a 32-bit one, or else from
+ * the tracepoint's args (the kernel took them from the ABI's registers).
+ */
+static __always_inline __u64 arg0(struct pt_regs *regs, struct trace_event_raw_sys_enter *tp, bool compat)
+{
+	if (tp)
+		return BPF_CORE_READ(tp, args[0]);
+	return compat ? BPF_CORE_READ(regs, bx) : BPF_CORE_READ(regs, di);
+}
+
+/*
+ * record_syscall records call id, and the family of a socket(2) or
+ * socketpair(2) call: an int, so the argument's low 32 bits, as the kernel
+ * reads it. Arguments are read only for those calls.
+ */
+static __always_inline void record_syscall(long id, struct pt_regs *regs, struct trace_event_raw_sys_enter *tp)
 {
 	struct fp_syscalls *s, none = {};
 	struct task_struct *task;
 	__u64 cgid, bit, *word;
+	bool compat;
 	__u32 idx;
 
 	if (!recording(FP_KIND_SYSCALL, &cgid))
@@ -52,9 +96,14 @@ static __always_inline void record_syscall(long id)
 			return;
 	}
 	task = bpf_get_current_task_btf();
+	compat = task->thread_info.status & TS_COMPAT;
+	if (compat && (id == NR_SOCKET_I386 || id == NR_SOCKETPAIR_I386))
+		record_family(&s->compat_families, (__u32)arg0(regs, tp, true));
+	else if (!compat && (id == NR_SOCKET_X86_64 || id == NR_SOCKETPAIR_X86_64))
+		record_family(&s->native_families, (__u32)arg0(regs, tp, false));
 	idx = ((__u32)id / 64) & (FP_SYSCALL_WORDS - 1);
 	bit = 1ULL << (id & 63);
-	if (task->thread_info.status & TS_COMPAT)
+	if (compat)
 		word = &s->compat[idx];
 	else
 		word = &s->native[idx];
@@ -67,13 +116,13 @@ static __always_inline void record_syscall(long id)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(fp_syscall_tp_btf, struct pt_regs *regs, long id)
 {
-	record_syscall(id);
+	record_syscall(id, regs, NULL);
 	return 0;
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")
 int fp_syscall_tp(struct trace_event_raw_sys_enter *ctx)
 {
-	record_syscall(ctx->id);
+	record_syscall(ctx->id, NULL, ctx);
 	return 0;
 }

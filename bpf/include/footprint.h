@@ -208,12 +208,21 @@ struct fp_seen {
 #define FP_SYSCALL_MAX 512
 #define FP_SYSCALL_WORDS (FP_SYSCALL_MAX / 64)
 
+/* Address families are recorded below FP_SOCKET_FAMILY_MAX: the kernel's
+ * AF_MAX is 46 (Linux 6.18). */
+#define FP_SOCKET_FAMILY_MAX 64
+
 /* Value of syscalls_seen: the system calls a cgroup made, one bit each. */
 struct fp_syscalls {
 	__u64 native[FP_SYSCALL_WORDS];
 	/* 32-bit calls of a 64-bit kernel (int 0x80, sysenter, and 32-bit
 	 * processes): a numbering of their own. */
 	__u64 compat[FP_SYSCALL_WORDS];
+	/* The address families passed to socket(2) and socketpair(2), one
+	 * bit each, per ABI (a seccomp filter allows them per ABI). The
+	 * i386 socketcall(2) multiplexer passes them in memory: not here. */
+	__u64 native_families;
+	__u64 compat_families;
 };
 
 /* fp_event_header.flags */

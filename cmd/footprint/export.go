@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -150,7 +151,7 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 	case "tetragon":
 		out, err = generator.TetragonYAML(p, generator.TetragonOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector})
 	case "seccomp":
-		out, err = exportSeccomp(p, f, target, mode)
+		out, err = exportSeccomp(p, f, target, mode, cmd.ErrOrStderr())
 	}
 	if err != nil {
 		return fmt.Errorf("export %s from %s: %w", artifact, path, err)
@@ -210,11 +211,14 @@ func parseUnpreventable(s string) (v1alpha1.UnpreventableAction, error) {
 }
 
 // exportSeccomp writes the profile's seccomp allow-list in the format asked
-// for.
-func exportSeccomp(p *v1alpha1.Profile, f exportFlags, target generator.Target, mode v1alpha1.EnforcementMode) ([]byte, error) {
+// for, and its notes (what it allows more widely than recorded) on stderr.
+func exportSeccomp(p *v1alpha1.Profile, f exportFlags, target generator.Target, mode v1alpha1.EnforcementMode, stderr io.Writer) ([]byte, error) {
 	s, err := generator.Seccomp(p, generator.SeccompOptions{Mode: mode})
 	if err != nil {
 		return nil, err
+	}
+	for _, note := range s.Notes {
+		fmt.Fprintln(stderr, "note:", note)
 	}
 	switch f.format {
 	case "oci":

@@ -146,3 +146,34 @@ func TestDiffOfTwoProfiles(t *testing.T) {
 		}
 	}
 }
+
+func TestExportSeccompSaysWhenSocketsAreAllowedWithAnyFamily(t *testing.T) {
+	api, err := os.ReadFile(fixture("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same profile as recorded before footprint recorded families.
+	older := filepath.Join(t.TempDir(), "older.yaml")
+	if err := os.WriteFile(older, []byte(strings.Replace(string(api), "    socketFamilies: [AF_INET, AF_INET6]\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		profile  string
+		wantNote bool
+	}{{fixture("api"), false}, {older, true}} {
+		root := newRootCommand()
+		var stdout, stderr bytes.Buffer
+		root.SetOut(&stdout)
+		root.SetErr(&stderr)
+		root.SetArgs([]string{"export", "seccomp", tc.profile})
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(stderr.String(), "note: socket and socketpair are allowed with any address family"); got != tc.wantNote {
+			t.Errorf("%s: stderr %q, want the note: %v", tc.profile, stderr.String(), tc.wantNote)
+		}
+		if got := strings.Contains(stdout.String(), `"op": "SCMP_CMP_EQ"`); got == tc.wantNote {
+			t.Errorf("%s: family rules in the JSON: %v, want %v", tc.profile, got, !tc.wantNote)
+		}
+	}
+}

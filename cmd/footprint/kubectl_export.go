@@ -133,7 +133,7 @@ func runKubeExport(cmd *cobra.Command, kf *kubeFlags, f exportFlags, artifact, n
 	case "tetragon":
 		out, err = generator.TetragonYAML(p, generator.TetragonOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector})
 	case "seccomp":
-		out, err = exportSeccomp(p, f, target, mode)
+		out, err = exportSeccomp(p, f, target, mode, cmd.ErrOrStderr())
 	}
 	if err != nil {
 		return fmt.Errorf("export %s from profile %s in namespace %s: %w", artifact, name, s.namespace, err)

@@ -151,7 +151,11 @@ func renderProfileTables(w io.Writer, p *v1alpha1.Profile) error {
 			{Number: 2, Align: text.AlignRight, AlignHeader: text.AlignRight},
 			{Number: 3, WidthMax: 100, WidthMaxEnforcer: text.WrapSoft}})
 		for _, set := range spec.Syscalls {
-			t.AppendRow(table.Row{set.Arch, len(set.Names), strings.Join(set.Names, " ")})
+			names := strings.Join(set.Names, " ")
+			if len(set.SocketFamilies) > 0 {
+				names += "; socket families: " + strings.Join(set.SocketFamilies, " ")
+			}
+			t.AppendRow(table.Row{set.Arch, len(set.Names), names})
 		}
 		t.Render()
 	}

@@ -134,6 +134,18 @@ type SyscallSet struct {
 	// +kubebuilder:validation:MaxItems=1024
 	// +kubebuilder:validation:items:MaxLength=64
 	Names []string `json:"names"`
+	// SocketFamilies are the address families passed to socket(2) and
+	// socketpair(2) through this ABI, by their C names (AF_INET, AF_UNIX,
+	// AF_NETLINK...), sorted; not those of the i386 socketcall(2)
+	// multiplexer, which is allowed or refused as a whole. A seccomp
+	// profile allows socket and socketpair only with these families.
+	// Empty while Names has socket or socketpair: recorded by a footprint
+	// that did not record families, and allowed with any family.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=32
+	SocketFamilies []string `json:"socketFamilies,omitempty"`
 }
 
 // WorkloadReference names the object that owns a container.

@@ -35,10 +35,12 @@ var auditArch = map[v1alpha1.SyscallArch]uint32{
 	v1alpha1.ArchX86:    auditArchI386,
 }
 
-// Offsets in struct seccomp_data.
+// Offsets in struct seccomp_data (args[0]'s low 32 bits on little-endian
+// x86).
 const (
 	seccompDataNr   = 0
 	seccompDataArch = 4
+	seccompDataArg0 = 16
 )
 
 // SeccompFilter is a compiled seccomp allow-list: classic BPF, as
@@ -71,8 +73,14 @@ const seccompLeaf = 6
 // allowed; clone3, where not allowed, fails with ENOSYS so that libc falls
 // back to clone, as do calls numbered above any the list names (newer than
 // it knows); every other call, and every call of an ABI the list has no
-// set for (x32 included), fails with EPERM. In Audit mode nothing fails:
-// what the list does not allow is logged (SECCOMP_RET_LOG) and allowed.
+// set for (x32 included), fails with EPERM. Where a set has socket
+// families, socket and socketpair are allowed only with one of them as
+// their first argument (its low 32 bits: the kernel reads an int) and fail
+// with EPERM otherwise, like any call the list does not allow: EPERM says
+// "not allowed here", where EAFNOSUPPORT would tell a program the kernel
+// lacks the family, which is not true and may send it down a fallback
+// path that hides the refusal. In Audit mode nothing fails: what the list
+// does not allow is logged (SECCOMP_RET_LOG) and allowed.
 //
 // A number is found in a binary search tree: about log2(n) comparisons.
 func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.EnforcementMode) (SeccompFilter, error) {
@@ -91,7 +99,11 @@ func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.E
 		if err != nil {
 			return nil, err
 		}
-		block := archBlock(set.Arch, numbers, deny, enosys)
+		families, err := familyNumbers(set)
+		if err != nil {
+			return nil, err
+		}
+		block := archBlock(set.Arch, numbers, families, deny, enosys)
 		// This arch: into the block; another: over it, to the next
 		// test (A still holds the arch, as the block is not run).
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch[set.Arch], SkipTrue: 1}, bpf.Jump{Skip: uint32(len(block))})
@@ -121,9 +133,53 @@ func syscallNumbers(arch v1alpha1.SyscallArch, names []string) ([]uint32, error)
 	return slices.Compact(out), nil
 }
 
+// familyNumbers are the families a set restricts socket and socketpair to,
+// sorted: nil when it allows neither, or either with any family (recorded
+// without families).
+func familyNumbers(set v1alpha1.SyscallSet) ([]uint32, error) {
+	var out []uint32
+	for _, name := range set.SocketFamilies {
+		nr, ok := profiles.SocketFamilyNumber(name)
+		if !ok {
+			return nil, fmt.Errorf("%s: no address family %q", set.Arch, name)
+		}
+		out = append(out, uint32(nr))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// familyCheck allows socket and socketpair (those of calls that are in
+// allowed) only with one of families as their first argument; the other
+// calls go on past it with A still holding their number.
+func familyCheck(arch v1alpha1.SyscallArch, allowed, families []uint32, deny uint32) []bpf.Instruction {
+	var calls []uint32
+	for _, name := range profiles.SocketFamilyCalls {
+		if nr, ok := profiles.SyscallNumber(arch, name); ok && slices.Contains(allowed, uint32(nr)) {
+			calls = append(calls, uint32(nr))
+		}
+	}
+	if len(families) == 0 || len(calls) == 0 {
+		return nil
+	}
+	check := []bpf.Instruction{bpf.LoadAbsolute{Off: seccompDataArg0, Size: 4}}
+	for i, f := range families {
+		// On a match, skip the other comparisons and the deny.
+		check = append(check, bpf.JumpIf{Cond: bpf.JumpEqual, Val: f, SkipTrue: uint8(len(families) - i)})
+	}
+	check = append(check, bpf.RetConstant{Val: deny}, bpf.RetConstant{Val: seccompRetAllow})
+	var out []bpf.Instruction
+	for i, nr := range calls {
+		// This call: into the check, past the other tests and the jump over it.
+		out = append(out, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(len(calls) - i)})
+	}
+	out = append(out, bpf.Jump{Skip: uint32(len(check))})
+	return append(out, check...)
+}
+
 // archBlock decides the calls of one ABI. It starts by loading the call's
 // number and ends in returns only.
-func archBlock(arch v1alpha1.SyscallArch, allowed []uint32, deny, enosys uint32) []bpf.Instruction {
+func archBlock(arch v1alpha1.SyscallArch, allowed, families []uint32, deny, enosys uint32) []bpf.Instruction {
 	block := []bpf.Instruction{bpf.LoadAbsolute{Off: seccompDataNr, Size: 4}}
 	if arch == v1alpha1.ArchX86_64 {
 		// x32's calls carry their own bit on x86-64's arch.
@@ -136,6 +192,7 @@ func archBlock(arch v1alpha1.SyscallArch, allowed []uint32, deny, enosys uint32)
 	if nr, ok := profiles.SyscallNumber(arch, "clone3"); ok && !slices.Contains(allowed, uint32(nr)) {
 		block = append(block, bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(nr), SkipFalse: 1}, bpf.RetConstant{Val: enosys})
 	}
+	block = append(block, familyCheck(arch, allowed, families, deny)...)
 	return append(block, searchTree(allowed, deny)...)
 }
 

@@ -19,6 +19,13 @@ import (
 // writes the fields big-endian to give the filter the same values.
 func runSeccomp(t *testing.T, f SeccompFilter, arch, nr uint32) uint32 {
 	t.Helper()
+	return runSeccompCall(t, f, arch, nr, 0)
+}
+
+// runSeccompCall is runSeccomp with a first argument: the low 32 bits the
+// filter loads of args[0] (at offset 16 on little-endian x86).
+func runSeccompCall(t *testing.T, f SeccompFilter, arch, nr, arg0 uint32) uint32 {
+	t.Helper()
 	insns, ok := bpf.Disassemble(f)
 	if !ok {
 		t.Fatal("the filter holds instructions bpf.Disassemble does not know")
@@ -30,6 +37,7 @@ func runSeccomp(t *testing.T, f SeccompFilter, arch, nr uint32) uint32 {
 	data := make([]byte, 64)
 	binary.BigEndian.PutUint32(data[0:], nr)
 	binary.BigEndian.PutUint32(data[4:], arch)
+	binary.BigEndian.PutUint32(data[seccompDataArg0:], arg0)
 	v, err := vm.Run(data)
 	if err != nil {
 		t.Fatal(err)
@@ -165,5 +173,61 @@ func TestSeccompRefusesUnknownNames(t *testing.T) {
 	_, err = CompileSeccomp([]v1alpha1.SyscallSet{{Arch: "ARM", Names: []string{"read"}}}, nil, v1alpha1.ModeEnforce)
 	if err == nil || !strings.Contains(err.Error(), "spec.syscalls.allow[0].arch") {
 		t.Errorf("error %v, want the unknown ABI named", err)
+	}
+}
+
+func TestSeccompAllowsSocketsOnlyOfTheRecordedFamilies(t *testing.T) {
+	const afUnix, afInet, afNetlink, afPacket, afVsock = 1, 2, 16, 17, 40
+	x64, i386 := v1alpha1.ArchX86_64, v1alpha1.ArchX86
+	list := []v1alpha1.SyscallSet{
+		{Arch: x64, Names: []string{"close", "read", "socket", "socketpair"}, SocketFamilies: []string{"AF_INET", "AF_UNIX"}},
+		{Arch: i386, Names: []string{"socket", "socketcall"}, SocketFamilies: []string{"AF_NETLINK"}},
+	}
+	f, err := CompileSeccomp(list, nil, v1alpha1.ModeEnforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, err := CompileSeccomp(list, nil, v1alpha1.ModeAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recorded without families: socket with any family, as before.
+	older, err := CompileSeccomp([]v1alpha1.SyscallSet{{Arch: x64, Names: []string{"socket"}}}, nil, v1alpha1.ModeEnforce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		what           string
+		filter         SeccompFilter
+		arch, nr, arg0 uint32
+		want           uint32
+	}{
+		{"socket of a recorded family", f, auditArchX86_64, nr(t, x64, "socket"), afInet, allow},
+		{"socketpair of a recorded family", f, auditArchX86_64, nr(t, x64, "socketpair"), afUnix, allow},
+		{"socket of AF_PACKET", f, auditArchX86_64, nr(t, x64, "socket"), afPacket, eperm},
+		{"socket of AF_VSOCK", f, auditArchX86_64, nr(t, x64, "socket"), afVsock, eperm},
+		{"socketpair of a family recorded only for 32-bit calls", f, auditArchX86_64, nr(t, x64, "socketpair"), afNetlink, eperm},
+		{"socket of AF_UNSPEC", f, auditArchX86_64, nr(t, x64, "socket"), 0, eperm},
+		{"another call whatever its first argument", f, auditArchX86_64, nr(t, x64, "read"), afPacket, allow},
+		{"a 32-bit socket of its ABI's family", f, auditArchI386, nr(t, i386, "socket"), afNetlink, allow},
+		{"a 32-bit socket of a native family", f, auditArchI386, nr(t, i386, "socket"), afInet, eperm},
+		// Numbered above any call the list names: ENOSYS, as any such.
+		{"a 32-bit socketpair, not recorded", f, auditArchI386, nr(t, i386, "socketpair"), afNetlink, enosys},
+		{"socketcall, allowed as a whole", f, auditArchI386, nr(t, i386, "socketcall"), 1 /* SYS_SOCKET */, allow},
+		{"in Audit mode a family outside the list is logged", audit, auditArchX86_64, nr(t, x64, "socket"), afPacket, seccompRetLog},
+		{"a profile recorded without families allows any", older, auditArchX86_64, nr(t, x64, "socket"), afPacket, allow},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			if got := runSeccompCall(t, tc.filter, tc.arch, tc.nr, tc.arg0); got != tc.want {
+				t.Errorf("verdict %#x, want %#x", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSeccompRefusesUnknownFamilies(t *testing.T) {
+	_, err := CompileSeccomp([]v1alpha1.SyscallSet{{Arch: v1alpha1.ArchX86_64, Names: []string{"socket"}, SocketFamilies: []string{"AF_INET", "AF_BOGUS"}}}, nil, v1alpha1.ModeEnforce)
+	if err == nil || !strings.Contains(err.Error(), "AF_BOGUS") || !strings.Contains(err.Error(), "socketFamilies") {
+		t.Fatalf("err = %v, want one naming AF_BOGUS and the field", err)
 	}
 }

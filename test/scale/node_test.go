@@ -459,7 +459,9 @@ func lostEntries(t *testing.T, c client.Client, ns string, ctrs []*container, ex
 				missing["capabilities"]++
 			}
 		}
-		if !slices.ContainsFunc(p.Spec.Executables, func(e v1alpha1.ExecutableEntry) bool { return e.Path == ct.exe || profiles.MatchProfilePath(e.Path, ct.exe) }) {
+		if !slices.ContainsFunc(p.Spec.Executables, func(e v1alpha1.ExecutableEntry) bool {
+			return e.Path == ct.exe || profiles.MatchProfilePath(e.Path, ct.exe)
+		}) {
 			missing["executables"]++
 		}
 		if explain {

@@ -260,7 +260,7 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 	m0, cpu0, api0, t0 := scrape(t, metricsAddr), agentCPU(t, agent.Pid()), counts.snapshot(), time.Now()
 	time.Sleep(sz.duration)
 	m1, cpu1, api1, t1 := scrape(t, metricsAddr), agentCPU(t, agent.Pid()), counts.snapshot(), time.Now()
-	hwm, rss := agentMemory(t, agent.Pid())
+	hwm, rss, anon, file := agentMemory(t, agent.Pid())
 	maps := agentMaps(t, agent.Pid())
 	stopLoad()
 	exited.Wait()
@@ -316,7 +316,8 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 		sz.rate, ops.Opens, ops.Connects, ops.CapabilityChecks, ops.Execs)
 	t.Logf("unique entries lost: %d (every Profile complete %s after the load stopped); sightings lost: %d",
 		total, complete.Round(100*time.Millisecond), lostRecords)
-	t.Logf("agent memory: VmHWM %.1f MiB, VmRSS %.1f MiB (the agent process alone: it runs as a subprocess)", mib(hwm), mib(rss))
+	t.Logf("agent memory: VmHWM %.1f MiB, VmRSS %.1f MiB (anonymous %.1f, files %.1f), Go heap in use %.1f MiB of %.1f MiB the Go runtime holds (the agent process alone: it runs as a subprocess)",
+		mib(hwm), mib(rss), mib(anon), mib(file), mib(m1["go_memstats_heap_inuse_bytes"]), mib(m1["go_memstats_sys_bytes"]))
 	t.Logf("agent CPU: %.2f%% of one core while the load ran, %.2f%% while the pods started", 100*(cpu1-cpu0)/window.Seconds(), 100*rampCPU/ramp.Seconds())
 	reduction := "no record (every event a repeat)"
 	if newEv > 0 {
@@ -639,8 +640,10 @@ func agentCPU(t *testing.T, pid int) float64 {
 	return (utime + stime) / clockTicks
 }
 
-// agentMemory is the agent's peak and current resident memory, in bytes.
-func agentMemory(t *testing.T, pid int) (hwm, rss float64) {
+// agentMemory is the agent's peak and current resident memory, in bytes,
+// and the current one's anonymous and file-backed parts (the latter
+// mostly the binary's own pages).
+func agentMemory(t *testing.T, pid int) (hwm, rss, anon, file float64) {
 	t.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -655,10 +658,14 @@ func agentMemory(t *testing.T, pid int) (hwm, rss float64) {
 				hwm = v * 1024
 			case "VmRSS:":
 				rss = v * 1024
+			case "RssAnon:":
+				anon = v * 1024
+			case "RssFile:":
+				file = v * 1024
 			}
 		}
 	}
-	return hwm, rss
+	return hwm, rss, anon, file
 }
 
 type mapFigures struct {

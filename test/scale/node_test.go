@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -103,7 +104,9 @@ type container struct {
 	// connects are loopback listeners of the test.
 	connects []*net.TCPAddr
 	caps     []string
-	exe      string
+	// load is busyload, the container's entrypoint; exe the program it
+	// executes.
+	load, exe string
 	// id is the container's, as containerd names it; sandbox, on a pod's
 	// first container, is the pod's sandbox's.
 	id, sandbox string
@@ -156,11 +159,20 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 		listeners = append(listeners, l.Addr().(*net.TCPAddr))
 	}
 
-	// The containers' files, and a name of its own for each one's
-	// program (a hard link of busyload, next to it).
+	// The containers' files, and a program of its own for each one to
+	// execute: true, by a name of its own (a hard link). Not busyload
+	// itself: a Go program reads /proc/self/cgroup and mountinfo at start,
+	// which the kernel sees as /proc/<pid>/..., a new entry every exec.
 	busyload := agenttest.Build(t, "github.com/footprint-dev/footprint/test/scale/busyload")
 	data := t.TempDir()
-	exeDir, err := os.MkdirTemp(filepath.Dir(busyload), "links-")
+	exeDir := filepath.Join(data, "bin")
+	if err := os.Mkdir(exeDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	trueBin, err := exec.LookPath("true")
+	if err == nil {
+		trueBin, err = filepath.EvalSymlinks(trueBin)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +186,7 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 			i := len(ctrs)
 			dir := filepath.Join(data, fmt.Sprintf("c%04d", i))
 			ct := &container{pod: fmt.Sprintf("busy-%04d", p), name: fmt.Sprintf("c%d", c), once: filepath.Join(dir, "boot"),
-				files: []string{shared}, exe: filepath.Join(exeDir, fmt.Sprintf("busyload-%04d", i))}
+				files: []string{shared}, load: busyload, exe: filepath.Join(exeDir, fmt.Sprintf("true-%04d", i))}
 			writeFile(t, ct.once)
 			for f := 0; f < 4; f++ {
 				ct.files = append(ct.files, filepath.Join(dir, fmt.Sprintf("data-%d", f)))
@@ -190,7 +202,7 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 				}
 			}
 			ct.id, ct.sandbox = kubelettest.ContainerID(t), kubelettest.ContainerID(t)
-			if err := os.Link(busyload, ct.exe); err != nil {
+			if err := linkOrCopy(trueBin, ct.exe); err != nil {
 				t.Fatal(err)
 			}
 			ctrs = append(ctrs, ct)
@@ -345,6 +357,19 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 		float64(api1.conflicts-api0.conflicts)/minutes, api0.requests, api0.writes, float64(api0.bytes)/1024)
 }
 
+// linkOrCopy makes a hard link, or where the two are on different
+// filesystems a copy.
+func linkOrCopy(from, to string) error {
+	if err := os.Link(from, to); err == nil {
+		return nil
+	}
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o755)
+}
+
 func writeFile(t *testing.T, path string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -392,14 +417,14 @@ func startPod(ctx, load context.Context, c client.Client, layout kubelettest.Lay
 		for _, a := range ct.connects {
 			connects = append(connects, a.String())
 		}
-		args := []string{ct.exe, "-files", strings.Join(ct.files, ","), "-once", ct.once, "-connect", strings.Join(connects, ","),
+		args := []string{ct.load, "-files", strings.Join(ct.files, ","), "-once", ct.once, "-connect", strings.Join(connects, ","),
 			"-caps", strings.Join(ct.caps, ","), "-exec", ct.exe, "-rate", strconv.FormatFloat(rate, 'f', 2, 64)}
 		exited.Add(1)
 		go func() {
 			defer exited.Done()
 			// In a mount namespace of its own, as a runtime starts a
 			// container: its exec is the workload's first (runtime.h).
-			ct.result, ct.err = cgroupcmd.Run(load, ct.cgroup, cgroupcmd.Options{Path: ct.exe, Args: args, Stdout: &ct.out, Stderr: &ct.out,
+			ct.result, ct.err = cgroupcmd.Run(load, ct.cgroup, cgroupcmd.Options{Path: ct.load, Args: args, Stdout: &ct.out, Stderr: &ct.out,
 				StopGrace: 10 * time.Second, MountNamespace: true})
 		}()
 		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{

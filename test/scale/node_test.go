@@ -51,6 +51,9 @@ type nodeSize struct {
 	duration time.Duration
 	// flush is the agent's --flush-interval.
 	flush time.Duration
+	// nice is the busyloads' nice value: 0 has them compete with the
+	// agent and the API server on equal terms.
+	nice int
 }
 
 func nodeSizeFromEnv(t *testing.T) nodeSize {
@@ -61,6 +64,13 @@ func nodeSizeFromEnv(t *testing.T) nodeSize {
 			t.Fatalf("FOOTPRINT_NODE_PODS=%q: want a number of at least 2", e)
 		}
 		s.pods = n
+	}
+	if e := os.Getenv("FOOTPRINT_NODE_LOAD_NICE"); e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n < 0 || n > 19 {
+			t.Fatalf("FOOTPRINT_NODE_LOAD_NICE=%q: want 0 to 19", e)
+		}
+		s.nice = n
 	}
 	if e := os.Getenv("FOOTPRINT_NODE_RATE"); e != "" {
 		r, err := strconv.ParseFloat(e, 64)
@@ -251,7 +261,7 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			errs <- startPod(ctx, loadCtx, env.Client, layouts[p%2], ns, node, ctrs[2*p:2*p+2], perContainer, watch, &exited)
+			errs <- startPod(ctx, loadCtx, env.Client, layouts[p%2], ns, node, ctrs[2*p:2*p+2], perContainer, sz.nice, watch, &exited)
 		}()
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -322,8 +332,8 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 	// The figures.
 	ev := m1.sum("footprint_events_total") - m0.sum("footprint_events_total")
 	newEv := ev - (m1.sum("footprint_repeats_total") - m0.sum("footprint_repeats_total"))
-	t.Logf("%d pods (%d containers; cgroupfs and systemd drivers, half each) on one node, started in %s; measured for %s; agent flush every %s",
-		sz.pods, len(ctrs), ramp.Round(100*time.Millisecond), window.Round(100*time.Millisecond), sz.flush)
+	t.Logf("%d pods (%d containers; cgroupfs and systemd drivers, half each) on one node, started in %s; measured for %s; agent flush every %s; busyloads at nice %d",
+		sz.pods, len(ctrs), ramp.Round(100*time.Millisecond), window.Round(100*time.Millisecond), sz.flush, sz.nice)
 	t.Logf("load: %.0f operations/s asked, the busyloads made %d opens, %d connects, %d capability checks, %d execs in all",
 		sz.rate, ops.Opens, ops.Connects, ops.CapabilityChecks, ops.Execs)
 	t.Logf("unique entries lost: %d (every Profile complete %s after the load stopped); sightings lost: %d",
@@ -383,7 +393,7 @@ func writeFile(t *testing.T, path string) {
 // startPod does what kubelet and containerd do to start a Burstable pod
 // with ctrs on node, and leaves the containers' busyloads running until
 // load ends (exited is done when they have).
-func startPod(ctx, load context.Context, c client.Client, layout kubelettest.Layout, ns, node string, ctrs []*container, rate float64, watch *watchTimes, exited *sync.WaitGroup) error {
+func startPod(ctx, load context.Context, c client.Client, layout kubelettest.Layout, ns, node string, ctrs []*container, rate float64, nice int, watch *watchTimes, exited *sync.WaitGroup) error {
 	requests := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ctrs[0].pod, Labels: map[string]string{"app": "busy"}},
@@ -418,7 +428,7 @@ func startPod(ctx, load context.Context, c client.Client, layout kubelettest.Lay
 			connects = append(connects, a.String())
 		}
 		args := []string{ct.load, "-files", strings.Join(ct.files, ","), "-once", ct.once, "-connect", strings.Join(connects, ","),
-			"-caps", strings.Join(ct.caps, ","), "-exec", ct.exe, "-rate", strconv.FormatFloat(rate, 'f', 2, 64)}
+			"-caps", strings.Join(ct.caps, ","), "-exec", ct.exe, "-rate", strconv.FormatFloat(rate, 'f', 2, 64), "-nice", strconv.Itoa(nice)}
 		exited.Add(1)
 		go func() {
 			defer exited.Done()
@@ -485,10 +495,12 @@ func lostEntries(t *testing.T, c client.Client, ns string, ctrs []*container, ex
 				missing["capabilities"]++
 			}
 		}
-		if !slices.ContainsFunc(p.Spec.Executables, func(e v1alpha1.ExecutableEntry) bool {
-			return e.Path == ct.exe || profiles.MatchProfilePath(e.Path, ct.exe)
-		}) {
-			missing["executables"]++
+		for _, exe := range []string{ct.load, ct.exe} { // its entrypoint, and what it executes
+			if !slices.ContainsFunc(p.Spec.Executables, func(e v1alpha1.ExecutableEntry) bool {
+				return e.Path == exe || profiles.MatchProfilePath(e.Path, exe)
+			}) {
+				missing["executables"]++
+			}
 		}
 		if explain {
 			now := 0
@@ -499,8 +511,8 @@ func lostEntries(t *testing.T, c client.Client, ns string, ctrs []*container, ex
 				// The first incomplete one, as a user would look at it.
 				explain = false
 				spec, _ := json.MarshalIndent(p.Spec, "", "  ")
-				t.Logf("%s/%s's Profile lacks some of its files %v, connections %v, capabilities %v or executable %s:\n%s",
-					ct.pod, ct.name, append([]string{ct.once}, ct.files...), ct.connects, ct.caps, ct.exe, spec)
+				t.Logf("%s/%s's Profile lacks some of its files %v, connections %v, capabilities %v or executables %s, %s:\n%s",
+					ct.pod, ct.name, append([]string{ct.once}, ct.files...), ct.connects, ct.caps, ct.load, ct.exe, spec)
 			}
 		}
 	}

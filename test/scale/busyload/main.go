@@ -88,7 +88,13 @@ func run() error {
 	exe := flag.String("exec", "", "a program to execute (as `PROGRAM exit`) at the start and every -exec-every")
 	execEvery := flag.Duration("exec-every", 5*time.Second, "how often to execute -exec")
 	rate := flag.Float64("rate", 100, "operations a second, -exec aside")
+	nice := flag.Int("nice", 0, "run at this nice value (0 to 19: raising it needs no capability)")
 	flag.Parse()
+	if *nice != 0 {
+		if err := unix.Setpriority(unix.PRIO_PROCESS, 0, *nice); err != nil {
+			return fmt.Errorf("-nice: %w", err)
+		}
+	}
 	if *rate <= 0 {
 		return errors.New("-rate must be positive")
 	}

@@ -26,7 +26,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -249,11 +252,13 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 	startedTime := time.Now()
 
 	// The pods, started as kubelet starts them: the Pod object (bound to
-	// this node), the pod's cgroup, a sandbox later, the containers'
+	// this node), the pod's cgroup once kubelet's watch has brought it, a
+	// sandbox later, the containers'
 	// cgroups and processes, then the status with their ids. Twenty a
 	// second.
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
+	kubelet := watchBoundPods(t, env.Config, ns, node)
 	perContainer := sz.rate / float64(len(ctrs))
 	var running, exited sync.WaitGroup
 	errs := make(chan error, sz.pods)
@@ -261,7 +266,7 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			errs <- startPod(ctx, loadCtx, env.Client, layouts[p%2], ns, node, ctrs[2*p:2*p+2], perContainer, sz.nice, watch, &exited)
+			errs <- startPod(ctx, loadCtx, env.Client, kubelet, layouts[p%2], ns, node, ctrs[2*p:2*p+2], perContainer, sz.nice, watch, &exited)
 		}()
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -393,7 +398,7 @@ func writeFile(t *testing.T, path string) {
 // startPod does what kubelet and containerd do to start a Burstable pod
 // with ctrs on node, and leaves the containers' busyloads running until
 // load ends (exited is done when they have).
-func startPod(ctx, load context.Context, c client.Client, layout kubelettest.Layout, ns, node string, ctrs []*container, rate float64, nice int, watch *watchTimes, exited *sync.WaitGroup) error {
+func startPod(ctx, load context.Context, c client.Client, kubelet *boundPods, layout kubelettest.Layout, ns, node string, ctrs []*container, rate float64, nice int, watch *watchTimes, exited *sync.WaitGroup) error {
 	requests := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: ctrs[0].pod, Labels: map[string]string{"app": "busy"}},
@@ -402,8 +407,16 @@ func startPod(ctx, load context.Context, c client.Client, layout kubelettest.Lay
 	for _, ct := range ctrs {
 		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: ct.name, Image: "footprint.dev/busyload", Resources: requests})
 	}
+	seen := kubelet.expect(pod.Name)
 	if err := c.Create(ctx, pod); err != nil {
 		return fmt.Errorf("create pod %s: %w", pod.Name, err)
+	}
+	// Kubelet makes the cgroup once its own watch brings it the pod, as
+	// the agent's brings it to the agent.
+	select {
+	case <-seen:
+	case <-time.After(time.Minute):
+		return fmt.Errorf("pod %s: no watch event in a minute", pod.Name)
 	}
 	uid := string(pod.UID)
 	podCg, err := cgroupfs.Create(filepath.Join(layout.Root, layout.PodDir(uid)))
@@ -444,6 +457,59 @@ func startPod(ctx, load context.Context, c client.Client, layout kubelettest.Lay
 		return fmt.Errorf("pod %s status: %w", pod.Name, err)
 	}
 	return nil
+}
+
+// boundPods is kubelet's view of the pods bound to its node: a watch of
+// its own, through which kubelet learns of a pod before it makes its
+// cgroup.
+type boundPods struct {
+	mu      sync.Mutex
+	waiting map[string]chan struct{}
+}
+
+func watchBoundPods(t *testing.T, cfg *rest.Config, ns, node string) *boundPods {
+	t.Helper()
+	informers, err := cache.New(cfg, cache.Options{Scheme: envtest.Scheme(), DefaultNamespaces: map[string]cache.Config{ns: {}},
+		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", node)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	inf, err := informers.GetInformer(ctx, &corev1.Pod{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &boundPods{waiting: map[string]chan struct{}{}}
+	seen := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if ch := b.waiting[pod.Name]; ch != nil {
+			close(ch)
+			delete(b.waiting, pod.Name)
+		}
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: seen, UpdateFunc: func(_, obj any) { seen(obj) }}); err != nil {
+		t.Fatal(err)
+	}
+	go informers.Start(ctx)
+	if !informers.WaitForCacheSync(ctx) {
+		t.Fatal("kubelet's pod watch never synced")
+	}
+	return b
+}
+
+// expect returns a channel closed when the watch brings the pod name.
+func (b *boundPods) expect(name string) <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch := make(chan struct{})
+	b.waiting[name] = ch
+	return ch
 }
 
 // lostEntries compares every container's Profile with its ground truth and

@@ -46,6 +46,19 @@ var capabilityChecks = map[string]func() error{
 	"CAP_SETGID": func() error { return rawErr(unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0)) },
 	// setuid(0) as root on this thread only: CAP_SETUID.
 	"CAP_SETUID": func() error { return rawErr(unix.RawSyscall(unix.SYS_SETUID, 0, 0, 0)) },
+	// Lowering its nice value by one, then back: CAP_SYS_NICE (only the
+	// lowering asks).
+	"CAP_SYS_NICE": func() error {
+		prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0) // 20 - nice
+		if err != nil {
+			return err
+		}
+		nice := 20 - prio
+		if err := unix.Setpriority(unix.PRIO_PROCESS, 0, nice-1); err != nil {
+			return err
+		}
+		return unix.Setpriority(unix.PRIO_PROCESS, 0, nice)
+	},
 	// A raw socket: CAP_NET_RAW.
 	"CAP_NET_RAW": func() error {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
@@ -210,8 +223,10 @@ loop:
 	if err := json.NewEncoder(os.Stdout).Encode(c); err != nil {
 		return err
 	}
+	never := map[string]bool{}
 	for _, o := range ops {
-		if c.Done[o.name] == 0 {
+		if c.Done[o.name] == 0 && !never[o.name] {
+			never[o.name] = true
 			errs = append(errs, fmt.Errorf("%s: never done", o.name))
 		}
 	}

@@ -71,6 +71,11 @@ bench-scale: ## 100 simulated agents writing 50 Profiles through one real API se
 	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_SCALE_AGENTS=100 FOOTPRINT_SCALE_WORKLOADS=50 FOOTPRINT_SCALE_REPLICAS=10 \
 		FOOTPRINT_SCALE_DURATION=60s FOOTPRINT_SCALE_FLUSH=10s $(GO) test -count=1 -v -timeout 20m -run TestManyAgentsWriteExactProfiles ./test/scale/
 
+.PHONY: bench-node
+bench-node: ## the node agent with 250 pods (500 containers, both cgroup drivers) at 50,000 kernel events/s for a minute: entries lost, memory, CPU, map memory, watch latency, API cost (root)
+	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_NODE_PODS=250 FOOTPRINT_NODE_RATE=50000 FOOTPRINT_NODE_DURATION=60s FOOTPRINT_NODE_FLUSH=10s \
+		$(GO) test -count=1 -v -timeout 20m -run '^TestOneBusyNodeRecordsEveryEntry$$' ./test/scale/
+
 .PHONY: bench-apps
 bench-apps: ## nginx, redis and PostgreSQL throughput under their load generators: plain, recording and enforced, in interleaved rounds (root)
 	$(GO) test -count=1 -v -run '^TestThroughput$$' -timeout 60m ./test/apps -args -throughput -rounds $(BENCHROUNDS)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/footprint-dev/footprint/internal/agenttest"
 	"github.com/footprint-dev/footprint/test/envtest"
 )
 
@@ -32,12 +32,12 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 	if err := os.WriteFile(kubeconfig, env.KubeConfig(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	metricsAddr, healthAddr := freeAddr(t), freeAddr(t)
+	metricsAddr, healthAddr := agenttest.FreeAddr(t), agenttest.FreeAddr(t)
 	// Pinned programs outlive the agent by design: this test's go at the end.
 	pinPath := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-agent-%d", os.Getpid()))
 	t.Cleanup(func() { os.RemoveAll(pinPath) })
 	var out bytes.Buffer
-	cmd := exec.Command(footprintBinary(t), "agent", "--node-name", "node-a", "--kubeconfig", kubeconfig,
+	cmd := exec.Command(agenttest.Binary(t), "agent", "--node-name", "node-a", "--kubeconfig", kubeconfig,
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", healthAddr, "--pin-path", pinPath)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -116,75 +116,6 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startedAgent is the footprint binary running as the DaemonSet runs it.
-type startedAgent struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan error
-}
-
-// startAgent runs the agent against env with args and waits until it is
-// ready.
-func startAgent(t *testing.T, kubeconfig string, args ...string) *startedAgent {
-	t.Helper()
-	healthAddr := freeAddr(t)
-	a := &startedAgent{out: &syncBuffer{}, exited: make(chan error, 1)}
-	a.cmd = exec.Command(footprintBinary(t), append([]string{"agent", "--node-name", "node-a", "--kubeconfig", kubeconfig,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", healthAddr}, args...)...)
-	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { a.exited <- a.cmd.Wait() }()
-	t.Cleanup(func() {
-		if a.cmd.ProcessState == nil {
-			a.cmd.Process.Kill()
-			<-a.exited
-		}
-		if t.Failed() {
-			t.Logf("agent output:\n%s", a.out.String())
-		}
-	})
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		if resp, err := http.Get("http://" + healthAddr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return a
-			}
-		}
-		select {
-		case err := <-a.exited:
-			t.Fatalf("the agent exited early: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the agent never became ready")
-		}
-	}
-}
-
-func (a *startedAgent) stop(t *testing.T) {
-	t.Helper()
-	a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-a.exited:
-		if err != nil {
-			t.Errorf("the agent did not stop cleanly on SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the agent did not stop within 30s of SIGTERM")
-	}
-}
-
 // An agent told its DaemonSet tells a restart from an uninstall: stopped
 // while the DaemonSet exists, it leaves its pins to its successor; stopped
 // after the DaemonSet was deleted, it removes them (and with them its
@@ -214,29 +145,29 @@ func TestAnAgentRemovesItsPinsOnlyWhenItsDaemonSetIsDeleted(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(pinPath) })
 	args := []string{"--pin-path", pinPath, "--uninstall-when-deleted", ns + "/footprint-agent"}
 
-	restarted := startAgent(t, kubeconfig, args...)
-	restarted.stop(t)
+	restarted := agenttest.Start(t, kubeconfig, "node-a", args...)
+	restarted.Stop(t)
 	if entries, err := os.ReadDir(filepath.Join(pinPath, "enforcer", "links")); err != nil || len(entries) == 0 {
 		t.Fatalf("a restart (the DaemonSet is there) left nothing pinned for the successor: %v", err)
 	}
-	if !strings.Contains(restarted.out.String(), "stopping for a restart") {
+	if !strings.Contains(restarted.Out.String(), "stopping for a restart") {
 		t.Errorf("the restarting agent did not say it keeps its pins")
 	}
 
-	uninstalled := startAgent(t, kubeconfig, args...)
+	uninstalled := agenttest.Start(t, kubeconfig, "node-a", args...)
 	if err := env.Client.Delete(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(uninstalled.out.String(), "footprint is being uninstalled"); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(uninstalled.Out.String(), "footprint is being uninstalled"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the agent never noticed its DaemonSet was deleted")
 		}
 	}
-	uninstalled.stop(t)
+	uninstalled.Stop(t)
 	if _, err := os.Stat(pinPath); !os.IsNotExist(err) {
 		t.Errorf("the pins are still there after the uninstall (stat: %v)", err)
 	}
-	if !strings.Contains(uninstalled.out.String(), "uninstalled: footprint's programs and maps are removed") {
+	if !strings.Contains(uninstalled.Out.String(), "uninstalled: footprint's programs and maps are removed") {
 		t.Errorf("the agent did not say it uninstalled")
 	}
 }

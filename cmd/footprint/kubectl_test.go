@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/agenttest"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/test/envtest"
 )
@@ -40,24 +40,6 @@ type kubeRun struct {
 	stdout, stderr string
 }
 
-// syncBuffer is a buffer a running command writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // kubeCLI runs the plugin's verbs in-process against one cluster, as run()
 // does but with the output captured.
 type kubeCLI struct {
@@ -65,7 +47,7 @@ type kubeCLI struct {
 	kubeconfig string
 }
 
-func (k kubeCLI) runContext(ctx context.Context, stdout *syncBuffer, args ...string) kubeRun {
+func (k kubeCLI) runContext(ctx context.Context, stdout *agenttest.SyncBuffer, args ...string) kubeRun {
 	k.t.Helper()
 	root := newRootCommand()
 	var stderr bytes.Buffer
@@ -79,7 +61,7 @@ func (k kubeCLI) runContext(ctx context.Context, stdout *syncBuffer, args ...str
 
 func (k kubeCLI) run(args ...string) kubeRun {
 	k.t.Helper()
-	return k.runContext(context.Background(), &syncBuffer{}, args...)
+	return k.runContext(context.Background(), &agenttest.SyncBuffer{}, args...)
 }
 
 // ok runs a command that must succeed and returns its stdout.
@@ -692,7 +674,7 @@ func TestKubectlPlugin(t *testing.T) {
 		// -f prints what there is, then each new violation, until interrupted.
 		fctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		stdout := &syncBuffer{}
+		stdout := &agenttest.SyncBuffer{}
 		done := make(chan kubeRun, 1)
 		go func() { done <- k.runContext(fctx, stdout, "violations", "-f", "-n", ns) }()
 		waitFor(t, stdout, "web-1")
@@ -713,7 +695,7 @@ func TestKubectlPlugin(t *testing.T) {
 	})
 
 	t.Run("unreachable cluster", func(t *testing.T) {
-		addr := freeAddr(t) // nothing listens there
+		addr := agenttest.FreeAddr(t) // nothing listens there
 		bad := filepath.Join(t.TempDir(), "unreachable")
 		server := regexp.MustCompile(`(?m)^(\s*server:\s*).*$`)
 		if !server.Match(env.KubeConfig()) {
@@ -927,7 +909,7 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 // waitFor waits until a running command has printed want.
-func waitFor(t *testing.T, out *syncBuffer, want string) {
+func waitFor(t *testing.T, out *agenttest.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), want) {

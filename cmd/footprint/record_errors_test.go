@@ -15,53 +15,23 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/footprint-dev/footprint/internal/agenttest"
 	"github.com/footprint-dev/footprint/profiles"
-)
-
-var (
-	// binDir holds the footprint binary the tests run; TestMain removes it.
-	binDir    string
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	agenttest.RemoveBinaries()
 	os.Exit(code)
 }
 
-// footprintBinary builds cmd/footprint once per test run, into a directory
-// every user can read, since one test runs it as nobody.
-func footprintBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "footprint-cli-test-")
-		if buildErr != nil {
-			return
-		}
-		if buildErr = os.Chmod(binDir, 0o755); buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "footprint")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build footprint: %v", buildErr)
-	}
-	return binPath
-}
+// footprintBinary is cmd/footprint, built once per test run into a
+// directory every user can read, since one test runs it as nobody.
+func footprintBinary(t *testing.T) string { return agenttest.Binary(t) }
 
 // needRoot is for cases that set up their condition as root (drop
 // privileges, unmount cgroup2). Outside CI they skip when not root; in CI
@@ -105,7 +75,7 @@ type cliRun struct {
 func runBinary(t *testing.T, wrap []string, attr *syscall.SysProcAttr, args ...string) cliRun {
 	t.Helper()
 	bin := footprintBinary(t)
-	dir, err := os.MkdirTemp(binDir, "cwd-")
+	dir, err := os.MkdirTemp(filepath.Dir(bin), "cwd-")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,8 +192,8 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 	shared := filepath.Join(data, "shared", "config")
 	writeFile(t, shared)
 	layouts := []kubelettest.Layout{kubelettest.NewWithDriver(t, kubelettest.Cgroupfs), kubelettest.NewWithDriver(t, kubelettest.Systemd)}
-	// Not CAP_NET_RAW (a raw ICMP socket): its socket entry's protocol,
-	// ICMP, is one the Profile CRD refuses, and with it the whole delta.
+	// Capability checks that make no other kind of entry (a raw ICMP
+	// socket for CAP_NET_RAW would add a socket entry too).
 	capNames := []string{"CAP_SETGID", "CAP_SETUID", "CAP_SYS_NICE"}
 	var ctrs []*container
 	for p := 0; p < sz.pods; p++ {

@@ -103,27 +103,13 @@ var policyNodeKey = reconcile.Request{NamespacedName: types.NamespacedName{Name:
 
 // SetupWithManager registers the controller and the violation reader.
 func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
-	c.ids = map[types.UID]installed{}
-	c.enforced = map[uint64]hold{}
-	c.cgroupPods = map[uint64]podRef{}
-	c.continued = map[string]time.Time{}
-	var err error
-	if c.installer, err = NewInstaller(c.Enforcer); err != nil {
+	if err := c.restore(); err != nil {
 		return err
-	}
-	// After a restart over pinned maps: what the predecessor held is ours
-	// to keep or release.
-	held, err := c.Enforcer.EnforcedCgroups()
-	if err != nil {
-		return err
-	}
-	for id, policy := range held {
-		c.enforced[id] = hold{policy: policy}
 	}
 	toNode := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{policyNodeKey}
 	})
-	err = builder.ControllerManagedBy(mgr).
+	err := builder.ControllerManagedBy(mgr).
 		Named("enforcementpolicy").
 		Watches(&v1alpha1.EnforcementPolicy{}, toNode).
 		Watches(&corev1.Pod{}, toNode).
@@ -133,6 +119,27 @@ func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return mgr.Add(c)
+}
+
+// restore starts the controller's state from the kernel's: after a restart
+// over pinned maps, what the predecessor held is ours to keep or release.
+func (c *PolicyController) restore() error {
+	c.ids = map[types.UID]installed{}
+	c.enforced = map[uint64]hold{}
+	c.cgroupPods = map[uint64]podRef{}
+	c.continued = map[string]time.Time{}
+	var err error
+	if c.installer, err = NewInstaller(c.Enforcer); err != nil {
+		return err
+	}
+	held, err := c.Enforcer.EnforcedCgroups()
+	if err != nil {
+		return err
+	}
+	for id, policy := range held {
+		c.enforced[id] = hold{policy: policy}
+	}
+	return nil
 }
 
 // Reconcile installs every policy and holds the containers each selects on
@@ -196,6 +203,22 @@ func (c *PolicyController) apply(selections []selection) []policyStatus {
 		seen[p.UID] = true
 		id, err := c.install(p)
 		if err != nil {
+			// A spec this agent cannot compile (a newer agent's, during a
+			// rollback, or one naming what this kernel lacks) must not
+			// release what the version in force holds.
+			if inForce, kept, ok := c.keepInForce(p, want, pods, seen); ok {
+				// Pending pods' new containers are still classified
+				// by the names the version in force was given.
+				names := c.named[inForce]
+				if names == nil {
+					names = p.Spec.Selector.Containers
+				}
+				if len(names) > 0 {
+					named[inForce] = names
+				}
+				err = fmt.Errorf("%w; the version installed before keeps holding what it held on this node (%d cgroups), and pods started since are not held until this generation can be installed", err, kept)
+			}
+			c.Log.Error(err, "install an enforcement policy", "policy", client.ObjectKeyFromObject(p), "generation", p.Generation)
 			statuses = append(statuses, policyStatus{policy: p, err: err})
 			continue
 		}
@@ -227,11 +250,12 @@ func (c *PolicyController) apply(selections []selection) []policyStatus {
 	for id, ref := range pods {
 		paths[id] = ref.cgroup
 	}
-	changed := applyHolds(c.Enforcer, c.enforced, want, paths, len(named) > 0, continueCgroup)
+	changed := applyHolds(c.Enforcer, c.enforced, want, paths, len(named) > 0)
 	for _, err := range changed.errs {
 		c.Log.Error(err, "enforce")
 	}
 	for _, dir := range changed.continued {
+		continueCgroup(dir)
 		c.continued[dir] = time.Now()
 	}
 	c.cgroupPods = pods
@@ -261,6 +285,34 @@ func (c *PolicyController) keepHolds(p *v1alpha1.EnforcementPolicy, id uint32, w
 			}
 		}
 	}
+}
+
+// keepInForce keeps the holds of the version of a policy in force on this
+// node, for a reconcile that cannot install the policy's spec: the version
+// this controller installed, or one a predecessor left in the pinned maps
+// under the policy's id (adopted: it is removed with the policy). It
+// returns how many cgroups stay held, and false where no version is in
+// force.
+func (c *PolicyController) keepInForce(p *v1alpha1.EnforcementPolicy, want map[uint64]hold, pods map[uint64]podRef, seen map[types.UID]bool) (id uint32, kept int, ok bool) {
+	inst, ok := c.ids[p.UID]
+	if !ok {
+		id := c.policyID(p.UID)
+		inKernel, err := c.Enforcer.Policies()
+		if err != nil {
+			c.Log.Error(err, "read the policies in force", "policy", client.ObjectKeyFromObject(p))
+			return 0, 0, false
+		}
+		if _, ok := inKernel[id]; !ok {
+			return 0, 0, false
+		}
+		// Generation 0 is never a spec's: the next one that compiles
+		// replaces it.
+		inst = installed{id: id, namespace: p.Namespace, name: p.Name}
+		c.ids[p.UID] = inst
+	}
+	before := len(want)
+	c.keepHolds(p, inst.id, want, pods, seen)
+	return inst.id, len(want) - before, true
 }
 
 // install compiles and installs a policy when it is new or changed.

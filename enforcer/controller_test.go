@@ -13,7 +13,9 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/bpf"
@@ -33,33 +35,11 @@ import (
 // the violation becomes an Event on the pod, and the policy's status says
 // how this node enforces each kind.
 func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
-	env := envtest.StartEnvironment(t)
-	ns := envtest.Namespace(t, env.Client)
+	n, startManager := newPolicyNode(t)
+	env, ns, layout, node := n.env, n.ns, n.layout, testNode
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const node = "node-a"
-
-	layout := kubelettest.New(t)
-	mount, err := cgroupfs.Mount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Closed after the manager stops (cleanups run last in, first out).
-	t.Cleanup(func() { enf.Close() })
-
-	mgr, startManager := envtest.NodeManager(t, env, node)
-	c := &PolicyController{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: node, Enforcer: enf,
-		Resolver: containers.NewResolver(layout.Root), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: logr.Discard(),
-	}
-	if err := c.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	startManager()
+	c := n.startedController(t, startManager)
 
 	allowed, other := listen(t), listen(t)
 	policy := &v1alpha1.EnforcementPolicy{
@@ -151,51 +131,13 @@ func eventually(t *testing.T, what string, ok func() bool) {
 // yet): the app is then held from its first instruction, the sidecar and
 // the sandbox are released, and all of them run on.
 func TestANamedContainerPolicyHoldsItsContainerFromTheFirstInstruction(t *testing.T) {
-	env := envtest.StartEnvironment(t)
-	ns := envtest.Namespace(t, env.Client)
+	n, startManager := newPolicyNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const node = "node-a"
-
-	layout := kubelettest.New(t)
-	mount, err := cgroupfs.Mount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enf.Close() })
-	bundles := t.TempDir()
-	mgr, startManager := envtest.NodeManager(t, env, node)
-	c := &PolicyController{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: node, Enforcer: enf,
-		Resolver: containers.NewResolver(layout.Root), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: logr.Discard(),
-		BundleDirs: []string{filepath.Join(bundles, "%s", "config.json")},
-	}
-	if err := c.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	startManager()
+	c := n.startedController(t, startManager)
 
 	allowed, other := listen(t), listen(t)
-	policy := &v1alpha1.EnforcementPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "web-app", Namespace: ns},
-		Spec: v1alpha1.EnforcementPolicySpec{
-			Selector: &v1alpha1.PolicySelector{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Containers: []string{"app"}},
-			Mode:     v1alpha1.ModeEnforce,
-			Connect:  &v1alpha1.ConnectRules{Allow: []v1alpha1.ConnectRule{{CIDR: "127.0.0.1/32", Protocol: "TCP", Port: int32(mustAtoi(t, port(allowed)))}}},
-		},
-	}
-	must(t, env.Client.Create(ctx, policy))
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: ns, Labels: map[string]string{"app": "web"}},
-		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "app"}, {Name: "sidecar", Image: "sidecar"}}},
-	}
-	must(t, env.Client.Create(ctx, pod))
-	podDir := "kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID)
-	podCg := layout.Mkdir(podDir)
+	_, podDir, podCg := n.appWithSidecar(t, ctx, allowed)
 	eventually(t, "the pod's cgroup is held pending classification", func() bool {
 		c.Reconcile(ctx, policyNodeKey)
 		c.mu.Lock()
@@ -209,27 +151,7 @@ func TestANamedContainerPolicyHoldsItsContainerFromTheFirstInstruction(t *testin
 	// Had the app run on unheld, its connect outside the policy would
 	// have worked.
 	start := func(name, kind string, args ...string) <-chan int {
-		id := kubelettest.ContainerID(t)
-		annotations := map[string]string{"io.kubernetes.cri.container-type": kind}
-		if kind == "container" {
-			annotations["io.kubernetes.cri.container-name"] = name
-		}
-		data, _ := json.Marshal(map[string]any{"annotations": annotations})
-		time.AfterFunc(500*time.Millisecond, func() {
-			os.MkdirAll(filepath.Join(bundles, id), 0o755)
-			os.WriteFile(filepath.Join(bundles, id, "config.json"), data, 0o644)
-		})
-		cg := layout.Mkdir(podDir + "/" + id)
-		done := make(chan int, 1)
-		go func() {
-			cmd := helperCommand(t, args[0], args[1:]...)
-			path, _ := exec.LookPath(cmd[0])
-			res, err := cgroupcmd.Run(ctx, cg, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr, Duration: time.Minute, MountNamespace: true})
-			if err != nil {
-				t.Error(err)
-			}
-			done <- res.ExitCode
-		}()
+		_, done := n.startContainer(t, ctx, podDir, name, kind, args...)
 		return done
 	}
 	began := time.Now()
@@ -244,6 +166,184 @@ func TestANamedContainerPolicyHoldsItsContainerFromTheFirstInstruction(t *testin
 	if waited := time.Since(began); waited < 500*time.Millisecond {
 		t.Errorf("the containers ran to the end in %s, before anyone could classify them", waited)
 	}
+}
+
+// startContainer starts a container below a pod's cgroup as a runtime
+// would: its cgroup first, then the process running the helper action
+// args, with the container's OCI config (naming it) half a second later.
+// It returns the container's cgroup and the process's exit code to come.
+func (n *policyNode) startContainer(t *testing.T, ctx context.Context, podDir, name, kind string, args ...string) (*cgroupfs.Cgroup, <-chan int) {
+	id := kubelettest.ContainerID(t)
+	annotations := map[string]string{"io.kubernetes.cri.container-type": kind}
+	if kind == "container" {
+		annotations["io.kubernetes.cri.container-name"] = name
+	}
+	data, _ := json.Marshal(map[string]any{"annotations": annotations})
+	time.AfterFunc(500*time.Millisecond, func() {
+		os.MkdirAll(filepath.Join(n.bundles, id), 0o755)
+		os.WriteFile(filepath.Join(n.bundles, id, "config.json"), data, 0o644)
+	})
+	cg := n.layout.Mkdir(podDir + "/" + id)
+	return cg, runIn(t, ctx, cg, args...)
+}
+
+// runIn runs the helper action args in a cgroup; it returns the exit code
+// to come.
+func runIn(t *testing.T, ctx context.Context, cg *cgroupfs.Cgroup, args ...string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		cmd := helperCommand(t, args[0], args[1:]...)
+		path, _ := exec.LookPath(cmd[0])
+		res, err := cgroupcmd.Run(ctx, cg, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr, Duration: time.Minute, MountNamespace: true})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res.ExitCode
+	}()
+	return done
+}
+
+// TestAPolicyTheAgentCannotInstallKeepsTheVersionInForce: a policy's spec
+// changes to one this agent cannot compile (a system call its tables do
+// not know, as a newer agent's spec is to an older agent during a
+// rollback). The version in force keeps holding the pod: a container
+// started afterwards is still held by its name, the status says why the
+// new generation is not installed and what stays in force, and an agent
+// restarted over the same kernel maps, which never installed the policy,
+// keeps the holds too.
+func TestAPolicyTheAgentCannotInstallKeepsTheVersionInForce(t *testing.T) {
+	n, startManager := newPolicyNode(t)
+	env := n.env
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := n.startedController(t, startManager)
+
+	allowed, other := listen(t), listen(t)
+	policy, podDir, podCg := n.appWithSidecar(t, ctx, allowed)
+	// A restarted controller knows a hold from the kernel's map, by its
+	// policy only.
+	held := func(c *PolicyController) bool {
+		c.Reconcile(ctx, policyNodeKey)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.enforced[podCg.ID]
+		return ok
+	}
+	eventually(t, "the pod's cgroup is held pending classification", func() bool {
+		c.Reconcile(ctx, policyNodeKey)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.enforced[podCg.ID].pending
+	})
+
+	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(policy), policy))
+	policy.Spec.Syscalls = &v1alpha1.SyscallRules{Allow: []v1alpha1.SyscallSet{{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "footprint_future_call"}}}}
+	must(t, env.Client.Update(ctx, policy))
+	notInstalled := func(c *PolicyController) func() bool {
+		return func() bool {
+			if !held(c) {
+				t.Fatal("the pod was released when its policy's new generation could not be installed")
+			}
+			var got v1alpha1.EnforcementPolicy
+			must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(policy), &got))
+			ready := apimeta.FindStatusCondition(got.Status.Conditions, "Ready")
+			return ready != nil && ready.ObservedGeneration == got.Generation && ready.Status == metav1.ConditionFalse &&
+				strings.Contains(ready.Message, `"footprint_future_call"`) &&
+				strings.Contains(ready.Message, "the version installed before keeps holding what it held on this node")
+		}
+	}
+	eventually(t, "the status says the new generation is not installed and the old one holds", notInstalled(c))
+
+	// Containers started now are classified by the names of the version
+	// in force: the app held, the sidecar released.
+	appCg, app := n.startContainer(t, ctx, podDir, "app", "container", "connect", allowed, "ok", other, "EPERM")
+	_, sidecar := n.startContainer(t, ctx, podDir, "sidecar", "container", "connect", other, "ok")
+	for name, done := range map[string]<-chan int{"app": app, "sidecar": sidecar} {
+		if code := <-done; code != 0 {
+			t.Fatalf("%s: exit code %d, want 0 (the app held to the version in force, the sidecar released)", name, code)
+		}
+	}
+
+	// An agent restarted over the same maps never installed the policy.
+	restarted := n.controller()
+	must(t, restarted.restore())
+	eventually(t, "the restarted agent keeps the holds", notInstalled(restarted))
+	if code := <-runIn(t, ctx, appCg, "connect", other, "EPERM"); code != 0 {
+		t.Fatalf("the app under the restarted agent: exit code %d, want its connect outside the version in force refused", code)
+	}
+}
+
+// policyNode is a node for the policy controller's tests, against a real
+// API server and the real kernel: a namespace, kubelet's cgroup layout, a
+// loaded enforcer, the runtime's OCI config directory (bundles) and a
+// manager for the node.
+type policyNode struct {
+	env     *envtest.Environment
+	ns      string
+	layout  kubelettest.Layout
+	enf     *bpf.Enforcer
+	mgr     ctrl.Manager
+	bundles string
+}
+
+const testNode = "node-a"
+
+// newPolicyNode starts a node; start starts its manager, once the
+// controllers are set up.
+func newPolicyNode(t *testing.T) (n *policyNode, start func()) {
+	t.Helper()
+	n = &policyNode{env: envtest.StartEnvironment(t), layout: kubelettest.New(t), bundles: t.TempDir()}
+	n.ns = envtest.Namespace(t, n.env.Client)
+	mount, err := cgroupfs.Mount()
+	must(t, err)
+	n.enf, err = bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+	must(t, err)
+	// Closed after the manager stops (cleanups run last in, first out).
+	t.Cleanup(func() { n.enf.Close() })
+	n.mgr, start = envtest.NodeManager(t, n.env, testNode)
+	return n, start
+}
+
+// appWithSidecar creates a policy in Enforce mode for the app container of
+// the pods labelled app=web, allowing a connect to allowed only, and such a
+// pod with a sidecar, whose cgroup kubelet then makes: it returns the policy,
+// the pod cgroup's directory below the layout's root and the cgroup.
+func (n *policyNode) appWithSidecar(t *testing.T, ctx context.Context, allowed string) (*v1alpha1.EnforcementPolicy, string, *cgroupfs.Cgroup) {
+	t.Helper()
+	policy := &v1alpha1.EnforcementPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-app", Namespace: n.ns},
+		Spec: v1alpha1.EnforcementPolicySpec{
+			Selector: &v1alpha1.PolicySelector{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Containers: []string{"app"}},
+			Mode:     v1alpha1.ModeEnforce,
+			Connect:  &v1alpha1.ConnectRules{Allow: []v1alpha1.ConnectRule{{CIDR: "127.0.0.1/32", Protocol: "TCP", Port: int32(mustAtoi(t, port(allowed)))}}},
+		},
+	}
+	must(t, n.env.Client.Create(ctx, policy))
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: n.ns, Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{NodeName: testNode, Containers: []corev1.Container{{Name: "app", Image: "app"}, {Name: "sidecar", Image: "sidecar"}}},
+	}
+	must(t, n.env.Client.Create(ctx, pod))
+	podDir := "kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID)
+	return policy, podDir, n.layout.Mkdir(podDir)
+}
+
+// controller returns a policy controller of the node, not set up.
+func (n *policyNode) controller() *PolicyController {
+	return &PolicyController{
+		Client: n.mgr.GetClient(), APIReader: n.mgr.GetAPIReader(), Node: testNode, Enforcer: n.enf,
+		Resolver: containers.NewResolver(n.layout.Root), Events: n.mgr.GetEventRecorderFor("footprint-agent"), Log: logr.Discard(),
+		BundleDirs: []string{filepath.Join(n.bundles, "%s", "config.json")},
+	}
+}
+
+// startedController sets up a policy controller and starts the manager.
+func (n *policyNode) startedController(t *testing.T, start func()) *PolicyController {
+	t.Helper()
+	c := n.controller()
+	must(t, c.SetupWithManager(n.mgr))
+	start()
+	return c
 }
 
 func must(t *testing.T, err error) {

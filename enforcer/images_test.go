@@ -10,19 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
-	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/kubelettest"
-	"github.com/footprint-dev/footprint/recorder/containers"
-	"github.com/footprint-dev/footprint/test/envtest"
 )
 
 // TestAPodRunningAnImageThePolicyWasNotRecordedFromIsAudited runs the
@@ -33,31 +28,11 @@ import (
 // the status says so for app:v2. Once the policy is promoted to app:v2 the
 // same container is held to it in Enforce mode and the connect fails.
 func TestAPodRunningAnImageThePolicyWasNotRecordedFromIsAudited(t *testing.T) {
-	env := envtest.StartEnvironment(t)
-	ns := envtest.Namespace(t, env.Client)
+	n, startManager := newPolicyNode(t)
+	env, ns, layout, node := n.env, n.ns, n.layout, testNode
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const node = "node-a"
-
-	layout := kubelettest.New(t)
-	mount, err := cgroupfs.Mount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enf.Close() })
-	mgr, startManager := envtest.NodeManager(t, env, node)
-	c := &PolicyController{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: node, Enforcer: enf,
-		Resolver: containers.NewResolver(layout.Root), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: logr.Discard(),
-	}
-	if err := c.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	startManager()
+	c := n.startedController(t, startManager)
 
 	v1 := v1alpha1.Image{Name: "docker.io/library/app:v1", Digest: "sha256:" + strings.Repeat("1", 64)}
 	v2 := v1alpha1.Image{Name: "docker.io/library/app:v2", Digest: "sha256:" + strings.Repeat("2", 64)}

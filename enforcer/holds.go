@@ -37,7 +37,8 @@ type hold struct {
 // holdChange is what applyHolds did to the holds of one reconcile.
 type holdChange struct {
 	// continued are the held containers' cgroups that had stopped at
-	// their first exec for a pending hold and were continued.
+	// their first exec for a pending hold: held now, they are to be
+	// continued.
 	continued []string
 	errs      []error
 }
@@ -47,10 +48,10 @@ type holdChange struct {
 // written, those no longer wanted released. A hold or release the kernel
 // refuses leaves held as it was, so that the next reconcile tries again. A container
 // that stopped at its first exec for a pending hold and is now held by
-// name (it was in the pod's status before classify saw it) is continued,
-// as classify would have: paths are the cgroups' directories, cont
-// continues the processes of one.
-func applyHolds(k cgroupHolds, held, want map[uint64]hold, paths map[uint64]string, named bool, cont func(dir string)) holdChange {
+// name (it was in the pod's status before classify saw it) is to be
+// continued, as classify would have: its directory (from paths) is in
+// continued.
+func applyHolds(k cgroupHolds, held, want map[uint64]hold, paths map[uint64]string, named bool) holdChange {
 	var out holdChange
 	// The stopped containers, read once and only when a container's hold
 	// changes under a policy that names containers.
@@ -76,7 +77,6 @@ func applyHolds(k cgroupHolds, held, want map[uint64]hold, paths map[uint64]stri
 		}
 		held[id] = cur
 		if _, ok := stopped[id]; ok && paths[id] != "" {
-			cont(paths[id])
 			out.continued = append(out.continued, paths[id])
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/kerneltest"
+	"github.com/footprint-dev/footprint/internal/loopback"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder"
 )
@@ -77,24 +78,7 @@ func run(t *testing.T, p *v1alpha1.EnforcementPolicy, command []string) *LocalRe
 }
 
 // listen starts a TCP listener on loopback that accepts and closes.
-func listen(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
-}
+func listen(t *testing.T) string { return loopback.Listen(t).String() }
 
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)

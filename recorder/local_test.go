@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/footprint-dev/footprint/internal/kerneltest"
+	"github.com/footprint-dev/footprint/internal/loopback"
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -262,30 +263,17 @@ func TestRecordsCapabilityChecksWithTheirVerdict(t *testing.T) {
 }
 
 func TestRecordsConnections(t *testing.T) {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	l := loopback.Listen(t)
 	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer u.Close()
 
-	tcpPort := int32(l.Addr().(*net.TCPAddr).Port)
+	tcpPort := int32(l.Port)
 	udpPort := int32(u.LocalAddr().(*net.UDPAddr).Port)
 	res := record(t, LocalOptions{Command: []string{"sh", "-c",
-		strings.Join(helperCommand(t, "tcp-connect", l.Addr().String()), " ") + " && " +
+		strings.Join(helperCommand(t, "tcp-connect", l.String()), " ") + " && " +
 			strings.Join(helperCommand(t, "udp-send", u.LocalAddr().String()), " ")}})
 
 	want := []v1alpha1.ConnectionEntry{

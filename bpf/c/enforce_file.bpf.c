@@ -227,127 +227,53 @@ static __always_inline int file_change(struct gate *g, struct change *c, bool ca
 FP_CHANGE_TRACEPOINTS(fp_enforce)
 
 /*
+ * FP_CHANGE_HOOK defines the program P_NAME on hook NAME of SECTION FN,
+ * taking the hook's arguments (...) and deciding by CALL: a change a
+ * program before this one refused (ret) stays refused, and one made outside
+ * every policy is allowed before any path is walked.
+ */
+#define FP_CHANGE_HOOK(SECTION, FN, P, NAME, CALL, ...)                                             \
+	SEC(SECTION FN #NAME)                                                                       \
+	int BPF_PROG(P##_##NAME, __VA_ARGS__, int ret)                                              \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (ret)                                                                            \
+			return denied_before(ret);                                                  \
+		if (!change_gate(&g))                                                               \
+			return 0;                                                                   \
+		return CALL;                                                                        \
+	}
+
+/*
  * FP_CHANGE_HOOKS defines the programs on the LSM hooks (SECTION "lsm/",
  * FN "") or the security_* functions (SECTION "fmod_ret/", FN "security_"):
- * both fail the change with EPERM before it happens. ret is what the
- * programs before this one decided.
+ * both fail the change with EPERM before it happens.
  */
-#define FP_CHANGE_HOOKS(P, SECTION, FN)                                                             \
-	SEC(SECTION FN "path_truncate")                                                             \
-	int BPF_PROG(P##_path_truncate, const struct path *path, int ret)                           \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_path(&g, path, FP_ACCESS_TRUNCATE, true);                               \
-	}                                                                                           \
-	SEC(SECTION FN "file_truncate")                                                             \
-	int BPF_PROG(P##_file_truncate, struct file *file, int ret)                                 \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_path(&g, &file->f_path, FP_ACCESS_TRUNCATE, true);                      \
-	}                                                                                           \
-	SEC(SECTION FN "path_unlink")                                                               \
-	int BPF_PROG(P##_path_unlink, const struct path *dir, struct dentry *dentry, int ret)       \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_child(&g, dir, dentry, FP_ACCESS_DELETE, true);                         \
-	}                                                                                           \
-	SEC(SECTION FN "path_rmdir")                                                                \
-	int BPF_PROG(P##_path_rmdir, const struct path *dir, struct dentry *dentry, int ret)        \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_child(&g, dir, dentry, FP_ACCESS_DELETE, true);                         \
-	}                                                                                           \
-	SEC(SECTION FN "path_rename")                                                               \
-	int BPF_PROG(P##_path_rename, const struct path *old_dir, struct dentry *old_dentry,        \
-		     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags,     \
-		     int ret)                                                                       \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_rename(&g, old_dir, old_dentry, new_dir, new_dentry, flags, true);      \
-	}                                                                                           \
-	SEC(SECTION FN "path_link")                                                                 \
-	int BPF_PROG(P##_path_link, struct dentry *old_dentry, const struct path *new_dir,          \
-		     struct dentry *new_dentry, int ret)                                            \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_link(&g, old_dentry, new_dir, new_dentry, true);                        \
-	}                                                                                           \
-	SEC(SECTION FN "path_symlink")                                                              \
-	int BPF_PROG(P##_path_symlink, const struct path *dir, struct dentry *dentry,               \
-		     const char *old_name, int ret)                                                 \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_child(&g, dir, dentry, FP_ACCESS_SYMLINK, true);                        \
-	}                                                                                           \
-	SEC(SECTION FN "path_mknod")                                                                \
-	int BPF_PROG(P##_path_mknod, const struct path *dir, struct dentry *dentry, umode_t mode,   \
-		     unsigned int dev, int ret)                                                     \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_child(&g, dir, dentry, mknod_access(mode), true);                       \
-	}                                                                                           \
-	SEC(SECTION FN "path_chmod")                                                                \
-	int BPF_PROG(P##_path_chmod, const struct path *path, umode_t mode, int ret)                \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_path(&g, path, chmod_access(mode), true);                               \
-	}                                                                                           \
-	SEC(SECTION FN "path_chown")                                                                \
-	int BPF_PROG(P##_path_chown, const struct path *path, unsigned int uid, unsigned int gid, int ret) \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_path(&g, path, FP_ACCESS_CHOWN, true);                                  \
-	}                                                                                           \
-	SEC(SECTION FN "file_receive")                                                              \
-	int BPF_PROG(P##_file_receive, struct file *file, int ret)                                  \
-	{                                                                                           \
-		struct gate g;                                                                      \
-		if (ret)                                                                            \
-			return denied_before(ret);                                                  \
-		if (!change_gate(&g))                                                               \
-			return 0;                                                                   \
-		return hook_receive(&g, file, true);                                                \
-	}
+#define FP_CHANGE_HOOKS(P, S, FN)                                                                   \
+	FP_CHANGE_HOOK(S, FN, P, path_truncate, hook_path(&g, path, FP_ACCESS_TRUNCATE, true),      \
+		       const struct path *path)                                                     \
+	FP_CHANGE_HOOK(S, FN, P, file_truncate,                                                     \
+		       hook_path(&g, &file->f_path, FP_ACCESS_TRUNCATE, true), struct file *file)   \
+	FP_CHANGE_HOOK(S, FN, P, path_unlink, hook_child(&g, dir, dentry, FP_ACCESS_DELETE, true),  \
+		       const struct path *dir, struct dentry *dentry)                               \
+	FP_CHANGE_HOOK(S, FN, P, path_rmdir, hook_child(&g, dir, dentry, FP_ACCESS_DELETE, true),   \
+		       const struct path *dir, struct dentry *dentry)                               \
+	FP_CHANGE_HOOK(S, FN, P, path_rename,                                                       \
+		       hook_rename(&g, old_dir, old_dentry, new_dir, new_dentry, flags, true),      \
+		       const struct path *old_dir, struct dentry *old_dentry,                       \
+		       const struct path *new_dir, struct dentry *new_dentry, unsigned int flags)   \
+	FP_CHANGE_HOOK(S, FN, P, path_link, hook_link(&g, old_dentry, new_dir, new_dentry, true),   \
+		       struct dentry *old_dentry, const struct path *new_dir,                       \
+		       struct dentry *new_dentry)                                                   \
+	FP_CHANGE_HOOK(S, FN, P, path_symlink, hook_child(&g, dir, dentry, FP_ACCESS_SYMLINK, true), \
+		       const struct path *dir, struct dentry *dentry, const char *old_name)         \
+	FP_CHANGE_HOOK(S, FN, P, path_mknod, hook_child(&g, dir, dentry, mknod_access(mode), true), \
+		       const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev) \
+	FP_CHANGE_HOOK(S, FN, P, path_chmod, hook_path(&g, path, chmod_access(mode), true),         \
+		       const struct path *path, umode_t mode)                                       \
+	FP_CHANGE_HOOK(S, FN, P, path_chown, hook_path(&g, path, FP_ACCESS_CHOWN, true),            \
+		       const struct path *path, unsigned int uid, unsigned int gid)                 \
+	FP_CHANGE_HOOK(S, FN, P, file_receive, hook_receive(&g, file, true), struct file *file)
 
 FP_CHANGE_HOOKS(fp_enforce_lsm, "lsm/", "")
 FP_CHANGE_HOOKS(fp_enforce_fmod_ret, "fmod_ret/", "security_")

@@ -38,6 +38,7 @@ import (
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/kerneltest"
 	"github.com/footprint-dev/footprint/internal/kubelettest"
+	"github.com/footprint-dev/footprint/internal/loopback"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/test/envtest"
 )
@@ -155,21 +156,7 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 	// What the containers connect to: listeners of the test's own.
 	var listeners []*net.TCPAddr
 	for i := 0; i < 8; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-		listeners = append(listeners, l.Addr().(*net.TCPAddr))
+		listeners = append(listeners, loopback.Listen(t))
 	}
 
 	// The containers' files, and a program of its own for each one to

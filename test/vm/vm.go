@@ -49,7 +49,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -214,19 +216,23 @@ func InEachBootOrLaunch(t *testing.T, env ...string) (Boot, bool) {
 		}
 	}
 	name := t.Name()
-	ran := 0
+	var boots []Boot
 	for _, b := range Boots {
-		if only != nil && !only[b.Name] {
-			continue
+		if only == nil || only[b.Name] {
+			boots = append(boots, b)
 		}
-		ran++
+	}
+	if len(boots) == 0 {
+		t.Fatalf("%s=%q names no boot of vm.Boots", EnvBoots, os.Getenv(EnvBoots))
+	}
+	if os.Getenv(EnvSkip) != "1" {
+		startMatrixRuns(t, name, boots, env)
+	}
+	for _, b := range boots {
 		t.Run(b.Name, func(t *testing.T) {
 			skipIfAsked(t, fmt.Sprintf("%s in boot %s", name, b.Name))
 			matrixRunOf(t, name, b, env).judgeTest(t, name)
 		})
-	}
-	if ran == 0 {
-		t.Fatalf("%s=%q names no boot of vm.Boots", EnvBoots, os.Getenv(EnvBoots))
 	}
 	return Boot{}, false
 }
@@ -242,35 +248,62 @@ type matrixRun struct {
 	console string
 	// err says why the run as a whole failed (set-up, boot, no exit code).
 	err error
+	// done is closed when the run has ended.
+	done chan struct{}
 }
 
-// matrixRuns are this process's runs, by boot: the tests of one package run one after
-// the other, so the first run of a boot serves every test that comes later.
+// matrixRuns are this process's runs, by boot: the first test of a package to run in
+// the VM starts one run per boot for every matrix test, and the tests that come later
+// take their verdicts from them.
 var (
 	matrixMu   sync.Mutex
 	matrixRuns = map[string]*matrixRun{}
 )
 
-// matrixRunOf returns the run of boot b that ran test name with env, booting it first
-// when there is none.
-func matrixRunOf(t *testing.T, name string, b Boot, env []string) *matrixRun {
+// startMatrixRuns starts, for each boot that has none yet, the run of the package's
+// matrix tests, all at once: vmSlot bounds how many VMs run together on the machine, so
+// a package in its VM tests keeps every core busy instead of one. t (test name, env)
+// is the test that starts them: it logs their consoles, and it ends only when they
+// have.
+func startMatrixRuns(t *testing.T, name string, boots []Boot, env []string) {
 	t.Helper()
 	matrixMu.Lock()
 	defer matrixMu.Unlock()
+	var tests []string
+	for _, b := range boots {
+		if matrixRuns[b.Name] != nil {
+			continue
+		}
+		if tests == nil {
+			tests = matrixTests(t, name)
+		}
+		r := &matrixRun{env: env, tests: tests, done: make(chan struct{})}
+		matrixRuns[b.Name] = r
+		t.Cleanup(func() { <-r.done })
+		go r.run(t, b)
+	}
+}
+
+// run runs the run's tests in boot b, logging into t.
+func (r *matrixRun) run(t *testing.T, b Boot) {
+	defer close(r.done)
+	pattern := "^(" + strings.Join(quoteAll(r.tests), "|") + ")$"
+	r.code, r.console, r.err = runInVM(t, ".", pattern, b.Name, b.scriptEnv(), append([]string{envBoot + "=" + b.Name, envMatrix + "=1"}, r.env...)...)
+}
+
+// matrixRunOf returns the ended run of boot b that ran test name with env: the
+// package's run of that boot, or one of its own when the test asks for other env.
+func matrixRunOf(t *testing.T, name string, b Boot, env []string) *matrixRun {
+	t.Helper()
+	matrixMu.Lock()
 	first := matrixRuns[b.Name]
+	matrixMu.Unlock()
 	if first != nil && slices.Contains(first.tests, name) && slices.Equal(first.env, env) {
+		<-first.done
 		return first
 	}
-	tests := []string{name}
-	if first == nil {
-		tests = matrixTests(t, name)
-	}
-	r := &matrixRun{env: env, tests: tests}
-	pattern := "^(" + strings.Join(quoteAll(tests), "|") + ")$"
-	r.code, r.console, r.err = runInVM(t, ".", pattern, b.Name, b.scriptEnv(), append([]string{envBoot + "=" + b.Name, envMatrix + "=1"}, env...)...)
-	if first == nil {
-		matrixRuns[b.Name] = r
-	}
+	r := &matrixRun{env: env, tests: []string{name}, done: make(chan struct{})}
+	r.run(t, b)
 	return r
 }
 
@@ -390,12 +423,25 @@ func runInVM(t testing.TB, pkgDir, runPattern, bootName string, scriptEnv []stri
 		t.Fatalf("vm.RunPackageTests called inside the VM (%s=1): gate the in-VM test body on vm.InVM()", EnvInVM)
 	}
 
+	// Waiting for a place among the machine's VMs counts against the test's
+	// deadline, not against the VM's timeout.
+	waitCtx, cancelWait := context.Background(), func() {}
+	if d, ok := deadline(t); ok {
+		waitCtx, cancelWait = context.WithDeadline(waitCtx, d.Add(-deadlineMargin-2*inVMMargin))
+	}
+	release, err := vmSlot(waitCtx)
+	cancelWait()
+	if err != nil {
+		return 0, "", err
+	}
+	defer release()
+
 	timeout := defaultTimeout
 	if d, ok := deadline(t); ok && time.Until(d)-deadlineMargin < timeout {
 		timeout = time.Until(d) - deadlineMargin
 	}
 	if timeout < 2*inVMMargin {
-		t.Fatalf("only %v left before the test deadline, too little for a VM run; raise go test -timeout", timeout.Round(time.Second))
+		return 0, "", fmt.Errorf("only %v left before the test deadline, too little for a VM run; raise go test -timeout", timeout.Round(time.Second))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -408,7 +454,8 @@ func runInVM(t testing.TB, pkgDir, runPattern, bootName string, scriptEnv []stri
 	}
 
 	var console bytes.Buffer
-	w := &prefixWriter{w: t.Output(), prefix: "vm| "}
+	// Boots of one package run side by side: each line says whose it is.
+	w := &prefixWriter{w: t.Output(), prefix: "vm " + bootName + "| "}
 	args := []string{"-test.v", "-test.run", runPattern, "-test.timeout", (timeout - inVMMargin).Round(time.Second).String()}
 	start := time.Now()
 	code, err := run(ctx, io.MultiWriter(w, &console), scriptEnv, bin, args, env...)
@@ -423,6 +470,44 @@ func runInVM(t testing.TB, pkgDir, runPattern, bootName string, scriptEnv []stri
 	}
 	t.Logf("VM run (%s) of %s -test.run %s: exit code %d after %v", bootName, pkg, runPattern, code, time.Since(start).Round(100*time.Millisecond))
 	return code, console.String(), nil
+}
+
+// EnvParallel caps how many VMs run at once on this machine, across test processes (go
+// test runs packages side by side); default: one per CPU, as each emulated CPU keeps a
+// host core busy.
+const EnvParallel = "FOOTPRINT_VM_PARALLEL"
+
+// vmSlot waits until fewer VMs than the cap run on this machine and takes a place among
+// them; release gives it back. The places are files locked with flock(2), so that a
+// process that dies frees its place.
+func vmSlot(ctx context.Context) (release func(), err error) {
+	n := runtime.NumCPU()
+	if v := os.Getenv(EnvParallel); v != "" {
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			return nil, fmt.Errorf("%s=%q: want the number of VMs that may run at once, 1 or more", EnvParallel, v)
+		}
+	}
+	dir := filepath.Join(os.TempDir(), "footprint-vm-places")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("a place among the machine's VMs: %w", err)
+	}
+	for {
+		for i := range n {
+			f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(i)), os.O_CREATE|os.O_RDWR, 0o644)
+			if err != nil {
+				return nil, fmt.Errorf("a place among the machine's VMs: %w", err)
+			}
+			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+				return func() { f.Close() }, nil
+			}
+			f.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waited for one of the %d places among the machine's VMs (%s) until the test's deadline: %w", n, EnvParallel, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // skipIfAsked skips t, loudly, when EnvSkip asks to: what is skipped is untested, and

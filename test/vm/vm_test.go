@@ -167,3 +167,38 @@ func TestEachTestOfABootMatrixRunHasItsOwnVerdict(t *testing.T) {
 		})
 	}
 }
+
+// TestNoMoreVMsRunAtOnceThanTheCapAllows: places among the machine's VMs are
+// taken up to FOOTPRINT_VM_PARALLEL, a run beyond it waits until one is
+// given back, and a cap that is no number is refused by name.
+func TestNoMoreVMsRunAtOnceThanTheCapAllows(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	t.Setenv(EnvParallel, "2")
+	first, err := vmSlot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := vmSlot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := vmSlot(ctx); err == nil || !strings.Contains(err.Error(), "one of the 2 places") {
+		t.Fatalf("a third VM while two run: %v, want it to wait until the deadline", err)
+	}
+	time.AfterFunc(200*time.Millisecond, first)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	third, err := vmSlot(ctx)
+	if err != nil {
+		t.Fatalf("a third VM once one of two ended: %v", err)
+	}
+	third()
+
+	t.Setenv(EnvParallel, "none")
+	if _, err := vmSlot(context.Background()); err == nil || !strings.Contains(err.Error(), EnvParallel) {
+		t.Fatalf("cap %q: %v, want an error naming %s", "none", err, EnvParallel)
+	}
+}

@@ -136,6 +136,18 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 			c.Log.Error(err, "collect the last snapshots")
 		}
 	}
+	// Every pod here, selected or not: a pod cgroup the kernel watched
+	// provisionally is dropped as soon as its pod is known and unselected.
+	var pods corev1.PodList
+	if err := c.Client.List(ctx, &pods); err != nil {
+		c.Log.Error(err, "list the node's pods")
+	} else {
+		onNode := make([]*corev1.Pod, len(pods.Items))
+		for i := range pods.Items {
+			onNode[i] = &pods.Items[i]
+		}
+		c.Recorder.SetPodsOnNode(onNode)
+	}
 	for rec, problems := range c.Recorder.Select(sels) {
 		c.Log.Info("cannot record everything selected", "recording", rec, "problems", strings.Join(problems, "; "))
 	}

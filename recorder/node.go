@@ -281,11 +281,17 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 }
 
 // SetPodsOnNode tells the recorder every pod bound to this node, selected
-// or not: a provisional watch of a pod that is here and that no recording
-// selects is dropped at the next Select, not after provisionalTimeout.
+// or not, as they were before the next Select's selections were computed:
+// a provisional watch of a pod that is here and that no recording selects
+// is dropped at that Select, not after provisionalTimeout. nil says it is
+// not known (then only the timeout drops).
 func (n *NodeRecorder) SetPodsOnNode(pods []*corev1.Pod) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.podsOnNode = nil
+	if pods == nil {
+		return
+	}
 	n.podsOnNode = map[types.UID]bool{}
 	for _, p := range pods {
 		n.podsOnNode[containers.CgroupUID(p)] = true

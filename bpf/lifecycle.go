@@ -169,6 +169,14 @@ func (l *Lifecycle) selfTest() error {
 		return err
 	}
 	defer pods.Remove()
+	// The home is this process's own cgroup, which a recording may watch
+	// (a restarted agent's pod, made while the previous agent watched new
+	// pods): then the kernel passed that watch down to the stand-in pod
+	// directory, which no pod directory has, and its new cgroups would
+	// inherit it instead of being watched provisionally.
+	if err := l.maps["watched_cgroups"].Delete(pods.ID); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("unwatch %s: %w", pods.Path, err)
+	}
 	if err := l.maps["pod_parents"].Put(pods.ID, typesFpWatch{RecordingId: selfTestRecordingID}); err != nil {
 		return fmt.Errorf("watch new cgroups in %s: %w", pods.Path, err)
 	}

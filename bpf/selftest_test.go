@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,4 +150,51 @@ func TestSelfTestsLeaveNothingBehind(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("canary cgroups left behind: %v", left)
 	}
+}
+
+// A restarted agent's pod is made while the previous agent watches new
+// pods, so the agent's own cgroup, where the self-tests make their
+// cgroups, is recorded: the self-tests must pass there all the same.
+func TestTheSelfTestsPassInARecordedCgroup(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-selftest-%d", os.Getpid()))
+	t.Cleanup(func() { os.RemoveAll(pins) }) // the watch of this cgroup goes with its map
+	pin := func(part string) string { return filepath.Join(pins, part) }
+	first, err := LoadLifecycle(LifecycleOptions{CgroupRoot: mount, PinPath: pin("lifecycle")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := ownCgroupPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownID, err := cgroupfs.ID(filepath.Join(mount, own))
+	if err != nil {
+		t.Fatal(err)
+	}
+	watched := typesFpWatch{RecordingId: 7, Kinds: uint32(AllKinds), Flags: watchLive | watchInherited | watchProvisional | watchContainers}
+	if err := first.maps["watched_cgroups"].Put(ownID, watched); err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // the agent goes; its pinned maps stay
+
+	lc, err := LoadLifecycle(LifecycleOptions{CgroupRoot: mount, PinPath: pin("lifecycle")})
+	if err != nil {
+		t.Fatalf("the next agent's lifecycle: %v", err)
+	}
+	t.Cleanup(func() { lc.Close() })
+	rec, err := Load(Options{CgroupRoot: mount, PinPath: pin("recorder"), Lifecycle: lc})
+	if err != nil {
+		t.Fatalf("the next agent's recorder: %v", err)
+	}
+	rec.Close()
+	enf, err := LoadEnforcer(EnforcerOptions{CgroupRoot: mount, PinPath: pin("enforcer"), Lifecycle: lc})
+	if err != nil {
+		t.Fatalf("the next agent's enforcer: %v", err)
+	}
+	enf.Close()
 }

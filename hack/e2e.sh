@@ -27,6 +27,8 @@ if ! go test -tags e2e -count=1 -timeout 20m -v ./test/e2e; then
 	kubectl get pods -A -o wide >&2 || true
 	kubectl get events -A --sort-by=.lastTimestamp >&2 || true
 	kubectl -n footprint-system logs daemonset/footprint-agent --tail=300 >&2 || true
+	# An agent that crashed and restarted: why the previous one went
+	kubectl -n footprint-system logs daemonset/footprint-agent --previous --tail=100 >&2 || true
 	LINES_PER_LOG=100 hack/cluster.sh logs >&2 || true
 	exit 1
 fi

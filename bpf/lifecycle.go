@@ -52,7 +52,7 @@ type Lifecycle struct {
 }
 
 // lifecycleMapNames are the maps the lifecycle object declares and shares.
-var lifecycleMapNames = []string{"watched_cgroups", "enforced_cgroups", "runtime_tasks", "lifecycle_counters"}
+var lifecycleMapNames = []string{"watched_cgroups", "pod_parents", "enforced_cgroups", "runtime_tasks", "lifecycle_counters"}
 
 var lifecycleBackend = backend{
 	name:     "tp_btf/cgroup_mkdir+sched_process_fork+exec+exit",
@@ -143,7 +143,8 @@ func adoptPins(pinPath string, from map[string]string) error {
 }
 
 // selfTest creates a cgroup below a watched and held one and checks that
-// both were passed down to it, then removes it and checks they are gone.
+// both were passed down to it, and one in a pod directory and checks it is
+// watched provisionally, then removes them and checks they are gone.
 func (l *Lifecycle) selfTest() error {
 	home, err := newCanaryHome()
 	if err != nil {
@@ -163,16 +164,33 @@ func (l *Lifecycle) selfTest() error {
 		return fmt.Errorf("hold %s: %w", parent.Path, err)
 	}
 	defer l.maps["enforced_cgroups"].Delete(parent.ID)
+	pods, err := home.create("lifecycle-pods")
+	if err != nil {
+		return err
+	}
+	defer pods.Remove()
+	if err := l.maps["pod_parents"].Put(pods.ID, typesFpWatch{RecordingId: selfTestRecordingID}); err != nil {
+		return fmt.Errorf("watch new cgroups in %s: %w", pods.Path, err)
+	}
+	defer l.maps["pod_parents"].Delete(pods.ID)
 
 	child, err := cgroupfs.Create(filepath.Join(parent.Path, "child"))
 	if err != nil {
 		return err
 	}
-	var w typesFpWatch
+	var w, pw typesFpWatch
 	var ec typesFpEnforcedCgroup
 	watchErr := l.maps["watched_cgroups"].Lookup(child.ID, &w)
 	holdErr := l.maps["enforced_cgroups"].Lookup(child.ID, &ec)
 	if err := os.Remove(child.Path); err != nil {
+		return err
+	}
+	pod, err := cgroupfs.Create(filepath.Join(pods.Path, "pod"))
+	if err != nil {
+		return err
+	}
+	podErr := l.maps["watched_cgroups"].Lookup(pod.ID, &pw)
+	if err := os.Remove(pod.Path); err != nil {
 		return err
 	}
 	switch {
@@ -180,12 +198,14 @@ func (l *Lifecycle) selfTest() error {
 		return fmt.Errorf("a cgroup created below a watched one was not watched (%v)", watchErr)
 	case holdErr != nil || ec.PolicyId != selfTestPolicyID || ec.Flags&enforceInherited == 0:
 		return fmt.Errorf("a cgroup created below a held one was not held (%v)", holdErr)
+	case podErr != nil || pw.RecordingId != selfTestRecordingID || pw.Flags&(watchInherited|watchProvisional) != watchInherited|watchProvisional:
+		return fmt.Errorf("a cgroup created in a pod directory was not watched provisionally (%v, flags %#x)", podErr, pw.Flags)
 	}
 	// rmdir's tracepoint fires as the directory goes; give a slow kernel
 	// (the test VM) a moment.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		watched := l.maps["watched_cgroups"].Lookup(child.ID, &w) == nil
+		watched := l.maps["watched_cgroups"].Lookup(child.ID, &w) == nil || l.maps["watched_cgroups"].Lookup(pod.ID, &pw) == nil
 		held := l.maps["enforced_cgroups"].Lookup(child.ID, &ec) == nil
 		if !watched && !held {
 			return nil

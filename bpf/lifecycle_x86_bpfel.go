@@ -68,6 +68,7 @@ type lifecycleProgramSpecs struct {
 type lifecycleMapSpecs struct {
 	EnforcedCgroups   *ebpf.MapSpec `ebpf:"enforced_cgroups"`
 	LifecycleCounters *ebpf.MapSpec `ebpf:"lifecycle_counters"`
+	PodParents        *ebpf.MapSpec `ebpf:"pod_parents"`
 	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	WatchedCgroups    *ebpf.MapSpec `ebpf:"watched_cgroups"`
 }
@@ -100,6 +101,7 @@ func (o *lifecycleObjects) Close() error {
 type lifecycleMaps struct {
 	EnforcedCgroups   *ebpf.Map `ebpf:"enforced_cgroups"`
 	LifecycleCounters *ebpf.Map `ebpf:"lifecycle_counters"`
+	PodParents        *ebpf.Map `ebpf:"pod_parents"`
 	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
 	WatchedCgroups    *ebpf.Map `ebpf:"watched_cgroups"`
 }
@@ -108,6 +110,7 @@ func (m *lifecycleMaps) Close() error {
 	return _LifecycleClose(
 		m.EnforcedCgroups,
 		m.LifecycleCounters,
+		m.PodParents,
 		m.RuntimeTasks,
 		m.WatchedCgroups,
 	)

@@ -45,11 +45,12 @@ type Options struct {
 // map that selects what they record, and the maps they aggregate into.
 type Recorder struct {
 	lifecycle *Lifecycle
-	// watched and runtime are the lifecycle's.
-	watched  *ebpf.Map
-	runtime  *ebpf.Map
-	events   *ebpf.Map
-	counters *ebpf.Map
+	// watched, podParents and runtime are the lifecycle's.
+	watched    *ebpf.Map
+	podParents *ebpf.Map
+	runtime    *ebpf.Map
+	events     *ebpf.Map
+	counters   *ebpf.Map
 	// lost counts, per cgroup and kind, sightings that reached neither a
 	// map nor user space.
 	lost *ebpf.Map
@@ -101,7 +102,7 @@ func Load(opts Options) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Recorder{lifecycle: lc, watched: lc.maps["watched_cgroups"], runtime: lc.maps["runtime_tasks"],
+	r := &Recorder{lifecycle: lc, watched: lc.maps["watched_cgroups"], podParents: lc.maps["pod_parents"], runtime: lc.maps["runtime_tasks"],
 		collections: map[Kind]*ebpf.Collection{}, pinPath: opts.PinPath}
 	if err := r.createMaps(specs["capability"], opts); err != nil {
 		r.Close()
@@ -284,7 +285,7 @@ func (r *Recorder) Close() error {
 			errs = append(errs, m.Close())
 		}
 	}
-	r.watched, r.runtime, r.events, r.counters, r.lost = nil, nil, nil, nil, nil
+	r.watched, r.podParents, r.runtime, r.events, r.counters, r.lost = nil, nil, nil, nil, nil, nil
 	if r.lifecycle != nil {
 		r.lifecycle.release()
 		r.lifecycle = nil

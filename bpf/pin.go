@@ -23,10 +23,11 @@ import (
 
 // persistentMaps are the maps whose contents must survive the process:
 // what the recorder aggregated (and the file entry ids its two file maps
-// are joined by) and the watch list; the enforcer's policies and rules, and
+// are joined by) and the watch list, with the pod directories whose new
+// cgroups are watched provisionally; the enforcer's policies and rules, and
 // the processes held to a policy outside its cgroups.
 var persistentMaps = map[string]bool{
-	"watched_cgroups": true, "capabilities_seen": true, "file_paths_seen": true,
+	"watched_cgroups": true, "pod_parents": true, "capabilities_seen": true, "file_paths_seen": true,
 	"file_inodes_seen": true, "file_entry_seq": true, "connections_seen": true,
 	"executables_seen": true, "lost_sightings": true,
 	"sockets_seen": true, "socket_rules": true,

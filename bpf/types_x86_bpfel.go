@@ -429,9 +429,10 @@ type typesFpWatch struct {
 type typesFpWatchFlag uint32
 
 const (
-	typesFpWatchFlagFP_WATCH_LIVE       typesFpWatchFlag = 1
-	typesFpWatchFlagFP_WATCH_INHERITED  typesFpWatchFlag = 2
-	typesFpWatchFlagFP_WATCH_CONTAINERS typesFpWatchFlag = 4
+	typesFpWatchFlagFP_WATCH_LIVE        typesFpWatchFlag = 1
+	typesFpWatchFlagFP_WATCH_INHERITED   typesFpWatchFlag = 2
+	typesFpWatchFlagFP_WATCH_CONTAINERS  typesFpWatchFlag = 4
+	typesFpWatchFlagFP_WATCH_PROVISIONAL typesFpWatchFlag = 8
 )
 
 // loadTypes returns the embedded CollectionSpec for types.

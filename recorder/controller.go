@@ -94,6 +94,18 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 	if err := c.Client.List(ctx, &recs); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list profile recordings: %w", err)
 	}
+	// Every pod here, selected or not.
+	var onNode []*corev1.Pod
+	var pods corev1.PodList
+	if err := c.Client.List(ctx, &pods); err != nil {
+		c.Log.Error(err, "list the node's pods")
+	} else {
+		onNode = make([]*corev1.Pod, len(pods.Items))
+		for i := range pods.Items {
+			onNode[i] = &pods.Items[i]
+		}
+	}
+	selectErr := false
 	now := c.Now()
 	var sels []Selection
 	var next time.Duration
@@ -120,6 +132,7 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 		sel, err := c.selection(ctx, r)
 		if err != nil {
 			c.Log.Error(err, "select pods", "recording", client.ObjectKeyFromObject(r))
+			selectErr = true
 			continue
 		}
 		sels = append(sels, sel)
@@ -127,6 +140,7 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 	policySels, err := c.policySelections(ctx)
 	if err != nil {
 		c.Log.Error(err, "select pods running images their policy was not recorded from")
+		selectErr = true
 	}
 	sels = append(sels, policySels...)
 	// A recording that ended or a pod that went: take the last snapshot
@@ -136,6 +150,14 @@ func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request
 			c.Log.Error(err, "collect the last snapshots")
 		}
 	}
+	// A pod cgroup the kernel watched provisionally is dropped once its
+	// pod is known here and unselected: only when every selection was
+	// computed, and from the pods listed before them (the cache only
+	// grows in between, so a pod listed here was there to be selected).
+	if onNode != nil && selectErr {
+		onNode = nil
+	}
+	c.Recorder.SetPodsOnNode(onNode)
 	for rec, problems := range c.Recorder.Select(sels) {
 		c.Log.Info("cannot record everything selected", "recording", rec, "problems", strings.Join(problems, "; "))
 	}

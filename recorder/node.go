@@ -63,6 +63,16 @@ type Snapshot struct {
 // the watch to every cgroup created below), and the cgroups of containers
 // already running, from now on. Snapshot attributes what the kernel
 // aggregated to pods and containers through their cgroups.
+//
+// While any recording is active, the kernel also watches every pod cgroup
+// kubelet makes, provisionally, the moment it is made (bpf.WatchNewPods):
+// looking a new pod up and selecting it takes user space seconds on a node
+// starting many pods, and a container that ran before its pod was watched
+// lost its first instructions. Select keeps the watch of a pod a recording
+// selects; the watch of a pod on the node that none selects, of a cgroup
+// that is no pod's, and of a pod not heard of within provisionalTimeout is
+// dropped, and what it recorded is forgotten at the next Snapshots without
+// reaching any Profile.
 type NodeRecorder struct {
 	rec      *bpf.Recorder
 	resolver *containers.Resolver
@@ -76,6 +86,23 @@ type NodeRecorder struct {
 	watched map[uint64]string
 	// selections are the current recordings' selections.
 	selections []Selection
+	// selectedPods are the cgroup UIDs (containers.CgroupUID) of the
+	// selections' pods.
+	selectedPods map[types.UID]bool
+	// podsOnNode are the cgroup UIDs of every pod bound to this node
+	// (SetPodsOnNode); nil until told.
+	podsOnNode map[types.UID]bool
+	// newPods is what the kernel was last told to watch new pods with.
+	newPods string
+	// provisional are the cgroups the kernel watches provisionally, as
+	// this recorder first found them.
+	provisional map[uint64]provisionalCgroup
+	// forgetNext are cgroups whose entries the next Snapshots forgets: a
+	// provisional watch dropped. One Forget per flush reads the maps once.
+	forgetNext map[uint64]bool
+	// provisionalTimeout is how long a provisional watch of a pod this
+	// node has not heard of is kept.
+	provisionalTimeout time.Duration
 
 	// unkeptMu guards unkept and dropped apart from mu, so that reading
 	// the ring buffer never waits for a sweep.
@@ -95,10 +122,27 @@ type NodeRecorder struct {
 // as lost, per container, like the kernel's own losses.
 const maxUnkeptEntries = 65536
 
+// provisionalTimeout is how long a pod cgroup watched provisionally is kept
+// when no pod on this node has its UID: the agent's pod watch brings a pod
+// within seconds of kubelet's (a minute on an overloaded API server); a
+// cgroup older than that belongs to no pod the agent will hear of (a
+// kubelet it does not serve, a pod deleted meanwhile).
+const provisionalTimeout = 2 * time.Minute
+
+// provisionalCgroup is a cgroup the kernel watches provisionally.
+type provisionalCgroup struct {
+	// since is when this recorder found it.
+	since time.Time
+	// pod is the cgroup UID its path names; "" when its path is no pod's
+	// (a QoS class directory kubelet made after the search) or it is gone.
+	pod types.UID
+}
+
 // NewNodeRecorder drives rec for the pods on node, finding cgroups with
 // resolver.
 func NewNodeRecorder(rec *bpf.Recorder, resolver *containers.Resolver, node string, log logr.Logger) *NodeRecorder {
-	n := &NodeRecorder{rec: rec, resolver: resolver, node: node, kernel: KernelRelease(), log: log, watched: map[uint64]string{}}
+	n := &NodeRecorder{rec: rec, resolver: resolver, node: node, kernel: KernelRelease(), log: log, watched: map[uint64]string{},
+		provisional: map[uint64]provisionalCgroup{}, forgetNext: map[uint64]bool{}, provisionalTimeout: provisionalTimeout}
 	// After a restart over pinned maps: what the predecessor watched is
 	// ours to keep or drop.
 	if watched, err := rec.Watched(); err == nil {
@@ -125,8 +169,10 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 	// unselected are running containers of selected pods that no
 	// recording selects: the kernel extended the pod's watch to them.
 	unselected := map[uint64]bool{}
+	selectedPods := map[types.UID]bool{}
 	for _, s := range sels {
 		for _, pod := range s.Pods {
+			selectedPods[containers.CgroupUID(pod)] = true
 			if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 				continue
 			}
@@ -172,7 +218,8 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 	}
 	for id, w := range want {
 		have, ok := current[id]
-		if ok && have.Kinds&w.Kinds == w.Kinds && (have.Live || !w.Live) && have.Containers {
+		// A provisional watch becomes this recorder's.
+		if ok && have.Kinds&w.Kinds == w.Kinds && (have.Live || !w.Live) && have.Containers && !have.Provisional {
 			continue
 		}
 		if ok {
@@ -221,17 +268,139 @@ func (n *NodeRecorder) Select(sels []Selection) map[string][]string {
 		n.forgetUnkept(func(id uint64) bool { return gone[id] })
 	}
 	n.selections = sels
+	n.selectedPods = selectedPods
+	if err := n.watchNewPods(sels); err != nil {
+		problems[""] = append(problems[""], err.Error())
+	}
+	// current, read before this Select's changes, is as good as a new
+	// read but for the watches made this recorder's here (want).
+	if err := n.classifyProvisional(current, want); err != nil {
+		problems[""] = append(problems[""], err.Error())
+	}
 	return problems
+}
+
+// SetPodsOnNode tells the recorder every pod bound to this node, selected
+// or not, as they were before the next Select's selections were computed:
+// a provisional watch of a pod that is here and that no recording selects
+// is dropped at that Select, not after provisionalTimeout. nil says it is
+// not known (then only the timeout drops).
+func (n *NodeRecorder) SetPodsOnNode(pods []*corev1.Pod) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.podsOnNode = nil
+	if pods == nil {
+		return
+	}
+	n.podsOnNode = map[types.UID]bool{}
+	for _, p := range pods {
+		n.podsOnNode[containers.CgroupUID(p)] = true
+	}
+}
+
+// watchNewPods has the kernel watch new pod cgroups provisionally, with
+// every kind some selection records, while there is a selection; and not
+// when there is none. Called with n.mu held.
+func (n *NodeRecorder) watchNewPods(sels []Selection) error {
+	var kinds bpf.KindSet
+	for _, s := range sels {
+		kinds |= s.Kinds
+	}
+	var ids []uint64
+	if kinds != 0 {
+		parents, err := n.resolver.PodParents()
+		if err != nil {
+			// Pods are still watched once looked up, as without it.
+			return fmt.Errorf("watch new pods from their cgroup's creation: %w", err)
+		}
+		for _, p := range parents {
+			ids = append(ids, p.ID)
+		}
+		slices.Sort(ids)
+	}
+	key := fmt.Sprint(kinds, ids)
+	if key == n.newPods {
+		return nil
+	}
+	if err := n.rec.WatchNewPods(ids, bpf.Watch{Kinds: kinds, Containers: true}); err != nil {
+		return err
+	}
+	n.newPods = key
+	return nil
+}
+
+// classifyProvisional keeps the provisional watches of the selected pods'
+// cgroups and drops the others': a pod on this node that no recording
+// selects, a cgroup that is no pod's, and a pod not heard of within
+// provisionalTimeout. Their entries are forgotten by the next Snapshots;
+// so are those of provisional cgroups removed before they were classified.
+// watched is the kernel's watch map, nil to read it now; the cgroups in
+// mine have been watched by this recorder since. Called with n.mu held.
+func (n *NodeRecorder) classifyProvisional(watched, mine map[uint64]bpf.Watch) error {
+	if watched == nil {
+		var err error
+		if watched, err = n.rec.Watched(); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	var errs []error
+	for id, w := range watched {
+		if _, ok := mine[id]; ok || !w.Provisional {
+			continue
+		}
+		p, ok := n.provisional[id]
+		if !ok {
+			p = provisionalCgroup{since: now}
+			if path, err := cgroupfs.PathByID(n.resolver.Root(), id); err == nil {
+				if ident, ok := containers.ParsePath(path); ok {
+					p.pod = ident.PodUID
+				}
+			}
+			n.provisional[id] = p
+		}
+		keep := p.pod != "" && (n.selectedPods[p.pod] || !n.podsOnNode[p.pod] && now.Sub(p.since) < n.provisionalTimeout)
+		if keep {
+			continue
+		}
+		if err := n.rec.Unwatch(id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(n.provisional, id)
+		n.forgetNext[id] = true
+	}
+	for id := range n.provisional {
+		if _, kept := mine[id]; kept {
+			delete(n.provisional, id)
+			continue
+		}
+		w, ok := watched[id]
+		if !ok {
+			// Removed while provisional (rmdir dropped the watch).
+			n.forgetNext[id] = true
+		}
+		if !ok || !w.Provisional {
+			delete(n.provisional, id)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Snapshots attributes everything the kernel aggregated to the selected
 // containers and returns one cumulative snapshot per (recording, pod,
 // container). Entries of cgroups no selected container owns (the pod's
-// sandbox, containers a recording does not select) are forgotten in the
-// kernel, so that they cost no memory.
+// sandbox, containers a recording does not select, cgroups watched
+// provisionally and then dropped or removed) are forgotten in the kernel,
+// so that they cost no memory.
 func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// Provisional watches past their time go now, not at the next
+	// pod event.
+	if err := n.classifyProvisional(nil, nil); err != nil {
+		n.log.Error(err, "classify provisionally watched cgroups")
+	}
 	type owner struct {
 		sel       int
 		pod       *corev1.Pod
@@ -272,11 +441,23 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 	grouped := map[key][]bpf.Entry{}
 	pods := map[key]*corev1.Pod{}
 	cgroups := map[key]map[uint64]bool{}
+	// Read after the sweep: a cgroup whose entries were swept and that is
+	// not watched now records nothing more; if no selected container owns
+	// it, nothing will ever report its entries (a provisional watch
+	// dropped, or removed before it was classified).
+	watchedNow, err := n.rec.Watched()
+	if err != nil {
+		return nil, err
+	}
 	var orphans []uint64
+	for id := range n.forgetNext {
+		orphans = append(orphans, id)
+	}
+	clear(n.forgetNext)
 	for _, e := range entries {
 		os, ok := owners[e.CgroupID]
 		if !ok {
-			if known[e.CgroupID] {
+			if _, watched := watchedNow[e.CgroupID]; known[e.CgroupID] || !watched {
 				orphans = append(orphans, e.CgroupID)
 			}
 			continue

@@ -9,6 +9,12 @@
  *   enforced from the moment it exists, before any process can enter it:
  *   a container started under a recorded or held pod is covered from its
  *   first instruction, and a command's own sub-cgroups stay covered.
+ * - A cgroup created in a directory kubelet puts pods in (pod_parents)
+ *   while something is recorded on the node is watched at once,
+ *   provisionally: a pod is covered before user space has looked it up
+ *   (which took seconds on a node starting hundreds of pods, while its
+ *   containers already ran), and user space keeps or drops the watch once
+ *   it knows whether a recording selects the pod.
  * - Container runtime tasks (runtime.h) are marked when they enter a
  *   container cgroup from outside and unmarked at the exec that starts the
  *   workload, or at exit.
@@ -35,6 +41,21 @@ static __always_inline void lc_count(__u32 what)
 	if (c)
 		*c += 1;
 }
+
+/*
+ * The directories kubelet puts pods in (kubepods and its QoS class
+ * directories, per kubepods cgroup), by cgroup id, while some recording is
+ * active on the node; the value is the watch a pod cgroup made there
+ * starts with (the kinds every active recording records). User space
+ * writes it. A node has one kubepods cgroup with three such directories,
+ * two when kubelet runs nested or is reconfigured: 64 is plenty.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, struct fp_watch);
+} pod_parents SEC(".maps");
 
 /* container_cgroup says whether a cgroup is a pod's or a container's, for
  * the recorder or for the enforcer. */
@@ -152,10 +173,23 @@ int BPF_PROG(fp_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 
 	watch = bpf_map_lookup_elem(&watched_cgroups, &parent_id);
 	if (watch) {
+		/* Below a provisional watch, provisional too: kernel-added,
+		 * and the pod's to keep or drop. */
 		watch_child = *watch;
 		watch_child.flags |= FP_WATCH_INHERITED;
 		if (bpf_map_update_elem(&watched_cgroups, &id, &watch_child, BPF_NOEXIST) == -E2BIG)
 			lc_count(FP_LC_WATCHED_FULL);
+	} else {
+		/* A pod's cgroup (or a QoS class directory, which user space
+		 * drops at once). rmdir removes it like any inherited watch. */
+		watch = bpf_map_lookup_elem(&pod_parents, &parent_id);
+		if (watch) {
+			watch_child = *watch;
+			watch_child.flags |= FP_WATCH_INHERITED | FP_WATCH_PROVISIONAL;
+			watch_child.flags &= ~FP_WATCH_LIVE;
+			if (bpf_map_update_elem(&watched_cgroups, &id, &watch_child, BPF_NOEXIST) == -E2BIG)
+				lc_count(FP_LC_WATCHED_FULL);
+		}
 	}
 	enforced = bpf_map_lookup_elem(&enforced_cgroups, &parent_id);
 	if (enforced) {

@@ -46,6 +46,12 @@ enum fp_watch_flag {
 	 * here are the runtime's until they exec in a mount namespace of
 	 * their own (runtime.h). */
 	FP_WATCH_CONTAINERS = 1 << 2,
+	/* Added by the kernel, with FP_WATCH_INHERITED, because it was made
+	 * in a directory kubelet puts pods in (pod_parents) while something
+	 * is recorded on the node: user space has not said yet whether a
+	 * recording selects the pod. It keeps the watch of a pod it selects
+	 * and drops (entries and all) the watch of one it does not. */
+	FP_WATCH_PROVISIONAL = 1 << 3,
 };
 
 /* Value of watched_cgroups: what to record for processes in a cgroup. */

@@ -71,6 +71,36 @@ func (r *Resolver) Kubepods() ([]string, error) {
 	return paths, err
 }
 
+// PodParents returns the directories kubelet makes pods' cgroups in (each
+// kubepods cgroup and its QoS class directories) that exist, with their
+// cgroup ids: a cgroup made directly in one is a pod's (or, for a QoS
+// class directory made after the search, one of those).
+func (r *Resolver) PodParents() ([]Cgroup, error) {
+	bases, err := r.cachedBases()
+	if err != nil {
+		return nil, err
+	}
+	var out []Cgroup
+	for _, b := range bases {
+		for _, dir := range b.podParents() {
+			id, err := cgroupfs.ID(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // no pod of that QoS class yet
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Cgroup{Path: dir, ID: id})
+		}
+	}
+	return out, nil
+}
+
+// CgroupUID is the UID kubelet names the pod's cgroup after, as ParsePath
+// reads it back: the pod's, or for a static pod's mirror pod kubelet's hash
+// of the static pod.
+func CgroupUID(pod *corev1.Pod) types.UID { return types.UID(podUID(pod)) }
+
 func (r *Resolver) cachedBases() ([]base, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

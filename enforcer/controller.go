@@ -29,9 +29,9 @@ import (
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/containers"
 	"github.com/footprint-dev/footprint/internal/lossless"
 	"github.com/footprint-dev/footprint/recorder"
-	"github.com/footprint-dev/footprint/recorder/containers"
 )
 
 // Violations counts distinct violations reported on this node, by kind and

@@ -24,7 +24,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/recorder/containers"
+	"github.com/footprint-dev/footprint/internal/containers"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
 

@@ -14,6 +14,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 // exportFlags are the options of `footprint export`.
@@ -114,7 +115,7 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 	}
 	target := generator.Target{Container: f.container, Namespace: f.namespace}
 	if f.workload != "" {
-		if target.Workload, err = generator.ParseWorkload(f.workload); err != nil {
+		if target.Workload, err = workloads.Parse(f.workload); err != nil {
 			return fmt.Errorf("--workload: %w", err)
 		}
 	}

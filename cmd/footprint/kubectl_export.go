@@ -17,6 +17,7 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 func newKubeExportCommand(kf *kubeFlags) *cobra.Command {
@@ -77,7 +78,7 @@ func runKubeExport(cmd *cobra.Command, kf *kubeFlags, f exportFlags, artifact, n
 	target := generator.Target{Container: f.container}
 	var err error
 	if f.workload != "" {
-		if target.Workload, err = generator.ParseWorkload(f.workload); err != nil {
+		if target.Workload, err = workloads.Parse(f.workload); err != nil {
 			return fmt.Errorf("--workload: %w", err)
 		}
 	}
@@ -172,7 +173,7 @@ func (s *kubeSession) workloadSelector(ctx context.Context, p *v1alpha1.Profile,
 	if err != nil {
 		return nil, fmt.Errorf("the pod selector comes from the profile's workload, and: %w (give one with --pod-selector)", err)
 	}
-	return w.selector, nil
+	return w.Selector, nil
 }
 
 // clusterResolver resolves recorded destinations to the cluster's pods and

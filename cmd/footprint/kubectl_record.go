@@ -197,11 +197,7 @@ func recordingExists(ctx context.Context, s *kubeSession, name string) error {
 	old := &v1alpha1.ProfileRecording{}
 	state := ""
 	if err := s.c.Get(ctx, client.ObjectKey{Namespace: s.namespace, Name: name}, old); err == nil {
-		phase := old.Status.Phase
-		if phase == "" {
-			phase = v1alpha1.RecordingPending
-		}
-		state = fmt.Sprintf(" (%s, created %s ago)", phase, ago(old.CreationTimestamp, time.Now()))
+		state = fmt.Sprintf(" (%s, created %s ago)", old.CurrentPhase(), ago(old.CreationTimestamp, time.Now()))
 	}
 	return fmt.Errorf("a ProfileRecording %s already exists in namespace %s%s: see it with %s, delete it with kubectl delete profilerecording %s -n %s, or choose another name with --name",
 		name, s.namespace, state, s.hint("status", name, "-n", s.namespace), name, s.namespace)

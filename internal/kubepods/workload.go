@@ -3,9 +3,10 @@
 // which workload a pod belongs to (Workloads, WorkloadOf), the images its
 // containers run (ContainerImages), which pods of a node an
 // EnforcementPolicy selects (PolicyPods) and what it decides for each
-// (DecidePod), and how a workload selects its pods (NewWorkloadObject,
-// WorkloadFrom). The kinds of workload and their owner rules are package
-// workloads'.
+// (DecidePod), how a workload selects its pods (NewWorkloadObject,
+// WorkloadFrom), and which pods and Services an address belongs to
+// (AddressResolver). The kinds of workload and their owner rules are
+// package workloads'.
 package kubepods
 
 import (

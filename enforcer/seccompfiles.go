@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/internal/kubepods"
 )
 
 // DefaultSeccompDir is kubelet's seccomp directory: Localhost profiles are
@@ -190,54 +189,15 @@ func (s *SeccompProfiles) users(ctx context.Context, rel string) ([]string, erro
 			users = append(users, "pod "+p.Name)
 		}
 	}
-	templates := []struct {
-		kind string
-		list client.ObjectList
-		each func(client.ObjectList, func(name string, spec *corev1.PodSpec))
-	}{
-		{"Deployment", &appsv1.DeploymentList{}, func(l client.ObjectList, f func(string, *corev1.PodSpec)) {
-			for i, o := range l.(*appsv1.DeploymentList).Items {
-				f(o.Name, &l.(*appsv1.DeploymentList).Items[i].Spec.Template.Spec)
-			}
-		}},
-		{"ReplicaSet", &appsv1.ReplicaSetList{}, func(l client.ObjectList, f func(string, *corev1.PodSpec)) {
-			for i, o := range l.(*appsv1.ReplicaSetList).Items {
-				if o.Spec.Replicas == nil || *o.Spec.Replicas > 0 {
-					f(o.Name, &l.(*appsv1.ReplicaSetList).Items[i].Spec.Template.Spec)
-				}
-			}
-		}},
-		{"StatefulSet", &appsv1.StatefulSetList{}, func(l client.ObjectList, f func(string, *corev1.PodSpec)) {
-			for i, o := range l.(*appsv1.StatefulSetList).Items {
-				f(o.Name, &l.(*appsv1.StatefulSetList).Items[i].Spec.Template.Spec)
-			}
-		}},
-		{"DaemonSet", &appsv1.DaemonSetList{}, func(l client.ObjectList, f func(string, *corev1.PodSpec)) {
-			for i, o := range l.(*appsv1.DaemonSetList).Items {
-				f(o.Name, &l.(*appsv1.DaemonSetList).Items[i].Spec.Template.Spec)
-			}
-		}},
-		{"Job", &batchv1.JobList{}, func(l client.ObjectList, f func(string, *corev1.PodSpec)) {
-			for i, o := range l.(*batchv1.JobList).Items {
-				f(o.Name, &l.(*batchv1.JobList).Items[i].Spec.Template.Spec)
-			}
-		}},
-		{"CronJob", &batchv1.CronJobList{}, func(l client.ObjectList, f func(string, *corev1.PodSpec)) {
-			for i, o := range l.(*batchv1.CronJobList).Items {
-				f(o.Name, &l.(*batchv1.CronJobList).Items[i].Spec.JobTemplate.Spec.Template.Spec)
-			}
-		}},
+	// Workloads are not in the node's cache: read them directly.
+	templates, err := kubepods.PodTemplates(ctx, s.APIReader, ns)
+	if err != nil {
+		return nil, err
 	}
-	for _, tmpl := range templates {
-		// Workloads are not in the node's cache: read them directly.
-		if err := s.APIReader.List(ctx, tmpl.list, client.InNamespace(ns)); err != nil {
-			return nil, fmt.Errorf("list %ss in %s: %w", tmpl.kind, ns, err)
+	for name, spec := range templates {
+		if namesSeccomp(spec, rel) {
+			users = append(users, name)
 		}
-		tmpl.each(tmpl.list, func(name string, spec *corev1.PodSpec) {
-			if namesSeccomp(spec, rel) {
-				users = append(users, tmpl.kind+" "+name)
-			}
-		})
 	}
 	slices.Sort(users)
 	return users, nil

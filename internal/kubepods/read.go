@@ -1,12 +1,14 @@
 package kubepods
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -62,26 +64,24 @@ func NewWorkloadObject(kind string) (client.Object, client.ObjectList, error) {
 // selector of its own, and a bare Pod are selected by their pods' labels.
 func WorkloadFrom(ref *v1alpha1.WorkloadReference, namespace string, obj client.Object) (*Workload, error) {
 	w := &Workload{Ref: ref, SelectorFrom: "its selector"}
-	var template *corev1.PodTemplateSpec
+	template := templateOf(obj)
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		w.Selector, template = o.Spec.Selector, &o.Spec.Template
+		w.Selector = o.Spec.Selector
 	case *appsv1.StatefulSet:
-		w.Selector, template = o.Spec.Selector, &o.Spec.Template
+		w.Selector = o.Spec.Selector
 	case *appsv1.DaemonSet:
-		w.Selector, template = o.Spec.Selector, &o.Spec.Template
+		w.Selector = o.Spec.Selector
 	case *batchv1.Job:
-		w.Selector, template = o.Spec.Selector, &o.Spec.Template
+		w.Selector = o.Spec.Selector
 	case *batchv1.CronJob:
 		// A CronJob has no selector of its own: its Jobs get one each.
-		template = &o.Spec.JobTemplate.Spec.Template
 		if len(template.Labels) == 0 {
 			return nil, fmt.Errorf("cronjob %s has no labels on its pod template (spec.jobTemplate.spec.template.metadata.labels), and footprint selects pods by label: add one, e.g. app: %s", ref.Name, ref.Name)
 		}
 		w.Selector = &metav1.LabelSelector{MatchLabels: template.Labels}
 		w.SelectorFrom = "the labels of its pod template"
 	case *corev1.Pod:
-		template = &corev1.PodTemplateSpec{ObjectMeta: o.ObjectMeta, Spec: o.Spec}
 		if len(o.Labels) == 0 {
 			return nil, fmt.Errorf("pod %s has no labels, and footprint selects pods by label: label it first, e.g. kubectl label pod %s -n %s app=%s", ref.Name, ref.Name, namespace, ref.Name)
 		}
@@ -100,4 +100,68 @@ func WorkloadFrom(ref *v1alpha1.WorkloadReference, namespace string, obj client.
 		w.InitContainers = append(w.InitContainers, c.Name)
 	}
 	return w, nil
+}
+
+// templateOf returns the pod template a workload object (or a ReplicaSet)
+// starts its pods from; a bare pod's own metadata and spec; nil for any
+// other object.
+func templateOf(obj client.Object) *corev1.PodTemplateSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template
+	case *batchv1.Job:
+		return &o.Spec.Template
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template
+	case *corev1.Pod:
+		return &corev1.PodTemplateSpec{ObjectMeta: o.ObjectMeta, Spec: o.Spec}
+	}
+	return nil
+}
+
+// PodTemplates returns the pod specs that new pods of a namespace start
+// from, by "Kind name": every workload's template, and that of each
+// ReplicaSet still scaled up (a Deployment's previous version during a
+// rollout). Bare pods have none: they start no others.
+func PodTemplates(ctx context.Context, reader client.Reader, namespace string) (map[string]*corev1.PodSpec, error) {
+	lists := map[string]client.ObjectList{workloads.ReplicaSet: &appsv1.ReplicaSetList{}}
+	for _, kind := range workloads.Kinds {
+		if kind == workloads.Pod {
+			continue
+		}
+		_, list, err := NewWorkloadObject(kind)
+		if err != nil {
+			return nil, err
+		}
+		lists[kind] = list
+	}
+	out := map[string]*corev1.PodSpec{}
+	for kind, list := range lists {
+		if err := reader.List(ctx, list, client.InNamespace(namespace)); err != nil {
+			return nil, fmt.Errorf("list %ss in %s: %w", kind, namespace, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, fmt.Errorf("list %ss in %s: %w", kind, namespace, err)
+		}
+		for _, item := range items {
+			obj, ok := item.(client.Object)
+			if !ok {
+				continue
+			}
+			if rs, ok := obj.(*appsv1.ReplicaSet); ok && rs.Spec.Replicas != nil && *rs.Spec.Replicas == 0 {
+				continue // a Deployment's old version, scaled down: it starts no pods
+			}
+			if t := templateOf(obj); t != nil {
+				out[kind+" "+obj.GetName()] = &t.Spec
+			}
+		}
+	}
+	return out, nil
 }

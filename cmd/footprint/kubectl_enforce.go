@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -134,41 +133,28 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 	if err != nil {
 		return err
 	}
-	if unknownImages == "" && current != nil {
-		// The choice stays the policy's until it is given again.
-		want.Spec.UnknownImages = current.Spec.UnknownImages
-		if current.Spec.UnknownImages == v1alpha1.ModeEnforce {
-			opts.UnknownImages = v1alpha1.ModeEnforce // not the default: --dry-run shows it
-		}
-	}
-	// A policy of that name generated from elsewhere is kubepolicy.Apply's
-	// to refuse, saying so.
-	ours := current != nil && kubepolicy.ProfileOf(current) == want.Spec.Profile
+	given := kubepolicy.Given{Mode: cmd.Flags().Changed("mode"), Action: cmd.Flags().Changed("action"),
+		Unpreventable: cmd.Flags().Changed("unpreventable"), UnknownImages: unknownImages != ""}
+	err = kubepolicy.Settle(current, want, f.promote, given)
+	var nothing *kubepolicy.NothingToPromoteError
+	var unpromoted *kubepolicy.UnpromotedImagesError
 	switch {
-	case f.promote && current != nil && !ours:
-	case f.promote:
-		if current == nil {
-			return fmt.Errorf("there is no EnforcementPolicy %s in namespace %s to promote: create it with %s",
-				want.Name, s.namespace, s.hint("enforce", profileName, "--mode", "audit", "-n", s.namespace))
-		}
-		if !cmd.Flags().Changed("mode") {
-			want.Spec.Mode = current.Spec.Mode
-		}
-		if !cmd.Flags().Changed("action") {
-			want.Spec.Action = current.Spec.Action
-		}
-		if !cmd.Flags().Changed("unpreventable") {
-			want.Spec.Unpreventable = current.Spec.Unpreventable
-		}
+	case errors.As(err, &nothing):
+		return fmt.Errorf("%w: create it with %s", err, s.hint("enforce", profileName, "--mode", "audit", "-n", s.namespace))
+	case errors.As(err, &unpromoted):
+		return fmt.Errorf("%w: review what promoting changes with %s, and apply it with --promote",
+			err, s.hint("enforce", profileName, "--promote", "--dry-run", "-n", s.namespace))
+	case err != nil:
+		return err
+	}
+	if want.Spec.UnknownImages == v1alpha1.ModeEnforce {
+		opts.UnknownImages = v1alpha1.ModeEnforce // kept from the policy in force: --dry-run shows it
+	}
+	if f.promote && kubepolicy.ProfileOf(current) == want.Spec.Profile {
 		printPromotion(out, current, want)
 		if f.dryRun {
 			fmt.Fprintf(out, "Dry run: nothing changed. Apply with: %s\n", s.hint("enforce", profileName, "--promote", "-n", s.namespace))
 			return nil
-		}
-	case ours && len(current.Spec.Images) > 0:
-		if added := profiles.NewImages(current.Spec.Images, want.Spec.Images); len(added) > 0 {
-			return fmt.Errorf("profile %s holds images that EnforcementPolicy %s was not recorded from (%s); pods running them are held as its spec.unknownImages says (%s) until a person promotes the policy: review what promoting changes with %s, and apply it with --promote",
-				profileName, want.Name, imageList(added), cmp.Or(current.Spec.UnknownImages, v1alpha1.ModeAudit), s.hint("enforce", profileName, "--promote", "--dry-run", "-n", s.namespace))
 		}
 	}
 	what, before, err := kubepolicy.Apply(ctx, s.c, want, f.dryRun)

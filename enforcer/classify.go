@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/footprint-dev/footprint/bpf"
@@ -62,11 +63,25 @@ func (c *PolicyController) recontinue() {
 	}
 }
 
+// pendingContainer is a container's cgroup below a pod held for a policy
+// of named containers, stopped at its first exec until it is classified.
+type pendingContainer struct {
+	id     uint64
+	dir    string
+	policy uint32
+	ref    podRef
+	// name is the container's name ("" for the pod sandbox) once known.
+	name  string
+	known bool
+}
+
 // classify decides, for each container cgroup created below a pod held
 // for a policy of named containers, whether the policy applies (one of its
 // containers) or not (another container, the pod sandbox), and continues
 // the container, which its first exec stopped. A container whose name is
-// not known yet stays stopped: the hold fails closed.
+// not known yet stays stopped: the hold fails closed. Names are looked up
+// (pod status, OCI config) without the controller's lock; the decision is
+// made under it, for containers whose pod is still held for that policy.
 func (c *PolicyController) classify(ctx context.Context) {
 	c.mu.Lock()
 	named := len(c.named)
@@ -79,38 +94,76 @@ func (c *PolicyController) classify(ctx context.Context) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var found []pendingContainer
 	for _, ref := range c.cgroupPods {
 		if ref.cgroup == "" {
 			continue
 		}
 		for _, dir := range childDirs(ref.cgroup) {
-			id, err := cgroupfs.ID(dir)
-			if err != nil {
-				continue
+			if id, err := cgroupfs.ID(dir); err == nil {
+				if policy, ok := pending[id]; ok {
+					found = append(found, pendingContainer{id: id, dir: dir, policy: policy, ref: ref})
+				}
 			}
-			policy, ok := pending[id]
-			if !ok {
-				continue
-			}
-			name, known := c.containerName(ctx, ref, dir)
-			if !known {
-				continue
-			}
-			if name != "" && slices.Contains(c.named[policy], name) {
-				err = c.Enforcer.EnforceCgroup(id, policy, bpf.Hold{Live: true, Containers: true})
-			} else {
-				err = c.Enforcer.ReleaseCgroup(id)
-			}
-			if err != nil {
-				c.Log.Error(err, "classify a container", "cgroup", dir)
-				continue
-			}
-			c.Log.V(1).Info("classified a container", "pod", ref.pod, "container", name, "held", name != "" && slices.Contains(c.named[policy], name))
-			continueCgroup(dir)
-			c.continued[dir] = time.Now()
 		}
 	}
+	c.mu.Unlock()
+	for i := range found {
+		found[i].name, found[i].known = c.containerName(ctx, found[i].ref, found[i].dir)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	current := found[:0]
+	for _, p := range found {
+		// The pod may have been released, or its policy changed, while
+		// the names were looked up.
+		if heldPod(c.cgroupPods, p.ref) {
+			current = append(current, p)
+		}
+	}
+	for _, dir := range classifyContainers(c.Enforcer, current, c.named, c.Log) {
+		continueCgroup(dir)
+		c.continued[dir] = time.Now()
+	}
+}
+
+// heldPod says whether the controller still holds the pod as ref says.
+func heldPod(pods map[uint64]podRef, ref podRef) bool {
+	for _, r := range pods {
+		if r == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// classifyContainers holds each pending container its policy names to the
+// policy and releases the others (the pod sandbox, containers the policy
+// does not name); one whose name is not known yet stays pending, stopped.
+// It returns the directories of the containers it classified, which are to
+// be continued; one the kernel refused stays pending for the next round.
+func classifyContainers(k cgroupHolds, found []pendingContainer, named map[uint32][]string, log logr.Logger) []string {
+	var classified []string
+	for _, p := range found {
+		if !p.known {
+			continue
+		}
+		held := p.name != "" && slices.Contains(named[p.policy], p.name)
+		var err error
+		if held {
+			err = k.EnforceCgroup(p.id, p.policy, bpf.Hold{Live: true, Containers: true})
+		} else {
+			err = k.ReleaseCgroup(p.id)
+		}
+		if err != nil {
+			log.Error(err, "classify a container", "cgroup", p.dir)
+			continue
+		}
+		log.V(1).Info("classified a container", "pod", p.ref.pod, "container", p.name, "held", held)
+		classified = append(classified, p.dir)
+	}
+	return classified
 }
 
 // containerName names the container of a cgroup below a pod's: from the

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/go-logr/logr"
+
 	"github.com/footprint-dev/footprint/bpf"
 )
 
@@ -114,5 +116,27 @@ func TestHoldsMoveToWhatThePoliciesSelect(t *testing.T) {
 				t.Errorf("errors %v, want %d", got.errs, tc.wantErrs)
 			}
 		})
+	}
+}
+
+func TestClassifiedContainersAreHeldByNameAndTheRestReleased(t *testing.T) {
+	named := map[uint32][]string{7: {"app"}}
+	found := []pendingContainer{
+		{id: 1, dir: "/pod/app", policy: 7, name: "app", known: true},
+		{id: 2, dir: "/pod/sidecar", policy: 7, name: "sidecar", known: true},
+		{id: 3, dir: "/pod/sandbox", policy: 7, name: "", known: true},
+		{id: 4, dir: "/pod/new", policy: 7},                             // its name not known yet
+		{id: 5, dir: "/pod/full", policy: 7, name: "app", known: true},  // the kernel refuses
+		{id: 6, dir: "/other/app", policy: 8, name: "app", known: true}, // a policy that names no app
+	}
+	k := &kernelHolds{refuse: map[uint64]bool{5: true}}
+	continued := classifyContainers(k, found, named, logr.Discard())
+	wantCalls := []string{"enforce 1 7 live=true", "release 2", "release 3", "release 6"}
+	if !slices.Equal(k.calls, wantCalls) {
+		t.Errorf("kernel calls %q, want %q", k.calls, wantCalls)
+	}
+	// The unknown container and the refused one stay stopped, pending.
+	if want := []string{"/pod/app", "/pod/sidecar", "/pod/sandbox", "/other/app"}; !slices.Equal(continued, want) {
+		t.Errorf("continued %q, want %q", continued, want)
 	}
 }

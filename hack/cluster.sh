@@ -164,12 +164,15 @@ WEBAPP_IMAGE=footprint.dev/webapp:dev
 # "a new version of the app" (a policy is bound to the images it was recorded from).
 WEBAPP_IMAGE_V2=footprint.dev/webapp:v2
 # The previous version of the agent, for the e2e's rollback and upgrade: built from this commit
-# of the project's own history, cached by commit. It must know every access mode the e2e's
-# policies use (an older agent refuses to compile such a policy and releases its pods: f03e31e
-# predates the file changes). 96f8fe0's syscalls_seen value is shorter than this version's (no
-# socket families), so the rollback and the upgrade both replace that map and must keep every
-# recorded entry.
-PREVIOUS_COMMIT=${FOOTPRINT_E2E_PREVIOUS:-96f8fe0}
+# of the project's own history, cached by commit. It is the last version released before this
+# one (33032d3: main before the provisional pod watch, the node packages and the system call
+# reporter), so the rollback is one a cluster really makes: that agent keeps the version of a
+# policy in force when it cannot compile a newer spec (13d747f), knows every access mode the e2e's
+# policies use, and finds maps it does not know (pod_parents, syscall_rules) pinned beside its
+# own. A layout change of a pinned map on the way back and forth (entries migrated or the map
+# replaced, loudly) is tested in package bpf (pin_test.go); an older commit here, e.g. 96f8fe0,
+# whose syscalls_seen value is shorter, exercises it on the cluster too.
+PREVIOUS_COMMIT=${FOOTPRINT_E2E_PREVIOUS:-33032d3}
 PREVIOUS_IMAGE=footprint.dev/footprint:previous
 
 previous_agent() { # previous_agent OUT.tar: the previous version's agent image

@@ -120,6 +120,44 @@ func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.E
 	return raw, nil
 }
 
+// SyscallAllowList is what a policy's seccomp filter lets through, per ABI,
+// in the form footprint's reporter checks calls against (the filter itself
+// says nothing to footprint). An ABI without a set allows nothing.
+type SyscallAllowList map[v1alpha1.SyscallArch]SyscallsAllowed
+
+// SyscallsAllowed are one ABI's allowed calls.
+type SyscallsAllowed struct {
+	// Numbers are the allowed calls, sorted: the set's and what must run
+	// after the filter is installed. Every other call is refused, clone3
+	// and calls newer than the list with ENOSYS (libc falls back to
+	// clone), and reported as such.
+	Numbers []uint32
+	// Families are the address families socket and socketpair are
+	// restricted to, sorted; nil for any.
+	Families []uint32
+}
+
+// CompileSyscallAllowList compiles the allow-list CompileSeccomp's filter
+// enforces, from the same input, for the reporter.
+func CompileSyscallAllowList(allow []v1alpha1.SyscallSet, extra []string) (SyscallAllowList, error) {
+	if errs := profiles.ValidateSyscalls(allow, field.NewPath("spec", "syscalls", "allow")); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	out := SyscallAllowList{}
+	for _, set := range allow {
+		numbers, err := syscallNumbers(set.Arch, append(slices.Clone(set.Names), extra...))
+		if err != nil {
+			return nil, err
+		}
+		families, err := familyNumbers(set)
+		if err != nil {
+			return nil, err
+		}
+		out[set.Arch] = SyscallsAllowed{Numbers: numbers, Families: families}
+	}
+	return out, nil
+}
+
 func syscallNumbers(arch v1alpha1.SyscallArch, names []string) ([]uint32, error) {
 	var out []uint32
 	for _, name := range names {

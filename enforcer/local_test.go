@@ -168,31 +168,7 @@ func TestSystemCallsOutsideThePolicyAreReportedOnce(t *testing.T) {
 // seccomp filter (a pod that does not name the Localhost profile) is not
 // refused: the report says so rather than "refused".
 func TestASystemCallOutsideThePolicyWithoutItsFilterIsReportedAsNotRefused(t *testing.T) {
-	kerneltest.RequireRoot(t)
-	mount, err := cgroupfs.Mount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enf.Close()
-	installer, err := NewInstaller(enf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer installer.Close()
-	reader, err := enf.NewViolationReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", fmt.Sprintf("unfiltered-%d", os.Getpid())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cg.Remove()
+	_, installer, reader, cg := heldCgroup(t, "unfiltered", 10)
 	c, err := rules.Compile(policy(t, "spec:\n  mode: Enforce\n"+allSyscallsBut(t, "unshare")))
 	if err != nil {
 		t.Fatal(err)
@@ -200,10 +176,6 @@ func TestASystemCallOutsideThePolicyWithoutItsFilterIsReportedAsNotRefused(t *te
 	if err := installer.Install(10, c); err != nil {
 		t.Fatal(err)
 	}
-	if err := enf.EnforceCgroup(cg.ID, 10, bpf.Hold{Live: true}); err != nil {
-		t.Fatal(err)
-	}
-	defer enf.ReleaseCgroup(cg.ID)
 	command := helperCommand(t, "unshare-expect", "ok")
 	path, _ := recorder.LookCommand(command[0])
 	res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: command})
@@ -516,36 +488,8 @@ spec:
 // from Audit to Enforce it is reported again, also for a policy without
 // file rules (whose versions once all looked alike to the kernel).
 func TestAViolationIsReportedAgainUnderANewPolicyVersion(t *testing.T) {
-	kerneltest.RequireRoot(t)
 	allowed, other := listen(t), listen(t)
-	mount, err := cgroupfs.Mount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enf.Close()
-	installer, err := NewInstaller(enf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer installer.Close()
-	reader, err := enf.NewViolationReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", fmt.Sprintf("versions-%d", os.Getpid())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cg.Remove()
-	if err := enf.EnforceCgroup(cg.ID, 9, bpf.Hold{Live: true}); err != nil {
-		t.Fatal(err)
-	}
-	defer enf.ReleaseCgroup(cg.ID)
+	_, installer, reader, cg := heldCgroup(t, "versions", 9)
 	connectOnly := func(mode string) *rules.Compiled {
 		c, err := rules.Compile(policy(t, fmt.Sprintf("spec:\n  mode: %s\n  connect: {allow: [{cidr: 127.0.0.1/32, protocol: TCP, port: %s}]}\n", mode, port(allowed))))
 		if err != nil {
@@ -576,6 +520,42 @@ func TestAViolationIsReportedAgainUnderANewPolicyVersion(t *testing.T) {
 			t.Errorf("%s: the repeat was reported too: %+v", tc.mode, v)
 		}
 	}
+}
+
+// heldCgroup loads an enforcer with its installer and violation reader,
+// and holds a new cgroup to policy id (installed or not) from now on.
+func heldCgroup(t *testing.T, name string, id uint32) (*bpf.Enforcer, *Installer, *bpf.ViolationReader, *cgroupfs.Cgroup) {
+	t.Helper()
+	kerneltest.RequireRoot(t)
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enf.Close() })
+	installer, err := NewInstaller(enf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(installer.Close)
+	reader, err := enf.NewViolationReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", fmt.Sprintf("%s-%d", name, os.Getpid())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cg.Remove() })
+	if err := enf.EnforceCgroup(cg.ID, id, bpf.Hold{Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enf.ReleaseCgroup(cg.ID) })
+	return enf, installer, reader, cg
 }
 
 func TestAnInvalidPolicyIsRefusedBeforeAnythingIsLoaded(t *testing.T) {

@@ -22,22 +22,14 @@
  * arguments and the return value).
  */
 #include "enforce.h"
+#include "syscalls.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* x86's "a 32-bit system call is running" (asm/thread_info.h): still set
- * at sys_exit, cleared on the way back to user space. */
-#define TS_COMPAT 0x0002
 #define SECCOMP_MODE_FILTER 2
 #ifndef ENOSYS
 #define ENOSYS 38
 #endif
-
-/* socket(2) and socketpair(2) of each ABI (syscall_64.tbl, syscall_32.tbl). */
-#define NR_SOCKET_X86_64 41
-#define NR_SOCKETPAIR_X86_64 53
-#define NR_SOCKET_I386 359
-#define NR_SOCKETPAIR_I386 360
 
 /*
  * The allowed system calls of every installed policy version, one bit per
@@ -54,13 +46,6 @@ struct {
 	__type(key, struct fp_syscall_rule_key);
 	__type(value, struct fp_syscalls);
 } syscall_rules SEC(".maps");
-
-static __always_inline bool socket_call(long id, bool compat)
-{
-	if (compat)
-		return id == NR_SOCKET_I386 || id == NR_SOCKETPAIR_I386;
-	return id == NR_SOCKET_X86_64 || id == NR_SOCKETPAIR_X86_64;
-}
 
 static __always_inline void check_syscall(struct pt_regs *regs, long ret)
 {
@@ -85,7 +70,7 @@ static __always_inline void check_syscall(struct pt_regs *regs, long ret)
 	allowed = bpf_map_lookup_elem(&syscall_rules, &key);
 	if (!allowed)
 		return;
-	compat = task->thread_info.status & TS_COMPAT;
+	compat = compat_syscall();
 	if (compat)
 		flags |= FP_SYSCALL_COMPAT;
 	/* x32's numbers (bit 30) and numbers beyond every table are in no

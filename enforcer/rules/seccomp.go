@@ -84,8 +84,9 @@ const seccompLeaf = 6
 //
 // A number is found in a binary search tree: about log2(n) comparisons.
 func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.EnforcementMode) (SeccompFilter, error) {
-	if errs := profiles.ValidateSyscalls(allow, field.NewPath("spec", "syscalls", "allow")); len(errs) > 0 {
-		return nil, errs.ToAggregate()
+	list, err := CompileSyscallAllowList(allow, extra)
+	if err != nil {
+		return nil, err
 	}
 	deny := uint32(seccompRetErrno | errnoEPERM)
 	enosys := uint32(seccompRetErrno | errnoENOSYS)
@@ -94,16 +95,8 @@ func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.E
 	}
 	var prog []bpf.Instruction
 	prog = append(prog, bpf.LoadAbsolute{Off: seccompDataArch, Size: 4})
-	for _, set := range allow {
-		numbers, err := syscallNumbers(set.Arch, append(slices.Clone(set.Names), extra...))
-		if err != nil {
-			return nil, err
-		}
-		families, err := familyNumbers(set)
-		if err != nil {
-			return nil, err
-		}
-		block := archBlock(set.Arch, numbers, families, deny, enosys)
+	for _, set := range allow { // in the policy's order (an ABI once: validated)
+		block := archBlock(set.Arch, list[set.Arch].Numbers, list[set.Arch].Families, deny, enosys)
 		// This arch: into the block; another: over it, to the next
 		// test (A still holds the arch, as the block is not run).
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch[set.Arch], SkipTrue: 1}, bpf.Jump{Skip: uint32(len(block))})
@@ -137,8 +130,9 @@ type SyscallsAllowed struct {
 	Families []uint32
 }
 
-// CompileSyscallAllowList compiles the allow-list CompileSeccomp's filter
-// enforces, from the same input, for the reporter.
+// CompileSyscallAllowList validates a policy's system call sets and
+// compiles the allow-list CompileSeccomp's filter enforces (for footprint's
+// reporter, and for the filter itself).
 func CompileSyscallAllowList(allow []v1alpha1.SyscallSet, extra []string) (SyscallAllowList, error) {
 	if errs := profiles.ValidateSyscalls(allow, field.NewPath("spec", "syscalls", "allow")); len(errs) > 0 {
 		return nil, errs.ToAggregate()

@@ -421,6 +421,11 @@ func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.Enforcemen
 		case bpf.FollowsProcess:
 			effect = v1alpha1.EffectFollowsProcess
 		}
+		if ch.Kind == bpf.KindSyscall {
+			// The seccomp profile refuses, reporter or not; without
+			// one (Backend empty) nothing is reported.
+			effect = v1alpha1.EffectPrevented
+		}
 		ke := v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect, SelfTest: ch.Proof, Mode: modeInForce(p.Spec, ch.Effect)}
 		for _, rj := range ch.Rejected {
 			ke.Refused = append(ke.Refused, v1alpha1.RefusedBackend{Backend: rj.Backend, Stage: string(rj.Stage), Reason: rj.Reason})
@@ -498,6 +503,8 @@ func enforcedKind(k bpf.Kind) (v1alpha1.EnforcedKind, bool) {
 		return v1alpha1.KindSockets, true
 	case bpf.KindPtrace:
 		return v1alpha1.KindPtrace, true
+	case bpf.KindSyscall:
+		return v1alpha1.KindSyscalls, true
 	}
 	return "", false
 }

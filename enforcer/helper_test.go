@@ -186,6 +186,23 @@ func runAction(action string, args []string) error {
 		return c.Close()
 	case "unshare-expect": // want: unshare(CLONE_NEWUTS)
 		return expect(unix.Unshare(unix.CLONE_NEWUTS), args[0])
+	case "unshare-twice-expect": // want: unshare(CLONE_NEWUTS), twice
+		if err := expect(unix.Unshare(unix.CLONE_NEWUTS), args[0]); err != nil {
+			return err
+		}
+		return expect(unix.Unshare(unix.CLONE_NEWUTS), args[0])
+	case "packet-socket-expect": // want: socket(AF_PACKET, SOCK_DGRAM), then socket(AF_INET, SOCK_DGRAM), which must work
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		if err := expect(err, args[0]); err != nil {
+			return fmt.Errorf("socket(AF_PACKET): %w", err)
+		}
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("socket(AF_INET): %w", err)
+		}
+		return unix.Close(fd)
 	case "unprivileged-chown-expect": // path uid want: chown without CAP_CHOWN in the effective set
 		uid, _ := strconv.Atoi(args[1])
 		// Capabilities are per thread: drop it on the thread that chowns.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
-	"github.com/footprint-dev/footprint/recorder/containers"
+	"github.com/footprint-dev/footprint/internal/containers"
 )
 
 // defaultBundleDirs are where containerd and CRI-O keep a container's OCI

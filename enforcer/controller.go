@@ -29,9 +29,9 @@ import (
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/containers"
+	"github.com/footprint-dev/footprint/internal/kubepods"
 	"github.com/footprint-dev/footprint/internal/lossless"
-	"github.com/footprint-dev/footprint/recorder"
-	"github.com/footprint-dev/footprint/recorder/containers"
 )
 
 // Violations counts distinct violations reported on this node, by kind and
@@ -68,7 +68,7 @@ type PolicyController struct {
 	BundleDirs []string
 
 	workloadsOnce sync.Once
-	workloads     *recorder.Workloads
+	workloads     *kubepods.Workloads
 	installer     *Installer
 
 	mu sync.Mutex
@@ -362,8 +362,8 @@ func (c *PolicyController) policyID(uid types.UID) uint32 {
 
 // selectedPods lists the pods on this node a policy selects.
 func (c *PolicyController) selectedPods(ctx context.Context, p *v1alpha1.EnforcementPolicy) ([]*corev1.Pod, error) {
-	c.workloadsOnce.Do(func() { c.workloads = recorder.NewWorkloads(c.APIReader) })
-	return recorder.PolicyPods(ctx, c.Client, c.workloads, c.Node, p)
+	c.workloadsOnce.Do(func() { c.workloads = kubepods.NewWorkloads(c.APIReader) })
+	return kubepods.PolicyPods(ctx, c.Client, c.workloads, c.Node, p)
 }
 
 // cgroupsFor adds the cgroups that hold a pod's selected containers to a

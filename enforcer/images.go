@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/recorder"
+	"github.com/footprint-dev/footprint/internal/kubepods"
 )
 
 // auditCopySuffix marks, among installed policies, the Audit copy of a
@@ -48,7 +48,7 @@ func auditCopy(p *v1alpha1.EnforcementPolicy) *v1alpha1.EnforcementPolicy {
 // and marked seen so that it stays installed while some pod needs it. It
 // adds the pod's images to the policy's status on this node.
 func (c *PolicyController) imageHold(p *v1alpha1.EnforcementPolicy, pod *corev1.Pod, id uint32, images imageStatus, seen map[types.UID]bool) (uint32, error) {
-	d := recorder.DecidePod(&p.Spec, pod)
+	d := kubepods.DecidePod(&p.Spec, pod)
 	for img, decision := range d.Images {
 		images.add(img, decision.Recorded, decision.Mode, decision.Reason)
 	}

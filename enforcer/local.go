@@ -18,7 +18,6 @@ import (
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
-	"github.com/footprint-dev/footprint/recorder"
 )
 
 // LocalOptions configures EnforceCommand.
@@ -79,7 +78,7 @@ func EnforceCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error
 	if err != nil {
 		return nil, err
 	}
-	path, err := recorder.LookCommand(opts.Command[0])
+	path, err := cgroupcmd.LookCommand(opts.Command[0])
 	if err != nil {
 		return nil, err
 	}

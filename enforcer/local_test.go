@@ -22,7 +22,6 @@ import (
 	"github.com/footprint-dev/footprint/internal/kerneltest"
 	"github.com/footprint-dev/footprint/internal/loopback"
 	"github.com/footprint-dev/footprint/profiles"
-	"github.com/footprint-dev/footprint/recorder"
 )
 
 // policy decodes an EnforcementPolicy from YAML, failing the test on error.
@@ -506,7 +505,7 @@ func TestAViolationIsReportedAgainUnderANewPolicyVersion(t *testing.T) {
 		}
 		// The same connect twice: one report per version.
 		command := helperCommand(t, "connect", other, tc.want, other, tc.want)
-		path, _ := recorder.LookCommand(command[0])
+		path, _ := cgroupcmd.LookCommand(command[0])
 		res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: command})
 		if err != nil || res.ExitCode != 0 {
 			t.Fatalf("%s: exit %d (%v)", tc.mode, res.ExitCode, err)

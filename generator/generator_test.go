@@ -25,6 +25,7 @@ import (
 	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/profiles/profiletest"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 // strictDecoder decodes YAML into registered types and refuses unknown and
@@ -179,7 +180,8 @@ func containersOf(t *testing.T, kind string, data []byte) []corev1.Container {
 		t.Fatal(err)
 	}
 	podSpec := generic["spec"].(map[string]any)
-	for _, step := range containersPath[kind][1:] {
+	k, _ := workloads.ByName(kind)
+	for _, step := range k.PodSpecPath[1:] {
 		podSpec = podSpec[step].(map[string]any)
 	}
 	raw, _ := json.Marshal(podSpec["containers"])
@@ -195,7 +197,7 @@ func containersOf(t *testing.T, kind string, data []byte) []corev1.Container {
 // patch metadata) and checks the container it names, and only that one.
 func TestPatchAppliesToEveryWorkloadKind(t *testing.T) {
 	p := loadFixture(t, "web")
-	for _, kind := range profiles.WorkloadKinds {
+	for _, kind := range workloads.Kinds {
 		t.Run(kind, func(t *testing.T) {
 			patchYAML, err := SecurityContextPatch(p, SecurityContextOptions{Target: Target{
 				Workload: &v1alpha1.WorkloadReference{Kind: kind, Name: "web"}, Container: "app",
@@ -269,28 +271,6 @@ func TestInitContainerPatch(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "initContainers:") || strings.Contains(string(out), "\n      containers:") {
 		t.Fatalf("want the initContainers list patched:\n%s", out)
-	}
-}
-
-func TestParseWorkload(t *testing.T) {
-	for in, want := range map[string]string{
-		"deployment/web": "apps/v1 Deployment web", "deploy/web": "apps/v1 Deployment web", "Deployment/web": "apps/v1 Deployment web",
-		"sts/db": "apps/v1 StatefulSet db", "ds/agent": "apps/v1 DaemonSet agent", "job/once": "batch/v1 Job once",
-		"cronjob/nightly": "batch/v1 CronJob nightly", "pod/debug": "v1 Pod debug",
-	} {
-		w, err := ParseWorkload(in)
-		if err != nil {
-			t.Errorf("ParseWorkload(%q): %v", in, err)
-			continue
-		}
-		if got := w.APIVersion + " " + w.Kind + " " + w.Name; got != want {
-			t.Errorf("ParseWorkload(%q) = %s, want %s", in, got, want)
-		}
-	}
-	for _, bad := range []string{"web", "deployment/", "replicaset/web", "deployment/a/b", ""} {
-		if _, err := ParseWorkload(bad); err == nil || !strings.Contains(err.Error(), "KIND/NAME") {
-			t.Errorf("ParseWorkload(%q) = %v, want an error explaining KIND/NAME", bad, err)
-		}
 	}
 }
 

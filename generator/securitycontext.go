@@ -12,6 +12,7 @@ import (
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 // SecurityContextOptions choose the container a securityContext patch is for.
@@ -186,16 +187,6 @@ func writes(f v1alpha1.FileEntry) bool {
 	return slices.ContainsFunc(f.Access, v1alpha1.FileAccessMode.Modifies)
 }
 
-// containersPath is where a kind's pod template keeps its containers.
-var containersPath = map[string][]string{
-	"Deployment":  {"spec", "template", "spec"},
-	"StatefulSet": {"spec", "template", "spec"},
-	"DaemonSet":   {"spec", "template", "spec"},
-	"Job":         {"spec", "template", "spec"},
-	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
-	"Pod":         {"spec"},
-}
-
 // SecurityContextPatch returns a strategic-merge patch that sets the
 // least-privilege securityContext on one container of its workload, for
 // `kubectl patch KIND NAME --patch-file FILE`, with the evidence for each
@@ -210,10 +201,11 @@ func SecurityContextPatch(p *v1alpha1.Profile, opts SecurityContextOptions) ([]b
 	if t.Container == "" {
 		return nil, errNoContainer
 	}
-	fieldPath, ok := containersPath[t.Workload.Kind]
+	kind, ok := workloads.ByName(t.Workload.Kind)
 	if !ok {
-		return nil, fmt.Errorf("workload kind %q: footprint patches Deployment, StatefulSet, DaemonSet, Job, CronJob and Pod", t.Workload.Kind)
+		return nil, fmt.Errorf("workload kind %q: footprint patches %s", t.Workload.Kind, workloads.List(false, "and"))
 	}
+	fieldPath := kind.PodSpecPath
 	a := AdviseSecurityContext(p)
 	if opts.SeccompLocalhost != "" {
 		a.SecurityContext.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr(opts.SeccompLocalhost)}
@@ -228,7 +220,7 @@ func SecurityContextPatch(p *v1alpha1.Profile, opts SecurityContextOptions) ([]b
 		pair{key: "securityContext", value: securityContextNode(a)},
 	)
 	containersNote := "merged by name: only this container's securityContext changes"
-	if t.Workload.Kind == "Pod" {
+	if t.Workload.Kind == workloads.Pod {
 		containersNote = "this container's entry in the Pod's manifest"
 	}
 	node := mapping(pair{key: containersKey, value: sequence(container), line: containersNote})
@@ -252,7 +244,7 @@ func securityContextHeader(p *v1alpha1.Profile, t Target, init bool) string {
 	if t.Namespace != "" {
 		ns = " --namespace " + t.Namespace
 	}
-	if t.Workload.Kind == "Pod" {
+	if t.Workload.Kind == workloads.Pod {
 		fmt.Fprintf(&b, "A running Pod's container securityContext cannot be changed in place: the API server\n"+
 			"refuses such a patch. This is a fragment of the Pod's manifest: copy the securityContext\n"+
 			"into the manifest you create %s from, then recreate it:\n"+

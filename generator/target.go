@@ -8,44 +8,8 @@ import (
 	"strings"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/workloads"
 )
-
-// workloadKinds maps the spellings kubectl accepts for a workload kind
-// (deployment, deploy, Deployment, deployments) to the kind, with the API
-// version its objects are served at.
-var workloadKinds = map[string]struct{ kind, apiVersion string }{
-	"deployment":  {"Deployment", "apps/v1"},
-	"deployments": {"Deployment", "apps/v1"},
-	"deploy":      {"Deployment", "apps/v1"},
-	"statefulset": {"StatefulSet", "apps/v1"}, "statefulsets": {"StatefulSet", "apps/v1"}, "sts": {"StatefulSet", "apps/v1"},
-	"daemonset": {"DaemonSet", "apps/v1"}, "daemonsets": {"DaemonSet", "apps/v1"}, "ds": {"DaemonSet", "apps/v1"},
-	"job": {"Job", "batch/v1"}, "jobs": {"Job", "batch/v1"},
-	"cronjob": {"CronJob", "batch/v1"}, "cronjobs": {"CronJob", "batch/v1"}, "cj": {"CronJob", "batch/v1"},
-	"pod": {"Pod", "v1"}, "pods": {"Pod", "v1"}, "po": {"Pod", "v1"},
-}
-
-// ParseWorkload reads a workload the way kubectl names one, KIND/NAME
-// (deployment/web, sts/db, Pod/debug), and returns a reference to it.
-func ParseWorkload(s string) (*v1alpha1.WorkloadReference, error) {
-	kind, name, ok := strings.Cut(s, "/")
-	want := "want KIND/NAME with KIND one of deployment, statefulset, daemonset, job, cronjob or pod, e.g. deployment/web"
-	if !ok || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("workload %q: %s", s, want)
-	}
-	k, known := workloadKinds[strings.ToLower(kind)]
-	if !known {
-		return nil, fmt.Errorf("workload %q: unknown kind %q: %s", s, kind, want)
-	}
-	return &v1alpha1.WorkloadReference{APIVersion: k.apiVersion, Kind: k.kind, Name: name}, nil
-}
-
-// apiVersionOf returns the API version a workload kind is served at.
-func apiVersionOf(kind string) string {
-	if k, ok := workloadKinds[strings.ToLower(kind)]; ok {
-		return k.apiVersion
-	}
-	return ""
-}
 
 // Target names the workload container an artifact is for. Zero fields are
 // taken from the profile.
@@ -64,7 +28,7 @@ func resolveTarget(p *v1alpha1.Profile, t Target) Target {
 		t.Workload = p.Spec.Workload.DeepCopy()
 	}
 	if t.Workload != nil && t.Workload.APIVersion == "" {
-		t.Workload.APIVersion = apiVersionOf(t.Workload.Kind)
+		t.Workload.APIVersion = workloads.APIVersion(t.Workload.Kind)
 	}
 	if t.Container == "" {
 		t.Container = p.Spec.Container

@@ -7,10 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/workloads"
 )
-
-// WorkloadKinds are the kinds of object a profile's workload may be.
-var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"}
 
 // numberedCapability matches the name the recorder gives a capability newer
 // than footprint's table (CAP_41).
@@ -90,22 +88,13 @@ func ValidateProfile(p *v1alpha1.Profile) field.ErrorList {
 // knows and a name.
 func ValidateWorkload(w *v1alpha1.WorkloadReference, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if !isWorkloadKind(w.Kind) {
-		errs = append(errs, field.NotSupported(path.Child("kind"), w.Kind, WorkloadKinds))
+	if _, ok := workloads.ByName(w.Kind); !ok {
+		errs = append(errs, field.NotSupported(path.Child("kind"), w.Kind, workloads.Kinds))
 	}
 	if w.Name == "" {
 		errs = append(errs, field.Required(path.Child("name"), "the workload's name"))
 	}
 	return errs
-}
-
-func isWorkloadKind(kind string) bool {
-	for _, k := range WorkloadKinds {
-		if k == kind {
-			return true
-		}
-	}
-	return false
 }
 
 func validateCount(n int64, path *field.Path) field.ErrorList {

@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,7 +21,8 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/recorder/containers"
+	"github.com/footprint-dev/footprint/internal/containers"
+	"github.com/footprint-dev/footprint/internal/kubepods"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
 
@@ -52,12 +50,12 @@ type RecordingController struct {
 	Now func() time.Time
 
 	workloadsOnce sync.Once
-	workloads     *Workloads
+	workloads     *kubepods.Workloads
 }
 
-// workloadOf resolves a pod's workload, remembering owners (Workloads).
+// workloadOf resolves a pod's workload, remembering owners (kubepods.Workloads).
 func (c *RecordingController) workloadOf(ctx context.Context, pod *corev1.Pod) (v1alpha1.WorkloadReference, error) {
-	c.workloadsOnce.Do(func() { c.workloads = NewWorkloads(c.APIReader) })
+	c.workloadsOnce.Do(func() { c.workloads = kubepods.NewWorkloads(c.APIReader) })
 	return c.workloads.Of(ctx, pod)
 }
 
@@ -178,7 +176,7 @@ func (c *RecordingController) policySelections(ctx context.Context) ([]Selection
 	if err := c.Client.List(ctx, &policies); err != nil {
 		return nil, fmt.Errorf("list enforcement policies: %w", err)
 	}
-	c.workloadsOnce.Do(func() { c.workloads = NewWorkloads(c.APIReader) })
+	c.workloadsOnce.Do(func() { c.workloads = kubepods.NewWorkloads(c.APIReader) })
 	var sels []Selection
 	var errs []error
 	for i := range policies.Items {
@@ -186,7 +184,7 @@ func (c *RecordingController) policySelections(ctx context.Context) ([]Selection
 		if p.DeletionTimestamp != nil || p.Spec.Selector == nil || len(p.Spec.Images) == 0 {
 			continue
 		}
-		pods, err := PolicyPods(ctx, c.Client, c.workloads, c.Node, p)
+		pods, err := kubepods.PolicyPods(ctx, c.Client, c.workloads, c.Node, p)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -196,7 +194,7 @@ func (c *RecordingController) policySelections(ctx context.Context) ([]Selection
 			continue // it enforces nothing the kernel records
 		}
 		for _, pod := range pods {
-			if d := DecidePod(&p.Spec, pod); len(d.Record) > 0 {
+			if d := kubepods.DecidePod(&p.Spec, pod); len(d.Record) > 0 {
 				sels = append(sels, Selection{Policy: p.Name, Namespace: p.Namespace, Kinds: kinds, Containers: d.Record, Pods: []*corev1.Pod{pod}})
 			}
 		}
@@ -363,47 +361,4 @@ func (c *RecordingController) Flush(ctx context.Context) error {
 		return err
 	}
 	return c.Writer.Flush(ctx)
-}
-
-// WorkloadOf follows a pod's controller references up to the workload a
-// user manages: Deployment (through its ReplicaSet), StatefulSet,
-// DaemonSet, CronJob (through its Job), Job, or the pod itself, which is
-// also what a pod owned by anything else (a bare ReplicaSet, an operator's
-// resource) is profiled as.
-func WorkloadOf(ctx context.Context, reader client.Reader, pod *corev1.Pod) (v1alpha1.WorkloadReference, error) {
-	owner := metav1.GetControllerOf(pod)
-	if owner == nil {
-		return podWorkload(pod), nil
-	}
-	switch owner.Kind {
-	case "ReplicaSet":
-		var rs appsv1.ReplicaSet
-		if err := reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &rs); err != nil {
-			if apierrors.IsNotFound(err) {
-				return podWorkload(pod), nil
-			}
-			return v1alpha1.WorkloadReference{}, err
-		}
-		if d := metav1.GetControllerOf(&rs); d != nil && d.Kind == "Deployment" {
-			return v1alpha1.WorkloadReference{Kind: "Deployment", Name: d.Name}, nil
-		}
-		return podWorkload(pod), nil
-	case "Job":
-		var job batchv1.Job
-		if err := reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: owner.Name}, &job); err == nil {
-			if cj := metav1.GetControllerOf(&job); cj != nil && cj.Kind == "CronJob" {
-				return v1alpha1.WorkloadReference{Kind: "CronJob", Name: cj.Name}, nil
-			}
-		} else if !apierrors.IsNotFound(err) {
-			return v1alpha1.WorkloadReference{}, err
-		}
-		return v1alpha1.WorkloadReference{Kind: "Job", Name: owner.Name}, nil
-	case "StatefulSet", "DaemonSet":
-		return v1alpha1.WorkloadReference{Kind: owner.Kind, Name: owner.Name}, nil
-	}
-	return podWorkload(pod), nil
-}
-
-func podWorkload(pod *corev1.Pod) v1alpha1.WorkloadReference {
-	return v1alpha1.WorkloadReference{Kind: "Pod", Name: pod.Name}
 }

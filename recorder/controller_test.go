@@ -18,8 +18,8 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/containers"
 	"github.com/footprint-dev/footprint/profiles"
-	"github.com/footprint-dev/footprint/recorder/containers"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 	"github.com/footprint-dev/footprint/test/envtest"
 )

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,35 +81,6 @@ type LocalResult struct {
 	Notes []string
 }
 
-// ErrCommandNotFound means the command to record does not exist.
-var ErrCommandNotFound = errors.New("command not found")
-
-// ErrCommandNotExecutable means the command to record exists but cannot be
-// executed (not a regular file with execute permission).
-var ErrCommandNotExecutable = errors.New("command not executable")
-
-// LookCommand resolves the program to record the way a shell does, and says
-// what is wrong when it cannot be run: the errors wrap ErrCommandNotFound or
-// ErrCommandNotExecutable.
-func LookCommand(name string) (string, error) {
-	path, err := exec.LookPath(name)
-	switch {
-	case err == nil:
-		return path, nil
-	case errors.Is(err, exec.ErrDot):
-		return "", fmt.Errorf("%w: %s is in the current directory, which is not searched: run ./%s", ErrCommandNotFound, name, name)
-	case errors.Is(err, exec.ErrNotFound):
-		return "", fmt.Errorf("%w: %s is not in $PATH: check the name or give its full path", ErrCommandNotFound, name)
-	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("%w: %s: no such file", ErrCommandNotFound, name)
-	case errors.Is(err, syscall.EISDIR):
-		return "", fmt.Errorf("%w: %s is a directory", ErrCommandNotExecutable, name)
-	case errors.Is(err, os.ErrPermission):
-		return "", fmt.Errorf("%w: %s: not a file with execute permission (chmod +x it, or run it through its interpreter)", ErrCommandNotExecutable, name)
-	}
-	return "", fmt.Errorf("%w: %s: %v", ErrCommandNotFound, name, errors.Unwrap(err))
-}
-
 // RecordCommand runs a command in a fresh cgroup v2 under footprint's
 // programs and returns its profile. Recording starts at the command's exec,
 // so footprint's own set-up is not in the profile, and covers every process
@@ -122,7 +91,7 @@ func RecordCommand(ctx context.Context, opts LocalOptions) (*LocalResult, error)
 	if len(opts.Command) == 0 {
 		return nil, errors.New("no command to record")
 	}
-	path, err := LookCommand(opts.Command[0])
+	path, err := cgroupcmd.LookCommand(opts.Command[0])
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
-	"github.com/footprint-dev/footprint/recorder/containers"
+	"github.com/footprint-dev/footprint/internal/containers"
 )
 
 // twoContainerPod lays out a running pod with containers "busy" and "quiet"

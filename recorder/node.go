@@ -21,7 +21,7 @@ import (
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
-	"github.com/footprint-dev/footprint/recorder/containers"
+	"github.com/footprint-dev/footprint/internal/containers"
 )
 
 // Selection is what one ProfileRecording selects on this node.

@@ -17,8 +17,8 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/containers"
 	"github.com/footprint-dev/footprint/internal/kubelettest"
-	"github.com/footprint-dev/footprint/recorder/containers"
 )
 
 func newKubeletLayout(t *testing.T) kubeletLayout { return kubeletLayout{kubelettest.New(t)} }

@@ -26,8 +26,8 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/containers"
 	"github.com/footprint-dev/footprint/recorder"
-	"github.com/footprint-dev/footprint/recorder/containers"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
 

@@ -17,9 +17,9 @@ import (
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer"
 	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
-	"github.com/footprint-dev/footprint/recorder"
 )
 
 type enforceFlags struct {
@@ -82,9 +82,9 @@ func runEnforce(cmd *cobra.Command, f enforceFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := recorder.LookCommand(args[0]); err != nil {
+	if _, err := cgroupcmd.LookCommand(args[0]); err != nil {
 		code := 127
-		if errors.Is(err, recorder.ErrCommandNotExecutable) {
+		if errors.Is(err, cgroupcmd.ErrCommandNotExecutable) {
 			code = 126
 		}
 		return &exitError{code: code, err: err}

@@ -3,17 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 // exportFlags are the options of `footprint export`.
@@ -112,52 +111,67 @@ func runExport(cmd *cobra.Command, f exportFlags, artifact, path string) error {
 	if err != nil {
 		return err
 	}
-	target := generator.Target{Container: f.container, Namespace: f.namespace}
-	if f.workload != "" {
-		if target.Workload, err = generator.ParseWorkload(f.workload); err != nil {
-			return fmt.Errorf("--workload: %w", err)
-		}
-	}
-	if artifact == "seccomp" && !cmd.Flags().Changed("mode") {
-		// A seccomp profile refuses by default: what it is for.
-		f.mode = "enforce"
-	}
-	mode, err := parseMode(f.mode)
+	opts, err := f.options(cmd, artifact)
 	if err != nil {
 		return err
 	}
-	action, err := parseAction(f.action)
-	if err != nil {
-		return err
-	}
-	unpreventable, err := parseUnpreventable(f.unpreventable)
-	if err != nil {
-		return err
-	}
-	var selector *metav1.LabelSelector
-	if f.podSelector != "" {
-		if selector, err = metav1.ParseToLabelSelector(f.podSelector); err != nil {
-			return fmt.Errorf("--pod-selector %q: %w (write labels as app=web,tier=front)", f.podSelector, err)
-		}
-	}
-	var out []byte
-	switch artifact {
-	case "securitycontext":
-		out, err = generator.SecurityContextPatch(p, generator.SecurityContextOptions{Target: target, InitContainer: f.initContainer, SeccompLocalhost: f.seccomp})
-	case "policy":
-		out, err = generator.PolicyYAML(p, generator.PolicyOptions{Target: target, Name: f.name, Mode: mode, Action: action, Unpreventable: unpreventable, PodSelector: selector, AllowDirectories: f.allowDirs})
-	case "networkpolicy":
-		out, err = generator.NetworkPolicyYAML(p, generator.NetworkPolicyOptions{Target: target, Name: f.name, PodSelector: selector})
-	case "tetragon":
-		out, err = generator.TetragonYAML(p, generator.TetragonOptions{Target: target, Name: f.name, Mode: mode, Action: action, PodSelector: selector})
-	case "seccomp":
-		out, err = exportSeccomp(p, f, target, mode, cmd.ErrOrStderr())
-	}
+	out, err := export(cmd, p, artifact, opts)
 	if err != nil {
 		return fmt.Errorf("export %s from %s: %w", artifact, path, err)
 	}
 	_, err = cmd.OutOrStdout().Write(out)
 	return err
+}
+
+// options are the generator's options the flags give; --unpreventable
+// only where the command has it.
+func (f exportFlags) options(cmd *cobra.Command, artifact string) (generator.ExportOptions, error) {
+	o := generator.ExportOptions{
+		Target: generator.Target{Container: f.container, Namespace: f.namespace},
+		Name:   f.name, AllowDirectories: f.allowDirs, InitContainer: f.initContainer, SeccompLocalhost: f.seccomp, SeccompFormat: f.format,
+	}
+	var err error
+	if f.workload != "" {
+		if o.Workload, err = workloads.Parse(f.workload); err != nil {
+			return o, fmt.Errorf("--workload: %w", err)
+		}
+	}
+	mode := f.mode
+	if artifact == "seccomp" && !cmd.Flags().Changed("mode") {
+		// A seccomp profile refuses by default: what it is for.
+		mode = "enforce"
+	}
+	if o.Mode, err = parseMode(mode); err != nil {
+		return o, err
+	}
+	if o.Action, err = parseAction(f.action); err != nil {
+		return o, err
+	}
+	if cmd.Flags().Lookup("unpreventable") != nil {
+		if o.Unpreventable, err = parseUnpreventable(f.unpreventable); err != nil {
+			return o, err
+		}
+	}
+	if f.podSelector != "" {
+		if o.PodSelector, err = metav1.ParseToLabelSelector(f.podSelector); err != nil {
+			return o, fmt.Errorf("--pod-selector %q: %w (write labels as app=web,tier=front)", f.podSelector, err)
+		}
+	}
+	return o, nil
+}
+
+// export writes the artifact, and a seccomp profile's notes (what it
+// allows more widely than recorded) on stderr.
+func export(cmd *cobra.Command, p *v1alpha1.Profile, artifact string, opts generator.ExportOptions) ([]byte, error) {
+	out, notes, err := generator.Export(p, artifact, opts)
+	for _, note := range notes {
+		fmt.Fprintln(cmd.ErrOrStderr(), "note:", note)
+	}
+	var format *generator.UnknownFormatError
+	if errors.As(err, &format) {
+		return nil, usagef("--format %q: use oci (the JSON runtimes load) or spo (a Security Profiles Operator SeccompProfile)", format.Format)
+	}
+	return out, err
 }
 
 // checkExportFlags refuses flags that mean nothing for the artifact, rather
@@ -208,34 +222,4 @@ func parseUnpreventable(s string) (v1alpha1.UnpreventableAction, error) {
 		return v1alpha1.UnpreventableKill, nil
 	}
 	return "", fmt.Errorf("--unpreventable %q: use audit (report and allow what this node cannot refuse) or kill (kill the process once it has happened)", s)
-}
-
-// exportSeccomp writes the profile's seccomp allow-list in the format asked
-// for, and its notes (what it allows more widely than recorded) on stderr.
-func exportSeccomp(p *v1alpha1.Profile, f exportFlags, target generator.Target, mode v1alpha1.EnforcementMode, stderr io.Writer) ([]byte, error) {
-	s, err := generator.Seccomp(p, generator.SeccompOptions{Mode: mode})
-	if err != nil {
-		return nil, err
-	}
-	for _, note := range s.Notes {
-		fmt.Fprintln(stderr, "note:", note)
-	}
-	switch f.format {
-	case "oci":
-		return s.JSON()
-	case "spo":
-		name := f.name
-		if name == "" {
-			name = p.Name
-		}
-		namespace := target.Namespace
-		if namespace == "" {
-			namespace = p.Namespace
-		}
-		if name == "" {
-			return nil, errors.New("a SeccompProfile needs a name: give --name (the profile has none)")
-		}
-		return yaml.Marshal(generator.SPOSeccomp(s, name, namespace))
-	}
-	return nil, usagef("--format %q: use oci (the JSON runtimes load) or spo (a Security Profiles Operator SeccompProfile)", f.format)
 }

@@ -23,9 +23,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +36,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/kubepods"
 )
 
 // kubectlPluginName is the name kubectl looks for on $PATH to run
@@ -402,49 +400,12 @@ func checkFormat(format string) error {
 	return usagef("-o %q: use table, yaml or json", format)
 }
 
-// workload is what the plugin needs of a workload: how its pods are
-// selected and the names of its containers.
-type workload struct {
-	ref *v1alpha1.WorkloadReference
-	// selector selects the workload's pods.
-	selector *metav1.LabelSelector
-	// selectorFrom says where the selector came from, for the user.
-	selectorFrom   string
-	containers     []string
-	initContainers []string
-}
-
-func (w *workload) String() string { return w.ref.Kind + " " + w.ref.Name }
-
-// describeContainers lists a workload's containers: "app, sidecar (init: setup)".
-func (w *workload) describeContainers() string {
-	s := strings.Join(w.containers, ", ")
-	if len(w.initContainers) > 0 {
-		s += " (init: " + strings.Join(w.initContainers, ", ") + ")"
-	}
-	return s
-}
-
 // readWorkload reads a workload and its pods' selector. A missing workload
 // is an error naming the workloads of that kind in the namespace.
-func (s *kubeSession) readWorkload(ctx context.Context, namespace string, ref *v1alpha1.WorkloadReference) (*workload, error) {
-	var obj client.Object
-	var list client.ObjectList
-	switch ref.Kind {
-	case "Deployment":
-		obj, list = &appsv1.Deployment{}, &appsv1.DeploymentList{}
-	case "StatefulSet":
-		obj, list = &appsv1.StatefulSet{}, &appsv1.StatefulSetList{}
-	case "DaemonSet":
-		obj, list = &appsv1.DaemonSet{}, &appsv1.DaemonSetList{}
-	case "Job":
-		obj, list = &batchv1.Job{}, &batchv1.JobList{}
-	case "CronJob":
-		obj, list = &batchv1.CronJob{}, &batchv1.CronJobList{}
-	case "Pod":
-		obj, list = &corev1.Pod{}, &corev1.PodList{}
-	default:
-		return nil, fmt.Errorf("workload kind %q: footprint knows Deployment, StatefulSet, DaemonSet, Job, CronJob and Pod", ref.Kind)
+func (s *kubeSession) readWorkload(ctx context.Context, namespace string, ref *v1alpha1.WorkloadReference) (*kubepods.Workload, error) {
+	obj, list, err := kubepods.NewWorkloadObject(ref.Kind)
+	if err != nil {
+		return nil, err
 	}
 	kind := strings.ToLower(ref.Kind)
 	if err := s.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, obj); err != nil {
@@ -453,41 +414,5 @@ func (s *kubeSession) readWorkload(ctx context.Context, namespace string, ref *v
 		}
 		return nil, s.explain(fmt.Errorf("get %s %s in namespace %s: %w", kind, ref.Name, namespace, err))
 	}
-	w := &workload{ref: ref, selectorFrom: "its selector"}
-	var template *corev1.PodTemplateSpec
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		w.selector, template = o.Spec.Selector, &o.Spec.Template
-	case *appsv1.StatefulSet:
-		w.selector, template = o.Spec.Selector, &o.Spec.Template
-	case *appsv1.DaemonSet:
-		w.selector, template = o.Spec.Selector, &o.Spec.Template
-	case *batchv1.Job:
-		w.selector, template = o.Spec.Selector, &o.Spec.Template
-	case *batchv1.CronJob:
-		// A CronJob has no selector of its own: its Jobs get one each.
-		template = &o.Spec.JobTemplate.Spec.Template
-		if len(template.Labels) == 0 {
-			return nil, fmt.Errorf("cronjob %s has no labels on its pod template (spec.jobTemplate.spec.template.metadata.labels), and footprint selects pods by label: add one, e.g. app: %s", ref.Name, ref.Name)
-		}
-		w.selector = &metav1.LabelSelector{MatchLabels: template.Labels}
-		w.selectorFrom = "the labels of its pod template"
-	case *corev1.Pod:
-		template = &corev1.PodTemplateSpec{ObjectMeta: o.ObjectMeta, Spec: o.Spec}
-		if len(o.Labels) == 0 {
-			return nil, fmt.Errorf("pod %s has no labels, and footprint selects pods by label: label it first, e.g. kubectl label pod %s -n %s app=%s", ref.Name, ref.Name, namespace, ref.Name)
-		}
-		w.selector = &metav1.LabelSelector{MatchLabels: o.Labels}
-		w.selectorFrom = "its labels"
-	}
-	if w.selector == nil || len(w.selector.MatchLabels) == 0 && len(w.selector.MatchExpressions) == 0 {
-		return nil, fmt.Errorf("%s %s has no pod selector", kind, ref.Name)
-	}
-	for _, c := range template.Spec.Containers {
-		w.containers = append(w.containers, c.Name)
-	}
-	for _, c := range template.Spec.InitContainers {
-		w.initContainers = append(w.initContainers, c.Name)
-	}
-	return w, nil
+	return kubepods.WorkloadFrom(ref, namespace, obj)
 }

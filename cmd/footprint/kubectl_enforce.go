@@ -6,18 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
-	"github.com/footprint-dev/footprint/internal/lossless"
+	"github.com/footprint-dev/footprint/internal/kubepolicy"
 	"github.com/footprint-dev/footprint/policies"
 	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
@@ -144,9 +141,9 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 			opts.UnknownImages = v1alpha1.ModeEnforce // not the default: --dry-run shows it
 		}
 	}
-	// A policy of that name generated from elsewhere is applyPolicy's to
-	// refuse, saying so.
-	ours := current != nil && policyProfile(current) == want.Spec.Profile
+	// A policy of that name generated from elsewhere is kubepolicy.Apply's
+	// to refuse, saying so.
+	ours := current != nil && kubepolicy.ProfileOf(current) == want.Spec.Profile
 	switch {
 	case f.promote && current != nil && !ours:
 	case f.promote:
@@ -174,9 +171,13 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 				profileName, want.Name, imageList(added), cmp.Or(current.Spec.UnknownImages, v1alpha1.ModeAudit), s.hint("enforce", profileName, "--promote", "--dry-run", "-n", s.namespace))
 		}
 	}
-	what, before, err := applyPolicy(ctx, s, want, f.dryRun)
+	what, before, err := kubepolicy.Apply(ctx, s.c, want, f.dryRun)
+	var notOurs *kubepolicy.NotFromProfileError
+	if errors.As(err, &notOurs) {
+		return fmt.Errorf("%w; give the new policy another name with --name", err)
+	}
 	if err != nil {
-		return err
+		return s.explain(err)
 	}
 	if f.dryRun {
 		data, err := generator.PolicyYAML(p, opts)
@@ -186,7 +187,7 @@ func runKubeEnforce(cmd *cobra.Command, kf *kubeFlags, f kubeEnforceFlags, profi
 		_, err = out.Write(data)
 		return err
 	}
-	if err := printEnforced(out, s, want, before, what); err != nil {
+	if err := printEnforced(out, s, want, before, string(what)); err != nil {
 		return err
 	}
 	warnStillRecording(ctx, cmd.ErrOrStderr(), s, p)
@@ -251,77 +252,6 @@ func warnStillRecording(ctx context.Context, w io.Writer, s *kubeSession, p *v1a
 	}
 	fmt.Fprintf(w, "Warning: recording %s/%s still adds to profile %s: whatever the workload does from now on, violations included, joins the profile, and the next policy generated from it allows it. End the recording first: kubectl delete profilerecording %s -n %s\n",
 		rec.Namespace, rec.Name, p.Name, rec.Name, rec.Namespace)
-}
-
-// applyPolicy creates the policy, or updates the one of its name when that
-// was generated from the same profile; what says which it did ("created",
-// "updated", "unchanged"), before is the spec it replaced. An update that
-// races with another writer (the agents write the status) is retried.
-func applyPolicy(ctx context.Context, s *kubeSession, want *v1alpha1.EnforcementPolicy, dryRun bool) (what string, before *v1alpha1.EnforcementPolicySpec, err error) {
-	var createOpts []client.CreateOption
-	var updateOpts []client.UpdateOption
-	if dryRun {
-		createOpts, updateOpts = []client.CreateOption{client.DryRunAll}, []client.UpdateOption{client.DryRunAll}
-	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		current := &v1alpha1.EnforcementPolicy{}
-		err := lossless.Get(ctx, s.c, s.c.Scheme(), client.ObjectKeyFromObject(want), current)
-		if apierrors.IsNotFound(err) {
-			what, before = "created", nil
-			err := s.c.Create(ctx, want.DeepCopy(), createOpts...)
-			if apierrors.IsAlreadyExists(err) {
-				// Created meanwhile: update it on the next round.
-				return apierrors.NewConflict(v1alpha1.GroupVersion.WithResource("enforcementpolicies").GroupResource(), want.Name, err)
-			}
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		if from := policyProfile(current); from != want.Spec.Profile {
-			by := "was not generated from a profile"
-			if from != "" {
-				by = "was generated from profile " + from
-			}
-			return &notOursError{fmt.Errorf("EnforcementPolicy %s in namespace %s %s, not from %s: footprint leaves it alone; give the new policy another name with --name",
-				want.Name, want.Namespace, by, want.Spec.Profile)}
-		}
-		before = current.Spec.DeepCopy()
-		updated := current.DeepCopy()
-		updated.Spec = want.Spec
-		if updated.Annotations == nil {
-			updated.Annotations = map[string]string{}
-		}
-		maps.Copy(updated.Annotations, want.Annotations)
-		if equality.Semantic.DeepEqual(current, updated) {
-			what = "unchanged"
-			return nil
-		}
-		what = "updated"
-		return s.c.Update(ctx, updated, updateOpts...)
-	})
-	var notOurs *notOursError
-	if errors.As(err, &notOurs) {
-		return "", nil, notOurs.err
-	}
-	if err != nil {
-		return "", nil, s.explain(fmt.Errorf("apply EnforcementPolicy %s in namespace %s: %w", want.Name, want.Namespace, err))
-	}
-	return what, before, nil
-}
-
-// notOursError is a policy of the wanted name that footprint did not
-// generate from the same profile.
-type notOursError struct{ err error }
-
-func (e *notOursError) Error() string { return e.err.Error() }
-
-// policyProfile is the profile a policy was generated from, if any.
-func policyProfile(p *v1alpha1.EnforcementPolicy) string {
-	if from := p.Annotations[generator.AnnotationProfile]; from != "" {
-		return from
-	}
-	return p.Spec.Profile
 }
 
 func printEnforced(w io.Writer, s *kubeSession, pol *v1alpha1.EnforcementPolicy, before *v1alpha1.EnforcementPolicySpec, what string) error {

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 func newKubeGetCommand(kf *kubeFlags) *cobra.Command {
@@ -64,7 +64,7 @@ was observed on, and its age. With a NAME, show the whole profile as tables.
 			var wref *v1alpha1.WorkloadReference
 			if workloadFilter != "" {
 				var err error
-				if wref, err = generator.ParseWorkload(workloadFilter); err != nil {
+				if wref, err = workloads.Parse(workloadFilter); err != nil {
 					return usagef("--workload: %v", err)
 				}
 			}

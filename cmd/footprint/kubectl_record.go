@@ -16,8 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/generator"
+	"github.com/footprint-dev/footprint/internal/kubepods"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 // recordingDurationBounds are the bounds the ProfileRecording CRD puts on
@@ -73,7 +74,7 @@ Without --duration the recording runs until it is deleted.`,
 }
 
 func runKubeRecord(cmd *cobra.Command, kf *kubeFlags, f kubeRecordFlags, arg string) error {
-	ref, err := generator.ParseWorkload(arg)
+	ref, err := workloads.Parse(arg)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -108,7 +109,7 @@ func runKubeRecord(cmd *cobra.Command, kf *kubeFlags, f kubeRecordFlags, arg str
 	rec := &v1alpha1.ProfileRecording{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.namespace, Labels: recordingLabels(ref)},
 		Spec: v1alpha1.ProfileRecordingSpec{
-			PodSelector:       *w.selector.DeepCopy(),
+			PodSelector:       *w.Selector.DeepCopy(),
 			ContainerSelector: f.containers,
 			Kinds:             kinds,
 		},
@@ -127,7 +128,7 @@ func runKubeRecord(cmd *cobra.Command, kf *kubeFlags, f kubeRecordFlags, arg str
 		return s.explain(fmt.Errorf("create ProfileRecording %s in namespace %s: %w", name, s.namespace, err))
 	}
 	var pods corev1.PodList
-	sel, err := metav1.LabelSelectorAsSelector(w.selector)
+	sel, err := metav1.LabelSelectorAsSelector(w.Selector)
 	if err == nil {
 		err = s.c.List(ctx, &pods, client.InNamespace(s.namespace), client.MatchingLabelsSelector{Selector: sel})
 	}
@@ -159,8 +160,8 @@ func parseRecordedKinds(names []string) ([]v1alpha1.RecordedKind, error) {
 
 // selectContainers checks --containers against the pod template and returns
 // the containers the recording covers.
-func selectContainers(w *workload, wanted []string) ([]string, error) {
-	all := append(slices.Clone(w.containers), w.initContainers...)
+func selectContainers(w *kubepods.Workload, wanted []string) ([]string, error) {
+	all := append(slices.Clone(w.Containers), w.InitContainers...)
 	if len(wanted) == 0 {
 		return all, nil
 	}
@@ -175,7 +176,7 @@ func selectContainers(w *workload, wanted []string) ([]string, error) {
 		if len(unknown) > 1 {
 			what = "no containers"
 		}
-		return nil, fmt.Errorf("--containers: %s has %s %s; its containers: %s", w, what, strings.Join(unknown, ", "), w.describeContainers())
+		return nil, fmt.Errorf("--containers: %s has %s %s; its containers: %s", w, what, strings.Join(unknown, ", "), w.DescribeContainers())
 	}
 	return wanted, nil
 }
@@ -196,20 +197,16 @@ func recordingExists(ctx context.Context, s *kubeSession, name string) error {
 	old := &v1alpha1.ProfileRecording{}
 	state := ""
 	if err := s.c.Get(ctx, client.ObjectKey{Namespace: s.namespace, Name: name}, old); err == nil {
-		phase := old.Status.Phase
-		if phase == "" {
-			phase = v1alpha1.RecordingPending
-		}
-		state = fmt.Sprintf(" (%s, created %s ago)", phase, ago(old.CreationTimestamp, time.Now()))
+		state = fmt.Sprintf(" (%s, created %s ago)", old.CurrentPhase(), ago(old.CreationTimestamp, time.Now()))
 	}
 	return fmt.Errorf("a ProfileRecording %s already exists in namespace %s%s: see it with %s, delete it with kubectl delete profilerecording %s -n %s, or choose another name with --name",
 		name, s.namespace, state, s.hint("status", name, "-n", s.namespace), name, s.namespace)
 }
 
-func printRecordingCreated(w io.Writer, s *kubeSession, rec *v1alpha1.ProfileRecording, wl *workload, containers, running []string, listed bool) error {
+func printRecordingCreated(w io.Writer, s *kubeSession, rec *v1alpha1.ProfileRecording, wl *kubepods.Workload, containers, running []string, listed bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Created ProfileRecording %s/%s for %s.\n", rec.Namespace, rec.Name, wl)
-	pods := fmt.Sprintf("%s (%s)", metav1.FormatLabelSelector(&rec.Spec.PodSelector), wl.selectorFrom)
+	pods := fmt.Sprintf("%s (%s)", metav1.FormatLabelSelector(&rec.Spec.PodSelector), wl.SelectorFrom)
 	switch {
 	case !listed:
 	case len(running) == 0:
@@ -220,7 +217,7 @@ func printRecordingCreated(w io.Writer, s *kubeSession, rec *v1alpha1.ProfileRec
 	fmt.Fprintf(&b, "  pods:        %s\n", pods)
 	cs := strings.Join(containers, ", ")
 	if len(rec.Spec.ContainerSelector) > 0 {
-		cs += " (of " + wl.describeContainers() + ")"
+		cs += " (of " + wl.DescribeContainers() + ")"
 	} else {
 		cs += " (all)"
 	}
@@ -241,7 +238,7 @@ func printRecordingCreated(w io.Writer, s *kubeSession, rec *v1alpha1.ProfileRec
 	}
 	var names []string
 	for _, c := range containers {
-		names = append(names, profilestore.ProfileName(profilestore.WorkloadContainer{Namespace: rec.Namespace, Workload: *wl.ref, Container: c}))
+		names = append(names, profilestore.ProfileName(profilestore.WorkloadContainer{Namespace: rec.Namespace, Workload: *wl.Ref, Container: c}))
 	}
 	fmt.Fprintf(&b, "  profiles:    %s\n", strings.Join(names, ", "))
 	fmt.Fprintf(&b, "Follow it:     %s\n", s.hint("status", rec.Name, "-n", rec.Namespace))

@@ -126,13 +126,6 @@ func sortByNamespaceName[T any](items []T, key func(T) (string, string)) {
 	})
 }
 
-func recordingPhase(r *v1alpha1.ProfileRecording) string {
-	if r.Status.Phase == "" {
-		return string(v1alpha1.RecordingPending)
-	}
-	return string(r.Status.Phase)
-}
-
 // recordingStop is when a recording stops: the agents' word in
 // status.stopTime once they wrote it, else what they will write.
 func recordingStop(r *v1alpha1.ProfileRecording) (time.Time, bool) {
@@ -176,7 +169,7 @@ func renderRecordings(w io.Writer, recs []v1alpha1.ProfileRecording, withNamespa
 	t.AppendHeader(header)
 	for i := range recs {
 		r := &recs[i]
-		row := table.Row{r.Name, recordingPhase(r), r.Status.MatchedPods, r.Status.MatchedContainers, r.Status.Events, r.Status.LostRecords, timeLeft(r, now), ago(r.CreationTimestamp, now)}
+		row := table.Row{r.Name, string(r.CurrentPhase()), r.Status.MatchedPods, r.Status.MatchedContainers, r.Status.Events, r.Status.LostRecords, timeLeft(r, now), ago(r.CreationTimestamp, now)}
 		if withNamespace {
 			row = append(table.Row{r.Namespace}, row...)
 		}

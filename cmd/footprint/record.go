@@ -102,9 +102,9 @@ func runRecord(cmd *cobra.Command, f recordFlags, args []string) error {
 	}
 	// Like a shell: 127 when the command does not exist, 126 when it cannot
 	// be executed. Nothing is written, and an existing --output is kept.
-	if _, err := recorder.LookCommand(args[0]); err != nil {
+	if _, err := cgroupcmd.LookCommand(args[0]); err != nil {
 		code := 127
-		if errors.Is(err, recorder.ErrCommandNotExecutable) {
+		if errors.Is(err, cgroupcmd.ErrCommandNotExecutable) {
 			code = 126
 		}
 		return &exitError{code: code, err: err}

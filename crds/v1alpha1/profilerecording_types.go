@@ -294,3 +294,12 @@ func (r *ProfileRecording) Stop() (stop time.Time, ok bool) {
 	}
 	return r.CreationTimestamp.Add(r.Spec.Duration.Duration), true
 }
+
+// CurrentPhase is the recording's phase: Pending until an agent has
+// written one.
+func (r *ProfileRecording) CurrentPhase() RecordingPhase {
+	if r.Status.Phase == "" {
+		return RecordingPending
+	}
+	return r.Status.Phase
+}

@@ -104,3 +104,14 @@ func TestARecordingStopsItsDurationAfterItsCreation(t *testing.T) {
 		})
 	}
 }
+
+func TestCurrentPhaseIsPendingUntilAnAgentWritesOne(t *testing.T) {
+	r := &ProfileRecording{}
+	if got := r.CurrentPhase(); got != RecordingPending {
+		t.Errorf("a new recording's phase = %q, want Pending", got)
+	}
+	r.Status.Phase = RecordingActive
+	if got := r.CurrentPhase(); got != RecordingActive {
+		t.Errorf("phase = %q, want the agents' Active", got)
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
-	"github.com/footprint-dev/footprint/profiles"
+	"github.com/footprint-dev/footprint/workloads"
 )
 
 // Labels every Profile written by the store carries, so that profiles can be
@@ -63,8 +63,8 @@ func (k WorkloadContainer) Validate() error {
 	} else if msgs := validation.IsDNS1123Label(k.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("namespace %q: %s", k.Namespace, strings.Join(msgs, "; ")))
 	}
-	if !slices.Contains(profiles.WorkloadKinds, k.Workload.Kind) {
-		errs = append(errs, fmt.Errorf("workload kind %q: want one of %s", k.Workload.Kind, strings.Join(profiles.WorkloadKinds, ", ")))
+	if !slices.Contains(workloads.Kinds, k.Workload.Kind) {
+		errs = append(errs, fmt.Errorf("workload kind %q: want one of %s", k.Workload.Kind, strings.Join(workloads.Kinds, ", ")))
 	}
 	if k.Workload.Name == "" {
 		errs = append(errs, errors.New("workload name: required"))

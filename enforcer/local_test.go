@@ -176,7 +176,7 @@ func TestASystemCallOutsideThePolicyWithoutItsFilterIsReportedAsNotRefused(t *te
 		t.Fatal(err)
 	}
 	command := helperCommand(t, "unshare-expect", "ok")
-	path, _ := recorder.LookCommand(command[0])
+	path, _ := cgroupcmd.LookCommand(command[0])
 	res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: command})
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("exit %d (%v): unshare without the filter must work", res.ExitCode, err)

@@ -47,6 +47,27 @@ struct {
 	__type(value, struct fp_syscalls);
 } syscall_rules SEC(".maps");
 
+/*
+ * exec_in_progress says whether a thread of the current process is inside
+ * execve: it holds the process's cred_guard_mutex from before the exec
+ * check (which makes a held cgroup live, in the LSM's bprm_check) until the
+ * new program is set up, after de_thread has ended every other thread. The
+ * calls the other threads make meanwhile are the old program's (the Go
+ * runtime threads of footprint enforce's own shim, say), not the workload's.
+ * ptrace attach and seccomp's TSYNC take the mutex too, briefly; a call
+ * made then goes unreported, and is still refused by the filter.
+ */
+static __always_inline bool exec_in_progress(struct task_struct *task)
+{
+	struct mutex *m = NULL;
+
+	/* PREEMPT_RT's mutex has no owner word: report as before there. */
+	if (!bpf_core_field_exists(m->owner))
+		return false;
+	/* The owner's task pointer; the low 3 bits are flags. */
+	return (BPF_CORE_READ(task, signal, cred_guard_mutex.owner.counter) & ~0x07L) != 0;
+}
+
 static __always_inline void check_syscall(struct pt_regs *regs, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -93,6 +114,8 @@ static __always_inline void check_syscall(struct pt_regs *regs, long ret)
 		detail = (__u64)family + 1;
 	}
 
+	if (exec_in_progress(task))
+		return;
 	filtered = BPF_CORE_READ(task, seccomp.mode) == SECCOMP_MODE_FILTER;
 	if (!filtered)
 		flags |= FP_SYSCALL_NO_FILTER;

@@ -71,6 +71,13 @@ func who(v bpf.Violation) string {
 // seccomp filter did: "called io_uring_setup: refused by seccomp",
 // "called socket(AF_PACKET): would be refused".
 func describeSyscall(v bpf.Violation) string {
+	return fmt.Sprintf("%s called %s: %s", who(v), syscallCall(v), syscallOutcome(v))
+}
+
+// syscallCall names the system call of a KindSyscall violation, with its
+// socket family and ABI where they matter: "socket(AF_PACKET)",
+// "chmod (i386)".
+func syscallCall(v bpf.Violation) string {
 	arch := v1alpha1.ArchX86_64
 	if v.Compat {
 		arch = v1alpha1.ArchX86
@@ -89,21 +96,24 @@ func describeSyscall(v bpf.Violation) string {
 	if v.Compat {
 		call += " (i386)"
 	}
-	var outcome string
+	return call
+}
+
+// syscallOutcome says what the seccomp filter did to a KindSyscall
+// violation.
+func syscallOutcome(v bpf.Violation) string {
 	switch v.Outcome {
 	case bpf.Denied:
-		outcome = "refused by seccomp"
+		return "refused by seccomp"
 	case bpf.Audited:
-		outcome = "would be refused"
 		if v.NoSeccomp {
-			outcome += " (the process runs without the policy's seccomp profile)"
+			return "would be refused (the process runs without the policy's seccomp profile)"
 		}
+		return "would be refused"
 	case bpf.Unfiltered:
-		outcome = "not refused: the process runs without the policy's seccomp profile"
-	default:
-		outcome = v.Outcome.String()
+		return "not refused: the process runs without the policy's seccomp profile"
 	}
-	return fmt.Sprintf("%s called %s: %s", who(v), call, outcome)
+	return v.Outcome.String()
 }
 
 func quotePath(v bpf.Violation) string {

@@ -160,6 +160,12 @@ var enforcerBackends = []kindBackends{
 		{name: "lsm/ptrace_access_check", object: "enforceptrace", programs: []string{"fp_enforce_ptrace_lsm"}, effect: Prevented},
 		{name: "fmod_ret/security_ptrace_access_check", object: "enforceptrace", programs: []string{"fp_enforce_ptrace_fmod_ret"}, effect: Prevented},
 	}},
+	// ---- system calls: seccomp refuses, this reports (enforcesyscall) ----
+	{KindSyscall, false, []backend{
+		{name: "tp_btf/sys_exit", object: "enforcesyscall", programs: []string{"fp_enforce_sys_exit"},
+			note:   "the policy's seccomp filter refuses; this reports, attached only while a cgroup is held to a policy with system calls",
+			effect: ReportedSeccomp, lazy: true},
+	}},
 	{KindCgroup, false, []backend{
 		{name: "tp_btf/cgroup_attach_task+sched_process_fork", object: "enforcecgroup",
 			programs:  []string{"fp_enforce_cgroup_attach", "fp_enforce_cgroup_fork", "fp_enforce_cgroup_exit"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,11 @@ const (
 	// address that is not mapped: the kernel checks the access (ptrace
 	// attach mode) first, then fails with EFAULT, reading nothing.
 	canaryPtrace = "ptrace"
+	// canarySeccomp puts the canary's thread under a seccomp filter that
+	// refuses io_uring_setup(2) with EPERM, as a policy's filter refuses
+	// a call outside it, and makes that call: the filter refuses it
+	// before it does anything.
+	canarySeccomp = "seccomp"
 )
 
 // canaryOutsideEnv names the cgroup.procs file canaryLeave writes to.
@@ -93,6 +99,8 @@ func runCanary(ops []string) int {
 			err = os.WriteFile(os.Getenv(canaryOutsideEnv), []byte("0"), 0)
 		case canaryPtrace:
 			err = readParentMemory()
+		case canarySeccomp:
+			err = refusedBySeccomp()
 		default:
 			var ok bool
 			if err, ok = runSocketCanary(op); !ok {
@@ -142,6 +150,44 @@ func readParentMemory() error {
 	remote := []unix.RemoteIovec{{Base: 1, Len: 1}}
 	_, err := unix.ProcessVMReadv(os.Getppid(), local, remote, 0)
 	return err
+}
+
+// canarySyscall is the call canarySeccomp's filter refuses: one the Go
+// runtime never makes.
+const canarySyscall = unix.SYS_IO_URING_SETUP
+
+// refusedBySeccomp installs, on this thread only (the call is made on it),
+// a seccomp filter that refuses canarySyscall with EPERM and allows every
+// other call, and makes the call.
+func refusedBySeccomp() error {
+	runtime.LockOSThread() // the thread exits with the canary
+	const (
+		auditArchX86_64 = 0xc000003e
+		retErrno        = 0x00050000
+		retAllow        = 0x7fff0000
+		ldAbsW          = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeqK            = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		retK            = unix.BPF_RET | unix.BPF_K
+	)
+	filter := []unix.SockFilter{
+		{Code: ldAbsW, K: 4}, // seccomp_data.arch
+		{Code: jeqK, Jt: 0, Jf: 3, K: auditArchX86_64},
+		{Code: ldAbsW, K: 0}, // seccomp_data.nr
+		{Code: jeqK, Jt: 0, Jf: 1, K: canarySyscall},
+		{Code: retK, K: retErrno | uint32(unix.EPERM)},
+		{Code: retK, K: retAllow},
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %v", err) // not EPERM: the call was not made
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); e != 0 {
+		return fmt.Errorf("install a seccomp filter: %v", e)
+	}
+	if _, _, e := unix.RawSyscall(canarySyscall, 0, 0, 0); e != 0 {
+		return e
+	}
+	return nil
 }
 
 func connectUDP() error {

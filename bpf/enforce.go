@@ -26,6 +26,10 @@ const (
 	// be refused; the policy goes along, holding the process and what it
 	// starts wherever it went.
 	FollowsProcess Effect = "policy follows the process"
+	// ReportedSeccomp: system calls. The policy's seccomp filter refuses
+	// the call with EPERM (where the process runs under it); footprint's
+	// program reports it.
+	ReportedSeccomp Effect = "prevented by seccomp, reported"
 	// Unavailable: no backend works; the kind is not enforced.
 	Unavailable Effect = "not enforced"
 )
@@ -67,6 +71,10 @@ type Enforcer struct {
 	// files attaches the file backend only while a cgroup is held to file
 	// rules, where that backend slows every task down.
 	files *lazyAttachment
+	// syscalls attaches the system call reporter only while a cgroup is
+	// held to a policy that governs system calls (it slows every system
+	// call of the node down).
+	syscalls *lazyAttachment
 }
 
 // EnforcerOptions configures LoadEnforcer.
@@ -114,6 +122,7 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		"enforcecgroup":     loadEnforcecgroup,
 		"enforcesocket":     loadEnforcesocket,
 		"enforceptrace":     loadEnforceptrace,
+		"enforcesyscall":    loadEnforcesyscall,
 	} {
 		spec, err := load()
 		if err != nil {
@@ -144,6 +153,12 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		return nil, mapError("socket_rules", err)
 	}
 	e.maps["socket_rules"] = m
+	// So are the system call bitmaps the syscall object's.
+	if m, err = newSharedMap(specs["enforcesyscall"].Maps["syscall_rules"], opts.PinPath, &e.pins); err != nil {
+		e.Close()
+		return nil, mapError("syscall_rules", err)
+	}
+	e.maps["syscall_rules"] = m
 	e.maps["enforced_cgroups"] = lc.maps["enforced_cgroups"]
 	e.maps["runtime_tasks"] = lc.maps["runtime_tasks"]
 
@@ -163,8 +178,10 @@ func LoadEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 		return nil, err
 	}
 	e.attached = chosen
-	e.files = newLazyAttachment(chosen[KindFile], e.holdingFiles)
+	e.files = newLazyAttachment(chosen[KindFile], func() (bool, error) { return e.holdingKind(KindFile) })
 	e.files.Settle()
+	e.syscalls = newLazyAttachment(chosen[KindSyscall], func() (bool, error) { return e.holdingKind(KindSyscall) })
+	e.syscalls.Settle()
 	for _, c := range choices {
 		ec := EnforcerChoice{BackendChoice: c, Effect: Unavailable}
 		if a := chosen[c.Kind]; a != nil {
@@ -228,7 +245,7 @@ func (e *Enforcer) Close() error {
 	}
 	e.attached = nil
 	var errs []error
-	for _, name := range append(slices.Clone(enforcerMaps), "socket_rules") {
+	for _, name := range append(slices.Clone(enforcerMaps), "socket_rules", "syscall_rules") {
 		if m := e.maps[name]; m != nil {
 			errs = append(errs, m.Close())
 		}
@@ -419,15 +436,33 @@ func (e *Enforcer) PutPolicy(id uint32, p KernelPolicy) error {
 	if e.files == nil { // the self-test, before a backend is chosen
 		return put()
 	}
-	needs := false
-	if p.Governs.Has(KindFile) {
+	var needs KindSet
+	if p.Governs&lazyKinds != 0 {
 		held, err := e.holds(id)
 		if err != nil {
 			return fmt.Errorf("put policy %d: %w", id, err)
 		}
-		needs = held
+		if held {
+			needs = p.Governs & lazyKinds
+		}
 	}
-	return e.files.write(needs, put)
+	return e.lazyWrite(needs, put)
+}
+
+// lazyKinds are the kinds whose backend may be attached only while a cgroup
+// is held to a policy that governs them.
+const lazyKinds = KindSet(1<<KindFile | 1<<KindSyscall)
+
+// lazyWrite makes a map change with the lazy backends of the kinds in
+// needs attached first; the others are detached after it when nothing in
+// the kernel's maps needs them any more.
+func (e *Enforcer) lazyWrite(needs KindSet, change func() error) error {
+	if e.files == nil || e.syscalls == nil {
+		return change()
+	}
+	return e.files.write(needs.Has(KindFile), func() error {
+		return e.syscalls.write(needs.Has(KindSyscall), change)
+	})
 }
 
 // DeletePolicy deletes the policy under id. Cgroups still pointing at it are
@@ -439,10 +474,7 @@ func (e *Enforcer) DeletePolicy(id uint32) error {
 		}
 		return e.releaseHeld(func(h HeldProcess) bool { return h.PolicyID == id })
 	}
-	if e.files == nil {
-		return remove()
-	}
-	return e.files.write(false, remove)
+	return e.lazyWrite(0, remove)
 }
 
 // holds says whether some cgroup is held to the policy.
@@ -458,15 +490,19 @@ func (e *Enforcer) holds(policyID uint32) (bool, error) {
 	return false, it.Err()
 }
 
-// governsFiles says whether the installed policy governs file opens.
-func (e *Enforcer) governsFiles(policyID uint32) bool {
+// governedLazy is the kinds with lazy backends the installed policy
+// governs.
+func (e *Enforcer) governedLazy(policyID uint32) KindSet {
 	var v typesFpPolicy
-	return e.maps["policies"].Lookup(policyID, &v) == nil && KindSet(v.Governs).Has(KindFile)
+	if e.maps["policies"].Lookup(policyID, &v) != nil {
+		return 0
+	}
+	return KindSet(v.Governs) & lazyKinds
 }
 
-// holdingFiles says whether some cgroup is held to a policy that governs
-// file opens.
-func (e *Enforcer) holdingFiles() (bool, error) {
+// holdingKind says whether some cgroup is held to a policy that governs
+// kind k.
+func (e *Enforcer) holdingKind(k Kind) (bool, error) {
 	policies, err := e.Policies()
 	if err != nil {
 		return false, err
@@ -475,7 +511,7 @@ func (e *Enforcer) holdingFiles() (bool, error) {
 	var v typesFpEnforcedCgroup
 	it := e.maps["enforced_cgroups"].Iterate()
 	for it.Next(&id, &v) {
-		if p, ok := policies[v.PolicyId]; ok && p.Governs.Has(KindFile) {
+		if p, ok := policies[v.PolicyId]; ok && p.Governs.Has(k) {
 			return true, nil
 		}
 	}
@@ -487,6 +523,12 @@ func (e *Enforcer) holdingFiles() (bool, error) {
 // to file rules.
 func (e *Enforcer) FileBackendAttached() bool { return e.files == nil || e.files.attached() }
 
+// SyscallBackendAttached says whether the system call reporter is attached:
+// only while a cgroup is held to a policy that governs system calls.
+func (e *Enforcer) SyscallBackendAttached() bool {
+	return e.syscalls == nil || e.syscalls.attached()
+}
+
 // hold writes a cgroup's entry, with the file backend attached first when
 // its policy governs files.
 func (e *Enforcer) hold(cgroupID uint64, v typesFpEnforcedCgroup, what string) error {
@@ -496,10 +538,7 @@ func (e *Enforcer) hold(cgroupID uint64, v typesFpEnforcedCgroup, what string) e
 		}
 		return nil
 	}
-	if e.files == nil {
-		return put()
-	}
-	return e.files.write(e.governsFiles(v.PolicyId), put)
+	return e.lazyWrite(e.governedLazy(v.PolicyId), put)
 }
 
 // Policies returns every installed policy by id.
@@ -691,10 +730,7 @@ func (e *Enforcer) ReleaseCgroup(cgroupID uint64) error {
 		}
 		return nil
 	}
-	if e.files == nil {
-		return remove()
-	}
-	return e.files.write(false, remove)
+	return e.lazyWrite(0, remove)
 }
 
 // EnforcedCgroups returns the cgroups user space holds to a policy (not

@@ -31,9 +31,11 @@ const (
 // RecordedKinds are the kinds that become profile entries.
 var RecordedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindSyscall, KindSocket}
 
-// EnforcedKinds are the kinds a policy governs: the recorded ones but
-// system calls (seccomp's) and the cgroups a process may go to.
-var EnforcedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindCgroup, KindSocket, KindPtrace}
+// EnforcedKinds are the kinds a policy governs: the recorded ones, the
+// cgroups a process may go to and the processes it may reach. System calls
+// are refused by the policy's seccomp filter; footprint's program for them
+// reports what the filter refuses (or would).
+var EnforcedKinds = []Kind{KindCapability, KindFile, KindConnect, KindExec, KindCgroup, KindSocket, KindPtrace, KindSyscall}
 
 func (k Kind) String() string {
 	switch k {

@@ -166,6 +166,44 @@ func TestFileTracepointsAreAttachedOnlyWhileACgroupIsHeldToFileRules(t *testing.
 	enf.ReleaseCgroup(cg.ID)
 }
 
+func TestSyscallReporterIsAttachedOnlyWhileACgroupIsHeldToSystemCallRules(t *testing.T) {
+	_, _, enf, mount := loadAll(t)
+	if enf.Backend(KindSyscall) == "" {
+		t.Skip("no system call reporter here")
+	}
+	if enf.SyscallBackendAttached() {
+		t.Fatal("attached with nothing held")
+	}
+	cg := testCgroup(t, mount, "lazy-syscalls")
+	const id = 78
+	connectOnly := KernelPolicy{Mode: ModeAudit, Governs: KindSet(0).With(KindConnect)}
+	syscalls := KernelPolicy{Mode: ModeAudit, Governs: KindSet(0).With(KindSyscall)}
+
+	steps := []struct {
+		what string
+		do   func() error
+		want bool
+	}{
+		{"a policy without system call rules installed", func() error { return enf.PutPolicy(id, connectOnly) }, false},
+		{"a cgroup held to it", func() error { return enf.EnforceCgroup(cg.ID, id, Hold{Live: true}) }, false},
+		{"the policy replaced by one with system call rules", func() error { return enf.PutPolicy(id, syscalls) }, true},
+		{"the policy replaced by one without again", func() error { return enf.PutPolicy(id, connectOnly) }, false},
+		{"the policy with system call rules again", func() error { return enf.PutPolicy(id, syscalls) }, true},
+		{"the cgroup released", func() error { return enf.ReleaseCgroup(cg.ID) }, false},
+		{"the cgroup held again", func() error { return enf.EnforceCgroup(cg.ID, id, Hold{Live: true}) }, true},
+		{"the policy deleted", func() error { return enf.DeletePolicy(id) }, false},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.what, err)
+		}
+		if got := enf.SyscallBackendAttached(); got != s.want {
+			t.Errorf("after %s: attached %v, want %v", s.what, got, s.want)
+		}
+	}
+	enf.ReleaseCgroup(cg.ID)
+}
+
 // TestFileTracepointsStayAttachedAcrossARestart restarts a pinned recorder
 // while a process in a cgroup recorded for files opens a new file every
 // millisecond: every file it opened, before, during and after the restart,

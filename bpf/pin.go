@@ -30,7 +30,7 @@ var persistentMaps = map[string]bool{
 	"watched_cgroups": true, "pod_parents": true, "capabilities_seen": true, "file_paths_seen": true,
 	"file_inodes_seen": true, "file_entry_seq": true, "connections_seen": true,
 	"executables_seen": true, "lost_sightings": true,
-	"sockets_seen": true, "socket_rules": true,
+	"sockets_seen": true, "socket_rules": true, "syscall_rules": true,
 	"enforced_cgroups": true, "policies": true, "path_rules": true, "connect_rules": true,
 	"violations_seen": true, "runtime_tasks": true,
 	"held_processes": true, "held_processes_used": true, "enforced_processes": true,

@@ -42,6 +42,13 @@ const (
 // exercised by starting the canary.
 var canaryOps = map[Kind]string{KindFile: canaryOpen, KindCapability: canaryCapability, KindConnect: canaryConnect, KindPtrace: canaryPtrace}
 
+// enforcerCanaryOps are the enforcer's self-test operations of kinds the
+// recorder proves with other ones.
+var enforcerCanaryOps = map[Kind]string{KindSyscall: canarySeccomp}
+
+// What the enforcer's canary does, where it differs from the recorder's.
+var enforcerCanaryDoes = map[Kind]string{KindSyscall: "io_uring_setup"}
+
 // What the canary does, for the proofs and reasons a self-test gives.
 var canaryDoes = map[Kind]string{
 	KindExec:       "exec",
@@ -200,6 +207,13 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 		policy.Executables = PathNode{ID: selfTestRuleID} // nothing may be executed
 	case KindConnect, KindSocket:
 		policy.ConnectSet = selfTestRuleID // no destination or socket operation is allowed
+	case KindSyscall:
+		// Every call but the canary's, which its own filter refuses.
+		key := SyscallRuleKey{PolicyID: policyID, Version: policy.Version}
+		if err := e.PutSyscallRules(key, allSyscallsBut(canarySyscall)); err != nil {
+			return "", fmt.Errorf("self-test could not run: %w", err)
+		}
+		defer e.DeleteSyscallRules(key)
 	}
 	if err := e.PutPolicy(policyID, policy); err != nil {
 		return "", fmt.Errorf("self-test could not run: %w", err)
@@ -212,6 +226,8 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 	var ops []string
 	if b.canary != nil {
 		ops = b.canary
+	} else if op := enforcerCanaryOps[k]; op != "" {
+		ops = []string{op}
 	} else if op := canaryOps[k]; op != "" {
 		ops = []string{op}
 	}
@@ -225,8 +241,24 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 	}
 
 	does := canaryDoes[k]
+	if d := enforcerCanaryDoes[k]; d != "" {
+		does = d
+	}
 	var refused bool
 	switch {
+	case k == KindSyscall:
+		refused = outcome.results[canarySeccomp] == "EPERM"
+		if refused && reported {
+			// The report must tell the filter refused it: the
+			// program read the task's seccomp mode and the errno.
+			got, err := e.reportedOutcome(cg.ID, k)
+			if err != nil {
+				return "", fmt.Errorf("self-test could not run: %w", err)
+			}
+			if got != Denied {
+				return "", fmt.Errorf("attached, but reported the self-test canary's %s as %q, not as refused", enforcerCanaryDoes[k], got)
+			}
+		}
 	case k == KindExec:
 		refused = errors.Is(outcome.execErr, unix.EPERM)
 	case b.canary != nil:
@@ -255,6 +287,12 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 		}
 	}
 	switch {
+	case b.effect == ReportedSeccomp && refused && reported:
+		return fmt.Sprintf("reported the self-test canary's %s, which its seccomp filter refused with EPERM", does), nil
+	case b.effect == ReportedSeccomp && !refused:
+		return "", fmt.Errorf("self-test could not run: the canary's %s was not refused with EPERM (%s; result %q)", does, outcome, outcome.results[canarySeccomp])
+	case b.effect == ReportedSeccomp:
+		return "", fmt.Errorf("attached, but did not report the self-test canary's %s (%s)", does, outcome)
 	case b.effect == Prevented && refused && reported:
 		return fmt.Sprintf("refused the self-test canary's %s with EPERM and reported it", does), nil
 	case b.effect == KilledAfter && outcome.killed && reported:
@@ -379,6 +417,41 @@ func (e *Enforcer) forgetViolations(cgroupID uint64, k Kind) (bool, error) {
 		m.Delete(&doomed[i])
 	}
 	return found, nil
+}
+
+// reportedOutcome reads the violations ring buffer (the self-tests' alone
+// until the loader drains it) for the report of a kind in a cgroup and
+// returns its outcome, 0 when there is none.
+func (e *Enforcer) reportedOutcome(cgroupID uint64, k Kind) (Outcome, error) {
+	rd, err := e.NewViolationReader()
+	if err != nil {
+		return 0, err
+	}
+	defer rd.Close()
+	rd.SetDeadline(time.Now())
+	for {
+		v, err := rd.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read the self-test's violations: %w", err)
+		}
+		if v.Kind == k && v.CgroupID == cgroupID {
+			return v.Outcome, nil
+		}
+	}
+}
+
+// allSyscallsBut is system call rules that allow every call of both ABIs
+// but native call nr.
+func allSyscallsBut(nr int) SyscallRules {
+	var r SyscallRules
+	for i := range r.Native {
+		r.Native[i], r.Compat[i] = ^uint64(0), ^uint64(0)
+	}
+	r.Native[nr/64] &^= 1 << (nr % 64)
+	return r
 }
 
 // removeCanaryCgroup removes a canary's cgroup once the kernel has let go of

@@ -68,6 +68,8 @@ func TestEveryChosenBackendHasPassedItsSelfTest(t *testing.T) {
 			want = "killed the self-test canary at its "
 		case FollowsProcess:
 			want, end = "held the self-test canary to its policy after its ", "let it go at its exit"
+		case ReportedSeccomp:
+			want, end = "reported the self-test canary's ", "which its seccomp filter refused with EPERM"
 		}
 		if !strings.HasPrefix(c.Proof, want) || !strings.HasSuffix(c.Proof, end) {
 			t.Errorf("enforcing %s with %s (%s): proof %q, want %q...", c.Kind, c.Chosen, c.Effect, c.Proof, want)
@@ -122,6 +124,12 @@ func TestSelfTestsLeaveNothingBehind(t *testing.T) {
 	}
 	if r, err := enf.PathRules(); err != nil || len(r) != 0 {
 		t.Errorf("path rules after loading: %d (%v), want none", len(r), err)
+	}
+	if r, err := enf.SyscallRuleKeys(); err != nil || len(r) != 0 {
+		t.Errorf("system call rules after loading: %v (%v), want none", r, err)
+	}
+	if enf.SyscallBackendAttached() {
+		t.Error("the system call reporter is attached after loading, with nothing held")
 	}
 	if h, err := enf.HeldProcesses(); err != nil || len(h) != 0 {
 		t.Errorf("processes held outside their policy's cgroups after loading: %v (%v), want none", h, err)

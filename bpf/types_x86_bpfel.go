@@ -361,6 +361,20 @@ const (
 	typesFpSocketRuleOpFP_SOCKET_RULE_LISTEN typesFpSocketRuleOp = 5
 )
 
+type typesFpSyscallFlag uint32
+
+const (
+	typesFpSyscallFlagFP_SYSCALL_COMPAT    typesFpSyscallFlag = 1
+	typesFpSyscallFlagFP_SYSCALL_NO_FILTER typesFpSyscallFlag = 2
+	typesFpSyscallFlagFP_SYSCALL_FAMILY    typesFpSyscallFlag = 4
+)
+
+type typesFpSyscallRuleKey struct {
+	_        structs.HostLayout
+	PolicyId uint32
+	Version  uint32
+}
+
 type typesFpSyscalls struct {
 	_              structs.HostLayout
 	Native         [8]uint64
@@ -417,6 +431,7 @@ const (
 	typesFpViolationOutcomeFP_OUTCOME_KILLED        typesFpViolationOutcome = 3
 	typesFpViolationOutcomeFP_OUTCOME_DENIED_KILLED typesFpViolationOutcome = 4
 	typesFpViolationOutcomeFP_OUTCOME_FOLLOWED      typesFpViolationOutcome = 5
+	typesFpViolationOutcomeFP_OUTCOME_UNFILTERED    typesFpViolationOutcome = 6
 )
 
 type typesFpWatch struct {
@@ -505,6 +520,7 @@ type typesVariableSpecs struct {
 	AnchorEnumFpPolicyFlag         *ebpf.VariableSpec `ebpf:"anchor_enum_fp_policy_flag"`
 	AnchorEnumFpSocketOp           *ebpf.VariableSpec `ebpf:"anchor_enum_fp_socket_op"`
 	AnchorEnumFpSocketRuleOp       *ebpf.VariableSpec `ebpf:"anchor_enum_fp_socket_rule_op"`
+	AnchorEnumFpSyscallFlag        *ebpf.VariableSpec `ebpf:"anchor_enum_fp_syscall_flag"`
 	AnchorEnumFpViolationOutcome   *ebpf.VariableSpec `ebpf:"anchor_enum_fp_violation_outcome"`
 	AnchorEnumFpWatchFlag          *ebpf.VariableSpec `ebpf:"anchor_enum_fp_watch_flag"`
 	AnchorFpCapabilityEvent        *ebpf.VariableSpec `ebpf:"anchor_fp_capability_event"`
@@ -530,6 +546,7 @@ type typesVariableSpecs struct {
 	AnchorFpSocketEvent            *ebpf.VariableSpec `ebpf:"anchor_fp_socket_event"`
 	AnchorFpSocketKey              *ebpf.VariableSpec `ebpf:"anchor_fp_socket_key"`
 	AnchorFpSocketRuleKey          *ebpf.VariableSpec `ebpf:"anchor_fp_socket_rule_key"`
+	AnchorFpSyscallRuleKey         *ebpf.VariableSpec `ebpf:"anchor_fp_syscall_rule_key"`
 	AnchorFpSyscalls               *ebpf.VariableSpec `ebpf:"anchor_fp_syscalls"`
 	AnchorFpTextRange              *ebpf.VariableSpec `ebpf:"anchor_fp_text_range"`
 	AnchorFpViolationEvent         *ebpf.VariableSpec `ebpf:"anchor_fp_violation_event"`
@@ -583,6 +600,7 @@ type typesVariables struct {
 	AnchorEnumFpPolicyFlag         *ebpf.Variable `ebpf:"anchor_enum_fp_policy_flag"`
 	AnchorEnumFpSocketOp           *ebpf.Variable `ebpf:"anchor_enum_fp_socket_op"`
 	AnchorEnumFpSocketRuleOp       *ebpf.Variable `ebpf:"anchor_enum_fp_socket_rule_op"`
+	AnchorEnumFpSyscallFlag        *ebpf.Variable `ebpf:"anchor_enum_fp_syscall_flag"`
 	AnchorEnumFpViolationOutcome   *ebpf.Variable `ebpf:"anchor_enum_fp_violation_outcome"`
 	AnchorEnumFpWatchFlag          *ebpf.Variable `ebpf:"anchor_enum_fp_watch_flag"`
 	AnchorFpCapabilityEvent        *ebpf.Variable `ebpf:"anchor_fp_capability_event"`
@@ -608,6 +626,7 @@ type typesVariables struct {
 	AnchorFpSocketEvent            *ebpf.Variable `ebpf:"anchor_fp_socket_event"`
 	AnchorFpSocketKey              *ebpf.Variable `ebpf:"anchor_fp_socket_key"`
 	AnchorFpSocketRuleKey          *ebpf.Variable `ebpf:"anchor_fp_socket_rule_key"`
+	AnchorFpSyscallRuleKey         *ebpf.Variable `ebpf:"anchor_fp_syscall_rule_key"`
 	AnchorFpSyscalls               *ebpf.Variable `ebpf:"anchor_fp_syscalls"`
 	AnchorFpTextRange              *ebpf.Variable `ebpf:"anchor_fp_text_range"`
 	AnchorFpViolationEvent         *ebpf.Variable `ebpf:"anchor_fp_violation_event"`

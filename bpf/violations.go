@@ -31,6 +31,10 @@ const (
 	// Followed: a process left its policy's cgroups (no hook can refuse
 	// that) and the policy holds it, and what it starts, where it went.
 	Followed = Outcome(typesFpViolationOutcomeFP_OUTCOME_FOLLOWED)
+	// Unfiltered: a system call outside an Enforce policy went through,
+	// as the process runs without the policy's seccomp filter (a pod that
+	// does not name its Localhost profile).
+	Unfiltered = Outcome(typesFpViolationOutcomeFP_OUTCOME_UNFILTERED)
 )
 
 func (o Outcome) String() string {
@@ -45,6 +49,8 @@ func (o Outcome) String() string {
 		return "denied and killed"
 	case Followed:
 		return "still held to its policy"
+	case Unfiltered:
+		return "not refused"
 	}
 	return fmt.Sprintf("outcome(%d)", uint32(o))
 }
@@ -67,8 +73,16 @@ type Violation struct {
 	// Syscall is, for KindCapability, the x86-64 number of the system call
 	// that made the check, -1 when not known; Path then holds the path it
 	// was given, as given, if it takes one. For KindFile, the system call
-	// of a change made without an open (unlinkat), -1 for opens.
-	Syscall   int
+	// of a change made without an open (unlinkat), -1 for opens. For
+	// KindSyscall, the call outside the policy, numbered in its ABI.
+	Syscall int
+	// KindSyscall: Compat is a 32-bit (i386) call; NoSeccomp says the
+	// process ran without any seccomp filter; SocketFamily is, where
+	// HasSocketFamily, the address family of a socket(2) or socketpair(2)
+	// call the policy allows with other families only.
+	Compat, NoSeccomp, HasSocketFamily bool
+	SocketFamily                       int
+
 	Path      string // KindFile and KindExec
 	Truncated bool   // the path did not fit and matched no rule
 	Access    Access // KindFile: the access asked for
@@ -156,6 +170,13 @@ func (rd *ViolationReader) Read() (Violation, error) {
 		v.Protocol = e.Protocol
 	case KindSocket:
 		socketViolation(&v, &e)
+	case KindSyscall:
+		v.Syscall = int(e.Syscall) - 1
+		v.Compat = e.Flags&uint32(typesFpSyscallFlagFP_SYSCALL_COMPAT) != 0
+		v.NoSeccomp = e.Flags&uint32(typesFpSyscallFlagFP_SYSCALL_NO_FILTER) != 0
+		if e.Flags&uint32(typesFpSyscallFlagFP_SYSCALL_FAMILY) != 0 {
+			v.HasSocketFamily, v.SocketFamily = true, int(e.Family)
+		}
 	case KindPtrace:
 		v.TargetPID = e.TargetPid
 		v.TargetCgroupID = e.TargetCgroupId

@@ -28,11 +28,12 @@ func TestOnlyBackendsThatFireAreChosenInVM(t *testing.T) {
 	wantEnforcer := map[Kind]string{
 		KindExec: "fmod_ret/security_bprm_check", KindCapability: "fmod_ret/security_capable",
 		KindFile: "fmod_ret/security_file_open", KindConnect: "cgroup/connect4+connect6+sendmsg4+sendmsg6",
-		KindCgroup: "tp_btf/cgroup_attach_task+sched_process_fork",
-		KindSocket: "fmod_ret/security_socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create",
-		KindPtrace: "fmod_ret/security_ptrace_access_check",
+		KindCgroup:  "tp_btf/cgroup_attach_task+sched_process_fork",
+		KindSocket:  "fmod_ret/security_socket_connect+sendmsg+create+listen+cgroup/bind4+bind6+sock_create",
+		KindPtrace:  "fmod_ret/security_ptrace_access_check",
+		KindSyscall: "tp_btf/sys_exit",
 	}
-	wantEffect := map[Kind]Effect{KindCgroup: FollowsProcess}
+	wantEffect := map[Kind]Effect{KindCgroup: FollowsProcess, KindSyscall: ReportedSeccomp}
 	if boot.BPFLSM {
 		wantRecorder[KindFile] = "lsm/file_open"
 		wantEnforcer[KindExec], wantEnforcer[KindCapability], wantEnforcer[KindFile] = "lsm/bprm_check_security", "lsm/capable", "lsm/file_open"

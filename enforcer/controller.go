@@ -32,6 +32,7 @@ import (
 	"github.com/footprint-dev/footprint/internal/containers"
 	"github.com/footprint-dev/footprint/internal/kubepods"
 	"github.com/footprint-dev/footprint/internal/lossless"
+	"github.com/footprint-dev/footprint/internal/violationevents"
 )
 
 // Violations counts distinct violations reported on this node, by kind and
@@ -66,6 +67,13 @@ type PolicyController struct {
 	// container's name before the pod status says it. Empty: containerd's
 	// and CRI-O's defaults.
 	BundleDirs []string
+	// EventFlush is how often the system calls gathered for a pod's
+	// Event are sent, and what went over a pod's Event budget is said
+	// (violationEvents). Zero: every 5 seconds.
+	EventFlush time.Duration
+
+	eventsMu sync.Mutex
+	events   *violationEvents
 
 	workloadsOnce sync.Once
 	workloads     *kubepods.Workloads
@@ -421,6 +429,11 @@ func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.Enforcemen
 		case bpf.FollowsProcess:
 			effect = v1alpha1.EffectFollowsProcess
 		}
+		if ch.Kind == bpf.KindSyscall {
+			// The seccomp profile refuses, reporter or not; without
+			// one (Backend empty) nothing is reported.
+			effect = v1alpha1.EffectPrevented
+		}
 		ke := v1alpha1.KindEnforcement{Kind: kind, Backend: ch.Chosen, Effect: effect, SelfTest: ch.Proof, Mode: modeInForce(p.Spec, ch.Effect)}
 		for _, rj := range ch.Rejected {
 			ke.Refused = append(ke.Refused, v1alpha1.RefusedBackend{Backend: rj.Backend, Stage: string(rj.Stage), Reason: rj.Reason})
@@ -498,6 +511,8 @@ func enforcedKind(k bpf.Kind) (v1alpha1.EnforcedKind, bool) {
 		return v1alpha1.KindSockets, true
 	case bpf.KindPtrace:
 		return v1alpha1.KindPtrace, true
+	case bpf.KindSyscall:
+		return v1alpha1.KindSyscalls, true
 	}
 	return "", false
 }
@@ -517,6 +532,7 @@ func (c *PolicyController) Start(ctx context.Context) error {
 		rd.Close()
 	}()
 	go c.classifyLoop(ctx)
+	go c.flushEvents(ctx)
 	for {
 		v, err := rd.Read()
 		if errors.Is(err, bpf.ErrClosed) {
@@ -543,9 +559,50 @@ func (c *PolicyController) report(v bpf.Violation) {
 		c.Log.Info("violation in a cgroup no longer mapped to a pod", "violation", Describe(v))
 		return
 	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ref.pod.Name, Namespace: ref.pod.Namespace, UID: ref.uid}}
+	c.eventsMu.Lock()
+	e, ok := c.violationEvents().add(ref, v, time.Now())
+	c.eventsMu.Unlock()
+	if ok {
+		c.event(e)
+	}
+}
+
+func (c *PolicyController) violationEvents() *violationEvents {
+	if c.events == nil {
+		c.events = newViolationEvents(violationevents.PerPodBurst, violationevents.PerPodPerSecond)
+	}
+	return c.events
+}
+
+// flushEvents sends, every EventFlush, the system calls gathered for each
+// pod and what went over a pod's Event budget, until ctx ends.
+func (c *PolicyController) flushEvents(ctx context.Context) {
+	every := c.EventFlush
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			c.eventsMu.Lock()
+			due := c.violationEvents().flush(now)
+			c.eventsMu.Unlock()
+			for _, e := range due {
+				c.event(e)
+			}
+		}
+	}
+}
+
+// event makes a PolicyViolation Event on a pod.
+func (c *PolicyController) event(e pendingEvent) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: e.ref.pod.Name, Namespace: e.ref.pod.Namespace, UID: e.ref.uid}}
 	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
-	c.Events.Eventf(pod, corev1.EventTypeWarning, v1alpha1.ViolationEventReason, "%s (policy %s)", Describe(v), ref.policy)
+	c.Events.Event(pod, corev1.EventTypeWarning, v1alpha1.ViolationEventReason, e.message)
 }
 
 // heldAncestor finds the held cgroup a cgroup was created below, two

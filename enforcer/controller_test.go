@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,96 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAFloodOfSystemCallsDoesNotHideALaterViolationsEvent: a pod that runs
+// without its policy's seccomp profile (nothing refuses its system calls)
+// makes 31 distinct calls outside the policy's allow-list, then writes a
+// file the policy does not allow. Each call was an Event once, and
+// client-go combined a pod's Events past 10 and dropped them past 25: the
+// write was lost. Now the calls are named in an Event or two, and the
+// write has an Event of its own.
+func TestAFloodOfSystemCallsDoesNotHideALaterViolationsEvent(t *testing.T) {
+	n, startManager := newPolicyNode(t)
+	env, ns, layout := n.env, n.ns, n.layout
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := n.startedController(t, startManager)
+
+	policy := policy(t, "spec:\n  mode: Audit\n  files:\n    allow:\n      - {path: \"/**\", access: [read]}\n"+allSyscallsBut(t, floodCalls...))
+	policy.ObjectMeta = metav1.ObjectMeta{Name: "flood", Namespace: ns}
+	policy.Spec.Selector = &v1alpha1.PolicySelector{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "flood"}}}
+	must(t, env.Client.Create(ctx, policy))
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "flood-1", Namespace: ns, Labels: map[string]string{"app": "flood"}},
+		Spec:       corev1.PodSpec{NodeName: testNode, Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+	}
+	must(t, env.Client.Create(ctx, pod))
+	podDir := "kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID)
+	podCg := layout.Mkdir(podDir)
+	eventually(t, "the pod's cgroup is held", func() bool {
+		c.Reconcile(ctx, policyNodeKey)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.enforced[podCg.ID]
+		return ok
+	})
+
+	target := filepath.Join(t.TempDir(), "written")
+	app := layout.Mkdir(podDir + "/" + kubelettest.ContainerID(t))
+	cmd := helperCommand(t, "flood-calls-then-write", target)
+	path, _ := exec.LookPath(cmd[0])
+	if res, err := cgroupcmd.Run(ctx, app, cgroupcmd.Options{Path: path, Args: cmd, Stderr: os.Stderr, MountNamespace: true}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("the container: exit %d, %v (want the calls and the write audited and allowed)", res.ExitCode, err)
+	}
+
+	callsIn := regexp.MustCompile(`called (\d+) system calls outside the policy: `)
+	var messages []string
+	t.Cleanup(func() {
+		if t.Failed() {
+			var got v1alpha1.EnforcementPolicy
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(policy), &got); err == nil {
+				t.Logf("the policy's status: %+v", got.Status)
+			}
+			t.Logf("the pod's Events:\n%s", strings.Join(messages, "\n"))
+		}
+	})
+	eventually(t, "the write and every system call are in the pod's Events", func() bool {
+		var events corev1.EventList
+		must(t, env.Client.List(ctx, &events, client.InNamespace(ns)))
+		messages = nil
+		write, calls := false, 0
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name != pod.Name || e.Reason != v1alpha1.ViolationEventReason {
+				continue
+			}
+			messages = append(messages, e.Message)
+			switch m := callsIn.FindStringSubmatch(e.Message); {
+			case m != nil:
+				calls += mustAtoi(t, m[1])
+			case strings.Contains(e.Message, " called "):
+				calls++
+			case strings.Contains(e.Message, target) && strings.HasSuffix(e.Message, ": audited (policy flood)"):
+				write = true
+			}
+		}
+		return write && calls >= len(floodCalls)
+	})
+	syscallEvents := 0
+	for _, m := range messages {
+		if strings.Contains(m, "combined from similar events") {
+			t.Errorf("an Event was combined with others: %q", m)
+		}
+		if strings.Contains(m, " called ") {
+			syscallEvents++
+			if !strings.Contains(m, "would be refused (the process runs without the policy's seccomp profile) (policy flood)") {
+				t.Errorf("system call Event %q does not say that the process runs without the policy's seccomp profile", m)
+			}
+		}
+	}
+	// The calls come within a flush or two.
+	if syscallEvents > 3 {
+		t.Errorf("%d Events for the system calls, want them gathered in at most 3:\n%s", syscallEvents, strings.Join(messages, "\n"))
 	}
 }

@@ -35,6 +35,8 @@ func Describe(v bpf.Violation) string {
 		what = fmt.Sprintf("connected to %s", formatDestination(v))
 	case bpf.KindSocket:
 		what = describeSocket(v.Socket)
+	case bpf.KindSyscall:
+		return describeSyscall(v)
 	case bpf.KindPtrace:
 		to := v.TargetCgroup
 		if to == "" {
@@ -54,11 +56,64 @@ func Describe(v bpf.Violation) string {
 	default:
 		what = v.Kind.String()
 	}
-	who := fmt.Sprintf("%s[%d]", v.Comm, v.PID)
+	return fmt.Sprintf("%s %s: %s", who(v), what, v.Outcome)
+}
+
+func who(v bpf.Violation) string {
+	s := fmt.Sprintf("%s[%d]", v.Comm, v.PID)
 	if v.Exe != "" {
-		who += " (" + v.Exe + ")"
+		s += " (" + v.Exe + ")"
 	}
-	return fmt.Sprintf("%s %s: %s", who, what, v.Outcome)
+	return s
+}
+
+// describeSyscall describes a system call outside the policy and what its
+// seccomp filter did: "called io_uring_setup: refused by seccomp",
+// "called socket(AF_PACKET): would be refused".
+func describeSyscall(v bpf.Violation) string {
+	return fmt.Sprintf("%s called %s: %s", who(v), syscallCall(v), syscallOutcome(v))
+}
+
+// syscallCall names the system call of a KindSyscall violation, with its
+// socket family and ABI where they matter: "socket(AF_PACKET)",
+// "chmod (i386)".
+func syscallCall(v bpf.Violation) string {
+	arch := v1alpha1.ArchX86_64
+	if v.Compat {
+		arch = v1alpha1.ArchX86
+	}
+	call, ok := profiles.SyscallName(arch, v.Syscall)
+	if !ok {
+		call = fmt.Sprintf("system call %d", v.Syscall)
+	}
+	if v.HasSocketFamily {
+		family, ok := profiles.SocketFamilyName(v.SocketFamily)
+		if !ok {
+			family = fmt.Sprintf("family %d", v.SocketFamily)
+		}
+		call += "(" + family + ")"
+	}
+	if v.Compat {
+		call += " (i386)"
+	}
+	return call
+}
+
+// syscallOutcome says what the seccomp filter did to a KindSyscall
+// violation.
+func syscallOutcome(v bpf.Violation) string {
+	switch v.Outcome {
+	case bpf.Denied:
+		return "refused by seccomp"
+	case bpf.Audited:
+		if v.NoSeccomp {
+			return "would be refused (the process runs without the policy's seccomp profile)"
+		}
+		return "would be refused"
+	case bpf.Unfiltered:
+		return "not refused: the process runs without the policy's seccomp profile"
+	}
+	return v.Outcome.String()
 }
 
 func quotePath(v bpf.Violation) string {

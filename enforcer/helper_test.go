@@ -24,7 +24,17 @@ import (
 	"github.com/footprint-dev/footprint/internal/filechanges"
 	"github.com/footprint-dev/footprint/internal/sidedoor"
 	"github.com/footprint-dev/footprint/internal/testaction"
+	"github.com/footprint-dev/footprint/profiles"
 )
+
+// floodCalls are 31 system calls that neither the Go runtime needs nor
+// profiles.RuntimeSyscalls allows, each harmless without arguments: a
+// workload making them outside its policy floods its pod with reports.
+var floodCalls = []string{"getsockname", "getuid", "geteuid", "getgid", "getegid", "getpgrp", "getsid", "getpgid",
+	"uname", "sysinfo", "times", "getrusage", "getpriority", "getresuid", "getresgid", "getgroups",
+	"sched_getscheduler", "sched_getparam", "sched_get_priority_max", "sched_get_priority_min",
+	"sched_rr_get_interval", "getitimer", "getpeername", "mincore", "alarm", "getcpu", "ioprio_get",
+	"get_robust_list", "rt_sigpending", "getrlimit", "time"}
 
 // The test binary doubles as the program under test (internal/testaction).
 func TestMain(m *testing.M) { testaction.Main(m, runAction) }
@@ -184,8 +194,40 @@ func runAction(action string, args []string) error {
 			return err
 		}
 		return c.Close()
+	case "flood-calls-then-write": // path: each of floodCalls, then an open of path for writing
+		for _, name := range floodCalls {
+			nr, ok := profiles.SyscallNumber(v1alpha1.ArchX86_64, name)
+			if !ok {
+				return fmt.Errorf("no system call %q", name)
+			}
+			// Without arguments each fails (EFAULT, EINVAL) or only
+			// reads: what matters is that it was called.
+			unix.Syscall(uintptr(nr), 0, 0, 0)
+		}
+		fd, err := unix.Open(args[0], unix.O_WRONLY|unix.O_CREAT, 0o644)
+		if err != nil {
+			return err
+		}
+		unix.Close(fd)
 	case "unshare-expect": // want: unshare(CLONE_NEWUTS)
 		return expect(unix.Unshare(unix.CLONE_NEWUTS), args[0])
+	case "unshare-twice-expect": // want: unshare(CLONE_NEWUTS), twice
+		if err := expect(unix.Unshare(unix.CLONE_NEWUTS), args[0]); err != nil {
+			return err
+		}
+		return expect(unix.Unshare(unix.CLONE_NEWUTS), args[0])
+	case "packet-socket-expect": // want: socket(AF_PACKET, SOCK_DGRAM), then socket(AF_INET, SOCK_DGRAM), which must work
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		if err := expect(err, args[0]); err != nil {
+			return fmt.Errorf("socket(AF_PACKET): %w", err)
+		}
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("socket(AF_INET): %w", err)
+		}
+		return unix.Close(fd)
 	case "unprivileged-chown-expect": // path uid want: chown without CAP_CHOWN in the effective set
 		uid, _ := strconv.Atoi(args[1])
 		// Capabilities are per thread: drop it on the thread that chowns.

@@ -34,6 +34,8 @@ type policyRules struct {
 	paths    []bpf.PathKey
 	connects []bpf.ConnectRule
 	sockets  []bpf.SocketRule
+	// syscalls names the version's system call rules, if it has any.
+	syscalls *bpf.SyscallRuleKey
 }
 
 // NewInstaller returns an Installer for enf. Where enf's maps are pinned, a
@@ -129,6 +131,13 @@ func (in *Installer) Install(id uint32, c *rules.Compiled) error {
 		if err = in.writeSockets(c.Sockets, kp.ConnectSet, next); err != nil {
 			in.deleteRules(next)
 			return fmt.Errorf("install policy %d: socket rules: %w", id, err)
+		}
+	}
+	if c.Syscalls != nil {
+		kp.Governs = kp.Governs.With(bpf.KindSyscall)
+		if err = in.writeSyscalls(c.Syscalls, bpf.SyscallRuleKey{PolicyID: id, Version: kp.Version}, next); err != nil {
+			in.deleteRules(next)
+			return fmt.Errorf("install policy %d: system call rules: %w", id, err)
 		}
 	}
 	if err := in.enf.PutPolicy(id, kp); err != nil {
@@ -242,6 +251,15 @@ func (in *Installer) collectGarbage() error {
 			_ = in.enf.DeleteSocketRule(r)
 		}
 	}
+	syscalls, err := in.enf.SyscallRuleKeys()
+	if err != nil {
+		return err
+	}
+	for _, k := range syscalls {
+		if p, ok := policies[k.PolicyID]; !ok || p.Version != k.Version {
+			_ = in.enf.DeleteSyscallRules(k)
+		}
+	}
 	return nil
 }
 
@@ -301,6 +319,40 @@ func (in *Installer) writeSockets(rs []rules.SocketRule, set uint32, into *polic
 	return nil
 }
 
+// writeSyscalls writes a policy version's allowed system calls under its
+// key.
+func (in *Installer) writeSyscalls(list rules.SyscallAllowList, key bpf.SyscallRuleKey, into *policyRules) error {
+	var r bpf.SyscallRules
+	for arch, allowed := range list {
+		compat := arch == v1alpha1.ArchX86
+		if !compat && arch != v1alpha1.ArchX86_64 {
+			return fmt.Errorf("architecture %s: the reporter knows x86-64 and i386 (X86) only", arch)
+		}
+		for _, nr := range allowed.Numbers {
+			if err := r.Allow(compat, int(nr)); err != nil {
+				return fmt.Errorf("%s: %w", arch, err)
+			}
+		}
+		var families uint64
+		for _, f := range allowed.Families {
+			if f >= 64 {
+				return fmt.Errorf("%s: address family %d does not fit the reporter's 64-bit mask", arch, f)
+			}
+			families |= 1 << f
+		}
+		if compat {
+			r.CompatFamilies = families
+		} else {
+			r.NativeFamilies = families
+		}
+	}
+	if err := in.enf.PutSyscallRules(key, r); err != nil {
+		return err
+	}
+	into.syscalls = &key
+	return nil
+}
+
 // kernelSocketOps maps the compiler's socket operations to the kernel's.
 var kernelSocketOps = map[rules.SocketOp]bpf.SocketRuleOp{
 	rules.SocketUnix: bpf.SocketRuleUnix, rules.SocketBind: bpf.SocketRuleBind,
@@ -356,5 +408,8 @@ func (in *Installer) deleteRules(p *policyRules) {
 	}
 	for _, r := range p.sockets {
 		_ = in.enf.DeleteSocketRule(r)
+	}
+	if p.syscalls != nil {
+		_ = in.enf.DeleteSyscallRules(*p.syscalls)
 	}
 }

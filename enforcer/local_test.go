@@ -130,6 +130,92 @@ func TestSystemCallsOutsideThePolicyFailWithEPERM(t *testing.T) {
 	}
 }
 
+// TestSystemCallsOutsideThePolicyAreReportedOnce: the seccomp filter
+// refuses (Enforce) or logs (Audit) a call outside the policy, and says
+// nothing to footprint; the reporter does, once per distinct call.
+func TestSystemCallsOutsideThePolicyAreReportedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		mode, want string
+		outcome    bpf.Outcome
+		says       string
+	}{
+		{"Enforce", "EPERM", bpf.Denied, "called unshare: refused by seccomp"},
+		{"Audit", "ok", bpf.Audited, "called unshare: would be refused"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			p := policy(t, "spec:\n  mode: "+tc.mode+"\n"+allSyscallsBut(t, "unshare"))
+			res := run(t, p, helperCommand(t, "unshare-twice-expect", tc.want))
+			if res.ExitCode != 0 {
+				t.Errorf("exit code %d: unshare did not give %s", res.ExitCode, tc.want)
+			}
+			v := onlyViolation(t, res)
+			unshare, _ := profiles.SyscallNumber(v1alpha1.ArchX86_64, "unshare")
+			if v.Kind != bpf.KindSyscall || v.Syscall != unshare || v.Compat || v.Outcome != tc.outcome || v.NoSeccomp {
+				t.Errorf("violation = %+v, want unshare (%d), %s, under a seccomp filter", v, unshare, tc.outcome)
+			}
+			if got := Describe(v); !strings.Contains(got, tc.says) {
+				t.Errorf("Describe = %q, want it to say %q", got, tc.says)
+			}
+			if c := res.Counters[bpf.KindSyscall]; c.Violations != 2 || c.Reported != 1 {
+				t.Errorf("counters %+v: want the 2 calls counted and reported once", c)
+			}
+		})
+	}
+}
+
+// A process held to a policy with system calls but started without its
+// seccomp filter (a pod that does not name the Localhost profile) is not
+// refused: the report says so rather than "refused".
+func TestASystemCallOutsideThePolicyWithoutItsFilterIsReportedAsNotRefused(t *testing.T) {
+	_, installer, reader, cg := heldCgroup(t, "unfiltered", 10)
+	c, err := rules.Compile(policy(t, "spec:\n  mode: Enforce\n"+allSyscallsBut(t, "unshare")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := installer.Install(10, c); err != nil {
+		t.Fatal(err)
+	}
+	command := helperCommand(t, "unshare-expect", "ok")
+	path, _ := cgroupcmd.LookCommand(command[0])
+	res, err := cgroupcmd.Run(context.Background(), cg, cgroupcmd.Options{Path: path, Args: command})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("exit %d (%v): unshare without the filter must work", res.ExitCode, err)
+	}
+	reader.SetDeadline(time.Now().Add(time.Second))
+	v, err := reader.Read()
+	if err != nil || v.Kind != bpf.KindSyscall || v.Outcome != bpf.Unfiltered || !v.NoSeccomp {
+		t.Fatalf("violation %+v (%v), want unshare reported as not refused, without a filter", v, err)
+	}
+	if got, want := Describe(v), "called unshare: not refused: the process runs without the policy's seccomp profile"; !strings.Contains(got, want) {
+		t.Errorf("Describe = %q, want it to say %q", got, want)
+	}
+}
+
+func TestSocketFamiliesOutsideThePolicyAreReported(t *testing.T) {
+	for _, tc := range []struct {
+		mode, want string
+		outcome    bpf.Outcome
+	}{
+		{"Enforce", "EPERM", bpf.Denied},
+		{"Audit", "ok", bpf.Audited},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			p := policy(t, "spec:\n  mode: "+tc.mode+"\n"+allSyscallsBut(t)+"        socketFamilies: [AF_UNIX, AF_INET, AF_INET6, AF_NETLINK]\n")
+			res := run(t, p, helperCommand(t, "packet-socket-expect", tc.want))
+			if res.ExitCode != 0 {
+				t.Errorf("exit code %d: socket(AF_PACKET) did not give %s", res.ExitCode, tc.want)
+			}
+			v := onlyViolation(t, res)
+			if v.Kind != bpf.KindSyscall || !v.HasSocketFamily || v.SocketFamily != 17 || v.Outcome != tc.outcome {
+				t.Errorf("violation = %+v, want socket(AF_PACKET), %s", v, tc.outcome)
+			}
+			if got := Describe(v); !strings.Contains(got, "called socket(AF_PACKET): ") {
+				t.Errorf("Describe = %q, want it to name socket(AF_PACKET)", got)
+			}
+		})
+	}
+}
+
 func TestConnectOutsideThePolicyFailsWithEPERMWhileAllowedDestinationsWork(t *testing.T) {
 	allowed, other := listen(t), listen(t)
 	p := connectOnlyTo(t, "Enforce", allowed)
@@ -401,36 +487,8 @@ spec:
 // from Audit to Enforce it is reported again, also for a policy without
 // file rules (whose versions once all looked alike to the kernel).
 func TestAViolationIsReportedAgainUnderANewPolicyVersion(t *testing.T) {
-	kerneltest.RequireRoot(t)
 	allowed, other := listen(t), listen(t)
-	mount, err := cgroupfs.Mount()
-	if err != nil {
-		t.Fatal(err)
-	}
-	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enf.Close()
-	installer, err := NewInstaller(enf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer installer.Close()
-	reader, err := enf.NewViolationReader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", fmt.Sprintf("versions-%d", os.Getpid())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cg.Remove()
-	if err := enf.EnforceCgroup(cg.ID, 9, bpf.Hold{Live: true}); err != nil {
-		t.Fatal(err)
-	}
-	defer enf.ReleaseCgroup(cg.ID)
+	_, installer, reader, cg := heldCgroup(t, "versions", 9)
 	connectOnly := func(mode string) *rules.Compiled {
 		c, err := rules.Compile(policy(t, fmt.Sprintf("spec:\n  mode: %s\n  connect: {allow: [{cidr: 127.0.0.1/32, protocol: TCP, port: %s}]}\n", mode, port(allowed))))
 		if err != nil {
@@ -461,6 +519,42 @@ func TestAViolationIsReportedAgainUnderANewPolicyVersion(t *testing.T) {
 			t.Errorf("%s: the repeat was reported too: %+v", tc.mode, v)
 		}
 	}
+}
+
+// heldCgroup loads an enforcer with its installer and violation reader,
+// and holds a new cgroup to policy id (installed or not) from now on.
+func heldCgroup(t *testing.T, name string, id uint32) (*bpf.Enforcer, *Installer, *bpf.ViolationReader, *cgroupfs.Cgroup) {
+	t.Helper()
+	kerneltest.RequireRoot(t)
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enf.Close() })
+	installer, err := NewInstaller(enf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(installer.Close)
+	reader, err := enf.NewViolationReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+	cg, err := cgroupfs.Create(filepath.Join(mount, "footprint", fmt.Sprintf("%s-%d", name, os.Getpid())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cg.Remove() })
+	if err := enf.EnforceCgroup(cg.ID, id, bpf.Hold{Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enf.ReleaseCgroup(cg.ID) })
+	return enf, installer, reader, cg
 }
 
 func TestAnInvalidPolicyIsRefusedBeforeAnythingIsLoaded(t *testing.T) {

@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/generator"
 	"github.com/footprint-dev/footprint/internal/sidedoor"
@@ -27,24 +29,26 @@ type sideDoorRoute struct {
 	// ia32 marks a 32-bit call, which faults where the kernel has no
 	// IA32 emulation (this host): tried in the VM.
 	ia32 bool
+	// reported is what the violation footprint reports says.
+	reported string
 }
 
 var sideDoorRoutes = []sideDoorRoute{
-	{route: "io_uring_setup", refused: "EPERM"},
-	{route: "open_by_handle_at", refused: "EPERM"},
+	{route: "io_uring_setup", refused: "EPERM", reported: "called io_uring_setup: refused by seccomp"},
+	{route: "open_by_handle_at", refused: "EPERM", reported: "called open_by_handle_at: refused by seccomp"},
 	// No 32-bit call was recorded: the policy has no X86 set, and the
 	// filter refuses every call of that ABI with EPERM.
-	{route: "int80", refused: "EPERM", ia32: true},
+	{route: "int80", refused: "EPERM", ia32: true, reported: " (i386): refused by seccomp"},
 	// ENOSYS, as libc expects of a kernel without clone3: it falls back to
 	// clone, which has no CLONE_INTO_CGROUP.
-	{route: "clone3-into-cgroup", refused: "ENOSYS"},
+	{route: "clone3-into-cgroup", refused: "ENOSYS", reported: "called clone3: refused by seccomp"},
 	// The normal run created AF_INET and AF_UNIX sockets only (and
 	// does again in every variant, under the same policy). The families
 	// are one list for socket and socketpair.
-	{route: "socket-packet", refused: "EPERM"},
-	{route: "socket-vsock", refused: "EPERM"},
-	{route: "socket-netlink", refused: "EPERM"},
-	{route: "socketpair-netlink", refused: "EPERM"},
+	{route: "socket-packet", refused: "EPERM", reported: "called socket(AF_PACKET): refused by seccomp"},
+	{route: "socket-vsock", refused: "EPERM", reported: "called socket(AF_VSOCK): refused by seccomp"},
+	{route: "socket-netlink", refused: "EPERM", reported: "called socket(AF_NETLINK): refused by seccomp"},
+	{route: "socketpair-netlink", refused: "EPERM", reported: "called socketpair(AF_NETLINK): refused by seccomp"},
 }
 
 // sideDoorWorkload is the command that runs the workload without cgo: in
@@ -109,6 +113,15 @@ func testSideDoors(t *testing.T, routes []sideDoorRoute) {
 			if res.ExitCode != 0 {
 				t.Fatalf("exit code %d: %s was not refused with %s", res.ExitCode, tc.route, tc.refused)
 			}
+			// The filter says nothing; footprint's reporter does.
+			var said []string
+			for _, v := range res.Violations {
+				if v.Kind == bpf.KindSyscall && v.Outcome == bpf.Denied && strings.Contains(Describe(v), tc.reported) {
+					return
+				}
+				said = append(said, Describe(v))
+			}
+			t.Errorf("no violation says %q; reported: %q", tc.reported, said)
 		})
 	}
 }

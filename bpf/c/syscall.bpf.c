@@ -14,18 +14,9 @@
  * Backends, best first: tp_btf/sys_enter, tracepoint/raw_syscalls/sys_enter.
  */
 #include "common.h"
+#include "syscalls.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* x86's "a 32-bit system call is running" (asm/thread_info.h). */
-#define TS_COMPAT 0x0002
-
-/* socket(2) and socketpair(2) of each ABI (syscall_64.tbl, syscall_32.tbl),
- * whose first argument, the address family, is recorded too. */
-#define NR_SOCKET_X86_64 41
-#define NR_SOCKETPAIR_X86_64 53
-#define NR_SOCKET_I386 359
-#define NR_SOCKETPAIR_I386 360
 
 /* One entry per recorded cgroup that made a system call: 144 bytes. */
 struct {
@@ -73,7 +64,6 @@ static __always_inline __u64 arg0(struct pt_regs *regs, struct trace_event_raw_s
 static __always_inline void record_syscall(long id, struct pt_regs *regs, struct trace_event_raw_sys_enter *tp)
 {
 	struct fp_syscalls *s, none = {};
-	struct task_struct *task;
 	__u64 cgid, bit, *word;
 	bool compat;
 	__u32 idx;
@@ -95,12 +85,9 @@ static __always_inline void record_syscall(long id, struct pt_regs *regs, struct
 		if (!s)
 			return;
 	}
-	task = bpf_get_current_task_btf();
-	compat = task->thread_info.status & TS_COMPAT;
-	if (compat && (id == NR_SOCKET_I386 || id == NR_SOCKETPAIR_I386))
-		record_family(&s->compat_families, (__u32)arg0(regs, tp, true));
-	else if (!compat && (id == NR_SOCKET_X86_64 || id == NR_SOCKETPAIR_X86_64))
-		record_family(&s->native_families, (__u32)arg0(regs, tp, false));
+	compat = compat_syscall();
+	if (socket_call(id, compat))
+		record_family(compat ? &s->compat_families : &s->native_families, (__u32)arg0(regs, tp, compat));
 	idx = ((__u32)id / 64) & (FP_SYSCALL_WORDS - 1);
 	bit = 1ULL << (id & 63);
 	if (compat)

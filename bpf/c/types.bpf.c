@@ -61,3 +61,7 @@ ANCHOR(fp_socket_event);
 ANCHOR(fp_socket_rule_key);
 ENUM_ANCHOR(fp_socket_op);
 ENUM_ANCHOR(fp_socket_rule_op);
+
+/* ---- system calls outside a policy ---- */
+ANCHOR(fp_syscall_rule_key);
+ENUM_ANCHOR(fp_syscall_flag);

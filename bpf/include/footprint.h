@@ -428,6 +428,10 @@ enum fp_violation_outcome {
 	FP_OUTCOME_DENIED_KILLED = 4, /* failed with EPERM, and SIGKILL */
 	/* Cgroups: the process moved, and its policy still holds it there. */
 	FP_OUTCOME_FOLLOWED = 5,
+	/* System calls, Enforce mode: the call was not refused, as the
+	 * process runs without the policy's seccomp filter (a pod that does
+	 * not name the Localhost profile). */
+	FP_OUTCOME_UNFILTERED = 6,
 };
 
 /* Key of violations_seen: one distinct violation. */
@@ -467,7 +471,9 @@ struct fp_violation_event {
 	__u64 target_cgroup_id;
 	__u32 target_pid;
 	/* Capabilities: the system call that made the check, plus one (0:
-	 * none known); path then holds the path it was given, if it takes one. */
+	 * none known); path then holds the path it was given, if it takes one.
+	 * System calls: the call outside the policy, plus one (flags: enum
+	 * fp_syscall_flag; family: a socket(2)'s address family). */
 	__u32 syscall;
 	char path[FP_PATH_MAX]; /* files and exec, and capabilities: the path */
 	char exe[FP_PATH_MAX];  /* the program that did it */
@@ -547,6 +553,26 @@ struct fp_socket_rule_key {
 	__u16 len;
 	__u8 addr[16];
 	char path[FP_UNIX_PATH_MAX];
+};
+
+
+/* ---- system calls outside a policy's seccomp allow-list ---- */
+
+/* Key of syscall_rules: one installed policy version. */
+struct fp_syscall_rule_key {
+	__u32 policy_id;
+	__u32 version; /* fp_policy.version */
+};
+
+/* fp_violation_event.flags of a system call violation. */
+enum fp_syscall_flag {
+	/* A 32-bit call (i386 numbering), not an x86-64 one. */
+	FP_SYSCALL_COMPAT = 1 << 0,
+	/* The process runs without a seccomp filter. */
+	FP_SYSCALL_NO_FILTER = 1 << 1,
+	/* socket(2) or socketpair(2) allowed for other families:
+	 * fp_violation_event.family is the one refused. */
+	FP_SYSCALL_FAMILY = 1 << 2,
 };
 
 #endif /* FOOTPRINT_H */

@@ -27,6 +27,7 @@ import (
 	"github.com/footprint-dev/footprint/enforcer"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
 	"github.com/footprint-dev/footprint/internal/containers"
+	"github.com/footprint-dev/footprint/internal/violationevents"
 	"github.com/footprint-dev/footprint/recorder"
 	"github.com/footprint-dev/footprint/recorder/profilestore"
 )
@@ -164,8 +165,14 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 			return err
 		}
 	}
+	// PolicyViolation Events keep to the agent's own per-pod limit, which
+	// counts what it leaves out; client-go's correlator would combine
+	// and drop them on its own (internal/violationevents).
+	events := violationevents.NewBroadcaster()
+	defer events.Shutdown()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
+		EventBroadcaster:       events, //nolint:staticcheck // deprecated for managers shorter-lived than the process; this one is the process
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.healthAddr,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{

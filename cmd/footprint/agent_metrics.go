@@ -19,7 +19,7 @@ type kernelCollector struct {
 	rec *bpf.Recorder
 	enf *bpf.Enforcer
 
-	events, repeats, lost, lostEntries, mapFull, pinsReplaced, checks, violations, untracked, runs, runtime, backend, rejected *prometheus.Desc
+	events, repeats, lost, lostEntries, mapFull, pinsReplaced, checks, violations, unreported, untracked, runs, runtime, backend, rejected *prometheus.Desc
 }
 
 func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
@@ -37,13 +37,14 @@ func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer)
 		mapFull:      prometheus.NewDesc("footprint_map_full_total", "Entries an aggregation map had no room for.", kind, nil),
 		checks:       prometheus.NewDesc("footprint_enforcement_checks_total", "Operations checked against an EnforcementPolicy.", kind, nil),
 		violations:   prometheus.NewDesc("footprint_kernel_violations_total", "Operations outside an EnforcementPolicy, repeats included.", kind, nil),
+		unreported:   prometheus.NewDesc("footprint_kernel_violations_unreported_total", "Violations the kernel did not pass on to the agent, by why: over the report budget (200 a second per policy and kind; a repeat of one left out counts again, and is reported once the budget allows), or no room in the ring buffer.", []string{"kind", "why"}, nil),
 		runs:         prometheus.NewDesc("footprint_bpf_program_runs_total", "Runs of each BPF program.", []string{"program"}, nil),
 		runtime:      prometheus.NewDesc("footprint_bpf_program_run_seconds_total", "Time spent in each BPF program.", []string{"program"}, nil),
 	}
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.lostEntries, c.mapFull, c.pinsReplaced, c.checks, c.violations, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
+	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.lostEntries, c.mapFull, c.pinsReplaced, c.checks, c.violations, c.unreported, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
 		ch <- d
 	}
 }
@@ -65,6 +66,8 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 		for k, n := range counters {
 			counter(c.checks, n.Checked, k.String())
 			counter(c.violations, n.Violations, k.String())
+			ch <- prometheus.MustNewConstMetric(c.unreported, prometheus.CounterValue, float64(n.Suppressed), k.String(), "report budget")
+			ch <- prometheus.MustNewConstMetric(c.unreported, prometheus.CounterValue, float64(n.RingBufferLost), k.String(), "ring buffer full")
 		}
 	}
 	if lc, err := c.lc.Counters(); err == nil {

@@ -89,7 +89,8 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"controller_runtime_reconcile_total", "footprint_events_total", "footprint_repeats_total",
-		"footprint_lost_records_total", "footprint_enforcement_checks_total", "footprint_bpf_program_run_seconds_total"} {
+		"footprint_lost_records_total", "footprint_enforcement_checks_total", "footprint_kernel_violations_unreported_total",
+		"footprint_bpf_program_run_seconds_total"} {
 		if !ok || !strings.Contains(metrics, want) {
 			t.Errorf("metrics endpoint (ok=%v) lacks %s", ok, want)
 		}

@@ -197,6 +197,9 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 			effect = "reported (audit)"
 		case c.Effect == bpf.KilledAfter && !killAfter:
 			effect = "reported (cannot prevent here)"
+		case c.Kind == bpf.KindSyscall && c.Chosen == "":
+			// The filter refuses all the same: nobody reports.
+			effect = "prevented by seccomp, not reported (no reporter here)"
 		}
 		counts := res.Counters[c.Kind]
 		rules := "not governed"
@@ -209,16 +212,6 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 			rules = "allow-list"
 		}
 		t.AppendRow(table.Row{c.Kind.String(), rules, effect, c.Chosen, counts.Checked, counts.Violations, counts.Reported + counts.Suppressed + counts.RingBufferLost})
-	}
-	if policy.Spec.Syscalls != nil {
-		// Seccomp decides in the kernel with no BPF program of footprint's:
-		// nothing counted, nothing reported (Audit mode logs to the
-		// kernel's audit log).
-		effect := "prevented (EPERM)"
-		if mode == v1alpha1.ModeAudit {
-			effect = "logged (audit log)"
-		}
-		t.AppendRow(table.Row{"syscalls", "allow-list", effect, "seccomp filter", "-", "-", "-"})
 	}
 	t.Render()
 	for _, n := range res.Widened {
@@ -269,6 +262,8 @@ func governs(p *v1alpha1.EnforcementPolicy, k bpf.Kind) bool {
 		return p.Spec.Sockets != nil
 	case bpf.KindPtrace:
 		return true // every policy keeps its processes from tracing others
+	case bpf.KindSyscall:
+		return p.Spec.Syscalls != nil
 	}
 	return false
 }

@@ -34,7 +34,16 @@ func newKubeViolationsCommand(kf *kubeFlags) *cobra.Command {
 		Long: `List the PolicyViolation events of the namespace (or of every namespace with -A),
 oldest first, one line each: when it last happened, the pod, and what was done
 (in audit mode: what would have been refused). With -f, keep printing new ones
-until interrupted. Events are kept by the API server for an hour by default.`,
+until interrupted. Events are kept by the API server for an hour by default.
+
+A pod's system calls outside its policy are one line per 5 seconds (per policy
+and outcome), naming the first 10 calls and counting the rest ("and 12 more").
+Every other violation is a line of its own, up to 300 per pod and policy, then
+one a second; past that, a line says how many of each kind were not listed one
+by one. The kernel passes on at most 200 distinct violations a second per
+policy and kind; what it leaves out is counted in the agent's
+footprint_kernel_violations_unreported_total metric (and reported if it
+happens again once the budget allows).`,
 		Example: `  kubectl footprint violations -n shop
   kubectl footprint violations -A --since 10m
   kubectl footprint violations -f -n shop`,

@@ -523,7 +523,7 @@ type ImageEnforcement struct {
 }
 
 // EnforcedKind is a kind of operation a policy governs.
-// +kubebuilder:validation:Enum=capabilities;files;connect;executables;cgroups;sockets;ptrace
+// +kubebuilder:validation:Enum=capabilities;files;connect;executables;cgroups;sockets;ptrace;syscalls
 type EnforcedKind string
 
 const (
@@ -545,6 +545,10 @@ const (
 	// /proc/PID/mem) to processes outside the policy: every policy
 	// governs it.
 	KindPtrace EnforcedKind = "ptrace"
+	// KindSyscalls is system calls outside spec.syscalls: the policy's
+	// seccomp profile refuses them (where the pod names it), and the
+	// backend is footprint's reporter of them.
+	KindSyscalls EnforcedKind = "syscalls"
 )
 
 // EnforcementEffect is what a node can do about an operation outside a policy.

@@ -38,6 +38,9 @@ type Compiled struct {
 	// installed (profiles.RuntimeSyscalls); nil when the policy does not
 	// restrict system calls.
 	Seccomp SeccompFilter
+	// Syscalls is what Seccomp allows, per ABI, for footprint's reporter
+	// of the calls outside it; nil when Seccomp is.
+	Syscalls SyscallAllowList
 	// Connect are the allowed destinations, sorted; they apply only when
 	// ConnectGoverned.
 	Connect []ConnectRule
@@ -169,6 +172,11 @@ func CompileSpec(spec *v1alpha1.EnforcementPolicySpec) (*Compiled, error) {
 			errs = append(errs, field.Invalid(root.Child("syscalls", "allow"), len(r.Allow), err.Error()))
 		}
 		c.Seccomp = filter
+		if err == nil {
+			if c.Syscalls, err = CompileSyscallAllowList(r.Allow, profiles.RuntimeSyscalls); err != nil {
+				errs = append(errs, field.Invalid(root.Child("syscalls", "allow"), len(r.Allow), err.Error()))
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return nil, &InvalidPolicyError{Errors: errs}

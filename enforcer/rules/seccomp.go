@@ -84,8 +84,9 @@ const seccompLeaf = 6
 //
 // A number is found in a binary search tree: about log2(n) comparisons.
 func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.EnforcementMode) (SeccompFilter, error) {
-	if errs := profiles.ValidateSyscalls(allow, field.NewPath("spec", "syscalls", "allow")); len(errs) > 0 {
-		return nil, errs.ToAggregate()
+	list, err := CompileSyscallAllowList(allow, extra)
+	if err != nil {
+		return nil, err
 	}
 	deny := uint32(seccompRetErrno | errnoEPERM)
 	enosys := uint32(seccompRetErrno | errnoENOSYS)
@@ -94,16 +95,8 @@ func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.E
 	}
 	var prog []bpf.Instruction
 	prog = append(prog, bpf.LoadAbsolute{Off: seccompDataArch, Size: 4})
-	for _, set := range allow {
-		numbers, err := syscallNumbers(set.Arch, append(slices.Clone(set.Names), extra...))
-		if err != nil {
-			return nil, err
-		}
-		families, err := familyNumbers(set)
-		if err != nil {
-			return nil, err
-		}
-		block := archBlock(set.Arch, numbers, families, deny, enosys)
+	for _, set := range allow { // in the policy's order (an ABI once: validated)
+		block := archBlock(set.Arch, list[set.Arch].Numbers, list[set.Arch].Families, deny, enosys)
 		// This arch: into the block; another: over it, to the next
 		// test (A still holds the arch, as the block is not run).
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch[set.Arch], SkipTrue: 1}, bpf.Jump{Skip: uint32(len(block))})
@@ -118,6 +111,45 @@ func CompileSeccomp(allow []v1alpha1.SyscallSet, extra []string, mode v1alpha1.E
 		return nil, fmt.Errorf("the seccomp filter has %d instructions, more than the kernel's 4096", len(raw))
 	}
 	return raw, nil
+}
+
+// SyscallAllowList is what a policy's seccomp filter lets through, per ABI,
+// in the form footprint's reporter checks calls against (the filter itself
+// says nothing to footprint). An ABI without a set allows nothing.
+type SyscallAllowList map[v1alpha1.SyscallArch]SyscallsAllowed
+
+// SyscallsAllowed are one ABI's allowed calls.
+type SyscallsAllowed struct {
+	// Numbers are the allowed calls, sorted: the set's and what must run
+	// after the filter is installed. Every other call is refused, clone3
+	// and calls newer than the list with ENOSYS (libc falls back to
+	// clone), and reported as such.
+	Numbers []uint32
+	// Families are the address families socket and socketpair are
+	// restricted to, sorted; nil for any.
+	Families []uint32
+}
+
+// CompileSyscallAllowList validates a policy's system call sets and
+// compiles the allow-list CompileSeccomp's filter enforces (for footprint's
+// reporter, and for the filter itself).
+func CompileSyscallAllowList(allow []v1alpha1.SyscallSet, extra []string) (SyscallAllowList, error) {
+	if errs := profiles.ValidateSyscalls(allow, field.NewPath("spec", "syscalls", "allow")); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	out := SyscallAllowList{}
+	for _, set := range allow {
+		numbers, err := syscallNumbers(set.Arch, append(slices.Clone(set.Names), extra...))
+		if err != nil {
+			return nil, err
+		}
+		families, err := familyNumbers(set)
+		if err != nil {
+			return nil, err
+		}
+		out[set.Arch] = SyscallsAllowed{Numbers: numbers, Families: families}
+	}
+	return out, nil
 }
 
 func syscallNumbers(arch v1alpha1.SyscallArch, names []string) ([]uint32, error) {

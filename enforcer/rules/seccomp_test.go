@@ -231,3 +231,54 @@ func TestSeccompRefusesUnknownFamilies(t *testing.T) {
 		t.Fatalf("err = %v, want one naming AF_BOGUS and the field", err)
 	}
 }
+
+// The reporter's allow-list must say exactly what the filter lets through:
+// a call it calls allowed is never refused, and one it reports is refused
+// (clone3 too, with ENOSYS, for libc to fall back).
+func TestTheReportersAllowListAgreesWithTheFilter(t *testing.T) {
+	for _, tc := range []struct {
+		set      v1alpha1.SyscallSet
+		extra    []string
+		families []uint32
+	}{
+		{v1alpha1.SyscallSet{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "socket", "exit_group", "io_uring_setup"}, SocketFamilies: []string{"AF_INET", "AF_UNIX"}},
+			profiles.RuntimeSyscalls, []uint32{1, 2}},
+		// socketcall takes its family in memory: not restricted.
+		{v1alpha1.SyscallSet{Arch: v1alpha1.ArchX86, Names: []string{"read", "socketcall", "exit_group"}}, nil, nil},
+	} {
+		sets := []v1alpha1.SyscallSet{tc.set}
+		filter, err := CompileSeccomp(sets, tc.extra, v1alpha1.ModeEnforce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := CompileSyscallAllowList(sets, tc.extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := list[tc.set.Arch].Families; !slices.Equal(got, tc.families) {
+			t.Errorf("%s families %v, want %v", tc.set.Arch, got, tc.families)
+		}
+		for arch, audit := range auditArch {
+			for nr := uint32(0); nr < 512; nr++ {
+				_, has := list[arch]
+				allowed := has && slices.Contains(list[arch].Numbers, nr)
+				if name, _ := profiles.SyscallName(arch, int(nr)); allowed && list[arch].Families != nil && slices.Contains(profiles.SocketFamilyCalls, name) {
+					continue // decided by its family: below
+				}
+				if verdict := runSeccomp(t, filter, audit, nr); allowed != (verdict == seccompRetAllow) {
+					t.Errorf("%s call %d: the reporter says allowed %v, the filter %#x", arch, nr, allowed, verdict)
+				}
+			}
+		}
+		socket, ok := profiles.SyscallNumber(tc.set.Arch, "socket")
+		if !ok || !slices.Contains(tc.set.Names, "socket") {
+			continue
+		}
+		for family := uint32(0); family < 64; family++ {
+			allowed := slices.Contains(tc.families, family)
+			if verdict := runSeccompCall(t, filter, auditArch[tc.set.Arch], uint32(socket), family); allowed != (verdict == seccompRetAllow) {
+				t.Errorf("socket(%d): the reporter says allowed %v, the filter %#x", family, allowed, verdict)
+			}
+		}
+	}
+}

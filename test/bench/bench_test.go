@@ -23,6 +23,7 @@ import (
 	"github.com/footprint-dev/footprint/enforcer"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/profiles"
 )
 
 // config is how footprint is set up around a loop.
@@ -45,9 +46,21 @@ const (
 	// 20 connect rules and 10 executables that allows what the loop does.
 	audit   config = "audit"
 	enforce config = "enforce"
+	// syscallReporter: another cgroup is held to a policy with system
+	// calls, so the system call reporter (tp_btf/sys_exit) is attached,
+	// and this process is not held: what every task on such a node pays
+	// for its mere attachment (the syscall slow path).
+	syscallReporter config = "syscall-reporter"
+	// syscallHeld: this process is held to a policy of system calls alone
+	// that allows every call (the reporter checks each one, a bit test).
+	syscallHeld config = "syscall-held"
 )
 
-var configs = []config{baseline, loaded, attached, recording, audit, enforce}
+var configs = []config{baseline, loaded, attached, recording, audit, enforce, syscallReporter, syscallHeld}
+
+// syscallPolicyID is the policy syscallReporter and syscallHeld hold a
+// cgroup to.
+const syscallPolicyID = 2
 
 // targets are the ratios footprint aims for, as (config, against) pairs:
 // the cost of being loaded on a node with nothing watched, and
@@ -267,6 +280,8 @@ func (k *kernel) setUp(b *testing.B, c config) func() {
 	switch c {
 	case baseline, loaded:
 		return func() {}
+	case syscallReporter, syscallHeld:
+		return k.setUpSyscalls(b, c)
 	}
 	if c != recording {
 		// The policy of the round: audit or enforce, or what keeps the
@@ -327,6 +342,51 @@ func (k *kernel) setUp(b *testing.B, c config) func() {
 			b.Errorf("violation: %+v", v)
 		}
 		violations.Close()
+	}
+}
+
+// setUpSyscalls holds another cgroup (syscallReporter) or this process
+// (syscallHeld) to a policy that allows every x86-64 system call.
+func (k *kernel) setUpSyscalls(b *testing.B, c config) func() {
+	set := v1alpha1.SyscallSet{Arch: v1alpha1.ArchX86_64}
+	for nr := 0; nr < bpf.SyscallMax; nr++ {
+		if name, ok := profiles.SyscallName(v1alpha1.ArchX86_64, nr); ok {
+			set.Names = append(set.Names, name)
+		}
+	}
+	compiled, err := rules.Compile(&v1alpha1.EnforcementPolicy{Spec: v1alpha1.EnforcementPolicySpec{
+		Mode: v1alpha1.ModeEnforce, Syscalls: &v1alpha1.SyscallRules{Allow: []v1alpha1.SyscallSet{set}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := k.installer.Install(syscallPolicyID, compiled); err != nil {
+		b.Fatal(err)
+	}
+	var cg *cgroupfs.Cgroup
+	if c == syscallHeld {
+		cg = enterCgroup(b, k.mount, func(id uint64) error { return k.enf.EnforceCgroup(id, syscallPolicyID, bpf.Hold{Live: true}) })
+	} else if cg, err = cgroupfs.Create(filepath.Join(k.mount, "footprint", fmt.Sprintf("bench-other-%d", os.Getpid()))); err == nil {
+		err = k.enf.EnforceCgroup(cg.ID, syscallPolicyID, bpf.Hold{Live: true})
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !k.enf.SyscallBackendAttached() {
+		b.Fatal("the system call reporter is not attached")
+	}
+	return func() {
+		k.enf.ReleaseCgroup(cg.ID)
+		if c == syscallHeld {
+			leaveCgroup(b, k.mount, cg)
+		} else {
+			cg.Remove()
+		}
+		if err := k.installer.Remove(syscallPolicyID); err != nil {
+			b.Error(err)
+		}
+		if k.enf.SyscallBackendAttached() {
+			b.Error("the system call reporter stayed attached")
+		}
 	}
 }
 

@@ -48,6 +48,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/internal/violationevents"
 )
 
 // modulePath identifies the repository's go.mod when looking for its root.
@@ -292,9 +293,14 @@ func NodeManager(t testing.TB, e *Environment, node string) (ctrl.Manager, func(
 	t.Helper()
 	ctrl.SetLogger(logr.Discard())
 	skip := true
+	// The agent's broadcaster (cmd/footprint/agent.go), shut down after
+	// the manager stops (cleanups run last in, first out).
+	events := violationevents.NewBroadcaster()
+	t.Cleanup(events.Shutdown)
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
-		Scheme:  e.Scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
+		Scheme:           e.Scheme,
+		EventBroadcaster: events, //nolint:staticcheck // shut down above
+		Metrics:          metricsserver.Options{BindAddress: "0"},
 		// Several tests of a package each run the same controllers.
 		Controller: config.Controller{SkipNameValidation: &skip},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{

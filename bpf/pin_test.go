@@ -2,9 +2,15 @@ package bpf
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 )
 
 func TestAnExtendedValueKeepsAnOlderVersionsEntries(t *testing.T) {
@@ -27,7 +33,7 @@ func TestAnExtendedValueKeepsAnOlderVersionsEntries(t *testing.T) {
 		copied, dropped int
 	}{{true, 1, 0}, {false, 0, 1}} {
 		grown := newMap(144)
-		copied, dropped := copyEntries(old, grown, tc.appended)
+		copied, dropped := copyEntries(old, grown, tc.appended, false)
 		if copied != tc.copied || dropped != tc.dropped {
 			t.Fatalf("appended %v: copied %d, dropped %d; want %d and %d", tc.appended, copied, dropped, tc.copied, tc.dropped)
 		}
@@ -41,5 +47,162 @@ func TestAnExtendedValueKeepsAnOlderVersionsEntries(t *testing.T) {
 		if want := append(bytes.Clone(value), make([]byte, 16)...); !bytes.Equal(got, want) {
 			t.Fatalf("the copied value is %x, want the old one zero-filled: %x", got, want)
 		}
+	}
+}
+
+// A pinned map whose sizes match but whose BTF says its entries are laid
+// out differently (another version swapped two fields, split one) must not
+// be reused: its entries would be misread. It is replaced, nothing copied,
+// and the replacement names the change. A pin of the same layout stays,
+// whatever its struct is called; a pin without BTF is judged by its sizes.
+func TestAPinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
+	objs := map[string]func() (*ebpf.CollectionSpec, error){"watched_cgroups": loadCapability, "syscalls_seen": loadSyscall}
+	specOf := func(t *testing.T, name string) *ebpf.MapSpec {
+		cs, err := objs[name]()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs.Maps[name].Copy()
+	}
+	// relaid copies spec's value struct with its members changed by edit.
+	relaid := func(spec *ebpf.MapSpec, edit func(s *btf.Struct)) *ebpf.MapSpec {
+		s, ok := btf.As[*btf.Struct](spec.Value)
+		if !ok {
+			t.Fatalf("%s: the value is %v, not a struct", spec.Name, spec.Value)
+		}
+		c := *s
+		c.Members = slices.Clone(s.Members)
+		edit(&c)
+		spec.Value = &c
+		spec.ValueSize = c.Size
+		return spec
+	}
+	u16 := &btf.Int{Name: "__u16", Size: 2}
+	for _, tc := range []struct {
+		name     string
+		mapName  string
+		old      func(*ebpf.MapSpec) *ebpf.MapSpec
+		replaced bool
+		change   string // in PinReplacement.Change
+		migrated int
+	}{
+		{"the same layout stays", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec { return s }, false, "", 0},
+		{"a renamed struct of the same layout stays", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			return relaid(s, func(v *btf.Struct) { v.Name = "fp_watch_v0" })
+		}, false, "", 0},
+		{"two swapped fields replace it", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			return relaid(s, func(v *btf.Struct) { v.Members[1].Name, v.Members[2].Name = v.Members[2].Name, v.Members[1].Name })
+		}, true, "value layout of struct fp_watch changed: field kinds at offset 8, was flags at offset 8", 0},
+		{"a u32 split into two u16 replaces it", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			return relaid(s, func(v *btf.Struct) {
+				v.Members = slices.Insert(v.Members, 2, btf.Member{Name: "kinds_hi", Type: u16, Offset: 80})
+				v.Members[1].Type = u16
+			})
+		}, true, "value layout of struct fp_watch changed: field kinds at offset 8 is a 4-byte integer (unsigned), was a 2-byte integer (unsigned)", 0},
+		{"another key layout of the same size replaces it", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			u32 := &btf.Int{Name: "__u32", Size: 4}
+			s.Key = &btf.Struct{Name: "fp_key", Size: 8, Members: []btf.Member{{Name: "lo", Type: u32}, {Name: "hi", Type: u32, Offset: 32}}}
+			return s
+		}, true, "key layout of __u64 changed: the type is a 8-byte integer (unsigned), was a struct", 0},
+		{"without BTF the same sizes stay", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			s.Key, s.Value = nil, nil
+			return s
+		}, false, "", 0},
+		{"without BTF another size replaces it, entries kept", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			s.Key, s.Value = nil, nil
+			s.MaxEntries /= 2
+			return s
+		}, true, "MaxEntries: ", 1},
+		{"fields appended to a value declared appended keep its entries", "syscalls_seen", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			return relaid(s, func(v *btf.Struct) {
+				last := v.Members[len(v.Members)-1]
+				v.Members = v.Members[:len(v.Members)-1]
+				v.Size = last.Offset.Bytes()
+			})
+		}, true, "is new", 1},
+		{"a value declared appended whose start changed loses its entries", "syscalls_seen", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+			return relaid(s, func(v *btf.Struct) {
+				v.Members[0].Name, v.Members[1].Name = v.Members[1].Name, v.Members[0].Name
+				last := v.Members[len(v.Members)-1]
+				v.Members = v.Members[:len(v.Members)-1]
+				v.Size = last.Offset.Bytes()
+			})
+		}, true, "value layout of struct fp_syscalls changed: field native at offset 0, was compat at offset 0", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pinPath := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-layout-%d", os.Getpid()))
+			if err := preparePinPath(pinPath); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(pinPath) })
+			spec := specOf(t, tc.mapName)
+			oldSpec := tc.old(specOf(t, tc.mapName))
+			oldSpec.Pinning = ebpf.PinNone
+			old, err := ebpf.NewMap(oldSpec)
+			if err != nil {
+				t.Fatalf("create the old map: %v", err)
+			}
+			defer old.Close()
+			key := make([]byte, oldSpec.KeySize)
+			value := bytes.Repeat([]byte{0xab}, int(oldSpec.ValueSize))
+			if err := old.Put(key, value); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.Pin(filepath.Join(pinPath, tc.mapName)); err != nil {
+				t.Fatal(err)
+			}
+			oldInfo, err := old.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			oldID, _ := oldInfo.ID()
+
+			var pins pinLog
+			if err := migratePin(spec, pinPath, &pins); err != nil {
+				t.Fatalf("migratePin: %v", err)
+			}
+			now, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, tc.mapName), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer now.Close()
+			nowInfo, err := now.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			nowID, _ := nowInfo.ID()
+			replaced := pins.all()
+			if !tc.replaced {
+				if len(replaced) != 0 || nowID != oldID {
+					t.Fatalf("the pin was replaced (%v), want it kept", replaced)
+				}
+				return
+			}
+			if len(replaced) != 1 || nowID == oldID {
+				t.Fatalf("replacements %v (map id %d, was %d): want the pin replaced", replaced, nowID, oldID)
+			}
+			r := replaced[0]
+			t.Logf("%v", r)
+			if !strings.Contains(r.Change, tc.change) {
+				t.Errorf("change %q does not say %q", r.Change, tc.change)
+			}
+			if r.Migrated != tc.migrated || r.Migrated+r.Dropped != 1 {
+				t.Errorf("migrated %d, dropped %d of the one entry: want %d migrated", r.Migrated, r.Dropped, tc.migrated)
+			}
+			var got []byte
+			err = now.Lookup(key, &got)
+			if tc.migrated == 0 {
+				if err == nil {
+					t.Errorf("the replacement holds the old entry %x, read with another layout", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the migrated entry: %v", err)
+			}
+			if !bytes.Equal(got[:len(value)], value) || !bytes.Equal(got[len(value):], make([]byte, len(got)-len(value))) {
+				t.Errorf("the migrated value is %x, want the old one zero-filled", got)
+			}
+		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/kerneltest"
 )
 
 func TestAnExtendedValueKeepsAnOlderVersionsEntries(t *testing.T) {
@@ -205,4 +207,86 @@ func TestAPinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A restart of the same version must reuse every pin it left, layout
+// checks included: a replacement would drop what the maps hold (recorded
+// entries, policies, holds) for nothing.
+func TestARestartOfTheSameVersionReusesEveryPin(t *testing.T) {
+	kerneltest.RequireRoot(t)
+	mount, err := cgroupfs.Mount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-restart-%d", os.Getpid()))
+	t.Cleanup(func() { os.RemoveAll(root) })
+	pin := func(part string) string { return filepath.Join(root, part) }
+	// As the agent loads its three parts.
+	load := func() (replaced []PinReplacement, closeAll func()) {
+		lc, err := LoadLifecycle(LifecycleOptions{CgroupRoot: mount, PinPath: pin("lifecycle"),
+			AdoptPins: map[string]string{"watched_cgroups": pin("recorder"), "enforced_cgroups": pin("enforcer"), "runtime_tasks": pin("recorder")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := Load(Options{CgroupRoot: mount, PinPath: pin("recorder"), Lifecycle: lc})
+		if err != nil {
+			lc.Close()
+			t.Fatal(err)
+		}
+		enf, err := LoadEnforcer(EnforcerOptions{CgroupRoot: mount, PinPath: pin("enforcer"), Lifecycle: lc})
+		if err != nil {
+			rec.Close()
+			lc.Close()
+			t.Fatal(err)
+		}
+		replaced = slices.Concat(lc.PinReplacements(), rec.PinReplacements(), enf.PinReplacements())
+		return replaced, func() { enf.Close(); rec.Close(); lc.Close() }
+	}
+	// pinnedMaps are the ids of the maps pinned under root, by path.
+	withBTF := 0
+	pinnedMaps := func() map[string]ebpf.MapID {
+		ids := map[string]ebpf.MapID{}
+		withBTF = 0
+		filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || filepath.Base(filepath.Dir(path)) == "links" {
+				return err
+			}
+			m, err := ebpf.LoadPinnedMap(path, nil)
+			if err != nil {
+				t.Errorf("open %s: %v", path, err)
+				return nil
+			}
+			defer m.Close()
+			if info, err := m.Info(); err == nil {
+				ids[path], _ = info.ID()
+			}
+			if l, err := pinnedLayout(m); err == nil && l.value != nil {
+				withBTF++
+			}
+			return nil
+		})
+		return ids
+	}
+	replaced, closeAll := load()
+	if len(replaced) != 0 {
+		closeAll()
+		t.Fatalf("the first load replaced pins: %v", replaced)
+	}
+	before := pinnedMaps()
+	closeAll()
+	if len(before) == 0 || withBTF == 0 {
+		t.Fatalf("%d maps pinned, %d with BTF: want the layouts compared", len(before), withBTF)
+	}
+	replaced, closeAll = load()
+	defer closeAll()
+	if len(replaced) != 0 {
+		t.Errorf("the restart replaced pins: %v", replaced)
+	}
+	after := pinnedMaps()
+	for path, id := range before {
+		if after[path] != id {
+			t.Errorf("%s: map %d after the restart, was %d", path, after[path], id)
+		}
+	}
+	t.Logf("%d pinned maps reused, %d with a BTF layout compared", len(before), withBTF)
 }

@@ -57,7 +57,10 @@ func TestAnExtendedValueKeepsAnOlderVersionsEntries(t *testing.T) {
 // be reused: its entries would be misread. It is replaced, nothing copied,
 // and the replacement names the change. A pin of the same layout stays,
 // whatever its struct is called; a pin without BTF is judged by its sizes.
-func TestAPinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
+func TestAPinnedMapOfAnotherLayoutIsReplaced(t *testing.T) { pinnedMapOfAnotherLayoutIsReplaced(t) }
+
+func pinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
+	kerneltest.RequireRoot(t)
 	objs := map[string]func() (*ebpf.CollectionSpec, error){"watched_cgroups": loadCapability, "syscalls_seen": loadSyscall}
 	specOf := func(t *testing.T, name string) *ebpf.MapSpec {
 		cs, err := objs[name]()
@@ -213,6 +216,10 @@ func TestAPinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
 // checks included: a replacement would drop what the maps hold (recorded
 // entries, policies, holds) for nothing.
 func TestARestartOfTheSameVersionReusesEveryPin(t *testing.T) {
+	restartOfTheSameVersionReusesEveryPin(t)
+}
+
+func restartOfTheSameVersionReusesEveryPin(t *testing.T) {
 	kerneltest.RequireRoot(t)
 	mount, err := cgroupfs.Mount()
 	if err != nil {

@@ -102,10 +102,43 @@ func (r PinReplacement) String() string {
 	return fmt.Sprintf("pinned map %s replaced (%s): %d entries migrated, %d dropped", r.Path, r.Change, r.Migrated, r.Dropped)
 }
 
-// pinLog collects the replacements of one loaded part.
+// PinJudgedBySize is a map a predecessor pinned that this process reused
+// on its type, sizes and flags alone: there was no BTF to compare its key
+// and value layouts with, so a version that laid them out differently in
+// the same sizes would go unnoticed.
+type PinJudgedBySize struct {
+	// Path is where the map is pinned.
+	Path string
+	// Reason says why the layouts were not compared, e.g. "the pinned
+	// map has no BTF".
+	Reason string
+}
+
+func (p PinJudgedBySize) String() string {
+	return fmt.Sprintf("pinned map %s reused on its sizes alone (%s)", p.Path, p.Reason)
+}
+
+// pinLog collects the replacements of one loaded part, and the pins it
+// reused without comparing their layouts.
 type pinLog struct {
 	mu       sync.Mutex
 	replaced []PinReplacement
+	bySize   []PinJudgedBySize
+}
+
+func (l *pinLog) addBySize(p PinJudgedBySize) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bySize = append(l.bySize, p)
+}
+
+func (l *pinLog) allBySize() []PinJudgedBySize {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.bySize)
 }
 
 func (l *pinLog) add(r PinReplacement) {
@@ -155,7 +188,16 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 		changes = append(changes, strings.TrimSuffix(incompatible.Error(), ": "+ebpf.ErrMapIncompatible.Error()))
 	}
 	// An unreadable BTF leaves the sizes to judge, as for a pin without.
-	was, _ := pinnedLayout(old)
+	was, err := pinnedLayout(old)
+	unjudged := ""
+	switch {
+	case err != nil:
+		unjudged = "its BTF could not be read: " + err.Error()
+	case was.key == nil && was.value == nil:
+		unjudged = "the pinned map has no BTF"
+	case spec.Key == nil && spec.Value == nil:
+		unjudged = "this version's map has no BTF"
+	}
 	keyChange := layoutChange("key", was.key, spec.Key)
 	valueChange := layoutChange("value", was.value, spec.Value)
 	for _, c := range []string{keyChange, valueChange} {
@@ -164,6 +206,9 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 		}
 	}
 	if len(changes) == 0 {
+		if unjudged != "" {
+			pins.addBySize(PinJudgedBySize{Path: path, Reason: unjudged})
+		}
 		return nil
 	}
 	fresh := spec.Copy()
@@ -273,3 +318,15 @@ func (e *Enforcer) PinReplacements() []PinReplacement { return e.pins.all() }
 // PinReplacements are the pinned maps of a predecessor the lifecycle
 // programs replaced when they loaded.
 func (l *Lifecycle) PinReplacements() []PinReplacement { return l.pins.all() }
+
+// PinsJudgedBySize are the pinned maps of a predecessor the recorder reused
+// without comparing their layouts (no BTF to compare).
+func (r *Recorder) PinsJudgedBySize() []PinJudgedBySize { return r.pins.allBySize() }
+
+// PinsJudgedBySize are the pinned maps of a predecessor the enforcer reused
+// without comparing their layouts (no BTF to compare).
+func (e *Enforcer) PinsJudgedBySize() []PinJudgedBySize { return e.pins.allBySize() }
+
+// PinsJudgedBySize are the pinned maps of a predecessor the lifecycle
+// programs reused without comparing their layouts (no BTF to compare).
+func (l *Lifecycle) PinsJudgedBySize() []PinJudgedBySize { return l.pins.allBySize() }

@@ -90,41 +90,42 @@ func pinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
 		replaced bool
 		change   string // in PinReplacement.Change
 		migrated int
+		bySize   bool // kept on its sizes alone, and said so
 	}{
-		{"the same layout stays", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec { return s }, false, "", 0},
+		{"the same layout stays", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec { return s }, false, "", 0, false},
 		{"a renamed struct of the same layout stays", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			return relaid(s, func(v *btf.Struct) { v.Name = "fp_watch_v0" })
-		}, false, "", 0},
+		}, false, "", 0, false},
 		{"two swapped fields replace it", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			return relaid(s, func(v *btf.Struct) { v.Members[1].Name, v.Members[2].Name = v.Members[2].Name, v.Members[1].Name })
-		}, true, "value layout of struct fp_watch changed: field kinds at offset 8, was flags at offset 8", 0},
+		}, true, "value layout of struct fp_watch changed: field kinds at offset 8, was flags at offset 8", 0, false},
 		{"a u32 split into two u16 replaces it", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			return relaid(s, func(v *btf.Struct) {
 				v.Members = slices.Insert(v.Members, 2, btf.Member{Name: "kinds_hi", Type: u16, Offset: 80})
 				v.Members[1].Type = u16
 			})
-		}, true, "value layout of struct fp_watch changed: field kinds at offset 8 is a 4-byte integer (unsigned), was a 2-byte integer (unsigned)", 0},
+		}, true, "value layout of struct fp_watch changed: field kinds at offset 8 is a 4-byte integer (unsigned), was a 2-byte integer (unsigned)", 0, false},
 		{"another key layout of the same size replaces it", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			u32 := &btf.Int{Name: "__u32", Size: 4}
 			s.Key = &btf.Struct{Name: "fp_key", Size: 8, Members: []btf.Member{{Name: "lo", Type: u32}, {Name: "hi", Type: u32, Offset: 32}}}
 			return s
-		}, true, "key layout of __u64 changed: the type is a 8-byte integer (unsigned), was a struct", 0},
-		{"without BTF the same sizes stay", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
+		}, true, "key layout of __u64 changed: the type is a 8-byte integer (unsigned), was a struct", 0, false},
+		{"without BTF the same sizes stay, judged by size", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			s.Key, s.Value = nil, nil
 			return s
-		}, false, "", 0},
+		}, false, "", 0, true},
 		{"without BTF another size replaces it, entries kept", "watched_cgroups", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			s.Key, s.Value = nil, nil
 			s.MaxEntries /= 2
 			return s
-		}, true, "MaxEntries: ", 1},
+		}, true, "MaxEntries: ", 1, false},
 		{"fields appended to a value declared appended keep its entries", "syscalls_seen", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			return relaid(s, func(v *btf.Struct) {
 				last := v.Members[len(v.Members)-1]
 				v.Members = v.Members[:len(v.Members)-1]
 				v.Size = last.Offset.Bytes()
 			})
-		}, true, "is new", 1},
+		}, true, "is new", 1, false},
 		{"a value declared appended whose start changed loses its entries", "syscalls_seen", func(s *ebpf.MapSpec) *ebpf.MapSpec {
 			return relaid(s, func(v *btf.Struct) {
 				v.Members[0].Name, v.Members[1].Name = v.Members[1].Name, v.Members[0].Name
@@ -132,7 +133,7 @@ func pinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
 				v.Members = v.Members[:len(v.Members)-1]
 				v.Size = last.Offset.Bytes()
 			})
-		}, true, "value layout of struct fp_syscalls changed: field native at offset 0, was compat at offset 0", 0},
+		}, true, "value layout of struct fp_syscalls changed: field native at offset 0, was compat at offset 0", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pinPath := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-layout-%d", os.Getpid()))
@@ -177,6 +178,9 @@ func pinnedMapOfAnotherLayoutIsReplaced(t *testing.T) {
 			}
 			nowID, _ := nowInfo.ID()
 			replaced := pins.all()
+			if bySize := pins.allBySize(); (len(bySize) == 1) != tc.bySize || len(bySize) > 1 {
+				t.Errorf("pins judged by size alone: %v, want one: %v", bySize, tc.bySize)
+			}
 			if !tc.replaced {
 				if len(replaced) != 0 || nowID != oldID {
 					t.Fatalf("the pin was replaced (%v), want it kept", replaced)
@@ -247,6 +251,9 @@ func restartOfTheSameVersionReusesEveryPin(t *testing.T) {
 			t.Fatal(err)
 		}
 		replaced = slices.Concat(lc.PinReplacements(), rec.PinReplacements(), enf.PinReplacements())
+		if bySize := slices.Concat(lc.PinsJudgedBySize(), rec.PinsJudgedBySize(), enf.PinsJudgedBySize()); len(bySize) != 0 {
+			t.Errorf("pins reused without comparing their layouts: %v", bySize)
+		}
 		return replaced, func() { enf.Close(); rec.Close(); lc.Close() }
 	}
 	// pinnedMaps are the ids of the maps pinned under root, by path.

@@ -84,7 +84,7 @@ func newSharedMap(spec *ebpf.MapSpec, pinPath string, pins *pinLog) (*ebpf.Map, 
 
 // PinReplacement is a map a predecessor pinned that this process could not
 // reuse as it was: another footprint version changed its type, key or value
-// size, size or flags. What it held was copied into its replacement where
+// size, size or flags, or (where the pin has BTF) its key or value layout. What it held was copied into its replacement where
 // the layout allows (a map that only grew or shrank); the rest is lost, and
 // an agent says so loudly.
 type PinReplacement struct {
@@ -103,10 +103,43 @@ func (r PinReplacement) String() string {
 	return fmt.Sprintf("pinned map %s replaced (%s): %d entries migrated, %d dropped", r.Path, r.Change, r.Migrated, r.Dropped)
 }
 
-// pinLog collects the replacements of one loaded part.
+// PinJudgedBySize is a map a predecessor pinned that this process reused
+// on its type, sizes and flags alone: there was no BTF to compare its key
+// and value layouts with, so a version that laid them out differently in
+// the same sizes would go unnoticed.
+type PinJudgedBySize struct {
+	// Path is where the map is pinned.
+	Path string
+	// Reason says why the layouts were not compared, e.g. "the pinned
+	// map has no BTF".
+	Reason string
+}
+
+func (p PinJudgedBySize) String() string {
+	return fmt.Sprintf("pinned map %s reused on its sizes alone (%s)", p.Path, p.Reason)
+}
+
+// pinLog collects the replacements of one loaded part, and the pins it
+// reused without comparing their layouts.
 type pinLog struct {
 	mu       sync.Mutex
 	replaced []PinReplacement
+	bySize   []PinJudgedBySize
+}
+
+func (l *pinLog) addBySize(p PinJudgedBySize) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bySize = append(l.bySize, p)
+}
+
+func (l *pinLog) allBySize() []PinJudgedBySize {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.bySize)
 }
 
 func (l *pinLog) add(r PinReplacement) {
@@ -135,6 +168,12 @@ var appendedValues = map[string]bool{"syscalls_seen": true}
 // is replaced by a new map pinned in its place, with the old one's entries
 // copied where the key and value layouts are the same. Nothing is removed
 // before its replacement exists.
+//
+// Compatible means the same type, sizes and flags and, where both the pin
+// and spec carry BTF, the same key and value layouts (layoutChange): a
+// version that swapped two fields keeps every size, and its entries read
+// with the new layout would be garbage. A pin without BTF (or whose BTF
+// cannot be read) is judged by its sizes alone.
 func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 	path := filepath.Join(pinPath, spec.Name)
 	old, err := ebpf.LoadPinnedMap(path, nil)
@@ -145,8 +184,32 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 		return fmt.Errorf("open pinned map %s: %w", path, err)
 	}
 	defer old.Close()
-	incompatible := spec.Compatible(old)
-	if incompatible == nil {
+	var changes []string
+	if incompatible := spec.Compatible(old); incompatible != nil {
+		changes = append(changes, strings.TrimSuffix(incompatible.Error(), ": "+ebpf.ErrMapIncompatible.Error()))
+	}
+	// An unreadable BTF leaves the sizes to judge, as for a pin without.
+	was, err := pinnedLayout(old)
+	unjudged := ""
+	switch {
+	case err != nil:
+		unjudged = "its BTF could not be read: " + err.Error()
+	case was.key == nil && was.value == nil:
+		unjudged = "the pinned map has no BTF"
+	case spec.Key == nil && spec.Value == nil:
+		unjudged = "this version's map has no BTF"
+	}
+	keyChange := layoutChange("key", was.key, spec.Key)
+	valueChange := layoutChange("value", was.value, spec.Value)
+	for _, c := range []string{keyChange, valueChange} {
+		if c != "" {
+			changes = append(changes, c)
+		}
+	}
+	if len(changes) == 0 {
+		if unjudged != "" {
+			pins.addBySize(PinJudgedBySize{Path: path, Reason: unjudged})
+		}
 		return nil
 	}
 	fresh := spec.Copy()
@@ -156,8 +219,13 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 		return mapError(spec.Name, err)
 	}
 	defer m.Close()
-	r := PinReplacement{Path: path, Change: strings.TrimSuffix(incompatible.Error(), ": "+ebpf.ErrMapIncompatible.Error())}
-	r.Migrated, r.Dropped = copyEntries(old, m, appendedValues[spec.Name])
+	r := PinReplacement{Path: path, Change: strings.Join(changes, "; ")}
+	// Entries are copied only where each byte keeps its meaning: the same
+	// key layout, and the same value layout or, for a value declared as
+	// only appended to, one the new value starts with.
+	appended := appendedValues[spec.Name]
+	relaidOut := keyChange != "" || (valueChange != "" && !(appended && layoutPrefix(was.value, spec.Value)))
+	r.Migrated, r.Dropped = copyEntries(old, m, appended, relaidOut)
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("replace pinned map %s: %w", path, err)
 	}
@@ -171,11 +239,12 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 // copyEntries copies from into to where both lay their keys and values out
 // alike, and counts what it copied and what it could not. With appended,
 // a shorter old value is copied as the start of the new one, zero-filled
-// after.
-func copyEntries(from, to *ebpf.Map, appended bool) (copied, dropped int) {
+// after. relaidOut (the BTF says the key or value layout changed, sizes
+// alike or not) copies nothing.
+func copyEntries(from, to *ebpf.Map, appended, relaidOut bool) (copied, dropped int) {
 	perCPU := from.Type() == ebpf.PerCPUHash || from.Type() == ebpf.PerCPUArray || from.Type() == ebpf.LRUCPUHash
-	same := from.Type() == to.Type() && from.KeySize() == to.KeySize() && from.ValueSize() == to.ValueSize() && !perCPU
-	grown := appended && from.Type() == to.Type() && from.KeySize() == to.KeySize() && from.ValueSize() < to.ValueSize() && !perCPU
+	same := !relaidOut && from.Type() == to.Type() && from.KeySize() == to.KeySize() && from.ValueSize() == to.ValueSize() && !perCPU
+	grown := !relaidOut && appended && from.Type() == to.Type() && from.KeySize() == to.KeySize() && from.ValueSize() < to.ValueSize() && !perCPU
 	var key, value []byte
 	it := from.Iterate()
 	for it.Next(&key, &value) {
@@ -250,3 +319,15 @@ func (e *Enforcer) PinReplacements() []PinReplacement { return e.pins.all() }
 // PinReplacements are the pinned maps of a predecessor the lifecycle
 // programs replaced when they loaded.
 func (l *Lifecycle) PinReplacements() []PinReplacement { return l.pins.all() }
+
+// PinsJudgedBySize are the pinned maps of a predecessor the recorder reused
+// without comparing their layouts (no BTF to compare).
+func (r *Recorder) PinsJudgedBySize() []PinJudgedBySize { return r.pins.allBySize() }
+
+// PinsJudgedBySize are the pinned maps of a predecessor the enforcer reused
+// without comparing their layouts (no BTF to compare).
+func (e *Enforcer) PinsJudgedBySize() []PinJudgedBySize { return e.pins.allBySize() }
+
+// PinsJudgedBySize are the pinned maps of a predecessor the lifecycle
+// programs reused without comparing their layouts (no BTF to compare).
+func (l *Lifecycle) PinsJudgedBySize() []PinJudgedBySize { return l.pins.allBySize() }

@@ -94,3 +94,14 @@ func checkLSMRejections(t *testing.T, table []kindBackends, c BackendChoice, bpf
 		t.Errorf("%s %s: %s refused at %q (%s), want at %q", part, c.Kind, refused[0].Backend, refused[0].Stage, refused[0].Reason, stage)
 	}
 }
+
+// TestPinsAreJudgedByLayoutInVM runs the pin layout checks on Debian's
+// kernels, where the enforcer pins BPF-LSM or fmod_ret programs' maps: a
+// pin of another layout is replaced, and a restart reuses every pin.
+func TestPinsAreJudgedByLayoutInVM(t *testing.T) {
+	if _, inVM := vm.InEachBootOrLaunch(t, "CI=true"); !inVM {
+		return
+	}
+	t.Run("a pin of another layout is replaced", pinnedMapOfAnotherLayoutIsReplaced)
+	t.Run("a restart reuses every pin", restartOfTheSameVersionReusesEveryPin)
+}

@@ -264,6 +264,13 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 				"part", part, "map", r.Path, "change", r.Change, "migrated", r.Migrated, "dropped", r.Dropped)
 		}
 	}
+	for part, reused := range map[string][]bpf.PinJudgedBySize{"lifecycle": lc.PinsJudgedBySize(), "recorder": rec.PinsJudgedBySize(), "enforcer": enf.PinsJudgedBySize()} {
+		for _, p := range reused {
+			// A layout changed within the same sizes would go unnoticed.
+			log.Info("a pinned map was reused on its sizes alone: no BTF to compare its layout with",
+				"part", part, "map", p.Path, "reason", p.Reason)
+		}
+	}
 	log.Info("agent starting", "cgroup2", mount)
 	if err := mgr.Start(cmd.Context()); err != nil && !errors.Is(err, cmd.Context().Err()) {
 		return err

@@ -201,21 +201,12 @@ func unreportedMessage(unreported map[string]int, burst int, perSecond float64) 
 		total, strings.Join(kinds, ", "), burst, perSecond)
 }
 
-// kindNoun names a kind of violation in a count: "files 3".
+// kindNoun names a kind of violation in a count: "files 3". It is the
+// kind's own name (the one footprint probe and the CLI tables use), but for
+// system calls, spelled out in prose.
 func kindNoun(k bpf.Kind) string {
-	switch k {
-	case bpf.KindSyscall:
+	if k == bpf.KindSyscall {
 		return "system calls"
-	case bpf.KindFile:
-		return "files"
-	case bpf.KindExec:
-		return "executables"
-	case bpf.KindCapability:
-		return "capabilities"
-	case bpf.KindConnect:
-		return "connects"
-	case bpf.KindSocket:
-		return "sockets"
 	}
 	return k.String()
 }

@@ -164,7 +164,7 @@ func TestViolationsOverAPodsEventBudgetAreCountedAndSaid(t *testing.T) {
 		t.Fatalf("flush with an empty budget made Events: %v", got)
 	}
 	got := e.flush(now.Add(1500 * time.Millisecond))
-	if len(got) != 1 || got[0].message != "5 more violations not reported one by one (connects 1, files 2, system calls 2): over the agent's limit of 3 Events a pod, then 1 a second; the agent's footprint_violations_total metric counts each (policy web)" {
+	if len(got) != 1 || got[0].message != "5 more violations not reported one by one (connections 1, files 2, system calls 2): over the agent's limit of 3 Events a pod, then 1 a second; the agent's footprint_violations_total metric counts each (policy web)" {
 		t.Fatalf("flush after the budget refilled: %v, want one Event counting what was left out", got)
 	}
 	if len(e.pods) != 1 {

@@ -211,6 +211,16 @@ func runAction(action string, args []string) error {
 		unix.Close(fd)
 	case "unshare-expect": // want: unshare(CLONE_NEWUTS)
 		return expect(unix.Unshare(unix.CLONE_NEWUTS), args[0])
+	case "mremap-expect": // want: grow a mapping with mremap, as glibc's realloc of a large block does
+		b, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			return err
+		}
+		grown, err := unix.Mremap(b, 2<<20, unix.MREMAP_MAYMOVE)
+		if err == nil {
+			err = unix.Munmap(grown)
+		}
+		return expect(err, args[0])
 	case "unshare-twice-expect": // want: unshare(CLONE_NEWUTS), twice
 		if err := expect(unix.Unshare(unix.CLONE_NEWUTS), args[0]); err != nil {
 			return err

@@ -26,8 +26,8 @@ func TestExportWritesEachArtifactAsItsGenerator(t *testing.T) {
 		{golden: "worker-policy-enforce-kill", fixture: "worker", artifact: "policy", opts: ExportOptions{Mode: v1alpha1.ModeEnforce, Action: v1alpha1.ActionKill}},
 		{golden: "web-networkpolicy", fixture: "web", artifact: "networkpolicy", opts: ExportOptions{PodSelector: webSelector, Resolver: clusterResolver{}}},
 		{golden: "web-tetragon", fixture: "web", artifact: "tetragon", opts: ExportOptions{PodSelector: webSelector}},
-		{golden: "api-seccomp", fixture: "api", artifact: "seccomp", opts: ExportOptions{SeccompFormat: "oci"}},
-		{golden: "api-seccomp-spo", fixture: "api", artifact: "seccomp", opts: ExportOptions{SeccompFormat: "spo"}},
+		{golden: "api-seccomp", fixture: "api", artifact: "seccomp", opts: ExportOptions{SeccompFormat: "oci"}, wantNotes: true}, // the companions allowed
+		{golden: "api-seccomp-spo", fixture: "api", artifact: "seccomp", opts: ExportOptions{SeccompFormat: "spo"}, wantNotes: true},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			p := loadFixture(t, tc.fixture)

@@ -551,7 +551,11 @@ func (g *GeneratedPolicy) annotate(root *yaml.Node) {
 			"(kubectl footprint enforce PROFILE --promote); spec.unknownImages: Enforce holds it to the policy instead.", "spec", "images")
 	}
 	if s := spec.Syscalls; s != nil {
-		commentLine(root, "the system calls recorded; the kernel refuses others before they run (seccomp): "+
-			"EPERM, or ENOSYS for clone3 and calls newer than any named, so that libc falls back", "spec", "syscalls")
+		note := "the system calls recorded; the kernel refuses others before they run (seccomp): " +
+			"EPERM, or ENOSYS for clone3 and calls newer than any named, so that libc falls back"
+		if companions := companionsNote(s.Allow); companions != "" {
+			note += "; " + companions
+		}
+		commentLine(root, note, "spec", "syscalls")
 	}
 }

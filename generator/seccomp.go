@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -118,12 +119,16 @@ func SeccompFor(sets []v1alpha1.SyscallSet, opts SeccompOptions) (*SeccompProfil
 	for _, set := range sets {
 		out.Architectures = append(out.Architectures, scmpArch[set.Arch])
 		allowed = append(allowed, set.Names...)
+		allowed = append(allowed, profiles.SyscallCompanionsOf(set)...)
 		families = append(families, set.SocketFamilies...)
 		anyFamily = anyFamily || !profiles.FamiliesRestricted(set)
 	}
 	allowed = append(allowed, profiles.RuntimeSyscalls...)
 	slices.Sort(allowed)
 	allowed = slices.Compact(allowed)
+	if note := companionsNote(sets); note != "" {
+		out.Notes = append(out.Notes, note)
+	}
 	var familyCalls []string
 	if anyFamily {
 		out.Notes = append(out.Notes, "socket and socketpair are allowed with any address family: the profile was recorded without socket families (record it again to allow only the families the workload used)")
@@ -148,6 +153,22 @@ func SeccompFor(sets []v1alpha1.SyscallSet, opts SeccompOptions) (*SeccompProfil
 		out.Syscalls = append(out.Syscalls, SeccompSyscall{Names: []string{"clone3"}, Action: ScmpActErrno, ErrnoRet: ptr(errnoENOSYS)})
 	}
 	return out, nil
+}
+
+// companionsNote says which calls an allow-list gets beyond the recorded
+// ones because they reach no more than a recorded call (the companions of
+// profiles.SyscallCompanions), per ABI; empty when none.
+func companionsNote(sets []v1alpha1.SyscallSet) string {
+	var parts []string
+	for _, set := range sets {
+		if added := profiles.SyscallCompanionsOf(set); len(added) > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %s", set.Arch, strings.Join(added, ", ")))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "also allowed, as they reach no more than a recorded call does and libc picks among them at run time (mremap to grow a block, restart_syscall after a signal): " + strings.Join(parts, "; ")
 }
 
 // SeccompLocalhostProfile is where, below kubelet's seccomp directory, the

@@ -106,8 +106,8 @@ func TestSeccompAllowsSocketsOnlyOfTheRecordedFamilies(t *testing.T) {
 		if got := familyRules(s); len(got) != len(want) || !slices.Equal(got[1], want[1]) || !slices.Equal(got[2], want[2]) || !slices.Equal(got[16], want[16]) {
 			t.Errorf("family rules %v, want %v", got, want)
 		}
-		if len(s.Notes) != 0 {
-			t.Errorf("notes %v, want none", s.Notes)
+		if slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, "address family") }) {
+			t.Errorf("notes %v, want none about families", s.Notes)
 		}
 	})
 	t.Run("a profile recorded without families allows socket by name and says so", func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestSeccompAllowsSocketsOnlyOfTheRecordedFamilies(t *testing.T) {
 		if !slices.Contains(s.Syscalls[0].Names, "socket") || len(familyRules(s)) != 0 {
 			t.Errorf("rules %+v, want socket allowed by name", s.Syscalls)
 		}
-		if len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "any address family") {
+		if !slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, "any address family") }) {
 			t.Errorf("notes %v, want one saying any family is allowed", s.Notes)
 		}
 	})

@@ -50,6 +50,88 @@ var RuntimeSyscalls = []string{
 	"getpid", "clone", "exit", "exit_group",
 }
 
+// A SyscallCompanion is a family of system calls that reach nothing more
+// than a recorded one of them does, of which libc or the program picks one
+// by sizes, timing or whether the vDSO answers: glibc's realloc of a large
+// block calls mremap where a recording that never grew one saw only mmap;
+// a sleep interrupted by a signal resumes through restart_syscall. A
+// recording cannot be relied on to have seen every member, so an allow-list
+// built from one allows the whole family of any member it holds, and a
+// daemon is not refused a call on a rerun that did the same thing with
+// another (PostgreSQL under its own policy was, one rerun in two, until
+// mremap came with mmap).
+type SyscallCompanion struct {
+	// Of are the calls whose recording allows the family.
+	Of []string
+	// Allow are the calls then allowed (names an ABI lacks are skipped).
+	Allow []string
+	// Reach says what the family reaches, for a person reading the policy.
+	Reach string
+}
+
+// SyscallCompanions are the families footprint widens a recorded allow-list
+// by. Each reaches only what the process already holds (its own memory,
+// its clocks, the fds it has): none opens, connects, executes or changes
+// credentials, and none is a call seccomp is asked to keep out (io_uring,
+// open_by_handle_at, clone3, socket families).
+var SyscallCompanions = []SyscallCompanion{
+	{
+		Of:    []string{"mmap", "mmap2", "munmap", "mremap", "mprotect", "madvise", "brk"},
+		Allow: []string{"mmap", "mmap2", "munmap", "mremap", "mprotect", "madvise", "brk"},
+		Reach: "its own memory",
+	},
+	{
+		Of:    []string{"clock_gettime", "clock_gettime64", "gettimeofday", "time", "clock_getres", "clock_getres_time64"},
+		Allow: []string{"clock_gettime", "clock_gettime64", "gettimeofday", "time", "clock_getres", "clock_getres_time64"},
+		Reach: "the clocks (where the vDSO does not answer)",
+	},
+	{
+		Of: []string{"nanosleep", "clock_nanosleep", "clock_nanosleep_time64", "poll", "ppoll", "ppoll_time64",
+			"select", "_newselect", "pselect6", "pselect6_time64", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+			"futex", "futex_time64"},
+		Allow: []string{"restart_syscall"},
+		Reach: "resuming a wait a signal interrupted",
+	},
+	{
+		Of:    []string{"nanosleep", "clock_nanosleep", "clock_nanosleep_time64"},
+		Allow: []string{"nanosleep", "clock_nanosleep", "clock_nanosleep_time64"},
+		Reach: "sleeping",
+	},
+	{
+		Of:    []string{"read", "readv", "pread64", "preadv", "preadv2"},
+		Allow: []string{"read", "readv", "pread64", "preadv", "preadv2"},
+		Reach: "reading the fds it holds",
+	},
+	{
+		Of:    []string{"write", "writev", "pwrite64", "pwritev", "pwritev2"},
+		Allow: []string{"write", "writev", "pwrite64", "pwritev", "pwritev2"},
+		Reach: "writing the fds it holds",
+	},
+	{
+		Of:    []string{"fsync", "fdatasync", "sync_file_range"},
+		Allow: []string{"fsync", "fdatasync", "sync_file_range"},
+		Reach: "flushing the files it holds",
+	},
+}
+
+// SyscallCompanionsOf returns, sorted, the calls the companions of a set's
+// calls add to it: those the set does not name and its ABI has.
+func SyscallCompanionsOf(set v1alpha1.SyscallSet) []string {
+	var out []string
+	for _, c := range SyscallCompanions {
+		if !slices.ContainsFunc(c.Of, func(n string) bool { return slices.Contains(set.Names, n) }) {
+			continue
+		}
+		for _, n := range c.Allow {
+			if _, ok := SyscallNumber(set.Arch, n); ok && !slices.Contains(set.Names, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // SyscallName returns the name of system call number nr of an ABI, and
 // false when the table does not know it.
 func SyscallName(a v1alpha1.SyscallArch, nr int) (string, bool) {

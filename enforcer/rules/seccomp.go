@@ -132,14 +132,22 @@ type SyscallsAllowed struct {
 
 // CompileSyscallAllowList validates a policy's system call sets and
 // compiles the allow-list CompileSeccomp's filter enforces (for footprint's
-// reporter, and for the filter itself).
+// reporter, and for the filter itself): each set's calls, their companions
+// (profiles.SyscallCompanionsOf), and, for the native ABI, extra (what must
+// run after the filter is installed).
 func CompileSyscallAllowList(allow []v1alpha1.SyscallSet, extra []string) (SyscallAllowList, error) {
 	if errs := profiles.ValidateSyscalls(allow, field.NewPath("spec", "syscalls", "allow")); len(errs) > 0 {
 		return nil, errs.ToAggregate()
 	}
 	out := SyscallAllowList{}
 	for _, set := range allow {
-		numbers, err := syscallNumbers(set.Arch, append(slices.Clone(set.Names), extra...))
+		names := slices.Concat(set.Names, profiles.SyscallCompanionsOf(set))
+		if set.Arch == profiles.SyscallArches[0] {
+			// The runtime and footprint's shim are native programs: a
+			// 32-bit ABI gets only what the workload made through it.
+			names = append(names, extra...)
+		}
+		numbers, err := syscallNumbers(set.Arch, names)
 		if err != nil {
 			return nil, err
 		}

@@ -139,7 +139,7 @@ func TestSeccompMatchesTheListForRandomLists(t *testing.T) {
 		}
 		allowed := map[uint32]bool{}
 		var max uint32
-		for _, name := range picked {
+		for _, name := range slices.Concat(picked, profiles.SyscallCompanionsOf(v1alpha1.SyscallSet{Arch: x64, Names: picked})) {
 			n := nr(t, x64, name)
 			allowed[n], max = true, maxOf(max, n)
 		}
@@ -280,5 +280,32 @@ func TestTheReportersAllowListAgreesWithTheFilter(t *testing.T) {
 				t.Errorf("socket(%d): the reporter says allowed %v, the filter %#x", family, allowed, verdict)
 			}
 		}
+	}
+}
+
+// A 32-bit set compiles with the runtime's calls, which are native: the
+// i386 ABI allows only what the workload made through it and its
+// companions.
+func TestA32BitSetGetsNoneOfTheRuntimesCalls(t *testing.T) {
+	i386 := v1alpha1.ArchX86
+	sets := []v1alpha1.SyscallSet{
+		{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "exit_group"}},
+		{Arch: i386, Names: []string{"read", "mmap2", "exit_group"}},
+	}
+	list, err := CompileSyscallAllowList(sets, profiles.RuntimeSyscalls)
+	if err != nil {
+		t.Fatalf("a policy with a 32-bit set: %v", err)
+	}
+	want := slices.Concat(sets[1].Names, profiles.SyscallCompanionsOf(sets[1]))
+	if got := list[i386].Numbers; len(got) != len(want) {
+		var names []string
+		for _, n := range got {
+			name, _ := profiles.SyscallName(i386, int(n))
+			names = append(names, name)
+		}
+		t.Errorf("i386 allows %v, want only %v", names, want)
+	}
+	if !slices.Contains(list[v1alpha1.ArchX86_64].Numbers, nr(t, v1alpha1.ArchX86_64, "execve")) {
+		t.Error("x86_64 does not allow the runtime's execve")
 	}
 }

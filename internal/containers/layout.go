@@ -75,6 +75,17 @@ func (b base) podParents() []string {
 	return dirs
 }
 
+// qosDirs are the QoS class directories podParents has in the kubepods
+// cgroup itself, by name, with their paths.
+func (b base) qosDirs() map[string]string {
+	dirs := map[string]string{}
+	for _, q := range []corev1.PodQOSClass{corev1.PodQOSBurstable, corev1.PodQOSBestEffort} {
+		dir := path.Dir(b.podPath(q, "x"))
+		dirs[path.Base(dir)] = dir
+	}
+	return dirs
+}
+
 // podPath is where kubelet puts the cgroup of a pod of the QoS class.
 func (b base) podPath(q corev1.PodQOSClass, uid string) string {
 	qos := qosDir(q)

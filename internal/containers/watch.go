@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"unsafe"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
@@ -36,15 +37,22 @@ func (r *Resolver) WatchPodCgroups(ctx context.Context, created func()) error {
 	// Non-blocking: reads go through the runtime's poller, and Close ends
 	// a read in progress.
 	f := os.NewFile(uintptr(fd), "inotify")
+	// A QoS class directory kubelet makes after the watch started (its
+	// first pod of that class, or the agent started before kubelet) is
+	// watched from the moment the kubepods cgroup's watch reports it.
+	qosDirs := map[int32]map[string]string{} // kubepods watch → QoS directory name → path
 	for _, b := range bases {
 		for _, dir := range b.podParents() {
-			_, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_ONLYDIR)
+			wd, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_ONLYDIR)
 			if errors.Is(err, unix.ENOENT) {
 				continue // no pod of that QoS class yet, so kubelet made no cgroup for it
 			}
 			if err != nil {
 				f.Close()
 				return fmt.Errorf("watch pod cgroups in %s: %w", dir, err)
+			}
+			if dir == b.path {
+				qosDirs[int32(wd)] = b.qosDirs()
 			}
 		}
 	}
@@ -58,6 +66,16 @@ func (r *Resolver) WatchPodCgroups(ctx context.Context, created func()) error {
 			n, err := f.Read(buf)
 			if err != nil || ctx.Err() != nil {
 				return // closed with ctx; no other error is expected of inotify
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := unix.ByteSliceToString(buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)])
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+				if dir, ok := qosDirs[ev.Wd][name]; ok {
+					// A pod made in it before this watch is found by the
+					// reconcile created queues; the ones after, by the watch.
+					unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_ONLYDIR)
+				}
 			}
 			if n > 0 {
 				created()

@@ -36,6 +36,9 @@ type sideDoorRoute struct {
 var sideDoorRoutes = []sideDoorRoute{
 	{route: "io_uring_setup", refused: "EPERM", reported: "called io_uring_setup: refused by seccomp"},
 	{route: "open_by_handle_at", refused: "EPERM", reported: "called open_by_handle_at: refused by seccomp"},
+	// A descriptor of a process outside the policy (the normal run only
+	// opened a pidfd of it).
+	{route: "pidfd_getfd", refused: "EPERM", reported: "called pidfd_getfd: refused by seccomp"},
 	// No 32-bit call was recorded: the policy has no X86 set, and the
 	// filter refuses every call of that ABI with EPERM.
 	{route: "int80", refused: "EPERM", ia32: true, reported: " (i386): refused by seccomp"},

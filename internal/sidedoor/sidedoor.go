@@ -1,8 +1,8 @@
 // Package sidedoor is the workload of the side-door tests
 // (enforcer/sidedoors_test.go): its normal run creates sockets of the
-// families it needs and a file handle of its own binary; each attacker
-// variant does the same and then tries one route the normal run never
-// took, expecting an outcome.
+// families it needs, a pidfd of its parent and a file handle of its own
+// binary; each attacker variant does the same and then tries one route the
+// normal run never took, expecting an outcome.
 //
 // It must run in a program built without cgo (enforcer/testdata/sidedoor,
 // or a test binary built with CGO_ENABLED=0, as in the VM): a cgo program
@@ -77,6 +77,13 @@ func normal() (handle unix.FileHandle, mountFD int, err error) {
 	}
 	unix.Close(pair[0])
 	unix.Close(pair[1])
+	// A pidfd of its parent (outside its policy): the normal run holds
+	// one, the attack takes a descriptor through it.
+	pidfd, err := unix.PidfdOpen(os.Getppid(), 0)
+	if err != nil {
+		return handle, 0, fmt.Errorf("pidfd_open: %w", err)
+	}
+	unix.Close(pidfd)
 	self, err := os.Executable()
 	if err != nil {
 		return handle, 0, err
@@ -142,6 +149,21 @@ var routes = map[string]func(handle unix.FileHandle, mountFD int) error{
 			return errno
 		}
 		return errors.New("clone3 created a task")
+	},
+	// A descriptor taken from a process outside the policy (its parent's
+	// stderr): what pidfd_getfd hands over is whatever that process
+	// opened, past every open rule of the policy.
+	"pidfd_getfd": func(unix.FileHandle, int) error {
+		pidfd, err := unix.PidfdOpen(os.Getppid(), 0)
+		if err != nil {
+			return fmt.Errorf("pidfd_open: %w", err)
+		}
+		defer unix.Close(pidfd)
+		fd, err := unix.PidfdGetfd(pidfd, 2, 0)
+		if err != nil {
+			return err
+		}
+		return unix.Close(fd)
 	},
 	"socket-packet": func(unix.FileHandle, int) error {
 		return socket(unix.AF_PACKET, unix.SOCK_DGRAM, 0)

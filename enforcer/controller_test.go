@@ -62,13 +62,7 @@ func TestAnEnforcementPolicyHoldsAPodStartedAfterIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	podCg := layout.Mkdir("kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID))
-	eventually(t, "the pod's cgroup is held", func() bool {
-		c.Reconcile(ctx, policyNodeKey)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		_, ok := c.enforced[podCg.ID]
-		return ok
-	})
+	untilHeld(t, ctx, c, podCg.ID, "the pod's cgroup is held", nil)
 
 	// The runtime starts the container after the policy holds the pod.
 	app := layout.Mkdir("kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID) + "/" + kubelettest.ContainerID(t))
@@ -114,6 +108,24 @@ func mustAtoi(t *testing.T, s string) int {
 	return n
 }
 
+// holdOf reconciles the node once and says how c holds cgroup then.
+func holdOf(ctx context.Context, c *PolicyController, cgroup uint64) (hold, bool) {
+	c.Reconcile(ctx, policyNodeKey)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.enforced[cgroup]
+	return h, ok
+}
+
+// untilHeld reconciles until c holds cgroup in a way ok accepts (nil: any).
+func untilHeld(t *testing.T, ctx context.Context, c *PolicyController, cgroup uint64, what string, ok func(hold) bool) {
+	t.Helper()
+	eventually(t, what, func() bool {
+		h, held := holdOf(ctx, c, cgroup)
+		return held && (ok == nil || ok(h))
+	})
+}
+
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -139,12 +151,7 @@ func TestANamedContainerPolicyHoldsItsContainerFromTheFirstInstruction(t *testin
 
 	allowed, other := listen(t), listen(t)
 	_, podDir, podCg := n.appWithSidecar(t, ctx, allowed)
-	eventually(t, "the pod's cgroup is held pending classification", func() bool {
-		c.Reconcile(ctx, policyNodeKey)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.enforced[podCg.ID].pending
-	})
+	untilHeld(t, ctx, c, podCg.ID, "the pod's cgroup is held pending classification", func(h hold) bool { return h.pending })
 
 	// The runtime starts the sandbox and the containers. Their OCI configs
 	// appear only half a second later: until then nobody can tell which
@@ -224,18 +231,10 @@ func TestAPolicyTheAgentCannotInstallKeepsTheVersionInForce(t *testing.T) {
 	// A restarted controller knows a hold from the kernel's map, by its
 	// policy only.
 	held := func(c *PolicyController) bool {
-		c.Reconcile(ctx, policyNodeKey)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		_, ok := c.enforced[podCg.ID]
+		_, ok := holdOf(ctx, c, podCg.ID)
 		return ok
 	}
-	eventually(t, "the pod's cgroup is held pending classification", func() bool {
-		c.Reconcile(ctx, policyNodeKey)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.enforced[podCg.ID].pending
-	})
+	untilHeld(t, ctx, c, podCg.ID, "the pod's cgroup is held pending classification", func(h hold) bool { return h.pending })
 
 	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(policy), policy))
 	policy.Spec.Syscalls = &v1alpha1.SyscallRules{Allow: []v1alpha1.SyscallSet{{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "footprint_future_call"}}}}
@@ -379,13 +378,7 @@ func TestAFloodOfSystemCallsDoesNotHideALaterViolationsEvent(t *testing.T) {
 	must(t, env.Client.Create(ctx, pod))
 	podDir := "kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID)
 	podCg := layout.Mkdir(podDir)
-	eventually(t, "the pod's cgroup is held", func() bool {
-		c.Reconcile(ctx, policyNodeKey)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		_, ok := c.enforced[podCg.ID]
-		return ok
-	})
+	untilHeld(t, ctx, c, podCg.ID, "the pod's cgroup is held", nil)
 
 	target := filepath.Join(t.TempDir(), "written")
 	app := layout.Mkdir(podDir + "/" + kubelettest.ContainerID(t))

@@ -28,13 +28,14 @@ import (
 )
 
 // floodCalls are 31 system calls that neither the Go runtime needs nor
-// profiles.RuntimeSyscalls allows, each harmless without arguments: a
+// profiles.RuntimeSyscalls allows, nor any is a companion of another call
+// (profiles.SyscallCompanions), each harmless without arguments: a
 // workload making them outside its policy floods its pod with reports.
 var floodCalls = []string{"getsockname", "getuid", "geteuid", "getgid", "getegid", "getpgrp", "getsid", "getpgid",
 	"uname", "sysinfo", "times", "getrusage", "getpriority", "getresuid", "getresgid", "getgroups",
 	"sched_getscheduler", "sched_getparam", "sched_get_priority_max", "sched_get_priority_min",
 	"sched_rr_get_interval", "getitimer", "getpeername", "mincore", "alarm", "getcpu", "ioprio_get",
-	"get_robust_list", "rt_sigpending", "getrlimit", "time"}
+	"get_robust_list", "rt_sigpending", "getrlimit", "sysfs"}
 
 // The test binary doubles as the program under test (internal/testaction).
 func TestMain(m *testing.M) { testaction.Main(m, runAction) }

@@ -57,23 +57,15 @@ func TestAPodRunningAnImageThePolicyWasNotRecordedFromIsAudited(t *testing.T) {
 	must(t, env.Client.Create(ctx, pod))
 	podDir := "kubepods/" + strings.ToLower(string(pod.Status.QOSClass)) + "/pod" + string(pod.UID)
 	podCg := layout.Mkdir(podDir)
-	heldBy := func(cgroup uint64) (uint32, bool) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		h, ok := c.enforced[cgroup]
-		return h.policy, ok
-	}
 	idOf := func(uid string) (uint32, bool) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		inst, ok := c.ids[types.UID(uid)]
 		return inst.id, ok
 	}
-	eventually(t, "the pod's cgroup is held to the policy's Audit copy", func() bool {
-		c.Reconcile(ctx, policyNodeKey)
+	untilHeld(t, ctx, c, podCg.ID, "the pod's cgroup is held to the policy's Audit copy", func(h hold) bool {
 		audit, ok := idOf(string(policy.UID) + auditCopySuffix)
-		held, _ := heldBy(podCg.ID)
-		return ok && held == audit
+		return ok && h.policy == audit
 	})
 
 	// The runtime starts the container: app:v2 is audited, not refused.
@@ -123,11 +115,7 @@ func TestAPodRunningAnImageThePolicyWasNotRecordedFromIsAudited(t *testing.T) {
 	got.Spec.Images = append(got.Spec.Images, v2)
 	must(t, env.Client.Update(ctx, &got))
 	own, _ := idOf(string(policy.UID))
-	eventually(t, "the container is held to the policy itself", func() bool {
-		c.Reconcile(ctx, policyNodeKey)
-		held, _ := heldBy(podCg.ID)
-		return held == own
-	})
+	untilHeld(t, ctx, c, podCg.ID, "the container is held to the policy itself", func(h hold) bool { return h.policy == own })
 	runIn("connect", allowed, "ok", other, "EPERM")
 	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(policy), &got))
 	if imgs := got.Status.Nodes[0].Images; len(imgs) != 1 || !imgs[0].Recorded || imgs[0].Mode != v1alpha1.ModeEnforce {

@@ -129,6 +129,32 @@ func testSideDoors(t *testing.T, routes []sideDoorRoute) {
 	}
 }
 
+// TestA32BitWorkloadRunsUnderItsOwnPolicyInVM records a workload that
+// makes a 32-bit call (int 0x80), and runs it again under its own policy:
+// the policy has an X86 set, which installs (the runtime's calls are added
+// to the native set only) and lets the call through, with no violation.
+func TestA32BitWorkloadRunsUnderItsOwnPolicyInVM(t *testing.T) {
+	if !vm.InVMOrLaunch(t, "CI=true") {
+		return
+	}
+	workload := append(sideDoorWorkload(t), "int80", "ok")
+	rec, err := recorder.RecordCommand(context.Background(), recorder.LocalOptions{Command: workload})
+	if err != nil || rec.ExitCode != 0 {
+		t.Fatalf("recording: %v, exit code %d", err, rec.ExitCode)
+	}
+	generated, err := generator.Policy(rec.Profile, generator.PolicyOptions{Mode: v1alpha1.ModeEnforce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := generated.Policy.Spec.Syscalls; s == nil || !slices.ContainsFunc(s.Allow, func(set v1alpha1.SyscallSet) bool { return set.Arch == v1alpha1.ArchX86 }) {
+		t.Fatalf("the policy has no X86 set: %+v", generated.Policy.Spec.Syscalls)
+	}
+	res := run(t, generated.Policy.DeepCopy(), workload)
+	if res.ExitCode != 0 || len(res.Violations) != 0 {
+		t.Fatalf("under its own policy: exit code %d, violations %+v; want 0 and none", res.ExitCode, res.Violations)
+	}
+}
+
 func TestSideDoorsTheNormalRunNeverUsedAreClosedByItsSeccompPolicy(t *testing.T) {
 	testSideDoors(t, sideDoorRoutes)
 }

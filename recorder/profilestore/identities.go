@@ -9,28 +9,41 @@ import (
 )
 
 // identities are hashes of what a delta holds apart from its counts: one
-// per entry (capability, file, connection, socket, executable, system call
-// and socket family, collapse), one per source (who, where, which run,
-// which images, and its lost figures), and one for the delta's header (the
-// workload, the container, the command and the recording that labels the
-// profile). A delta whose identities are all among those of the last delta
-// written for its profile holds nothing the profile lacks but larger
-// counts: the Writer holds it back for up to CountOnlyInterval.
+// per entry (capability, connection, socket, collapse), per file and each
+// of its access modes, per executable and each user and group it ran as,
+// per system call and socket family, per source (who, where, which run),
+// each of its images and its lost figures, and one for the delta's header
+// (the workload, the container, the command and the recording that labels
+// the profile). What merging unions (a file's access modes, a source's
+// images) is hashed one element at a time, so that a snapshot holding part
+// of what was written is not taken for new. A delta whose identities are
+// all among those of the last delta written for its profile holds nothing
+// the profile lacks but larger counts: the Writer holds it back for up to
+// CountOnlyInterval.
 //
-// Kept sorted, 8 bytes per entry and source of the last written delta (so
-// a profile of 50 entries costs 400 bytes in the Writer, and the largest
-// profile the size budget lets through, 1 MiB of entries, some 10,000
-// entries or 80 KiB). Two different identities share a 64-bit hash with
-// odds of about n²/2⁶⁵: a new entry taken for a written one then waits for
-// the next count-only write, CountOnlyInterval at most; nothing is lost.
+// Kept sorted, 8 bytes per identity of the last written delta: a profile of
+// 50 entries costs about 400-800 bytes in the Writer, and the largest the
+// size budget lets through (1 MiB of entries, some 10,000) about 80-160
+// KiB. Two different identities share a 64-bit hash with odds of about
+// n²/2⁶⁵: a new entry taken for a written one then waits for the next
+// count-only write, CountOnlyInterval at most; nothing is lost.
 type identities []uint64
 
 // identitiesOf hashes what d holds apart from its counts. recording is the
 // recording the write labels the profile with.
 func identitiesOf(seed maphash.Seed, recording string, d *v1alpha1.ProfileSpec) identities {
-	n := 1 + len(d.Capabilities) + len(d.Files) + len(d.Connections) + len(d.Sockets) + len(d.Executables) + len(d.Collapsed) + len(d.Sources)
+	n := 1 + len(d.Capabilities) + len(d.Connections) + len(d.Sockets) + len(d.Collapsed)
+	for _, f := range d.Files {
+		n += 1 + len(f.Access)
+	}
+	for _, e := range d.Executables {
+		n += 1 + len(e.UIDs) + len(e.GIDs)
+	}
 	for _, s := range d.Syscalls {
 		n += len(s.Names) + len(s.SocketFamilies)
+	}
+	for _, s := range d.Sources {
+		n += 2 + len(s.Images)
 	}
 	out := make(identities, 0, n)
 	var h identityHash
@@ -51,13 +64,14 @@ func identitiesOf(seed maphash.Seed, recording string, d *v1alpha1.ProfileSpec) 
 		add()
 	}
 	for _, f := range d.Files {
-		// The access modes are part of a file's identity: a file read
-		// before and written now is something new.
+		// Each access mode apart: a file read before and written now is
+		// something new.
 		h.field("file", f.Path, f.Filesystem, strconv.FormatBool(f.RootFilesystem))
-		for _, a := range f.Access {
-			h.field(string(a))
-		}
 		add()
+		for _, a := range f.Access {
+			h.field("file access", f.Path, string(a))
+			add()
+		}
 	}
 	for _, c := range d.Connections {
 		h.field("connection", string(c.Protocol), c.Address, strconv.Itoa(int(c.Port)))
@@ -70,9 +84,15 @@ func identitiesOf(seed maphash.Seed, recording string, d *v1alpha1.ProfileSpec) 
 	}
 	for _, e := range d.Executables {
 		h.field("executable", e.Path, strconv.FormatBool(e.Setuid), strconv.FormatBool(e.Setgid), strconv.FormatBool(e.PrivilegeGain))
-		h.ints("uids", e.UIDs)
-		h.ints("gids", e.GIDs)
 		add()
+		for _, id := range e.UIDs {
+			h.field("executable uid", e.Path, strconv.FormatInt(id, 10))
+			add()
+		}
+		for _, id := range e.GIDs {
+			h.field("executable gid", e.Path, strconv.FormatInt(id, 10))
+			add()
+		}
 	}
 	for _, s := range d.Syscalls {
 		for _, name := range s.Names {
@@ -85,19 +105,27 @@ func identitiesOf(seed maphash.Seed, recording string, d *v1alpha1.ProfileSpec) 
 		}
 	}
 	for _, c := range d.Collapsed {
-		// Entries is how many entries the glob stands for: a count.
-		h.field("collapsed", c.Glob, c.Reason)
+		// The glob alone: Entries is how many entries it stands for, a
+		// count, and a reason may say it again ("12 entries seen
+		// there"); what the glob allows is in its file entry.
+		h.field("collapsed", c.Glob)
 		add()
 	}
 	for _, s := range d.Sources {
 		// LastSeen and Events grow with every snapshot of a source: its
 		// counts. What it lost is not: a changed loss is news for whoever
 		// reads the profile, so it is part of the identity.
-		h.field("source", s.Node, s.Pod, s.Recording, s.Policy, s.Kernel, strconv.FormatInt(s.FirstSeen.UnixNano(), 10))
-		for _, img := range s.Images {
-			h.field(img.Name, img.Digest)
-		}
+		who := []string{"source", s.Node, s.Pod, s.Recording, s.Policy, strconv.FormatInt(s.FirstSeen.UnixNano(), 10)}
+		h.field(who...)
+		h.field(s.Kernel)
 		hashMap(&h, "backends", s.Backends, func(v string) string { return v })
+		add()
+		for _, img := range s.Images {
+			h.field(who...)
+			h.field("image", img.Name, img.Digest)
+			add()
+		}
+		h.field(who...)
 		h.field("lost", strconv.FormatInt(s.LostRecords, 10))
 		hashMap(&h, "lost by kind", s.LostByKind, func(v int64) string { return strconv.FormatInt(v, 10) })
 		add()
@@ -128,13 +156,6 @@ func (h *identityHash) field(fields ...string) {
 		h.WriteString(f)
 	}
 	h.WriteByte(';')
-}
-
-func (h *identityHash) ints(name string, vs []int64) {
-	h.field(name)
-	for _, v := range vs {
-		h.field(strconv.FormatInt(v, 10))
-	}
 }
 
 // hashMap writes a map's entries in the order of their keys.

@@ -51,7 +51,7 @@ func (w *Writer) hasWritten(key WorkloadContainer) bool {
 func busySpec(n int64) v1alpha1.ProfileSpec {
 	return v1alpha1.ProfileSpec{
 		Capabilities: []v1alpha1.CapabilityEntry{{Name: "CAP_SETUID", Verdict: v1alpha1.VerdictGranted, Count: n}},
-		Files:        []v1alpha1.FileEntry{file("/etc/app.conf", n, "read")},
+		Files:        []v1alpha1.FileEntry{file("/etc/app.conf", n, "read"), file("/var/log/app.log", n, "read", "write")},
 		Connections:  []v1alpha1.ConnectionEntry{{Protocol: "TCP", Address: "10.0.0.7", Port: 5432, Count: n}},
 		Sockets:      []v1alpha1.SocketEntry{{SocketRule: v1alpha1.SocketRule{Operation: v1alpha1.SocketUnix, Path: "/run/app.sock"}, Count: n}},
 		Executables:  []v1alpha1.ExecutableEntry{{Path: "/usr/bin/true", Count: n}},
@@ -62,7 +62,8 @@ func busySpec(n int64) v1alpha1.ProfileSpec {
 // busySource is the busy container's pod on node-a, after n events.
 func busySource(n int64) v1alpha1.Source {
 	s := source("node-a", "web-1", n, time.Duration(n)*time.Second)
-	s.Images = []v1alpha1.Image{{Name: "web:1", Digest: "sha256:" + strings.Repeat("a", 64)}}
+	// The container was restarted with a new image: the source ran both.
+	s.Images = []v1alpha1.Image{{Name: "web:0", Digest: "sha256:" + strings.Repeat("0", 64)}, {Name: "web:1", Digest: "sha256:" + strings.Repeat("a", 64)}}
 	return s
 }
 
@@ -88,8 +89,14 @@ func TestPureIdentitiesChangeWithEntriesAndSourcesNotWithCounts(t *testing.T) {
 			*d, *s = busySpec(1000), busySource(1000)
 		}, false},
 		{"a new collapse", func(d *v1alpha1.ProfileSpec, _ *v1alpha1.Source) {
-			d.Collapsed = []v1alpha1.Collapse{{Glob: "/tmp/**", Entries: 5, Reason: "r"}}
+			d.Collapsed = []v1alpha1.Collapse{{Glob: "/etc/**", Entries: 5, Reason: "r"}}
 		}, true},
+		{"a file entry found with fewer access modes than written", func(d *v1alpha1.ProfileSpec, _ *v1alpha1.Source) {
+			d.Files[1].Access = []v1alpha1.FileAccessMode{"read"}
+		}, false},
+		{"a source that ran one of its two images", func(_ *v1alpha1.ProfileSpec, s *v1alpha1.Source) {
+			s.Images = s.Images[1:]
+		}, false},
 		{"a new capability verdict", func(d *v1alpha1.ProfileSpec, _ *v1alpha1.Source) {
 			d.Capabilities = append(d.Capabilities, v1alpha1.CapabilityEntry{Name: "CAP_SETUID", Verdict: v1alpha1.VerdictDenied, Count: 1})
 		}, true},

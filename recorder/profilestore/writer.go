@@ -80,7 +80,7 @@ func (o WriterOptions) withDefaults() WriterOptions {
 // Run's periodic flushes write a profile's delta only when it holds
 // something the profile does not have from this Writer yet (see
 // CountOnlyInterval): the Writer remembers, per profile, the identities of
-// the last delta it wrote (identities: 8 bytes per entry), and holds a
+// the last delta it wrote (identities: 8 bytes each), and holds a
 // delta of larger counts only, merged with what follows, until the
 // interval is up.
 //

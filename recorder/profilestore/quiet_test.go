@@ -358,3 +358,83 @@ func TestWriterLosesNothingHeldOrNewAcrossAFailedWrite(t *testing.T) {
 		t.Errorf("pending = %v, want everything written", w.Pending())
 	}
 }
+
+// Busy containers that keep doing the same things, flushed every 100 ms
+// by Run with a 1 s count-only interval: each profile is written about
+// once a second (and when something new turns up), not at every flush.
+func TestWriterWritesBusyContainersOncePerIntervalNotPerFlush(t *testing.T) {
+	e := apiServer(t)
+	ns := envtest.Namespace(t, e.Client)
+	c := &requestsClient{Client: newClient(t, e.Config)}
+	const (
+		containers = 10
+		flushEvery = 100 * time.Millisecond
+		interval   = time.Second
+		duration   = 4 * time.Second
+	)
+	w := NewWriter(NewStore(c, Options{}), WriterOptions{FlushInterval: flushEvery, CountOnlyInterval: interval})
+	keys := make([]WorkloadContainer, containers)
+	for i := range keys {
+		keys[i] = webApp(ns)
+		keys[i].Container = fmt.Sprintf("c%02d", i)
+	}
+	add := func(n int64, extra ...v1alpha1.FileEntry) {
+		t.Helper()
+		for _, k := range keys {
+			d := busySpec(n)
+			d.Files = append(d.Files, extra...)
+			if err := w.Add(k, "rec", d, busySource(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(1)
+	if err := w.Flush(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	first := c.writes.Load()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	start := time.Now()
+	flushes := int64(0)
+	for n := int64(2); time.Since(start) < duration; n++ {
+		add(n)
+		flushes++
+		time.Sleep(flushEvery)
+	}
+	held := c.writes.Load() - first
+	// Something new turns up in every container: written within a few
+	// flushes, long before the interval.
+	add(1_000_000, file("/var/lib/app/new", 1, "write"))
+	newAt := time.Now()
+	waitFor(t, "the new file in every profile", 10*time.Second, func() bool {
+		var list v1alpha1.ProfileList
+		if err := e.Client.List(testContext(t), &list, client.InNamespace(ns)); err != nil {
+			return false
+		}
+		have := 0
+		for _, p := range list.Items {
+			if fileCounts(&p)["/var/lib/app/new"] == 1 {
+				have++
+			}
+		}
+		return have == containers
+	})
+	t.Logf("the new entry reached %d profiles in %s", containers, time.Since(newAt).Round(time.Millisecond))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d containers, %d snapshots each over %s, flush every %s: %d writes (%.1f per container; up to %d, one per snapshot, without the hold)",
+		containers, flushes, duration, flushEvery, held, float64(held)/containers, containers*flushes)
+	if limit := int64(containers) * (int64(duration/interval) + 2); held > limit {
+		t.Errorf("%d writes of larger counts only, more than %d (one per container and interval)", held, limit)
+	}
+	for _, k := range keys[:3] {
+		if got := fileCounts(stored(t, k)); got["/var/lib/app/new"] != 1 || got["/etc/app.conf"] != 1_000_000 {
+			t.Errorf("%s: files %v, want the new file and the last counts", k, got)
+		}
+	}
+}

@@ -103,6 +103,14 @@ type NodeRecorder struct {
 	// provisionalTimeout is how long a provisional watch of a pod this
 	// node has not heard of is kept.
 	provisionalTimeout time.Duration
+	// started is, per snapshot (sourceStartKey), the start its source was
+	// given at the last Snapshots. A source whose entries carry no first
+	// sighting (system calls only, or only losses) would otherwise start
+	// at every Snapshots anew -- a new source in its Profile, and a write,
+	// at every flush -- and a kernel timestamp converted at another sweep
+	// may fall in another second. Kept for the snapshots of the last
+	// Snapshots only: a few dozen bytes per container.
+	started map[string]time.Time
 
 	// unkeptMu guards unkept and dropped apart from mu, so that reading
 	// the ring buffer never waits for a sweep.
@@ -507,16 +515,26 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		}
 	}
 	var out []Snapshot
+	started := make(map[string]time.Time, len(grouped))
 	for k, es := range grouped {
 		spec, _ := BuildSpec(es)
-		first := time.Now()
+		pod := pods[k]
+		s := n.selections[k.sel]
+		var first time.Time
 		for _, e := range es {
-			if !e.FirstSeen.IsZero() && e.FirstSeen.Before(first) {
+			if !e.FirstSeen.IsZero() && (first.IsZero() || e.FirstSeen.Before(first)) {
 				first = e.FirstSeen
 			}
 		}
-		pod := pods[k]
-		s := n.selections[k.sel]
+		startKey := sourceStartKey(s, pod, k.container)
+		if prev, ok := n.started[startKey]; ok && (first.IsZero() || prev.Before(first)) {
+			first = prev
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		first = first.Truncate(time.Second)
+		started[startKey] = first
 		src := v1alpha1.Source{
 			Node:      n.node,
 			Pod:       pod.Name,
@@ -526,7 +544,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 			// started yet) is not what these entries come from.
 			Images:    ranImage(pod, k.container),
 			Kernel:    n.kernel,
-			FirstSeen: metav1.NewTime(first.Truncate(time.Second)),
+			FirstSeen: metav1.NewTime(first),
 			LastSeen:  metav1.NewTime(time.Now().Truncate(time.Second)),
 			Backends:  map[string]string{},
 		}
@@ -556,6 +574,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		}
 		out = append(out, Snapshot{Recording: s.Recording, Policy: s.Policy, Pod: pod, Container: k.container, Spec: spec, Source: src})
 	}
+	n.started = started
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Pod.Name != out[j].Pod.Name {
 			return out[i].Pod.Name < out[j].Pod.Name
@@ -563,6 +582,12 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 		return out[i].Container < out[j].Container
 	})
 	return out, nil
+}
+
+// sourceStartKey names the source of one snapshot across Snapshots: its
+// recording (or policy), pod and container.
+func sourceStartKey(s Selection, pod *corev1.Pod, container string) string {
+	return s.Recording + "\x00" + s.Policy + "\x00" + pod.Namespace + "\x00" + string(pod.UID) + "\x00" + container
 }
 
 // ReadSightings reads the kernel's ring buffer until ctx ends and keeps the

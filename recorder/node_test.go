@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -209,6 +210,46 @@ func TestANodeRecordsSocketsWithConnectionsWhenARecordingNamesItsKinds(t *testin
 		}
 	}
 	t.Errorf("the profile has no bind of 127.0.0.1 (sockets %+v), though its source says sockets were recorded", s.Spec.Sockets)
+}
+
+// A recording of system calls only has entries with no first sighting:
+// its source must keep the start its first snapshot gave it, or each flush
+// makes it a new source of the Profile (and a write).
+func TestANodeKeepsTheStartOfASourceWhoseEntriesCarryNone(t *testing.T) {
+	layout := newKubeletLayout(t)
+	_, node := startNodeRecorder(t, layout)
+	uid := types.UID(fmt.Sprintf("7a1c2d3e-0000-4000-8001-%012d", os.Getpid()))
+	appID := randomID(t)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "shop", UID: uid},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, QOSClass: corev1.PodQOSBurstable,
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://" + appID,
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
+	}
+	layout.mkdir(layout.PodDir(string(uid)))
+	app := layout.mkdir(layout.ContainerDir(string(uid), appID))
+	sel := Selection{Recording: "web", Namespace: "shop", Kinds: bpf.KindSet(0).With(bpf.KindSyscall), Pods: []*corev1.Pod{pod}}
+	if problems := node.Select([]Selection{sel}); len(problems) > 0 {
+		t.Fatalf("select: %v", problems)
+	}
+	runIn(t, app, "tcp-listen", "127.0.0.1:0")
+
+	var starts []metav1.Time
+	for range 2 {
+		snaps, err := node.Snapshots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snaps) != 1 || len(snaps[0].Spec.Syscalls) == 0 {
+			t.Fatalf("snapshots = %+v, want the app's system calls", snaps)
+		}
+		starts = append(starts, snaps[0].Source.FirstSeen)
+		time.Sleep(1100 * time.Millisecond) // the next second
+	}
+	if !starts[0].Equal(&starts[1]) {
+		t.Errorf("the source started at %s in the first snapshot and at %s in the next: two sources of one pod", starts[0], starts[1])
+	}
 }
 
 // TestANodeLeavesTheContainerRuntimesSetUpOutOfProfiles starts a container

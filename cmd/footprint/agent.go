@@ -39,6 +39,7 @@ type agentFlags struct {
 	healthAddr           string
 	cgroupRoot           string
 	flushInterval        time.Duration
+	countOnlyInterval    time.Duration
 	pinPath              string
 	uninstallWhenDeleted string
 	seccompDir           string
@@ -68,6 +69,7 @@ violation as an Event on the pod and in footprint_violations_total.`,
 	fl.StringVar(&f.healthAddr, "health-probe-bind-address", ":9465", `/healthz and /readyz address ("0" turns them off)`)
 	fl.StringVar(&f.cgroupRoot, "cgroup-root", "", "the cgroup v2 mount (default: found in /proc/self/mountinfo)")
 	fl.DurationVar(&f.flushInterval, "flush-interval", 10*time.Second, "how often recorded entries are merged into Profiles")
+	fl.DurationVar(&f.countOnlyInterval, "count-only-interval", 5*time.Minute, "how often a Profile is written when its container found nothing new, only did the same things again (a new entry, source or loss is written at the next flush)")
 	fl.StringVar(&f.seccompDir, "seccomp-dir", enforcer.DefaultSeccompDir, "kubelet's seccomp directory, where the agent installs the Localhost profile of each EnforcementPolicy with system call rules")
 	fl.StringVar(&f.pinPath, "pin-path", "/sys/fs/bpf/footprint", `where kernel maps and links are pinned, so that recording and enforcement go on across agent restarts ("" turns pinning off)`)
 	fl.StringVar(&f.uninstallWhenDeleted, "uninstall-when-deleted", "", "the agent's DaemonSet, NAMESPACE/NAME: when it (or its namespace) is deleted, a stopping agent removes its pinned programs and maps instead of leaving them to its successor")
@@ -199,7 +201,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return err
 	}
 	writer := profilestore.NewWriter(profilestore.NewStore(direct, profilestore.Options{Log: log.WithName("profiles")}),
-		profilestore.WriterOptions{FlushInterval: f.flushInterval, Log: log.WithName("profiles")})
+		profilestore.WriterOptions{FlushInterval: f.flushInterval, CountOnlyInterval: f.countOnlyInterval, Log: log.WithName("profiles")})
 	if err := mgr.Add(manager.RunnableFunc(writer.Run)); err != nil {
 		return err
 	}

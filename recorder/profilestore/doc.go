@@ -75,5 +75,11 @@
 // profile (so the queue holds one bounded delta per profile); Run flushes
 // periodically; a flush that fails keeps the delta and retries with
 // exponential backoff, so an unreachable API server loses nothing and
-// profiles catch up when it returns.
+// profiles catch up when it returns. Run's periodic flushes write a
+// profile's delta at once only when it holds something this Writer has not
+// written there yet -- an entry of a new identity, a new source, a changed
+// loss -- and hold a delta of larger counts only for up to
+// WriterOptions.CountOnlyInterval (5 minutes), so that a busy container
+// doing the same things costs a write every few minutes, not every flush;
+// Flush and the final flush write everything held.
 package profilestore

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -25,6 +26,15 @@ type WriterOptions struct {
 	// a flush failed; it doubles with each failure in a row. Zero: 1s and
 	// 30s, so profiles catch up at most 30s after the API server returns.
 	MinBackoff, MaxBackoff time.Duration
+	// CountOnlyInterval is how long a profile's pending delta is held back
+	// when it holds only larger counts of entries and sources already
+	// written: no new entry, no new source, no changed loss. Such a delta
+	// is written at most once per CountOnlyInterval per profile (and by
+	// Flush, and the final flush of Run), so a busy container doing the
+	// same things over and over costs a write every few minutes rather
+	// than one per FlushInterval. A delta with something new is written
+	// at the next flush. Zero: 5m.
+	CountOnlyInterval time.Duration
 	// Parallelism is how many profiles a flush writes at once. Zero: 4.
 	Parallelism int
 	// FinalFlushTimeout is how long Run keeps trying to deliver what is
@@ -45,6 +55,7 @@ func (o WriterOptions) withDefaults() WriterOptions {
 	def(&o.MinBackoff, time.Second)
 	def(&o.MaxBackoff, 30*time.Second)
 	def(&o.FinalFlushTimeout, 5*time.Second)
+	def(&o.CountOnlyInterval, 5*time.Minute)
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	if o.Parallelism <= 0 {
 		o.Parallelism = 4
@@ -66,13 +77,29 @@ func (o WriterOptions) withDefaults() WriterOptions {
 // up when it returns. Only a delta the API server refuses as invalid is
 // dropped, with an error in the log.
 //
+// Run's periodic flushes write a profile's delta only when it holds
+// something the profile does not have from this Writer yet (see
+// CountOnlyInterval): the Writer remembers, per profile, the identities of
+// the last delta it wrote (identities: 8 bytes each), and holds a
+// delta of larger counts only, merged with what follows, until the
+// interval is up.
+//
 // A Writer is safe for concurrent use.
 type Writer struct {
 	store *Store
 	opts  WriterOptions
+	seed  maphash.Seed
 
 	mu      sync.Mutex
 	pending map[WorkloadContainer]*pendingDelta
+	written map[WorkloadContainer]*writtenState
+}
+
+// writtenState is what a Writer keeps of the last delta it wrote to a
+// profile: enough to tell whether a pending delta holds something new.
+type writtenState struct {
+	ids identities
+	at  time.Time // when it was written
 }
 
 type pendingDelta struct {
@@ -83,7 +110,8 @@ type pendingDelta struct {
 
 // NewWriter returns a Writer writing through store.
 func NewWriter(store *Store, opts WriterOptions) *Writer {
-	return &Writer{store: store, opts: opts.withDefaults(), pending: map[WorkloadContainer]*pendingDelta{}}
+	return &Writer{store: store, opts: opts.withDefaults(), seed: maphash.MakeSeed(),
+		pending: map[WorkloadContainer]*pendingDelta{}, written: map[WorkloadContainer]*writtenState{}}
 }
 
 // Add queues what src observed of a workload container, as Store.Merge
@@ -126,7 +154,8 @@ func (w *Writer) bound(p *pendingDelta) v1alpha1.ProfileSpec {
 	return Fit(&v1alpha1.Profile{Spec: p.spec}, b, w.store.opts.Now()).Spec
 }
 
-// Pending returns the keys whose deltas are not written yet, sorted.
+// Pending returns the keys whose deltas are not written yet, sorted: those
+// held back for holding only larger counts among them.
 func (w *Writer) Pending() []WorkloadContainer {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -153,17 +182,30 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
-// Flush writes every pending delta now. Those that cannot be written stay
-// pending (merged with anything queued meanwhile) and the errors are
-// returned, joined. When the API server cannot be reached at all, the flush
-// stops at the first such error rather than waiting on every profile.
+// Flush writes every pending delta now, those of larger counts only
+// included. Those that cannot be written stay pending (merged with anything
+// queued meanwhile) and the errors are returned, joined. When the API
+// server cannot be reached at all, the flush stops at the first such error
+// rather than waiting on every profile.
 func (w *Writer) Flush(ctx context.Context) error {
+	return w.flush(ctx, true)
+}
+
+// flush writes the pending deltas that hold something new, and those of
+// larger counts only whose profile was last written CountOnlyInterval ago
+// or more; all of them when all is set. The others stay pending.
+func (w *Writer) flush(ctx context.Context, all bool) error {
+	now := time.Now()
 	w.mu.Lock()
 	batch := make([]*pendingDelta, 0, len(w.pending))
-	for _, p := range w.pending {
+	for id, p := range w.pending {
+		if !all && w.countsOnly(id, p, now) {
+			continue
+		}
 		batch = append(batch, p)
+		delete(w.pending, id)
 	}
-	w.pending = map[WorkloadContainer]*pendingDelta{}
+	w.forgetIdle(now)
 	w.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
@@ -186,9 +228,11 @@ func (w *Writer) Flush(ctx context.Context) error {
 					w.requeue(p)
 					continue
 				}
+				ids := identitiesOf(w.seed, p.recording, &p.spec)
 				err := w.store.apply(ctx, p.key, p.recording, p.spec)
 				switch {
 				case err == nil:
+					w.wrote(p.key, ids)
 				case permanent(err):
 					w.opts.Log.Error(err, "the API server refused a profile delta; dropping it, since sending it again cannot succeed",
 						"profile", p.key.String(), "capabilities", len(p.spec.Capabilities), "files", len(p.spec.Files),
@@ -212,6 +256,43 @@ func (w *Writer) Flush(ctx context.Context) error {
 	close(work)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// countsOnly reports whether a pending delta holds only larger counts of
+// what was last written to its profile, written less than
+// CountOnlyInterval ago: a delta to hold back. w.mu is held.
+func (w *Writer) countsOnly(id WorkloadContainer, p *pendingDelta, now time.Time) bool {
+	last := w.written[id]
+	if last == nil || now.Sub(last.at) >= w.opts.CountOnlyInterval {
+		return false
+	}
+	return identitiesOf(w.seed, p.recording, &p.spec).within(last.ids)
+}
+
+// wrote remembers the identities of a delta just written. They replace
+// those of the delta written before: a delta is a cumulative snapshot of
+// each source, so what a later delta holds was in the last one unless it
+// is new (or its source has stopped sending snapshots, and then it is not
+// in later deltas either). Forgetting older identities can only make a
+// later delta look new -- one write more, never one less -- and keeps the
+// memory to one delta's entries per profile.
+func (w *Writer) wrote(key WorkloadContainer, ids identities) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.written[key.identity()] = &writtenState{ids: ids, at: time.Now()}
+}
+
+// forgetIdle drops what the Writer remembers of profiles it has not
+// written for two CountOnlyIntervals and has nothing pending for: their
+// containers are gone (a container still sending snapshots has its
+// profile written at least once per interval). Should one come back, its
+// first delta is written as new: one write more. w.mu is held.
+func (w *Writer) forgetIdle(now time.Time) {
+	for id, s := range w.written {
+		if _, busy := w.pending[id]; !busy && now.Sub(s.at) >= 2*w.opts.CountOnlyInterval {
+			delete(w.written, id)
+		}
+	}
 }
 
 // requeue puts back a delta that was not written.
@@ -247,7 +328,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		}
-		err := w.Flush(ctx)
+		err := w.flush(ctx, false)
 		next := w.opts.FlushInterval
 		switch {
 		case err != nil && ctx.Err() == nil:

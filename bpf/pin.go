@@ -169,11 +169,10 @@ var appendedValues = map[string]bool{"syscalls_seen": true}
 // copied where the key and value layouts are the same. Nothing is removed
 // before its replacement exists.
 //
-// Compatible means the same type, sizes and flags and, where both the pin
-// and spec carry BTF, the same key and value layouts (layoutChange): a
-// version that swapped two fields keeps every size, and its entries read
-// with the new layout would be garbage. A pin without BTF (or whose BTF
-// cannot be read) is judged by its sizes alone.
+// A version that swapped two fields keeps every size, and its entries read
+// with the new layout would be garbage: comparePin compares layouts too. A
+// pin without BTF (or whose BTF cannot be read) is judged by its sizes
+// alone.
 func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 	path := filepath.Join(pinPath, spec.Name)
 	old, err := ebpf.LoadPinnedMap(path, nil)
@@ -184,31 +183,10 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 		return fmt.Errorf("open pinned map %s: %w", path, err)
 	}
 	defer old.Close()
-	var changes []string
-	if incompatible := spec.Compatible(old); incompatible != nil {
-		changes = append(changes, strings.TrimSuffix(incompatible.Error(), ": "+ebpf.ErrMapIncompatible.Error()))
-	}
-	// An unreadable BTF leaves the sizes to judge, as for a pin without.
-	was, err := pinnedLayout(old)
-	unjudged := ""
-	switch {
-	case err != nil:
-		unjudged = "its BTF could not be read: " + err.Error()
-	case was.key == nil && was.value == nil:
-		unjudged = "the pinned map has no BTF"
-	case spec.Key == nil && spec.Value == nil:
-		unjudged = "this version's map has no BTF"
-	}
-	keyChange := layoutChange("key", was.key, spec.Key)
-	valueChange := layoutChange("value", was.value, spec.Value)
-	for _, c := range []string{keyChange, valueChange} {
-		if c != "" {
-			changes = append(changes, c)
-		}
-	}
-	if len(changes) == 0 {
-		if unjudged != "" {
-			pins.addBySize(PinJudgedBySize{Path: path, Reason: unjudged})
+	d := comparePin(spec, old)
+	if d.compatible() {
+		if d.unjudged != "" {
+			pins.addBySize(PinJudgedBySize{Path: path, Reason: d.unjudged})
 		}
 		return nil
 	}
@@ -219,13 +197,8 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 		return mapError(spec.Name, err)
 	}
 	defer m.Close()
-	r := PinReplacement{Path: path, Change: strings.Join(changes, "; ")}
-	// Entries are copied only where each byte keeps its meaning: the same
-	// key layout, and the same value layout or, for a value declared as
-	// only appended to, one the new value starts with.
-	appended := appendedValues[spec.Name]
-	relaidOut := keyChange != "" || (valueChange != "" && !(appended && layoutPrefix(was.value, spec.Value)))
-	r.Migrated, r.Dropped = copyEntries(old, m, appended, relaidOut)
+	r := PinReplacement{Path: path, Change: d.String()}
+	r.Migrated, r.Dropped = copyEntries(old, m, appendedValues[spec.Name], d.relaidOut)
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("replace pinned map %s: %w", path, err)
 	}
@@ -234,6 +207,56 @@ func migratePin(spec *ebpf.MapSpec, pinPath string, pins *pinLog) error {
 	}
 	pins.add(r)
 	return nil
+}
+
+// pinDiff is how a pinned map differs from what this version declares.
+type pinDiff struct {
+	// changes are the differences, none when the pin is compatible.
+	changes []string
+	// relaidOut: the BTF says the key or the value is laid out anew, so
+	// no entry keeps its meaning (a value only appended to, where declared
+	// so, keeps it).
+	relaidOut bool
+	// unjudged says why the layouts could not be compared ("" when they
+	// were): the pin is then judged by its sizes alone.
+	unjudged string
+}
+
+func (d pinDiff) compatible() bool { return len(d.changes) == 0 }
+
+func (d pinDiff) String() string { return strings.Join(d.changes, "; ") }
+
+// comparePin compares the pinned map old with spec. Compatible means the
+// same type, sizes and flags and, where both the pin and spec carry BTF,
+// the same key and value layouts (layoutChange).
+func comparePin(spec *ebpf.MapSpec, old *ebpf.Map) pinDiff {
+	var d pinDiff
+	if incompatible := spec.Compatible(old); incompatible != nil {
+		d.changes = append(d.changes, strings.TrimSuffix(incompatible.Error(), ": "+ebpf.ErrMapIncompatible.Error()))
+	}
+	// An unreadable BTF leaves the sizes to judge, as for a pin without.
+	was, err := pinnedLayout(old)
+	switch {
+	case err != nil:
+		d.unjudged = "its BTF could not be read: " + err.Error()
+	case was.key == nil && was.value == nil:
+		d.unjudged = "the pinned map has no BTF"
+	case spec.Key == nil && spec.Value == nil:
+		d.unjudged = "this version's map has no BTF"
+	}
+	keyChange := layoutChange("key", was.key, spec.Key)
+	valueChange := layoutChange("value", was.value, spec.Value)
+	for _, c := range []string{keyChange, valueChange} {
+		if c != "" {
+			d.changes = append(d.changes, c)
+		}
+	}
+	// Entries are copied only where each byte keeps its meaning: the same
+	// key layout, and the same value layout or, for a value declared as
+	// only appended to, one the new value starts with.
+	appended := appendedValues[spec.Name]
+	d.relaidOut = keyChange != "" || (valueChange != "" && !(appended && layoutPrefix(was.value, spec.Value)))
+	return d
 }
 
 // copyEntries copies from into to where both lay their keys and values out

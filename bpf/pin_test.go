@@ -234,6 +234,13 @@ func restartOfTheSameVersionReusesEveryPin(t *testing.T) {
 	pin := func(part string) string { return filepath.Join(root, part) }
 	// As the agent loads its three parts.
 	load := func() (replaced []PinReplacement, closeAll func()) {
+		retirement, err := RetireIncompatibleEnforcement(EnforcementPins{Lifecycle: pin("lifecycle"), Enforcer: pin("enforcer"), Retired: pin("retired")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if retirement.Generation != "" || len(retirement.Replaced) != 0 {
+			t.Errorf("the enforcement was retired to %q (%v): want it kept", retirement.Generation, retirement.Replaced)
+		}
 		lc, err := LoadLifecycle(LifecycleOptions{CgroupRoot: mount, PinPath: pin("lifecycle"),
 			AdoptPins: map[string]string{"watched_cgroups": pin("recorder"), "enforced_cgroups": pin("enforcer"), "runtime_tasks": pin("recorder")}})
 		if err != nil {

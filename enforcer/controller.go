@@ -18,11 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -71,7 +73,13 @@ type PolicyController struct {
 	// Event are sent, and what went over a pod's Event budget is said
 	// (violationEvents). Zero: every 5 seconds.
 	EventFlush time.Duration
+	// Settled, when set, is called once: after the first Reconcile that
+	// read every policy and its pods and applied them. Until then a
+	// predecessor's enforcement may be what holds the pods (the agent
+	// releases a retired generation from here).
+	Settled func()
 
+	settled  sync.Once
 	eventsMu sync.Mutex
 	events   *violationEvents
 
@@ -122,6 +130,13 @@ func (c *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.EnforcementPolicy{}, toNode).
 		Watches(&corev1.Pod{}, toNode).
 		WatchesRawSource(containers.PodCgroupSource(c.Resolver, policyNodeKey, c.Log)).
+		// Once at start, with no policy or pod to trigger it: holds
+		// restored from a predecessor's pins are released or kept, and
+		// Settled is called, on a node that runs nothing to enforce.
+		WatchesRawSource(source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+			q.Add(policyNodeKey)
+			return nil
+		})).
 		Complete(c)
 	if err != nil {
 		return err
@@ -176,6 +191,9 @@ func (c *PolicyController) Reconcile(ctx context.Context, _ reconcile.Request) (
 	}
 	for _, st := range c.apply(selections) {
 		c.setStatus(ctx, st.policy, st.images, st.err)
+	}
+	if selectErr == nil && c.Settled != nil {
+		c.settled.Do(c.Settled)
 	}
 	// Requeued: a policy whose pods could not be read keeps its holds
 	// until they can.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"sigs.k8s.io/yaml"
 
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
@@ -322,7 +323,7 @@ func runAction(action string, args []string) error {
 	case "sleep": // seconds
 		n, _ := strconv.Atoi(args[0])
 		time.Sleep(time.Duration(n) * time.Second)
-	case "pinned-enforcer": // pinPath cgroupID port: deny connects except to port, pinned; say "ready", wait to be killed
+	case "pinned-enforcer": // pinPath cgroupID port: deny connects except to port, pinned as the agent pins; say "ready", wait to be killed
 		id, err := strconv.ParseUint(args[1], 10, 64)
 		if err != nil {
 			return err
@@ -331,12 +332,15 @@ func runAction(action string, args []string) error {
 		if err != nil {
 			return err
 		}
-		enf, err := bpf.LoadEnforcer(bpf.EnforcerOptions{CgroupRoot: mount, PinPath: args[0]})
+		_, enf, err := loadAsTheAgent(mount, args[0])
 		if err != nil {
 			return err
 		}
-		compiled, err := rules.CompileSpec(&v1alpha1.EnforcementPolicySpec{Mode: v1alpha1.ModeEnforce,
-			Connect: &v1alpha1.ConnectRules{Allow: []v1alpha1.ConnectRule{{CIDR: "127.0.0.1/32", Protocol: "TCP", Port: int32(mustPort(args[2]))}}}})
+		var p v1alpha1.EnforcementPolicy
+		if err := yaml.UnmarshalStrict([]byte(readAndConnectTo(args[2])), &p); err != nil {
+			return err
+		}
+		compiled, err := rules.Compile(&p)
 		if err != nil {
 			return err
 		}
@@ -351,7 +355,12 @@ func runAction(action string, args []string) error {
 			return err
 		}
 		fmt.Println("ready")
-		select {}
+		// Not select{}: with every goroutine asleep, the runtime ends the
+		// process itself ("all goroutines are asleep"), before the kill.
+		for {
+			time.Sleep(time.Hour)
+			runtime.KeepAlive(enf)
+		}
 	default:
 		return fmt.Errorf("unknown action")
 	}
@@ -397,11 +406,6 @@ func ownCgroupDir() (string, error) {
 		}
 	}
 	return "", errors.New("no cgroup v2 entry in /proc/self/cgroup")
-}
-
-func mustPort(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }
 
 func expect(err error, want string) error {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -236,7 +237,12 @@ func runAction(action string, args []string) error {
 			return err
 		}
 		fmt.Println("ready")
-		select {}
+		// Not select{}: with every goroutine asleep, the runtime ends the
+		// process itself ("all goroutines are asleep"), before the kill.
+		for {
+			time.Sleep(time.Hour)
+			runtime.KeepAlive(rec)
+		}
 	default:
 		return fmt.Errorf("unknown action")
 	}

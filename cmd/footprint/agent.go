@@ -136,6 +136,17 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		}
 		return filepath.Join(f.pinPath, sub)
 	}
+	// A predecessor whose enforcement maps this version cannot read keeps
+	// enforcing, moved aside, until every policy is installed again.
+	retirement, err := bpf.RetireIncompatibleEnforcement(bpf.EnforcementPins{
+		Lifecycle: pin("lifecycle"), Enforcer: pin("enforcer"), Retired: pin("retired")})
+	if err != nil {
+		return err
+	}
+	if retirement.Generation != "" {
+		log.Info("the enforcement maps changed layout: the predecessor's programs go on enforcing from a retired generation until every policy is installed again",
+			"generation", retirement.Generation)
+	}
 	// One lifecycle for both parts. Its maps were pinned beside the
 	// recorder's and the enforcer's before it had a directory of its own.
 	lc, err := bpf.LoadLifecycle(bpf.LifecycleOptions{CgroupRoot: mount, PinPath: pin("lifecycle"),
@@ -240,7 +251,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 			log.Info("enforcement backend refused", "kind", c.Kind.String(), "backend", rj.Backend, "stage", string(rj.Stage), "reason", rj.Reason)
 		}
 	}
-	metrics.Registry.MustRegister(enforcer.Violations, newKernelCollector(lc, rec, enf))
+	metrics.Registry.MustRegister(enforcer.Violations, newKernelCollector(lc, rec, enf, retirement))
 	if stats, err := bpf.EnableRunTimeStats(); err != nil {
 		log.Info("BPF program run times are not measured", "reason", err.Error())
 	} else {
@@ -249,6 +260,16 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	pc := &enforcer.PolicyController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Node: f.node, Enforcer: enf,
 		Resolver: containers.NewResolver(mount), Events: mgr.GetEventRecorderFor("footprint-agent"), Log: log.WithName("policies"),
+		Settled: func() {
+			n, err := retirement.Release()
+			if err != nil {
+				log.Error(err, "the retired enforcement generations could not be removed: their programs still check every operation against the older policies")
+				return
+			}
+			if n > 0 {
+				log.Info("every policy is installed again: the retired enforcement generations are removed", "generations", n)
+			}
+		},
 	}
 	if err := pc.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the enforcement controller: %w", err)
@@ -257,7 +278,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 	if err := sp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the seccomp profile installer: %w", err)
 	}
-	for part, replaced := range map[string][]bpf.PinReplacement{"lifecycle": lc.PinReplacements(), "recorder": rec.PinReplacements(), "enforcer": enf.PinReplacements()} {
+	for part, replaced := range map[string][]bpf.PinReplacement{"lifecycle": lc.PinReplacements(), "recorder": rec.PinReplacements(), "enforcer": enf.PinReplacements(), "enforcement": retirement.Replaced} {
 		for _, r := range replaced {
 			// Loud: what a dropped entry held (a policy rule, a hold, a
 			// recorded entry) is gone until the controllers install or

@@ -18,14 +18,17 @@ type kernelCollector struct {
 	lc  *bpf.Lifecycle
 	rec *bpf.Recorder
 	enf *bpf.Enforcer
+	// retirement is what the agent retired of a predecessor's enforcement.
+	retirement *bpf.Retirement
 
-	events, repeats, lost, lostEntries, mapFull, pinsReplaced, checks, violations, unreported, untracked, runs, runtime, backend, rejected *prometheus.Desc
+	retired, events, repeats, lost, lostEntries, mapFull, pinsReplaced, checks, violations, unreported, untracked, runs, runtime, backend, rejected *prometheus.Desc
 }
 
-func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer) *kernelCollector {
+func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer, retirement *bpf.Retirement) *kernelCollector {
 	kind := []string{"kind"}
 	return &kernelCollector{
-		lc: lc, rec: rec, enf: enf,
+		lc: lc, rec: rec, enf: enf, retirement: retirement,
+		retired:      prometheus.NewDesc("footprint_enforcement_generations_retired", "Generations of a predecessor's enforcement kept attached because this agent's maps have another layout: they hold pods to their policies until this agent has installed every policy again (then 0).", nil, nil),
 		untracked:    prometheus.NewDesc("footprint_lifecycle_untracked_total", "What the cgroup and task lifecycle programs could not track because a map was full: cgroups left unwatched or unheld, runtime tasks left unmarked.", []string{"what"}, nil),
 		backend:      prometheus.NewDesc("footprint_backend_info", "The backend each kind uses, for recording and for enforcement, and what enforcement does to a violation; 1 when a backend passed its self-test.", []string{"part", "kind", "backend", "effect"}, nil),
 		rejected:     prometheus.NewDesc("footprint_backend_rejected", "Backends footprint does not use on this node, and the stage that refused them (load, attach, lsm inactive, self-test, not tried).", []string{"part", "kind", "backend", "stage"}, nil),
@@ -44,7 +47,7 @@ func newKernelCollector(lc *bpf.Lifecycle, rec *bpf.Recorder, enf *bpf.Enforcer)
 }
 
 func (c *kernelCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.repeats, c.lost, c.lostEntries, c.mapFull, c.pinsReplaced, c.checks, c.violations, c.unreported, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
+	for _, d := range []*prometheus.Desc{c.retired, c.events, c.repeats, c.lost, c.lostEntries, c.mapFull, c.pinsReplaced, c.checks, c.violations, c.unreported, c.untracked, c.runs, c.runtime, c.backend, c.rejected} {
 		ch <- d
 	}
 }
@@ -75,10 +78,13 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.untracked, lc.EnforcedFull, "held cgroups")
 		counter(c.untracked, lc.RuntimeFull, "runtime tasks")
 	}
-	for part, replaced := range map[string][]bpf.PinReplacement{"lifecycle": c.lc.PinReplacements(), "recorder": c.rec.PinReplacements(), "enforcer": c.enf.PinReplacements()} {
+	for part, replaced := range map[string][]bpf.PinReplacement{"lifecycle": c.lc.PinReplacements(), "recorder": c.rec.PinReplacements(), "enforcer": c.enf.PinReplacements(), "enforcement": c.retirement.Replaced} {
 		for _, r := range replaced {
 			ch <- prometheus.MustNewConstMetric(c.pinsReplaced, prometheus.GaugeValue, float64(r.Dropped), part, filepath.Base(r.Path), r.Change)
 		}
+	}
+	if n, err := c.retirement.Pending(); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.retired, prometheus.GaugeValue, float64(n))
 	}
 	gauge := func(d *prometheus.Desc, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, 1, labels...)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,6 +116,82 @@ func TestTheAgentRunsAgainstARealAPIServer(t *testing.T) {
 			t.Errorf("nothing pinned in %s: %v", dir, err)
 		}
 	}
+}
+
+// TestAnUpgradedAgentReleasesTheRetiredEnforcementOnceItHasReconciled
+// restarts the agent over pins whose policies map another version laid out
+// differently: the agent retires its predecessor's enforcement, says so,
+// and removes it once its first reconcile is done (on a node with nothing
+// to enforce, right after it starts).
+func TestAnUpgradedAgentReleasesTheRetiredEnforcementOnceItHasReconciled(t *testing.T) {
+	needRoot(t)
+	env := envtest.StartEnvironment(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pinPath := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-upgrade-agent-%d", os.Getpid()))
+	t.Cleanup(func() { os.RemoveAll(pinPath) })
+	agenttest.Start(t, kubeconfig, "node-a", "--pin-path", pinPath).Stop(t)
+
+	policiesPin := filepath.Join(pinPath, "enforcer", "policies")
+	was, err := ebpf.LoadPinnedMap(policiesPin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relaid, err := ebpf.NewMap(&ebpf.MapSpec{Type: was.Type(), KeySize: was.KeySize(), ValueSize: was.ValueSize() + 8, MaxEntries: was.MaxEntries(), Flags: was.Flags()})
+	was.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relaid.Close()
+	if err := os.Remove(policiesPin); err != nil {
+		t.Fatal(err)
+	}
+	if err := relaid.Pin(policiesPin); err != nil {
+		t.Fatal(err)
+	}
+
+	metricsAddr := agenttest.FreeAddr(t)
+	agent := agenttest.Start(t, kubeconfig, "node-a", "--pin-path", pinPath, "--metrics-bind-address", metricsAddr)
+	defer agent.Stop(t)
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(agent.Out.String(), "the retired enforcement generations are removed"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never removed the retired enforcement generation")
+		}
+	}
+	if !strings.Contains(agent.Out.String(), "the enforcement maps changed layout") {
+		t.Error("the agent did not say it retired its predecessor's enforcement")
+	}
+	if _, err := os.Stat(filepath.Join(pinPath, "retired")); !os.IsNotExist(err) {
+		t.Errorf("the retired generations are still pinned (%v)", err)
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var metrics bytes.Buffer
+	metrics.ReadFrom(resp.Body)
+	for _, want := range []string{"footprint_enforcement_generations_retired 0", `footprint_pinned_maps_replaced{change="ValueSize: `} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(metrics.String(), `map="policies",part="enforcement"`) {
+		t.Errorf("metrics do not name the replaced policies map:\n%s", grepLines(metrics.String(), "footprint_pinned_maps_replaced"))
+	}
+}
+
+// grepLines are the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // An agent told its DaemonSet tells a restart from an uninstall: stopped

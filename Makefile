@@ -71,9 +71,15 @@ bench-scale: ## 100 simulated agents writing 50 Profiles through one real API se
 	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_SCALE_AGENTS=100 FOOTPRINT_SCALE_WORKLOADS=50 FOOTPRINT_SCALE_REPLICAS=10 \
 		FOOTPRINT_SCALE_DURATION=60s FOOTPRINT_SCALE_FLUSH=10s $(GO) test -count=1 -v -timeout 20m -run TestManyAgentsWriteExactProfiles ./test/scale/
 
+# The node bench's shape; override any, e.g. `make bench-node NODE_PODS=100 NODE_RATE=20000`.
+NODE_PODS ?= 250
+NODE_RATE ?= 50000
+NODE_DURATION ?= 60s
+NODE_FLUSH ?= 10s
+
 .PHONY: bench-node
-bench-node: ## the node agent with 250 pods (500 containers, both cgroup drivers) at 50,000 kernel events/s for a minute: entries lost, memory, CPU, map memory, watch latency, API cost (root)
-	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_NODE_PODS=250 FOOTPRINT_NODE_RATE=50000 FOOTPRINT_NODE_DURATION=60s FOOTPRINT_NODE_FLUSH=10s \
+bench-node: ## the node agent with 250 pods (500 containers, both cgroup drivers) at 50,000 kernel events/s for a minute (NODE_PODS, NODE_RATE, NODE_DURATION, NODE_FLUSH change it): entries lost, memory, CPU, map memory, watch latency, API cost (root)
+	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_NODE_PODS=$(NODE_PODS) FOOTPRINT_NODE_RATE=$(NODE_RATE) FOOTPRINT_NODE_DURATION=$(NODE_DURATION) FOOTPRINT_NODE_FLUSH=$(NODE_FLUSH) \
 		$(GO) test -count=1 -v -timeout 20m -run '^TestOneBusyNodeRecordsEveryEntry$$' ./test/scale/
 
 .PHONY: bench-apps

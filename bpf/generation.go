@@ -135,13 +135,18 @@ func RetireIncompatibleEnforcement(pins EnforcementPins) (*Retirement, error) {
 // name.
 func enforcementSpecs() (map[string]*ebpf.MapSpec, error) {
 	specs := map[string]*ebpf.MapSpec{}
-	for name, load := range map[string]func() (*ebpf.CollectionSpec, error){
-		"enforcefile": loadEnforcefile, "enforcesocket": loadEnforcesocket,
-		"enforcesyscall": loadEnforcesyscall, "lifecycle": loadLifecycle,
+	// In order: a map is the spec of the object that creates it (the
+	// lifecycle's holds, the file object's policies), as the loaders do.
+	for _, obj := range []struct {
+		name string
+		load func() (*ebpf.CollectionSpec, error)
+	}{
+		{"lifecycle", loadLifecycle}, {"enforcefile", loadEnforcefile},
+		{"enforcesocket", loadEnforcesocket}, {"enforcesyscall", loadEnforcesyscall},
 	} {
-		spec, err := load()
+		spec, err := obj.load()
 		if err != nil {
-			return nil, fmt.Errorf("parse embedded %s object: %w", name, err)
+			return nil, fmt.Errorf("parse embedded %s object: %w", obj.name, err)
 		}
 		for _, group := range enforcementGroups {
 			for _, w := range group {

@@ -65,6 +65,7 @@ bench: bench-host bench-apps bench-vm ## benchmarks on this kernel, of real daem
 .PHONY: bench-host
 bench-host: ## each loop without footprint, loaded, attached, recording, in audit and in enforce, on this kernel (root)
 	$(GO) test -run '^$$' -bench . -count 1 -timeout 60m ./test/bench/ -args -rounds $(BENCHROUNDS)
+	$(GO) test -run '^$$' -bench ReadAll -count 1 ./bpf/
 
 .PHONY: bench-scale
 bench-scale: ## 100 simulated agents writing 50 Profiles through one real API server for a minute: requests, conflicts, sizes, exact merges

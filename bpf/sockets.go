@@ -111,18 +111,16 @@ func (r *Recorder) sweepSockets(keep func(uint64) bool, clock bootClock) ([]Entr
 	if m == nil {
 		return nil, nil
 	}
-	var out []Entry
-	var k typesFpSocketKey
-	var v typesFpSeen
-	it := m.Iterate()
-	for it.Next(&k, &v) {
-		if keep(k.CgroupId) {
-			out = append(out, Entry{Kind: KindSocket, CgroupID: k.CgroupId, Count: v.Count,
-				FirstSeen: clock.wall(v.FirstSeenNs), Socket: socketOf(&k)})
-		}
-	}
-	if err := it.Err(); err != nil {
+	keys, values, err := readAll[typesFpSocketKey, typesFpSeen](m)
+	if err != nil {
 		return nil, fmt.Errorf("sweep sockets: %w", err)
+	}
+	var out []Entry
+	for i := range keys {
+		if k, v := &keys[i], &values[i]; keep(k.CgroupId) {
+			out = append(out, Entry{Kind: KindSocket, CgroupID: k.CgroupId, Count: v.Count,
+				FirstSeen: clock.wall(v.FirstSeenNs), Socket: socketOf(k)})
+		}
 	}
 	return out, nil
 }

@@ -22,17 +22,15 @@ func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
 	clock := newBootClock()
 	var out []Entry
 	if m := r.aggregation(KindCapability, "capabilities_seen"); m != nil {
-		var k typesFpCapabilityKey
-		var v typesFpSeen
-		it := m.Iterate()
-		for it.Next(&k, &v) {
-			if keep(k.CgroupId) {
+		keys, values, err := readAll[typesFpCapabilityKey, typesFpSeen](m)
+		if err != nil {
+			return nil, fmt.Errorf("sweep capabilities: %w", err)
+		}
+		for i, k := range keys {
+			if v := &values[i]; keep(k.CgroupId) {
 				out = append(out, Entry{Kind: KindCapability, CgroupID: k.CgroupId, Count: v.Count,
 					FirstSeen: clock.wall(v.FirstSeenNs), Capability: capabilityOf(k)})
 			}
-		}
-		if err := it.Err(); err != nil {
-			return nil, fmt.Errorf("sweep capabilities: %w", err)
 		}
 	}
 	files, err := r.sweepFiles(keep, clock)
@@ -41,17 +39,15 @@ func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
 	}
 	out = append(out, files...)
 	if m := r.aggregation(KindConnect, "connections_seen"); m != nil {
-		var k typesFpConnectKey
-		var v typesFpSeen
-		it := m.Iterate()
-		for it.Next(&k, &v) {
-			if keep(k.CgroupId) {
+		keys, values, err := readAll[typesFpConnectKey, typesFpSeen](m)
+		if err != nil {
+			return nil, fmt.Errorf("sweep connections: %w", err)
+		}
+		for i, k := range keys {
+			if v := &values[i]; keep(k.CgroupId) {
 				out = append(out, Entry{Kind: KindConnect, CgroupID: k.CgroupId, Count: v.Count,
 					FirstSeen: clock.wall(v.FirstSeenNs), Connect: connectOf(k)})
 			}
-		}
-		if err := it.Err(); err != nil {
-			return nil, fmt.Errorf("sweep connections: %w", err)
 		}
 	}
 	sockets, err := r.sweepSockets(keep, clock)
@@ -60,32 +56,28 @@ func (r *Recorder) Sweep(keep func(cgroupID uint64) bool) ([]Entry, error) {
 	}
 	out = append(out, sockets...)
 	if m := r.aggregation(KindExec, "executables_seen"); m != nil {
-		var k typesFpExecKey
-		var v typesFpSeen
-		it := m.Iterate()
-		for it.Next(&k, &v) {
-			if keep(k.CgroupId) {
-				out = append(out, Entry{Kind: KindExec, CgroupID: k.CgroupId, Count: v.Count,
-					FirstSeen: clock.wall(v.FirstSeenNs), Exec: execOf(&k)})
-			}
-		}
-		if err := it.Err(); err != nil {
+		keys, values, err := readAll[typesFpExecKey, typesFpSeen](m)
+		if err != nil {
 			return nil, fmt.Errorf("sweep executables: %w", err)
+		}
+		for i := range keys {
+			if k, v := &keys[i], &values[i]; keep(k.CgroupId) {
+				out = append(out, Entry{Kind: KindExec, CgroupID: k.CgroupId, Count: v.Count,
+					FirstSeen: clock.wall(v.FirstSeenNs), Exec: execOf(k)})
+			}
 		}
 	}
 	if m := r.aggregation(KindSyscall, "syscalls_seen"); m != nil {
-		var id uint64
-		var v typesFpSyscalls
-		it := m.Iterate()
-		for it.Next(&id, &v) {
-			if keep(id) {
+		ids, values, err := readAll[uint64, typesFpSyscalls](m)
+		if err != nil {
+			return nil, fmt.Errorf("sweep system calls: %w", err)
+		}
+		for i, id := range ids {
+			if v := &values[i]; keep(id) {
 				out = append(out, Entry{Kind: KindSyscall, CgroupID: id, Count: 1,
 					Syscalls: &Syscalls{Native: bitNumbers(v.Native[:]), Compat: bitNumbers(v.Compat[:]),
 						NativeFamilies: bitNumbers([]uint64{v.NativeFamilies}), CompatFamilies: bitNumbers([]uint64{v.CompatFamilies})}})
 			}
-		}
-		if err := it.Err(); err != nil {
-			return nil, fmt.Errorf("sweep system calls: %w", err)
 		}
 	}
 	return out, nil
@@ -113,30 +105,27 @@ func (r *Recorder) sweepFiles(keep func(uint64) bool, clock bootClock) ([]Entry,
 	}
 	byID := map[uint64]int{}
 	var out []Entry
-	var k typesFpFileKey
-	var v typesFpFileSeen
-	it := paths.Iterate()
-	for it.Next(&k, &v) {
+	keys, values, err := readAll[typesFpFileKey, typesFpFileSeen](paths)
+	if err != nil {
+		return nil, fmt.Errorf("sweep files: %w", err)
+	}
+	for i := range keys {
+		k, v := &keys[i], &values[i]
 		if !keep(k.CgroupId) {
 			continue
 		}
 		byID[v.EntryId] = len(out)
 		out = append(out, Entry{Kind: KindFile, CgroupID: k.CgroupId, Count: v.Count,
-			FirstSeen: clock.wall(v.FirstSeenNs), File: fileOf(&k)})
+			FirstSeen: clock.wall(v.FirstSeenNs), File: fileOf(k)})
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("sweep files: %w", err)
+	_, repeats, err := readAll[typesFpInodeKey, typesFpInodeSeen](inodes)
+	if err != nil {
+		return nil, fmt.Errorf("sweep file repeats: %w", err)
 	}
-	var ik typesFpInodeKey
-	var iv typesFpInodeSeen
-	it = inodes.Iterate()
-	for it.Next(&ik, &iv) {
+	for _, iv := range repeats {
 		if i, ok := byID[iv.EntryId]; ok {
 			out[i].Count += iv.Count
 		}
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("sweep file repeats: %w", err)
 	}
 	return out, nil
 }
@@ -199,18 +188,16 @@ func (r *Recorder) Lost() (map[uint64]map[Kind]uint64, error) {
 	if r.lost == nil {
 		return nil, ErrRecorderClosed
 	}
+	keys, counts, err := readAll[typesFpLostKey, uint64](r.lost)
+	if err != nil {
+		return nil, fmt.Errorf("read lost_sightings: %w", err)
+	}
 	out := map[uint64]map[Kind]uint64{}
-	var key typesFpLostKey
-	var n uint64
-	it := r.lost.Iterate()
-	for it.Next(&key, &n) {
+	for i, key := range keys {
 		if out[key.CgroupId] == nil {
 			out[key.CgroupId] = map[Kind]uint64{}
 		}
-		out[key.CgroupId][Kind(key.Kind)] += n
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read lost_sightings: %w", err)
+		out[key.CgroupId][Kind(key.Kind)] += counts[i]
 	}
 	return out, nil
 }

@@ -189,11 +189,13 @@ func (r *Recorder) Watched() (map[uint64]Watch, error) {
 	if r.watched == nil {
 		return nil, ErrRecorderClosed
 	}
-	out := map[uint64]Watch{}
-	var id uint64
-	var v typesFpWatch
-	it := r.watched.Iterate()
-	for it.Next(&id, &v) {
+	ids, values, err := readAll[uint64, typesFpWatch](r.watched)
+	if err != nil {
+		return nil, fmt.Errorf("read watched cgroups: %w", err)
+	}
+	out := make(map[uint64]Watch, len(ids))
+	for i, id := range ids {
+		v := &values[i]
 		out[id] = Watch{
 			RecordingID: v.RecordingId,
 			Kinds:       KindSet(v.Kinds),
@@ -202,9 +204,6 @@ func (r *Recorder) Watched() (map[uint64]Watch, error) {
 			Containers:  v.Flags&watchContainers != 0,
 			Provisional: v.Flags&watchProvisional != 0,
 		}
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read watched cgroups: %w", err)
 	}
 	return out, nil
 }

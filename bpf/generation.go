@@ -269,8 +269,8 @@ func carryGroup(group []worldMap, specs map[string]*ebpf.MapSpec, diffs map[worl
 	for i, c := range made {
 		d := diffs[c.w]
 		if !whole {
-			// Emptied: a map cannot be cleared in place when its
-			// entries are being iterated, so make it again.
+			// Emptied: made again rather than cleared entry by
+			// entry.
 			spec := specs[c.w.name].Copy()
 			spec.Pinning = ebpf.PinNone
 			m, err := ebpf.NewMap(spec)

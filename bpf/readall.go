@@ -14,50 +14,57 @@ import (
 // system calls instead of two per entry.
 const readBatch = 256
 
-// readAll reads every entry of m: a batch of entries per system call where
-// the kernel has batch lookups (Linux 5.6+), else one key and one lookup per
-// entry. Nothing is returned until the whole map is read, so falling back
-// to the slow way starts over and never yields an entry twice.
-func readAll[K, V any](m *ebpf.Map) ([]K, []V, error) {
-	keys, values, err := readAllBatched[K, V](m)
-	// ENOSPC: a hash bucket held more entries than a batch asks for.
-	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.ENOSPC) {
-		return readAllIterating[K, V](m)
-	}
-	return keys, values, err
-}
-
-func readAllBatched[K, V any](m *ebpf.Map) ([]K, []V, error) {
+// readEach calls each with every entry of m, a batch at a time: a batch of
+// entries per system call where the kernel has batch lookups (Linux 5.6+),
+// else one key and one lookup per entry. Entries go to each as they are
+// read, so a sweep holds one batch of raw keys, not the whole map's.
+func readEach[K, V any](m *ebpf.Map, each func(*K, *V)) error {
 	var cursor ebpf.MapBatchCursor
-	var keys []K
-	var values []V
-	keyBuf, valueBuf := make([]K, readBatch), make([]V, readBatch)
-	for {
-		n, err := m.BatchLookup(&cursor, keyBuf, valueBuf, nil)
-		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return nil, nil, err
+	keys, values := make([]K, readBatch), make([]V, readBatch)
+	for first := true; ; first = false {
+		n, err := m.BatchLookup(&cursor, keys, values, nil)
+		switch {
+		case first && errors.Is(err, ebpf.ErrNotSupported):
+			return iterateEach(m, each)
+		case errors.Is(err, unix.ENOSPC) && n == 0:
+			// A hash bucket holds more entries than a batch: the
+			// kernel did not move the cursor past it, so ask again
+			// with room for it.
+			keys, values = make([]K, 2*len(keys)), make([]V, 2*len(values))
+			continue
+		case err != nil && !errors.Is(err, ebpf.ErrKeyNotExist):
+			return err
 		}
-		keys = append(keys, keyBuf[:n]...)
-		values = append(values, valueBuf[:n]...)
+		for i := range n {
+			each(&keys[i], &values[i])
+		}
 		if err != nil {
 			// ErrKeyNotExist: the last batch, partial or empty.
-			return keys, values, nil
+			return nil
 		}
 	}
 }
 
-func readAllIterating[K, V any](m *ebpf.Map) ([]K, []V, error) {
-	var keys []K
-	var values []V
+func iterateEach[K, V any](m *ebpf.Map, each func(*K, *V)) error {
 	var k K
 	var v V
 	it := m.Iterate()
 	for it.Next(&k, &v) {
-		keys = append(keys, k)
-		values = append(values, v)
+		each(&k, &v)
 	}
 	if err := it.Err(); err != nil {
-		return nil, nil, fmt.Errorf("iterate: %w", err)
+		return fmt.Errorf("iterate: %w", err)
 	}
-	return keys, values, nil
+	return nil
+}
+
+// readAll is readEach into slices, for maps that are read whole.
+func readAll[K, V any](m *ebpf.Map) ([]K, []V, error) {
+	var keys []K
+	var values []V
+	err := readEach(m, func(k *K, v *V) {
+		keys = append(keys, *k)
+		values = append(values, *v)
+	})
+	return keys, values, err
 }

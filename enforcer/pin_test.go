@@ -12,12 +12,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cilium/ebpf"
-
 	"github.com/footprint-dev/footprint/bpf"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 	"github.com/footprint-dev/footprint/internal/cgroupcmd"
 	"github.com/footprint-dev/footprint/internal/cgroupfs"
+	"github.com/footprint-dev/footprint/internal/kerneltest"
 	"github.com/footprint-dev/footprint/test/vm"
 )
 
@@ -89,24 +88,8 @@ func testUpgradeToAnotherMapLayout(t *testing.T) {
 	// Another version: the policies map's values grew. Its one entry
 	// cannot be read with the new layout.
 	pins := agentPins(pinPath)
-	policiesPin := filepath.Join(pins.Enforcer, "policies")
-	was, err := ebpf.LoadPinnedMap(policiesPin, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relaid, err := ebpf.NewMap(&ebpf.MapSpec{Type: was.Type(), KeySize: was.KeySize(), ValueSize: was.ValueSize() + 8, MaxEntries: was.MaxEntries(), Flags: was.Flags()})
-	was.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relaid.Close()
+	relaid := kerneltest.PinAnotherVersionsMap(t, filepath.Join(pins.Enforcer, "policies"), 8)
 	if err := relaid.Put(uint32(7), make([]byte, relaid.ValueSize())); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(policiesPin); err != nil {
-		t.Fatal(err)
-	}
-	if err := relaid.Pin(policiesPin); err != nil {
 		t.Fatal(err)
 	}
 

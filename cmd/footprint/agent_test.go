@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/footprint-dev/footprint/internal/agenttest"
+	"github.com/footprint-dev/footprint/internal/kerneltest"
 	"github.com/footprint-dev/footprint/test/envtest"
 )
 
@@ -134,23 +134,7 @@ func TestAnUpgradedAgentReleasesTheRetiredEnforcementOnceItHasReconciled(t *test
 	t.Cleanup(func() { os.RemoveAll(pinPath) })
 	agenttest.Start(t, kubeconfig, "node-a", "--pin-path", pinPath).Stop(t)
 
-	policiesPin := filepath.Join(pinPath, "enforcer", "policies")
-	was, err := ebpf.LoadPinnedMap(policiesPin, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relaid, err := ebpf.NewMap(&ebpf.MapSpec{Type: was.Type(), KeySize: was.KeySize(), ValueSize: was.ValueSize() + 8, MaxEntries: was.MaxEntries(), Flags: was.Flags()})
-	was.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relaid.Close()
-	if err := os.Remove(policiesPin); err != nil {
-		t.Fatal(err)
-	}
-	if err := relaid.Pin(policiesPin); err != nil {
-		t.Fatal(err)
-	}
+	kerneltest.PinAnotherVersionsMap(t, filepath.Join(pinPath, "enforcer", "policies"), 8)
 
 	metricsAddr := agenttest.FreeAddr(t)
 	agent := agenttest.Start(t, kubeconfig, "node-a", "--pin-path", pinPath, "--metrics-bind-address", metricsAddr)

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -166,29 +167,42 @@ func minKnown(a, b string) string {
 // UnionAccess is every access mode of a and b, once each, in the order of
 // v1alpha1.FileAccessModes (modes footprint does not know last).
 func UnionAccess(a, b []v1alpha1.FileAccessMode) []v1alpha1.FileAccessMode {
-	seen := make(map[v1alpha1.FileAccessMode]bool, len(a)+len(b))
-	for _, m := range a {
-		seen[m] = true
+	// A bit per known mode, in accessOrder: this runs for every file entry
+	// of every merge, and a map per call was most of a merge's allocations.
+	var known uint64
+	var unknown []v1alpha1.FileAccessMode
+	for _, list := range [][]v1alpha1.FileAccessMode{a, b} {
+		for _, m := range list {
+			if i, ok := accessIndex[m]; ok {
+				known |= 1 << i
+			} else if !slices.Contains(unknown, m) {
+				unknown = append(unknown, m)
+			}
+		}
 	}
-	for _, m := range b {
-		seen[m] = true
-	}
-	out := make([]v1alpha1.FileAccessMode, 0, len(seen))
-	for _, m := range accessOrder {
-		if seen[m] {
+	out := make([]v1alpha1.FileAccessMode, 0, bits.OnesCount64(known)+len(unknown))
+	for i, m := range accessOrder {
+		if known&(1<<i) != 0 {
 			out = append(out, m)
-			delete(seen, m)
 		}
 	}
 	// Modes footprint does not know (a validation error elsewhere) are kept
 	// after the known ones so that normalising never hides them.
-	rest := make([]v1alpha1.FileAccessMode, 0, len(seen))
-	for m := range seen {
-		rest = append(rest, m)
-	}
-	slices.Sort(rest)
-	return append(out, rest...)
+	slices.Sort(unknown)
+	return append(out, unknown...)
 }
+
+// accessIndex is each known mode's place in accessOrder.
+var accessIndex = func() map[v1alpha1.FileAccessMode]int {
+	if len(accessOrder) > 64 {
+		panic("profiles: more file access modes than UnionAccess has bits for")
+	}
+	m := make(map[v1alpha1.FileAccessMode]int, len(accessOrder))
+	for i, a := range accessOrder {
+		m[a] = i
+	}
+	return m
+}()
 
 func foldFiles(into, from []v1alpha1.FileEntry, join countJoin) []v1alpha1.FileEntry {
 	index := make(map[string]int, len(into)+len(from))

@@ -85,6 +85,15 @@ var tempDirNames = map[string]bool{"tmp": true, "temp": true, ".tmp": true, "TMP
 // anonymous inodes, like `pipe:[1234]`) have their inode number replaced by
 // `*`. NormalizePath is idempotent.
 func NormalizePath(p string) string {
+	if n, ok := normalizedPaths.get(p); ok {
+		return n
+	}
+	n := normalizePath(p)
+	normalizedPaths.put(p, n)
+	return n
+}
+
+func normalizePath(p string) string {
 	p = strings.TrimSuffix(p, deletedSuffix)
 	if p == "" {
 		return p

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
+	"github.com/footprint-dev/footprint/profiles"
 	"github.com/footprint-dev/footprint/test/envtest"
 )
 
@@ -76,6 +77,7 @@ func TestPureIdentitiesChangeWithEntriesAndSourcesNotWithCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		p = profiles.NormalizeSpec(p) // as Writer.queue does
 		return identitiesOf(seed, "rec", &p)
 	}
 	written := ids(base())

@@ -161,7 +161,10 @@ func prepareDelta(key WorkloadContainer, recording string, delta v1alpha1.Profil
 	if errs := profiles.ValidateProfile(p); len(errs) > 0 {
 		return v1alpha1.ProfileSpec{}, fmt.Errorf("%w for %s: %v", ErrInvalid, key, errs.ToAggregate())
 	}
-	return profiles.NormalizeSpec(d), nil
+	// Not normalised here: whatever takes it next (Writer.queue's merge or
+	// bound, Store.apply's merge) normalises it, and normalising is most of
+	// what queuing a snapshot costs.
+	return d, nil
 }
 
 // boundsFor returns the bounds of the profiles a recording writes.

@@ -140,11 +140,18 @@ func (w *Writer) queue(p *pendingDelta) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	grew := entriesGrew(have.spec, spec)
 	have.spec = spec
 	if p.recording != "" {
 		have.recording = p.recording // the most recent caller's recording labels the profile
 	}
-	have.spec = w.bound(have)
+	if grew {
+		// What was pending was within bounds; larger counts, united
+		// access modes and later times alone keep it there. Bounding
+		// costs as much as the merge, and a busy node queues every
+		// container's snapshot each flush interval.
+		have.spec = w.bound(have)
+	}
 	return nil
 }
 
@@ -152,6 +159,16 @@ func (w *Writer) queue(p *pendingDelta) error {
 func (w *Writer) bound(p *pendingDelta) v1alpha1.ProfileSpec {
 	b := w.store.boundsFor(p.key.Namespace, p.recording)
 	return Fit(&v1alpha1.Profile{Spec: p.spec}, b, w.store.opts.Now()).Spec
+}
+
+// entriesGrew reports whether merged holds more entries of some kind than
+// pending, the bounded spec it was merged from.
+func entriesGrew(pending, merged v1alpha1.ProfileSpec) bool {
+	return len(merged.Capabilities) != len(pending.Capabilities) || len(merged.Files) != len(pending.Files) ||
+		len(merged.Connections) != len(pending.Connections) || len(merged.Executables) != len(pending.Executables) ||
+		len(merged.Sockets) != len(pending.Sockets) || len(merged.Syscalls) != len(pending.Syscalls) ||
+		len(merged.Collapsed) != len(pending.Collapsed) || len(merged.Sources) != len(pending.Sources) ||
+		len(merged.Command) != len(pending.Command)
 }
 
 // Pending returns the keys whose deltas are not written yet, sorted: those

@@ -42,7 +42,32 @@ func changeTracepoints(prefix string) []string {
 	return names
 }
 
-var kernelBTF = sync.OnceValues(btf.LoadKernelSpec)
+// kernelBTF is the running kernel's BTF, parsed once for all the loads of
+// a start-up; ReleaseLoadCaches lets it go.
+func kernelBTF() (*btf.Spec, error) {
+	kernelSpec.Lock()
+	defer kernelSpec.Unlock()
+	if kernelSpec.spec == nil && kernelSpec.err == nil {
+		kernelSpec.spec, kernelSpec.err = btf.LoadKernelSpec()
+	}
+	return kernelSpec.spec, kernelSpec.err
+}
+
+var kernelSpec struct {
+	sync.Mutex
+	spec *btf.Spec
+	err  error
+}
+
+// ReleaseLoadCaches frees what loading programs keeps for the next load:
+// the kernel's parsed BTF, here and in cilium/ebpf (some MiB of a
+// long-running agent's heap). A later load parses it again.
+func ReleaseLoadCaches() {
+	kernelSpec.Lock()
+	kernelSpec.spec, kernelSpec.err = nil, nil
+	kernelSpec.Unlock()
+	btf.FlushKernelSpec()
+}
 
 // hookExists says whether the kernel has the function a tracing or LSM
 // program attaches to. Tracepoints are left to the attach, which skips a

@@ -20,8 +20,8 @@ type attachment struct {
 	links   []link.Link
 	// pinned are the paths its links are pinned at.
 	pinned []string
-	// spec, cgroupRoot and pinPath are what attachLinks needs.
-	spec       *ebpf.CollectionSpec
+	// programs, cgroupRoot and pinPath are what attachLinks needs.
+	programs   map[string]*ebpf.ProgramSpec
 	cgroupRoot string
 	pinPath    string
 	// missing are the file-change hooks (and system calls) this kernel
@@ -29,10 +29,21 @@ type attachment struct {
 	missing []string
 }
 
+// attachPoints keeps of each program's spec where it attaches, not its
+// instructions and BTF: a lazy backend attaches again long after loading,
+// and the whole specs of the agent's objects were some 10 MiB of its heap.
+func attachPoints(s *ebpf.CollectionSpec) map[string]*ebpf.ProgramSpec {
+	out := make(map[string]*ebpf.ProgramSpec, len(s.Programs))
+	for name, ps := range s.Programs {
+		out[name] = &ebpf.ProgramSpec{Name: ps.Name, Type: ps.Type, AttachType: ps.AttachType, AttachTo: ps.AttachTo, SectionName: ps.SectionName}
+	}
+	return out
+}
+
 // attachLinks attaches the backend's programs and pins their links.
 func (a *attachment) attachLinks() error {
 	for _, name := range a.backend.programs {
-		l, err := attach(a.coll.Programs[name], a.spec.Programs[name], a.cgroupRoot)
+		l, err := attach(a.coll.Programs[name], a.programs[name], a.cgroupRoot)
 		if err != nil {
 			if a.backend.optional[name] && errors.Is(err, os.ErrNotExist) {
 				if m := changeHookOf(name) + " (not in this kernel)"; slices.Contains(a.backend.changes, name) && !slices.Contains(a.missing, m) {
@@ -302,7 +313,7 @@ func loadBackend(spec *ebpf.CollectionSpec, c backend, shared map[string]*ebpf.M
 	if err != nil {
 		return nil, &Rejection{c.name, StageLoad, describe("load", err)}
 	}
-	a := &attachment{backend: c, coll: coll, spec: s, cgroupRoot: cgroupRoot, pinPath: pinPath, missing: missing}
+	a := &attachment{backend: c, coll: coll, programs: attachPoints(s), cgroupRoot: cgroupRoot, pinPath: pinPath, missing: missing}
 	if err := a.attachLinks(); err != nil {
 		coll.Close()
 		return nil, &Rejection{c.name, StageAttach, err.Error()}

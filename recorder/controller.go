@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/footprint-dev/footprint/bpf"
@@ -75,8 +76,11 @@ func (c *RecordingController) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	err := builder.ControllerManagedBy(mgr).
 		Named("profilerecording").
-		Watches(&v1alpha1.ProfileRecording{}, toNode).
-		Watches(&v1alpha1.EnforcementPolicy{}, toNode).
+		// Their specs, not their statuses: every agent writes its share
+		// of a recording's (and a policy's) status each flush, and each
+		// write would otherwise have every agent reconcile everything.
+		Watches(&v1alpha1.ProfileRecording{}, toNode, builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.EnforcementPolicy{}, toNode, builder.WithPredicates(specChanged)).
 		Watches(&corev1.Pod{}, toNode).
 		WatchesRawSource(containers.PodCgroupSource(c.Recorder.resolver, nodeKey, c.Log)).
 		Complete(c)
@@ -85,6 +89,10 @@ func (c *RecordingController) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return mgr.Add(c)
 }
+
+// specChanged lets through creations, deletions and updates of an object's
+// spec (its generation), labels or annotations.
+var specChanged = predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{})
 
 // Reconcile recomputes what every active recording selects on this node.
 func (c *RecordingController) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {

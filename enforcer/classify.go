@@ -31,18 +31,47 @@ var defaultBundleDirs = []string{
 	"/run/containers/storage/overlay-containers/%s/userdata/config.json",
 }
 
-// classifyLoop classifies pending containers until ctx ends.
+// classifyLoop classifies pending containers until ctx ends: every
+// classifyTick while a policy names containers or containers are being
+// continued, and otherwise when woken (wakeClassifier) or every
+// classifyIdle. A node that holds nothing by name has its agent woken once
+// a second, not fifty times.
 func (c *PolicyController) classifyLoop(ctx context.Context) {
-	t := time.NewTicker(20 * time.Millisecond)
+	t := time.NewTimer(classifyTick)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			c.classify(ctx)
-			c.recontinue()
+		case <-c.classifyWake:
 		}
+		c.classify(ctx)
+		c.recontinue()
+		c.mu.Lock()
+		busy := len(c.named) > 0 || len(c.continued) > 0
+		c.mu.Unlock()
+		next := classifyIdle
+		if busy {
+			next = classifyTick
+		}
+		t.Reset(next)
+	}
+}
+
+// classifyTick is how soon a held container's first exec, stopped until its
+// name is known, is looked at; classifyIdle how often the classifier looks
+// when nothing is held by name (a missed wake costs at most that).
+const (
+	classifyTick = 20 * time.Millisecond
+	classifyIdle = time.Second
+)
+
+// wakeClassifier has the classifier look now. c.mu may be held.
+func (c *PolicyController) wakeClassifier() {
+	select {
+	case c.classifyWake <- struct{}{}:
+	default: // a wake is pending already
 	}
 }
 

@@ -98,6 +98,9 @@ type PolicyController struct {
 	named map[uint32][]string
 	// continued are the cgroups classify continued lately, and when.
 	continued map[string]time.Time
+	// classifyWake wakes the classifier when holds of named containers
+	// are installed: idle, it does not tick (see classifyLoop).
+	classifyWake chan struct{}
 }
 
 type installed struct {
@@ -151,6 +154,7 @@ func (c *PolicyController) restore() error {
 	c.enforced = map[uint64]hold{}
 	c.cgroupPods = map[uint64]podRef{}
 	c.continued = map[string]time.Time{}
+	c.classifyWake = make(chan struct{}, 1)
 	var err error
 	if c.installer, err = NewInstaller(c.Enforcer); err != nil {
 		return err
@@ -286,6 +290,9 @@ func (c *PolicyController) apply(selections []selection) []policyStatus {
 	}
 	c.cgroupPods = pods
 	c.named = named
+	if len(named) > 0 || len(changed.continued) > 0 {
+		c.wakeClassifier()
+	}
 	for uid, inst := range c.ids {
 		if !seen[uid] {
 			c.installer.Remove(inst.id)

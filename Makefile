@@ -66,6 +66,7 @@ bench: bench-host bench-apps bench-vm ## benchmarks on this kernel, of real daem
 bench-host: ## each loop without footprint, loaded, attached, recording, in audit and in enforce, on this kernel (root)
 	$(GO) test -run '^$$' -bench . -count 1 -timeout 60m ./test/bench/ -args -rounds $(BENCHROUNDS)
 	$(GO) test -run '^$$' -bench ReadAll -count 1 ./bpf/
+	$(GO) test -run '^$$' -bench WriterAdd -count 1 ./recorder/profilestore/
 
 .PHONY: bench-scale
 bench-scale: ## 100 simulated agents writing 50 Profiles through one real API server for a minute: requests, conflicts, sizes, exact merges
@@ -77,10 +78,12 @@ NODE_PODS ?= 250
 NODE_RATE ?= 50000
 NODE_DURATION ?= 60s
 NODE_FLUSH ?= 10s
+# A directory: the agent's CPU profile of the measured time and its heap at the end go there.
+NODE_PPROF ?=
 
 .PHONY: bench-node
 bench-node: ## the node agent with 250 pods (500 containers, both cgroup drivers) at 50,000 kernel events/s for a minute (NODE_PODS, NODE_RATE, NODE_DURATION, NODE_FLUSH change it): entries lost, memory, CPU, map memory, watch latency, API cost (root)
-	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_NODE_PODS=$(NODE_PODS) FOOTPRINT_NODE_RATE=$(NODE_RATE) FOOTPRINT_NODE_DURATION=$(NODE_DURATION) FOOTPRINT_NODE_FLUSH=$(NODE_FLUSH) \
+	KUBEBUILDER_ASSETS=$$(hack/control-plane.sh) FOOTPRINT_NODE_PODS=$(NODE_PODS) FOOTPRINT_NODE_RATE=$(NODE_RATE) FOOTPRINT_NODE_DURATION=$(NODE_DURATION) FOOTPRINT_NODE_FLUSH=$(NODE_FLUSH) FOOTPRINT_NODE_PPROF=$(NODE_PPROF) \
 		$(GO) test -count=1 -v -timeout 20m -run '^TestOneBusyNodeRecordsEveryEntry$$' ./test/scale/
 
 .PHONY: bench-apps

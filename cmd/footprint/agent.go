@@ -43,6 +43,7 @@ type agentFlags struct {
 	pinPath              string
 	uninstallWhenDeleted string
 	seccompDir           string
+	pprofAddr            string
 }
 
 func newAgentCommand() *cobra.Command {
@@ -67,6 +68,7 @@ violation as an Event on the pod and in footprint_violations_total.`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
 	fl.StringVar(&f.metricsAddr, "metrics-bind-address", ":9464", `Prometheus metrics address ("0" turns them off)`)
 	fl.StringVar(&f.healthAddr, "health-probe-bind-address", ":9465", `/healthz and /readyz address ("0" turns them off)`)
+	fl.StringVar(&f.pprofAddr, "pprof-bind-address", "", `Go's /debug/pprof profiles of the agent's CPU and memory, for diagnosing its cost (off by default; "127.0.0.1:6060" serves them on the node's loopback)`)
 	fl.StringVar(&f.cgroupRoot, "cgroup-root", "", "the cgroup v2 mount (default: found in /proc/self/mountinfo)")
 	fl.DurationVar(&f.flushInterval, "flush-interval", 10*time.Second, "how often recorded entries are merged into Profiles")
 	fl.DurationVar(&f.countOnlyInterval, "count-only-interval", 5*time.Minute, "how often a Profile is written when its container found nothing new, only did the same things again (a new entry, source or loss is written at the next flush)")
@@ -188,6 +190,7 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		EventBroadcaster:       events, //nolint:staticcheck // deprecated for managers shorter-lived than the process; this one is the process
 		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
 		HealthProbeBindAddress: f.healthAddr,
+		PprofBindAddress:       f.pprofAddr,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only this node's pods: memory does not grow with the cluster.
 			&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", f.node)},
@@ -245,6 +248,8 @@ func runAgent(cmd *cobra.Command, f agentFlags) error {
 		return err
 	}
 	defer enf.Close()
+	// Everything is loaded: the kernel's BTF need not stay in memory.
+	bpf.ReleaseLoadCaches()
 	for _, c := range enf.Choices() {
 		log.Info("enforcement backend", "kind", c.Kind.String(), "chosen", c.Chosen, "effect", string(c.Effect), "proof", c.Proof)
 		for _, rj := range c.Rejected {

@@ -228,8 +228,13 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 	pinPath := filepath.Join("/sys/fs/bpf", fmt.Sprintf("footprint-test-busynode-%d", os.Getpid()))
 	t.Cleanup(func() { os.RemoveAll(pinPath) })
 	metricsAddr := agenttest.FreeAddr(t)
-	agent := agenttest.Start(t, kubeconfig, node, "--pin-path", pinPath, "--flush-interval", sz.flush.String(),
-		"--metrics-bind-address", metricsAddr)
+	args := []string{"--pin-path", pinPath, "--flush-interval", sz.flush.String(), "--metrics-bind-address", metricsAddr}
+	pprofDir, pprofAddr := os.Getenv("FOOTPRINT_NODE_PPROF"), ""
+	if pprofDir != "" {
+		pprofAddr = agenttest.FreeAddr(t)
+		args = append(args, "--pprof-bind-address", pprofAddr)
+	}
+	agent := agenttest.Start(t, kubeconfig, node, args...)
 	watched, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "lifecycle", "watched_cgroups"), nil)
 	if err != nil {
 		t.Fatalf("the agent's watched cgroups: %v", err)
@@ -275,7 +280,23 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 	// so what the kernel sees is repeats.
 	time.Sleep(warmUp)
 	m0, cpu0, api0, t0 := scrape(t, metricsAddr), agentCPU(t, agent.Pid()), counts.snapshot(), time.Now()
-	time.Sleep(sz.duration)
+	var profiled sync.WaitGroup
+	if pprofDir != "" {
+		// The agent's CPU profile over the measured time, and its heap
+		// at the end: where the figures below come from.
+		profiled.Go(func() {
+			fetchProfile(t, pprofAddr, fmt.Sprintf("profile?seconds=%d", max(1, int(sz.duration.Seconds())-1)), filepath.Join(pprofDir, "cpu.pprof"))
+		})
+	}
+	// The second half apart: by then each Profile has been created and
+	// holds its entries, so what the agent costs is the steady state.
+	time.Sleep(sz.duration / 2)
+	cpuHalf, tHalf := agentCPU(t, agent.Pid()), time.Now()
+	time.Sleep(sz.duration - sz.duration/2)
+	profiled.Wait()
+	if pprofDir != "" {
+		fetchProfile(t, pprofAddr, "heap", filepath.Join(pprofDir, "heap.pprof"))
+	}
 	m1, cpu1, api1, t1 := scrape(t, metricsAddr), agentCPU(t, agent.Pid()), counts.snapshot(), time.Now()
 	hwm, rss, anon, file := agentMemory(t, agent.Pid())
 	maps := agentMaps(t, agent.Pid())
@@ -335,7 +356,8 @@ func TestOneBusyNodeRecordsEveryEntry(t *testing.T) {
 		total, complete.Round(100*time.Millisecond), lostRecords)
 	t.Logf("agent memory: VmHWM %.1f MiB, VmRSS %.1f MiB (anonymous %.1f, files %.1f), Go heap in use %.1f MiB of %.1f MiB the Go runtime holds (the agent process alone: it runs as a subprocess)",
 		mib(hwm), mib(rss), mib(anon), mib(file), mib(m1["go_memstats_heap_inuse_bytes"]), mib(m1["go_memstats_sys_bytes"]))
-	t.Logf("agent CPU: %.2f%% of one core while the load ran, %.2f%% while the pods started", 100*(cpu1-cpu0)/window.Seconds(), 100*rampCPU/ramp.Seconds())
+	t.Logf("agent CPU: %.2f%% of one core while the load ran (%.2f%% in its second half), %.2f%% while the pods started",
+		100*(cpu1-cpu0)/window.Seconds(), 100*(cpu1-cpuHalf)/t1.Sub(tHalf).Seconds(), 100*rampCPU/ramp.Seconds())
 	reduction := "no record (every event a repeat)"
 	if newEv > 0 {
 		reduction = fmt.Sprintf("%.0f : 1", ev/newEv)
@@ -871,6 +893,28 @@ func mib(b float64) float64 { return b / (1 << 20) }
 // metrics are one scrape of the agent's Prometheus endpoint: value by
 // series ("name{labels}").
 type metrics map[string]float64
+
+// fetchProfile writes one of the agent's /debug/pprof profiles to file
+// (FOOTPRINT_NODE_PPROF, for `go tool pprof`).
+func fetchProfile(t *testing.T, addr, profile, file string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + profile)
+	if err != nil {
+		t.Errorf("the agent's %s profile: %v", profile, err)
+		return
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("the agent's %s profile: %s, %v", profile, resp.Status, err)
+		return
+	}
+	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+		t.Errorf("the agent's %s profile: %v", profile, err)
+		return
+	}
+	t.Logf("the agent's %s profile: %s (go tool pprof bin/footprint %s)", profile, file, file)
+}
 
 func scrape(t *testing.T, addr string) metrics {
 	t.Helper()

@@ -6,9 +6,10 @@ import "sync"
 // every container's cumulative snapshot each flush interval, normalising
 // the same paths again and again (the snapshot, then the merge, then the
 // bound): the name rules' regular expressions were most of what queuing a
-// snapshot cost. 16,384 paths per generation hold a busy node's working
-// set (about 16,000 file entries at 250 pods) for some 2 MiB of map
-// overhead at most; the strings themselves are the profiles'.
+// snapshot cost. 16,384 paths per generation is as many as the largest
+// node bench sweeps entries of every kind (16,294 at 250 pods), so its
+// file paths fit in one generation; the memory is two maps of at most
+// that many strings.
 var normalizedPaths = newStringMemo(1 << 14)
 
 // stringMemo is a bounded memo of a pure string function, in two

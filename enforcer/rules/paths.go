@@ -21,8 +21,9 @@ const MaxComponentLen = 63
 // executable rules need more is refused.
 const MaxPathNodes = 16384
 
-// Access is a set of ways to open a file, with the kernel's bit values
-// (FP_ACCESS_* in bpf/include/footprint.h).
+// Access is a set of ways to reach a file, as the compiler holds them. The
+// enforcer maps each bit to the kernel's (bpf.Access, from FP_ACCESS_* in
+// bpf/include/footprint.h), so that this pure package needs no loader.
 type Access uint16
 
 // The access bits.

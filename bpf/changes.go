@@ -18,12 +18,12 @@ import (
 // changes. file_truncate is Linux 6.2+ (ftruncate, and O_TRUNC opens; before
 // 6.2 both went through path_truncate).
 var changeHookNames = []string{"path_truncate", "file_truncate", "path_unlink", "path_rmdir", "path_rename",
-	"path_link", "path_symlink", "path_mknod", "path_chmod", "path_chown", "file_receive"}
+	"path_link", "path_symlink", "path_mknod", "path_mkdir", "path_chmod", "path_chown", "file_receive"}
 
 // changeSyscalls are the system calls of file changes, as their tracepoints
 // are named. fchmodat2 is Linux 6.6+.
 var changeSyscalls = []string{"truncate", "ftruncate", "unlink", "unlinkat", "rmdir", "rename", "renameat",
-	"renameat2", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat", "chmod", "fchmod",
+	"renameat2", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat", "mkdir", "mkdirat", "chmod", "fchmod",
 	"fchmodat", "fchmodat2", "chown", "lchown", "fchown", "fchownat"}
 
 func changeHooks(prefix string) []string {
@@ -169,6 +169,9 @@ var FileChanges = []FileChange{
 	{"link", "link-target, link", []string{"path_link"}, []string{"link", "linkat"}},
 	{"symlink", "symlink", []string{"path_symlink"}, []string{"symlink", "symlinkat"}},
 	{"mknod (device, FIFO)", "mknod", []string{"path_mknod"}, []string{"mknod", "mknodat"}},
+	// A directory made is a create of its path, as a regular file's
+	// mknod is: both put a new name there.
+	{"mkdir", "create", []string{"path_mkdir"}, []string{"mkdir", "mkdirat"}},
 	{"chmod (set-ID bits)", "chmod (setid)", []string{"path_chmod"}, []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}},
 	{"chown", "chown", []string{"path_chown"}, []string{"chown", "lchown", "fchown", "fchownat"}},
 	// No system call's tracepoint sees a descriptor arrive: recvmsg's
@@ -235,7 +238,7 @@ func (c BackendChoice) ChangeCaveat() string {
 // yet, as `footprint probe` and the README say.
 var NotCovered = []string{
 	"a descriptor of a pipe, socket or anonymous inode received from another process: no path to govern (the socket and connect rules hold what a socket reaches)",
-	"mkdir, setxattr/removexattr, utimes: not recorded as their own access",
+	"setxattr/removexattr, utimes: not recorded per path (the LSM hooks that see them, inode_setxattr and inode_setattr, get a dentry without its mount, so no path the process sees); the policy's seccomp filter refuses the system calls to a workload that never made them",
 }
 
 // changesFailed marks the backend's change programs as not seen to work:

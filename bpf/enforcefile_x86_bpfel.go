@@ -65,6 +65,8 @@ type enforcefileProgramSpecs struct {
 	FpEnforceEnterLchown         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_lchown"`
 	FpEnforceEnterLink           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_link"`
 	FpEnforceEnterLinkat         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_linkat"`
+	FpEnforceEnterMkdir          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mkdir"`
+	FpEnforceEnterMkdirat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mkdirat"`
 	FpEnforceEnterMknod          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknod"`
 	FpEnforceEnterMknodat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknodat"`
 	FpEnforceEnterRename         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_rename"`
@@ -87,6 +89,7 @@ type enforcefileProgramSpecs struct {
 	FpEnforceFmodRetPathChmod    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chmod"`
 	FpEnforceFmodRetPathChown    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chown"`
 	FpEnforceFmodRetPathLink     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_link"`
+	FpEnforceFmodRetPathMkdir    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_mkdir"`
 	FpEnforceFmodRetPathMknod    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_mknod"`
 	FpEnforceFmodRetPathRename   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rename"`
 	FpEnforceFmodRetPathRmdir    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
@@ -98,6 +101,7 @@ type enforcefileProgramSpecs struct {
 	FpEnforceLsmPathChmod        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chmod"`
 	FpEnforceLsmPathChown        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chown"`
 	FpEnforceLsmPathLink         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_link"`
+	FpEnforceLsmPathMkdir        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_mkdir"`
 	FpEnforceLsmPathMknod        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_mknod"`
 	FpEnforceLsmPathRename       *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rename"`
 	FpEnforceLsmPathRmdir        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rmdir"`
@@ -211,6 +215,8 @@ type enforcefilePrograms struct {
 	FpEnforceEnterLchown         *ebpf.Program `ebpf:"fp_enforce_enter_lchown"`
 	FpEnforceEnterLink           *ebpf.Program `ebpf:"fp_enforce_enter_link"`
 	FpEnforceEnterLinkat         *ebpf.Program `ebpf:"fp_enforce_enter_linkat"`
+	FpEnforceEnterMkdir          *ebpf.Program `ebpf:"fp_enforce_enter_mkdir"`
+	FpEnforceEnterMkdirat        *ebpf.Program `ebpf:"fp_enforce_enter_mkdirat"`
 	FpEnforceEnterMknod          *ebpf.Program `ebpf:"fp_enforce_enter_mknod"`
 	FpEnforceEnterMknodat        *ebpf.Program `ebpf:"fp_enforce_enter_mknodat"`
 	FpEnforceEnterRename         *ebpf.Program `ebpf:"fp_enforce_enter_rename"`
@@ -233,6 +239,7 @@ type enforcefilePrograms struct {
 	FpEnforceFmodRetPathChmod    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chmod"`
 	FpEnforceFmodRetPathChown    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chown"`
 	FpEnforceFmodRetPathLink     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_link"`
+	FpEnforceFmodRetPathMkdir    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_mkdir"`
 	FpEnforceFmodRetPathMknod    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_mknod"`
 	FpEnforceFmodRetPathRename   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rename"`
 	FpEnforceFmodRetPathRmdir    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
@@ -244,6 +251,7 @@ type enforcefilePrograms struct {
 	FpEnforceLsmPathChmod        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chmod"`
 	FpEnforceLsmPathChown        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chown"`
 	FpEnforceLsmPathLink         *ebpf.Program `ebpf:"fp_enforce_lsm_path_link"`
+	FpEnforceLsmPathMkdir        *ebpf.Program `ebpf:"fp_enforce_lsm_path_mkdir"`
 	FpEnforceLsmPathMknod        *ebpf.Program `ebpf:"fp_enforce_lsm_path_mknod"`
 	FpEnforceLsmPathRename       *ebpf.Program `ebpf:"fp_enforce_lsm_path_rename"`
 	FpEnforceLsmPathRmdir        *ebpf.Program `ebpf:"fp_enforce_lsm_path_rmdir"`
@@ -265,6 +273,8 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceEnterLchown,
 		p.FpEnforceEnterLink,
 		p.FpEnforceEnterLinkat,
+		p.FpEnforceEnterMkdir,
+		p.FpEnforceEnterMkdirat,
 		p.FpEnforceEnterMknod,
 		p.FpEnforceEnterMknodat,
 		p.FpEnforceEnterRename,
@@ -287,6 +297,7 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceFmodRetPathChmod,
 		p.FpEnforceFmodRetPathChown,
 		p.FpEnforceFmodRetPathLink,
+		p.FpEnforceFmodRetPathMkdir,
 		p.FpEnforceFmodRetPathMknod,
 		p.FpEnforceFmodRetPathRename,
 		p.FpEnforceFmodRetPathRmdir,
@@ -298,6 +309,7 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceLsmPathChmod,
 		p.FpEnforceLsmPathChown,
 		p.FpEnforceLsmPathLink,
+		p.FpEnforceLsmPathMkdir,
 		p.FpEnforceLsmPathMknod,
 		p.FpEnforceLsmPathRename,
 		p.FpEnforceLsmPathRmdir,

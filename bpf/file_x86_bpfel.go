@@ -65,6 +65,8 @@ type fileProgramSpecs struct {
 	FpFileEnterLchown        *ebpf.ProgramSpec `ebpf:"fp_file_enter_lchown"`
 	FpFileEnterLink          *ebpf.ProgramSpec `ebpf:"fp_file_enter_link"`
 	FpFileEnterLinkat        *ebpf.ProgramSpec `ebpf:"fp_file_enter_linkat"`
+	FpFileEnterMkdir         *ebpf.ProgramSpec `ebpf:"fp_file_enter_mkdir"`
+	FpFileEnterMkdirat       *ebpf.ProgramSpec `ebpf:"fp_file_enter_mkdirat"`
 	FpFileEnterMknod         *ebpf.ProgramSpec `ebpf:"fp_file_enter_mknod"`
 	FpFileEnterMknodat       *ebpf.ProgramSpec `ebpf:"fp_file_enter_mknodat"`
 	FpFileEnterRename        *ebpf.ProgramSpec `ebpf:"fp_file_enter_rename"`
@@ -85,6 +87,7 @@ type fileProgramSpecs struct {
 	FpFileFentryPathChmod    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_chmod"`
 	FpFileFentryPathChown    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_chown"`
 	FpFileFentryPathLink     *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_link"`
+	FpFileFentryPathMkdir    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_mkdir"`
 	FpFileFentryPathMknod    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_mknod"`
 	FpFileFentryPathRename   *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_rename"`
 	FpFileFentryPathRmdir    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_rmdir"`
@@ -96,6 +99,7 @@ type fileProgramSpecs struct {
 	FpFileLsmPathChmod       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_chmod"`
 	FpFileLsmPathChown       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_chown"`
 	FpFileLsmPathLink        *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_link"`
+	FpFileLsmPathMkdir       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_mkdir"`
 	FpFileLsmPathMknod       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_mknod"`
 	FpFileLsmPathRename      *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_rename"`
 	FpFileLsmPathRmdir       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_rmdir"`
@@ -199,6 +203,8 @@ type filePrograms struct {
 	FpFileEnterLchown        *ebpf.Program `ebpf:"fp_file_enter_lchown"`
 	FpFileEnterLink          *ebpf.Program `ebpf:"fp_file_enter_link"`
 	FpFileEnterLinkat        *ebpf.Program `ebpf:"fp_file_enter_linkat"`
+	FpFileEnterMkdir         *ebpf.Program `ebpf:"fp_file_enter_mkdir"`
+	FpFileEnterMkdirat       *ebpf.Program `ebpf:"fp_file_enter_mkdirat"`
 	FpFileEnterMknod         *ebpf.Program `ebpf:"fp_file_enter_mknod"`
 	FpFileEnterMknodat       *ebpf.Program `ebpf:"fp_file_enter_mknodat"`
 	FpFileEnterRename        *ebpf.Program `ebpf:"fp_file_enter_rename"`
@@ -219,6 +225,7 @@ type filePrograms struct {
 	FpFileFentryPathChmod    *ebpf.Program `ebpf:"fp_file_fentry_path_chmod"`
 	FpFileFentryPathChown    *ebpf.Program `ebpf:"fp_file_fentry_path_chown"`
 	FpFileFentryPathLink     *ebpf.Program `ebpf:"fp_file_fentry_path_link"`
+	FpFileFentryPathMkdir    *ebpf.Program `ebpf:"fp_file_fentry_path_mkdir"`
 	FpFileFentryPathMknod    *ebpf.Program `ebpf:"fp_file_fentry_path_mknod"`
 	FpFileFentryPathRename   *ebpf.Program `ebpf:"fp_file_fentry_path_rename"`
 	FpFileFentryPathRmdir    *ebpf.Program `ebpf:"fp_file_fentry_path_rmdir"`
@@ -230,6 +237,7 @@ type filePrograms struct {
 	FpFileLsmPathChmod       *ebpf.Program `ebpf:"fp_file_lsm_path_chmod"`
 	FpFileLsmPathChown       *ebpf.Program `ebpf:"fp_file_lsm_path_chown"`
 	FpFileLsmPathLink        *ebpf.Program `ebpf:"fp_file_lsm_path_link"`
+	FpFileLsmPathMkdir       *ebpf.Program `ebpf:"fp_file_lsm_path_mkdir"`
 	FpFileLsmPathMknod       *ebpf.Program `ebpf:"fp_file_lsm_path_mknod"`
 	FpFileLsmPathRename      *ebpf.Program `ebpf:"fp_file_lsm_path_rename"`
 	FpFileLsmPathRmdir       *ebpf.Program `ebpf:"fp_file_lsm_path_rmdir"`
@@ -253,6 +261,8 @@ func (p *filePrograms) Close() error {
 		p.FpFileEnterLchown,
 		p.FpFileEnterLink,
 		p.FpFileEnterLinkat,
+		p.FpFileEnterMkdir,
+		p.FpFileEnterMkdirat,
 		p.FpFileEnterMknod,
 		p.FpFileEnterMknodat,
 		p.FpFileEnterRename,
@@ -273,6 +283,7 @@ func (p *filePrograms) Close() error {
 		p.FpFileFentryPathChmod,
 		p.FpFileFentryPathChown,
 		p.FpFileFentryPathLink,
+		p.FpFileFentryPathMkdir,
 		p.FpFileFentryPathMknod,
 		p.FpFileFentryPathRename,
 		p.FpFileFentryPathRmdir,
@@ -284,6 +295,7 @@ func (p *filePrograms) Close() error {
 		p.FpFileLsmPathChmod,
 		p.FpFileLsmPathChown,
 		p.FpFileLsmPathLink,
+		p.FpFileLsmPathMkdir,
 		p.FpFileLsmPathMknod,
 		p.FpFileLsmPathRename,
 		p.FpFileLsmPathRmdir,

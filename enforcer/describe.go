@@ -15,7 +15,9 @@ func Describe(v bpf.Violation) string {
 	switch v.Kind {
 	case bpf.KindFile:
 		what = fmt.Sprintf("opened %s for %s", quotePath(v), v.Access)
-		if v.Access&bpf.AccessChanges != 0 || v.Access == bpf.AccessTruncate {
+		// An open's report names no system call; a change's does (a
+		// mkdir's access is create, like an open's that makes the file).
+		if v.Access&bpf.AccessChanges != 0 || v.Access == bpf.AccessTruncate || v.Syscall >= 0 {
 			what = describeChange(v)
 		}
 	case bpf.KindExec:

@@ -269,6 +269,8 @@ FP_CHANGE_TRACEPOINTS(fp_enforce)
 		       const struct path *dir, struct dentry *dentry, const char *old_name)         \
 	FP_CHANGE_HOOK(S, FN, P, path_mknod, hook_child(&g, dir, dentry, mknod_access(mode), true), \
 		       const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev) \
+	FP_CHANGE_HOOK(S, FN, P, path_mkdir, hook_child(&g, dir, dentry, FP_ACCESS_CREATE, true),   \
+		       const struct path *dir, struct dentry *dentry, umode_t mode)                 \
 	FP_CHANGE_HOOK(S, FN, P, path_chmod, hook_path(&g, path, chmod_access(mode), true),         \
 		       const struct path *path, umode_t mode)                                       \
 	FP_CHANGE_HOOK(S, FN, P, path_chown, hook_path(&g, path, FP_ACCESS_CHOWN, true),            \

@@ -378,6 +378,14 @@ FP_CHANGE_TRACEPOINTS(fp_file)
 			hook_child(&g, dir, dentry, mknod_access(mode), false);                     \
 		return 0;                                                                           \
 	}                                                                                           \
+	SEC(SECTION FN "path_mkdir")                                                                \
+	int BPF_PROG(P##_path_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode)   \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_child(&g, dir, dentry, FP_ACCESS_CREATE, false);                       \
+		return 0;                                                                           \
+	}                                                                                           \
 	SEC(SECTION FN "path_chmod")                                                                \
 	int BPF_PROG(P##_path_chmod, const struct path *path, umode_t mode)                         \
 	{                                                                                           \

@@ -2,7 +2,8 @@
 /*
  * File changes made without an open of the path: truncate, unlink and
  * rmdir, rename (from and to), link (the new name and the file it links
- * to), chmod (and set-ID mode bits), chown, symlink and mknod; and a
+ * to), chmod (and set-ID mode bits), chown, symlink, mknod and mkdir (a
+ * create of the directory's path); and a
  * descriptor of a file received from another process. Shared by the
  * recorder (file.bpf.c) and the enforcer (enforce_file.bpf.c): each defines
  * struct gate, change_gate (is the current process recorded, or held to a
@@ -19,7 +20,7 @@
  *   (.. is the real parent of the directory it is relative to), but with
  *   symbolic links in it not followed, and read from user memory once, at
  *   entry (FP_PATH_LEXICAL). io_uring's unlinkat, renameat, linkat,
- *   symlinkat and mknodat make no system call and are not seen there,
+ *   symlinkat, mknodat and mkdirat make no system call and are not seen there,
  *   and neither is a received descriptor (only file_receive sees it).
  */
 #ifndef FOOTPRINT_OBJECTS_H
@@ -454,6 +455,14 @@ static __always_inline __u32 rename_access(__u64 flags, __u32 access)
 	TP(mknodat) int P##_enter_mknodat(struct trace_event_raw_sys_enter *ctx)                    \
 	{                                                                                           \
 		return tp_name(ARG(0), NAME(1), mknod_access(ARG(2)));                              \
+	}                                                                                           \
+	TP(mkdir) int P##_enter_mkdir(struct trace_event_raw_sys_enter *ctx)                        \
+	{                                                                                           \
+		return tp_name(AT_FDCWD, NAME(0), FP_ACCESS_CREATE);                                \
+	}                                                                                           \
+	TP(mkdirat) int P##_enter_mkdirat(struct trace_event_raw_sys_enter *ctx)                    \
+	{                                                                                           \
+		return tp_name(ARG(0), NAME(1), FP_ACCESS_CREATE);                                  \
 	}                                                                                           \
 	TP(chmod) int P##_enter_chmod(struct trace_event_raw_sys_enter *ctx)                        \
 	{                                                                                           \

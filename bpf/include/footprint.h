@@ -81,6 +81,8 @@ enum fp_access {
 	FP_ACCESS_READ = 1 << 0,
 	FP_ACCESS_WRITE = 1 << 1,
 	FP_ACCESS_EXEC = 1 << 2,
+	/* The open created the file; mkdir(2) made a directory at the path
+	 * (objects.h), and mknod(2) a regular file. */
 	FP_ACCESS_CREATE = 1 << 3,
 	FP_ACCESS_TRUNCATE = 1 << 4,
 

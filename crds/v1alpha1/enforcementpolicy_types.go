@@ -291,7 +291,8 @@ type FileRule struct {
 	Path string `json:"path"`
 
 	// Access lists the ways the paths may be opened: read, write, exec
-	// (executed or mapped as a program), create (the open creates the file)
+	// (executed or mapped as a program), create (the open creates the file;
+	// mkdir makes a directory at the path)
 	// and truncate (O_TRUNC, truncate(2)); and changed without an open:
 	// delete (unlink, rmdir), rename-from and rename-to (the old and the new
 	// name of a rename), link (a hard link made at the path) and link-target

@@ -210,7 +210,8 @@ const (
 	AccessWrite FileAccessMode = "write"
 	// AccessExec means the file was opened to be executed or mapped as a program.
 	AccessExec FileAccessMode = "exec"
-	// AccessCreate means the open created the file.
+	// AccessCreate means the open created the file, or a directory (mkdir)
+	// or a regular file (mknod) was made at the path.
 	AccessCreate FileAccessMode = "create"
 	// AccessTruncate means the file was opened with O_TRUNC, or cut by
 	// truncate(2) or ftruncate(2).

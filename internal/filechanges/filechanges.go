@@ -1,6 +1,6 @@
 // Package filechanges makes, one at a time, the changes to files that need
 // no open of the file's path (truncate, unlink, rmdir, rename, link,
-// symlink, mknod, chmod with and without set-ID bits, chown), for the tests
+// symlink, mknod, mkdir, chmod with and without set-ID bits, chown), for the tests
 // of what footprint records and enforces: the same operation is a
 // workload's normal behaviour in one directory and an attack in another.
 // Each operation works inside one directory, which Setup fills first.
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -115,6 +116,29 @@ var Ops = []Op{
 		Happened: exists("p"),
 		Want:     map[string][]v1alpha1.FileAccessMode{"p": modes(v1alpha1.AccessMknod)},
 		Denied:   "p", DeniedMode: v1alpha1.AccessMknod},
+	// A directory made is a create of its path: mkdirat (what Go and libc
+	// call) and the older mkdir, which has its own tracepoint.
+	{Name: "mkdir",
+		Setup:    func(string) error { return nil },
+		Do:       func(d string) error { return unix.Mkdir(filepath.Join(d, "d"), 0o755) },
+		Happened: exists("d"),
+		Want:     map[string][]v1alpha1.FileAccessMode{"d": modes(v1alpha1.AccessCreate)},
+		Denied:   "d", DeniedMode: v1alpha1.AccessCreate},
+	{Name: "mkdir-syscall",
+		Setup: func(string) error { return nil },
+		Do: func(d string) error {
+			name, err := unix.BytePtrFromString(filepath.Join(d, "d"))
+			if err != nil {
+				return err
+			}
+			if _, _, errno := unix.Syscall(unix.SYS_MKDIR, uintptr(unsafe.Pointer(name)), 0o755, 0); errno != 0 {
+				return errno
+			}
+			return nil
+		},
+		Happened: exists("d"),
+		Want:     map[string][]v1alpha1.FileAccessMode{"d": modes(v1alpha1.AccessCreate)},
+		Denied:   "d", DeniedMode: v1alpha1.AccessCreate},
 	{Name: "chmod", Setup: file("f", 0o644),
 		Do:       func(d string) error { return unix.Chmod(filepath.Join(d, "f"), 0o600) },
 		Happened: stat("f", func(st *unix.Stat_t) bool { return st.Mode&0o777 == 0o600 }),

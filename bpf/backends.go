@@ -70,8 +70,8 @@ var recorderBackends = []kindBackends{
 			note: "no-audit probes recognised by their caller's address"},
 	}},
 	{KindFile, false, []backend{
-		{name: "lsm/file_open", object: "file", programs: []string{"fp_file_open_lsm"}, changes: changeHooks("fp_file_lsm")},
-		{name: "fentry/security_file_open", object: "file", programs: []string{"fp_file_open_fentry"}, changes: changeHooks("fp_file_fentry")},
+		{name: "lsm/file_open", object: "file", programs: []string{"fp_file_open_lsm"}, changes: changeHooks("fp_file_lsm", recordTimesHooks...)},
+		{name: "fentry/security_file_open", object: "file", programs: []string{"fp_file_open_fentry"}, changes: changeHooks("fp_file_fentry", recordTimesHooks...)},
 		{name: "tracepoint/syscalls/sys_exit_open*", object: "file",
 			programs: []string{"fp_file_exit_openat", "fp_file_exit_open", "fp_file_exit_openat2", "fp_file_exit_creat"},
 			optional: map[string]bool{"fp_file_exit_open": true, "fp_file_exit_openat2": true, "fp_file_exit_creat": true},
@@ -122,9 +122,9 @@ var enforcerBackends = []kindBackends{
 	}},
 	{KindFile, false, []backend{
 		{name: "lsm/file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_lsm"}, effect: Prevented,
-			changes: changeHooks("fp_enforce_lsm")},
+			changes: changeHooks("fp_enforce_lsm", enforceTimesHooks...)},
 		{name: "fmod_ret/security_file_open", object: "enforcefile", programs: []string{"fp_enforce_file_open_fmod_ret"}, effect: Prevented,
-			changes: changeHooks("fp_enforce_fmod_ret")},
+			changes: changeHooks("fp_enforce_fmod_ret", enforceTimesHooks...)},
 		{name: "tracepoint/syscalls/sys_exit_open*", object: "enforcefile",
 			programs: []string{"fp_enforce_exit_openat", "fp_enforce_exit_open", "fp_enforce_exit_openat2", "fp_enforce_exit_creat"},
 			optional: map[string]bool{"fp_enforce_exit_open": true, "fp_enforce_exit_openat2": true, "fp_enforce_exit_creat": true},

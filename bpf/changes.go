@@ -20,16 +20,33 @@ import (
 var changeHookNames = []string{"path_truncate", "file_truncate", "path_unlink", "path_rmdir", "path_rename",
 	"path_link", "path_symlink", "path_mknod", "path_mkdir", "path_chmod", "path_chown", "file_receive"}
 
+// Times set (utimensat and its family) have no LSM hook that sees their
+// path: the recorder reads it at vfs_utimes (fentry); the enforcer decides
+// there and refuses at security_inode_setattr (fmod_ret), and clears at
+// vfs_utimes' exit what a call that failed before that left. The three are
+// one: without all of them a refusal would be reported and not made.
+var (
+	recordTimesHooks  = []string{"vfs_utimes"}
+	enforceTimesHooks = []string{"vfs_utimes", "vfs_utimes_exit", "inode_setattr"}
+)
+
+// hookParams are the arguments a change program takes of a kernel function
+// whose signature changed across versions: a kernel with another signature
+// lacks the hook.
+var hookParams = map[string]int{"security_inode_setattr": 3}
+
 // changeSyscalls are the system calls of file changes, as their tracepoints
 // are named. fchmodat2 is Linux 6.6+.
 var changeSyscalls = []string{"truncate", "ftruncate", "unlink", "unlinkat", "rmdir", "rename", "renameat",
 	"renameat2", "link", "linkat", "symlink", "symlinkat", "mknod", "mknodat", "mkdir", "mkdirat", "chmod", "fchmod",
-	"fchmodat", "fchmodat2", "chown", "lchown", "fchown", "fchownat"}
+	"fchmodat", "fchmodat2", "chown", "lchown", "fchown", "fchownat", "utime", "utimes", "futimesat", "utimensat"}
 
-func changeHooks(prefix string) []string {
-	names := make([]string, len(changeHookNames))
-	for i, h := range changeHookNames {
-		names[i] = prefix + "_" + h
+// changeHooks names the change programs of the object's backend with prefix:
+// one per path hook, and one per extra hook.
+func changeHooks(prefix string, extra ...string) []string {
+	var names []string
+	for _, h := range append(slices.Clone(changeHookNames), extra...) {
+		names = append(names, prefix+"_"+h)
 	}
 	return names
 }
@@ -87,7 +104,15 @@ func hookExists(ps *ebpf.ProgramSpec) bool {
 		return true // the load will say what is wrong
 	}
 	var f *btf.Func
-	return spec.TypeByName(fn, &f) == nil
+	if spec.TypeByName(fn, &f) != nil {
+		return false
+	}
+	want, ok := hookParams[fn]
+	if !ok {
+		return true
+	}
+	proto, ok := f.Type.(*btf.FuncProto)
+	return ok && len(proto.Params) == want
 }
 
 // withChanges returns the backend with those of its change programs whose
@@ -103,13 +128,17 @@ func withChanges(spec *ebpf.CollectionSpec, c backend) (backend, []string) {
 	for k, v := range c.optional {
 		optional[k] = v
 	}
+	lacks := func(name string) bool { ps := spec.Programs[name]; return ps == nil || !hookExists(ps) }
+	timesWhole := !slices.ContainsFunc(c.changes, func(name string) bool {
+		return slices.Contains(enforceTimesHooks[1:], changeHookOf(name)) && lacks(name)
+	})
 	for _, name := range c.changes {
-		ps := spec.Programs[name]
-		if ps == nil || !hookExists(ps) {
+		hook := changeHookOf(name)
+		if lacks(name) || !timesWhole && slices.Contains(enforceTimesHooks, hook) {
 			// Before Linux 6.2 ftruncate and O_TRUNC opens went
 			// through path_truncate: nothing is missing.
-			if changeHookOf(name) != "file_truncate" {
-				missing = append(missing, changeHookOf(name)+" (not in this kernel)")
+			if hook != "file_truncate" {
+				missing = append(missing, hook+" (not in this kernel)")
 			}
 			continue
 		}
@@ -125,7 +154,7 @@ func changeHookOf(program string) string {
 	if i := strings.Index(program, "_enter_"); i >= 0 {
 		return program[i+len("_enter_"):]
 	}
-	for _, h := range changeHookNames {
+	for _, h := range append(slices.Clone(changeHookNames), enforceTimesHooks...) {
 		if strings.HasSuffix(program, "_"+h) {
 			return h
 		}
@@ -174,6 +203,7 @@ var FileChanges = []FileChange{
 	{"mkdir", "create", []string{"path_mkdir"}, []string{"mkdir", "mkdirat"}},
 	{"chmod (set-ID bits)", "chmod (setid)", []string{"path_chmod"}, []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}},
 	{"chown", "chown", []string{"path_chown"}, []string{"chown", "lchown", "fchown", "fchownat"}},
+	{"utimensat, utimes, utime, futimesat (times set)", "utimes", []string{"vfs_utimes"}, []string{"utimensat", "utimes", "utime", "futimesat"}},
 	// No system call's tracepoint sees a descriptor arrive: recvmsg's
 	// does not know what its control message holds.
 	{"descriptor received (SCM_RIGHTS, pidfd_getfd)", "receive", []string{"file_receive"}, nil},
@@ -238,7 +268,7 @@ func (c BackendChoice) ChangeCaveat() string {
 // yet, as `footprint probe` and the README say.
 var NotCovered = []string{
 	"a descriptor of a pipe, socket or anonymous inode received from another process: no path to govern (the socket and connect rules hold what a socket reaches)",
-	"setxattr/removexattr, utimes: not recorded per path (the LSM hooks that see them, inode_setxattr and inode_setattr, get a dentry without its mount, so no path the process sees); the policy's seccomp filter refuses the system calls to a workload that never made them",
+	"setxattr/removexattr: not recorded per path (the LSM hook that sees them, inode_setxattr, gets a dentry without its mount, so no path the process sees); the policy's seccomp filter refuses the system calls to a workload that never made them",
 }
 
 // changesFailed marks the backend's change programs as not seen to work:

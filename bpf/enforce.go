@@ -364,7 +364,7 @@ func policyOf(v typesFpPolicy) KernelPolicy {
 }
 
 func (n PathNode) value() typesFpPathNode {
-	return typesFpPathNode{Id: n.ID, Access: uint16(n.Access), Descendants: uint16(n.Descendants)}
+	return typesFpPathNode{Id: n.ID, Access: uint32(n.Access), Descendants: uint32(n.Descendants)}
 }
 
 func pathNodeOf(v typesFpPathNode) PathNode {

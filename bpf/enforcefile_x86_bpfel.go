@@ -54,60 +54,70 @@ type enforcefileSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforcefileProgramSpecs struct {
-	FpEnforceEnterChmod          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_chmod"`
-	FpEnforceEnterChown          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_chown"`
-	FpEnforceEnterFchmod         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmod"`
-	FpEnforceEnterFchmodat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmodat"`
-	FpEnforceEnterFchmodat2      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmodat2"`
-	FpEnforceEnterFchown         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchown"`
-	FpEnforceEnterFchownat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchownat"`
-	FpEnforceEnterFtruncate      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_ftruncate"`
-	FpEnforceEnterLchown         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_lchown"`
-	FpEnforceEnterLink           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_link"`
-	FpEnforceEnterLinkat         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_linkat"`
-	FpEnforceEnterMkdir          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mkdir"`
-	FpEnforceEnterMkdirat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mkdirat"`
-	FpEnforceEnterMknod          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknod"`
-	FpEnforceEnterMknodat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknodat"`
-	FpEnforceEnterRename         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_rename"`
-	FpEnforceEnterRenameat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_renameat"`
-	FpEnforceEnterRenameat2      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_renameat2"`
-	FpEnforceEnterRmdir          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_rmdir"`
-	FpEnforceEnterSymlink        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_symlink"`
-	FpEnforceEnterSymlinkat      *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_symlinkat"`
-	FpEnforceEnterTruncate       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_truncate"`
-	FpEnforceEnterUnlink         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_unlink"`
-	FpEnforceEnterUnlinkat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_unlinkat"`
-	FpEnforceExitCreat           *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_creat"`
-	FpEnforceExitOpen            *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_open"`
-	FpEnforceExitOpenat          *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat"`
-	FpEnforceExitOpenat2         *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat2"`
-	FpEnforceFileOpenFmodRet     *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_fmod_ret"`
-	FpEnforceFileOpenLsm         *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_lsm"`
-	FpEnforceFmodRetFileReceive  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_file_receive"`
-	FpEnforceFmodRetFileTruncate *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_file_truncate"`
-	FpEnforceFmodRetPathChmod    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chmod"`
-	FpEnforceFmodRetPathChown    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chown"`
-	FpEnforceFmodRetPathLink     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_link"`
-	FpEnforceFmodRetPathMkdir    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_mkdir"`
-	FpEnforceFmodRetPathMknod    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_mknod"`
-	FpEnforceFmodRetPathRename   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rename"`
-	FpEnforceFmodRetPathRmdir    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
-	FpEnforceFmodRetPathSymlink  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_symlink"`
-	FpEnforceFmodRetPathTruncate *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_truncate"`
-	FpEnforceFmodRetPathUnlink   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_unlink"`
-	FpEnforceLsmFileReceive      *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_file_receive"`
-	FpEnforceLsmFileTruncate     *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_file_truncate"`
-	FpEnforceLsmPathChmod        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chmod"`
-	FpEnforceLsmPathChown        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chown"`
-	FpEnforceLsmPathLink         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_link"`
-	FpEnforceLsmPathMkdir        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_mkdir"`
-	FpEnforceLsmPathMknod        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_mknod"`
-	FpEnforceLsmPathRename       *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rename"`
-	FpEnforceLsmPathRmdir        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rmdir"`
-	FpEnforceLsmPathSymlink      *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_symlink"`
-	FpEnforceLsmPathTruncate     *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_truncate"`
-	FpEnforceLsmPathUnlink       *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_unlink"`
+	FpEnforceEnterChmod           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_chmod"`
+	FpEnforceEnterChown           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_chown"`
+	FpEnforceEnterFchmod          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmod"`
+	FpEnforceEnterFchmodat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmodat"`
+	FpEnforceEnterFchmodat2       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchmodat2"`
+	FpEnforceEnterFchown          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchown"`
+	FpEnforceEnterFchownat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_fchownat"`
+	FpEnforceEnterFtruncate       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_ftruncate"`
+	FpEnforceEnterFutimesat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_futimesat"`
+	FpEnforceEnterLchown          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_lchown"`
+	FpEnforceEnterLink            *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_link"`
+	FpEnforceEnterLinkat          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_linkat"`
+	FpEnforceEnterMkdir           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mkdir"`
+	FpEnforceEnterMkdirat         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mkdirat"`
+	FpEnforceEnterMknod           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknod"`
+	FpEnforceEnterMknodat         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_mknodat"`
+	FpEnforceEnterRename          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_rename"`
+	FpEnforceEnterRenameat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_renameat"`
+	FpEnforceEnterRenameat2       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_renameat2"`
+	FpEnforceEnterRmdir           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_rmdir"`
+	FpEnforceEnterSymlink         *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_symlink"`
+	FpEnforceEnterSymlinkat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_symlinkat"`
+	FpEnforceEnterTruncate        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_truncate"`
+	FpEnforceEnterUnlink          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_unlink"`
+	FpEnforceEnterUnlinkat        *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_unlinkat"`
+	FpEnforceEnterUtime           *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_utime"`
+	FpEnforceEnterUtimensat       *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_utimensat"`
+	FpEnforceEnterUtimes          *ebpf.ProgramSpec `ebpf:"fp_enforce_enter_utimes"`
+	FpEnforceExitCreat            *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_creat"`
+	FpEnforceExitOpen             *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_open"`
+	FpEnforceExitOpenat           *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat"`
+	FpEnforceExitOpenat2          *ebpf.ProgramSpec `ebpf:"fp_enforce_exit_openat2"`
+	FpEnforceFileOpenFmodRet      *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_fmod_ret"`
+	FpEnforceFileOpenLsm          *ebpf.ProgramSpec `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceFmodRetFileReceive   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_file_receive"`
+	FpEnforceFmodRetFileTruncate  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_file_truncate"`
+	FpEnforceFmodRetInodeSetattr  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_inode_setattr"`
+	FpEnforceFmodRetPathChmod     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chmod"`
+	FpEnforceFmodRetPathChown     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_chown"`
+	FpEnforceFmodRetPathLink      *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_link"`
+	FpEnforceFmodRetPathMkdir     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_mkdir"`
+	FpEnforceFmodRetPathMknod     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_mknod"`
+	FpEnforceFmodRetPathRename    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rename"`
+	FpEnforceFmodRetPathRmdir     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
+	FpEnforceFmodRetPathSymlink   *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_symlink"`
+	FpEnforceFmodRetPathTruncate  *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_truncate"`
+	FpEnforceFmodRetPathUnlink    *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_path_unlink"`
+	FpEnforceFmodRetVfsUtimes     *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_vfs_utimes"`
+	FpEnforceFmodRetVfsUtimesExit *ebpf.ProgramSpec `ebpf:"fp_enforce_fmod_ret_vfs_utimes_exit"`
+	FpEnforceLsmFileReceive       *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_file_receive"`
+	FpEnforceLsmFileTruncate      *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_file_truncate"`
+	FpEnforceLsmInodeSetattr      *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_inode_setattr"`
+	FpEnforceLsmPathChmod         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chmod"`
+	FpEnforceLsmPathChown         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_chown"`
+	FpEnforceLsmPathLink          *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_link"`
+	FpEnforceLsmPathMkdir         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_mkdir"`
+	FpEnforceLsmPathMknod         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_mknod"`
+	FpEnforceLsmPathRename        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rename"`
+	FpEnforceLsmPathRmdir         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_rmdir"`
+	FpEnforceLsmPathSymlink       *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_symlink"`
+	FpEnforceLsmPathTruncate      *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_truncate"`
+	FpEnforceLsmPathUnlink        *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_path_unlink"`
+	FpEnforceLsmVfsUtimes         *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_vfs_utimes"`
+	FpEnforceLsmVfsUtimesExit     *ebpf.ProgramSpec `ebpf:"fp_enforce_lsm_vfs_utimes_exit"`
 }
 
 // enforcefileMapSpecs contains maps before they are loaded into the kernel.
@@ -127,6 +137,7 @@ type enforcefileMapSpecs struct {
 	ReportBudget      *ebpf.MapSpec `ebpf:"report_budget"`
 	RuntimeTasks      *ebpf.MapSpec `ebpf:"runtime_tasks"`
 	UserPathScratch   *ebpf.MapSpec `ebpf:"user_path_scratch"`
+	UtimesRefused     *ebpf.MapSpec `ebpf:"utimes_refused"`
 	Violations        *ebpf.MapSpec `ebpf:"violations"`
 	ViolationsSeen    *ebpf.MapSpec `ebpf:"violations_seen"`
 }
@@ -170,6 +181,7 @@ type enforcefileMaps struct {
 	ReportBudget      *ebpf.Map `ebpf:"report_budget"`
 	RuntimeTasks      *ebpf.Map `ebpf:"runtime_tasks"`
 	UserPathScratch   *ebpf.Map `ebpf:"user_path_scratch"`
+	UtimesRefused     *ebpf.Map `ebpf:"utimes_refused"`
 	Violations        *ebpf.Map `ebpf:"violations"`
 	ViolationsSeen    *ebpf.Map `ebpf:"violations_seen"`
 }
@@ -189,6 +201,7 @@ func (m *enforcefileMaps) Close() error {
 		m.ReportBudget,
 		m.RuntimeTasks,
 		m.UserPathScratch,
+		m.UtimesRefused,
 		m.Violations,
 		m.ViolationsSeen,
 	)
@@ -204,60 +217,70 @@ type enforcefileVariables struct {
 //
 // It can be passed to loadEnforcefileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcefilePrograms struct {
-	FpEnforceEnterChmod          *ebpf.Program `ebpf:"fp_enforce_enter_chmod"`
-	FpEnforceEnterChown          *ebpf.Program `ebpf:"fp_enforce_enter_chown"`
-	FpEnforceEnterFchmod         *ebpf.Program `ebpf:"fp_enforce_enter_fchmod"`
-	FpEnforceEnterFchmodat       *ebpf.Program `ebpf:"fp_enforce_enter_fchmodat"`
-	FpEnforceEnterFchmodat2      *ebpf.Program `ebpf:"fp_enforce_enter_fchmodat2"`
-	FpEnforceEnterFchown         *ebpf.Program `ebpf:"fp_enforce_enter_fchown"`
-	FpEnforceEnterFchownat       *ebpf.Program `ebpf:"fp_enforce_enter_fchownat"`
-	FpEnforceEnterFtruncate      *ebpf.Program `ebpf:"fp_enforce_enter_ftruncate"`
-	FpEnforceEnterLchown         *ebpf.Program `ebpf:"fp_enforce_enter_lchown"`
-	FpEnforceEnterLink           *ebpf.Program `ebpf:"fp_enforce_enter_link"`
-	FpEnforceEnterLinkat         *ebpf.Program `ebpf:"fp_enforce_enter_linkat"`
-	FpEnforceEnterMkdir          *ebpf.Program `ebpf:"fp_enforce_enter_mkdir"`
-	FpEnforceEnterMkdirat        *ebpf.Program `ebpf:"fp_enforce_enter_mkdirat"`
-	FpEnforceEnterMknod          *ebpf.Program `ebpf:"fp_enforce_enter_mknod"`
-	FpEnforceEnterMknodat        *ebpf.Program `ebpf:"fp_enforce_enter_mknodat"`
-	FpEnforceEnterRename         *ebpf.Program `ebpf:"fp_enforce_enter_rename"`
-	FpEnforceEnterRenameat       *ebpf.Program `ebpf:"fp_enforce_enter_renameat"`
-	FpEnforceEnterRenameat2      *ebpf.Program `ebpf:"fp_enforce_enter_renameat2"`
-	FpEnforceEnterRmdir          *ebpf.Program `ebpf:"fp_enforce_enter_rmdir"`
-	FpEnforceEnterSymlink        *ebpf.Program `ebpf:"fp_enforce_enter_symlink"`
-	FpEnforceEnterSymlinkat      *ebpf.Program `ebpf:"fp_enforce_enter_symlinkat"`
-	FpEnforceEnterTruncate       *ebpf.Program `ebpf:"fp_enforce_enter_truncate"`
-	FpEnforceEnterUnlink         *ebpf.Program `ebpf:"fp_enforce_enter_unlink"`
-	FpEnforceEnterUnlinkat       *ebpf.Program `ebpf:"fp_enforce_enter_unlinkat"`
-	FpEnforceExitCreat           *ebpf.Program `ebpf:"fp_enforce_exit_creat"`
-	FpEnforceExitOpen            *ebpf.Program `ebpf:"fp_enforce_exit_open"`
-	FpEnforceExitOpenat          *ebpf.Program `ebpf:"fp_enforce_exit_openat"`
-	FpEnforceExitOpenat2         *ebpf.Program `ebpf:"fp_enforce_exit_openat2"`
-	FpEnforceFileOpenFmodRet     *ebpf.Program `ebpf:"fp_enforce_file_open_fmod_ret"`
-	FpEnforceFileOpenLsm         *ebpf.Program `ebpf:"fp_enforce_file_open_lsm"`
-	FpEnforceFmodRetFileReceive  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_file_receive"`
-	FpEnforceFmodRetFileTruncate *ebpf.Program `ebpf:"fp_enforce_fmod_ret_file_truncate"`
-	FpEnforceFmodRetPathChmod    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chmod"`
-	FpEnforceFmodRetPathChown    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chown"`
-	FpEnforceFmodRetPathLink     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_link"`
-	FpEnforceFmodRetPathMkdir    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_mkdir"`
-	FpEnforceFmodRetPathMknod    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_mknod"`
-	FpEnforceFmodRetPathRename   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rename"`
-	FpEnforceFmodRetPathRmdir    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
-	FpEnforceFmodRetPathSymlink  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_symlink"`
-	FpEnforceFmodRetPathTruncate *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_truncate"`
-	FpEnforceFmodRetPathUnlink   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_unlink"`
-	FpEnforceLsmFileReceive      *ebpf.Program `ebpf:"fp_enforce_lsm_file_receive"`
-	FpEnforceLsmFileTruncate     *ebpf.Program `ebpf:"fp_enforce_lsm_file_truncate"`
-	FpEnforceLsmPathChmod        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chmod"`
-	FpEnforceLsmPathChown        *ebpf.Program `ebpf:"fp_enforce_lsm_path_chown"`
-	FpEnforceLsmPathLink         *ebpf.Program `ebpf:"fp_enforce_lsm_path_link"`
-	FpEnforceLsmPathMkdir        *ebpf.Program `ebpf:"fp_enforce_lsm_path_mkdir"`
-	FpEnforceLsmPathMknod        *ebpf.Program `ebpf:"fp_enforce_lsm_path_mknod"`
-	FpEnforceLsmPathRename       *ebpf.Program `ebpf:"fp_enforce_lsm_path_rename"`
-	FpEnforceLsmPathRmdir        *ebpf.Program `ebpf:"fp_enforce_lsm_path_rmdir"`
-	FpEnforceLsmPathSymlink      *ebpf.Program `ebpf:"fp_enforce_lsm_path_symlink"`
-	FpEnforceLsmPathTruncate     *ebpf.Program `ebpf:"fp_enforce_lsm_path_truncate"`
-	FpEnforceLsmPathUnlink       *ebpf.Program `ebpf:"fp_enforce_lsm_path_unlink"`
+	FpEnforceEnterChmod           *ebpf.Program `ebpf:"fp_enforce_enter_chmod"`
+	FpEnforceEnterChown           *ebpf.Program `ebpf:"fp_enforce_enter_chown"`
+	FpEnforceEnterFchmod          *ebpf.Program `ebpf:"fp_enforce_enter_fchmod"`
+	FpEnforceEnterFchmodat        *ebpf.Program `ebpf:"fp_enforce_enter_fchmodat"`
+	FpEnforceEnterFchmodat2       *ebpf.Program `ebpf:"fp_enforce_enter_fchmodat2"`
+	FpEnforceEnterFchown          *ebpf.Program `ebpf:"fp_enforce_enter_fchown"`
+	FpEnforceEnterFchownat        *ebpf.Program `ebpf:"fp_enforce_enter_fchownat"`
+	FpEnforceEnterFtruncate       *ebpf.Program `ebpf:"fp_enforce_enter_ftruncate"`
+	FpEnforceEnterFutimesat       *ebpf.Program `ebpf:"fp_enforce_enter_futimesat"`
+	FpEnforceEnterLchown          *ebpf.Program `ebpf:"fp_enforce_enter_lchown"`
+	FpEnforceEnterLink            *ebpf.Program `ebpf:"fp_enforce_enter_link"`
+	FpEnforceEnterLinkat          *ebpf.Program `ebpf:"fp_enforce_enter_linkat"`
+	FpEnforceEnterMkdir           *ebpf.Program `ebpf:"fp_enforce_enter_mkdir"`
+	FpEnforceEnterMkdirat         *ebpf.Program `ebpf:"fp_enforce_enter_mkdirat"`
+	FpEnforceEnterMknod           *ebpf.Program `ebpf:"fp_enforce_enter_mknod"`
+	FpEnforceEnterMknodat         *ebpf.Program `ebpf:"fp_enforce_enter_mknodat"`
+	FpEnforceEnterRename          *ebpf.Program `ebpf:"fp_enforce_enter_rename"`
+	FpEnforceEnterRenameat        *ebpf.Program `ebpf:"fp_enforce_enter_renameat"`
+	FpEnforceEnterRenameat2       *ebpf.Program `ebpf:"fp_enforce_enter_renameat2"`
+	FpEnforceEnterRmdir           *ebpf.Program `ebpf:"fp_enforce_enter_rmdir"`
+	FpEnforceEnterSymlink         *ebpf.Program `ebpf:"fp_enforce_enter_symlink"`
+	FpEnforceEnterSymlinkat       *ebpf.Program `ebpf:"fp_enforce_enter_symlinkat"`
+	FpEnforceEnterTruncate        *ebpf.Program `ebpf:"fp_enforce_enter_truncate"`
+	FpEnforceEnterUnlink          *ebpf.Program `ebpf:"fp_enforce_enter_unlink"`
+	FpEnforceEnterUnlinkat        *ebpf.Program `ebpf:"fp_enforce_enter_unlinkat"`
+	FpEnforceEnterUtime           *ebpf.Program `ebpf:"fp_enforce_enter_utime"`
+	FpEnforceEnterUtimensat       *ebpf.Program `ebpf:"fp_enforce_enter_utimensat"`
+	FpEnforceEnterUtimes          *ebpf.Program `ebpf:"fp_enforce_enter_utimes"`
+	FpEnforceExitCreat            *ebpf.Program `ebpf:"fp_enforce_exit_creat"`
+	FpEnforceExitOpen             *ebpf.Program `ebpf:"fp_enforce_exit_open"`
+	FpEnforceExitOpenat           *ebpf.Program `ebpf:"fp_enforce_exit_openat"`
+	FpEnforceExitOpenat2          *ebpf.Program `ebpf:"fp_enforce_exit_openat2"`
+	FpEnforceFileOpenFmodRet      *ebpf.Program `ebpf:"fp_enforce_file_open_fmod_ret"`
+	FpEnforceFileOpenLsm          *ebpf.Program `ebpf:"fp_enforce_file_open_lsm"`
+	FpEnforceFmodRetFileReceive   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_file_receive"`
+	FpEnforceFmodRetFileTruncate  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_file_truncate"`
+	FpEnforceFmodRetInodeSetattr  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_inode_setattr"`
+	FpEnforceFmodRetPathChmod     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chmod"`
+	FpEnforceFmodRetPathChown     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_chown"`
+	FpEnforceFmodRetPathLink      *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_link"`
+	FpEnforceFmodRetPathMkdir     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_mkdir"`
+	FpEnforceFmodRetPathMknod     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_mknod"`
+	FpEnforceFmodRetPathRename    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rename"`
+	FpEnforceFmodRetPathRmdir     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_rmdir"`
+	FpEnforceFmodRetPathSymlink   *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_symlink"`
+	FpEnforceFmodRetPathTruncate  *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_truncate"`
+	FpEnforceFmodRetPathUnlink    *ebpf.Program `ebpf:"fp_enforce_fmod_ret_path_unlink"`
+	FpEnforceFmodRetVfsUtimes     *ebpf.Program `ebpf:"fp_enforce_fmod_ret_vfs_utimes"`
+	FpEnforceFmodRetVfsUtimesExit *ebpf.Program `ebpf:"fp_enforce_fmod_ret_vfs_utimes_exit"`
+	FpEnforceLsmFileReceive       *ebpf.Program `ebpf:"fp_enforce_lsm_file_receive"`
+	FpEnforceLsmFileTruncate      *ebpf.Program `ebpf:"fp_enforce_lsm_file_truncate"`
+	FpEnforceLsmInodeSetattr      *ebpf.Program `ebpf:"fp_enforce_lsm_inode_setattr"`
+	FpEnforceLsmPathChmod         *ebpf.Program `ebpf:"fp_enforce_lsm_path_chmod"`
+	FpEnforceLsmPathChown         *ebpf.Program `ebpf:"fp_enforce_lsm_path_chown"`
+	FpEnforceLsmPathLink          *ebpf.Program `ebpf:"fp_enforce_lsm_path_link"`
+	FpEnforceLsmPathMkdir         *ebpf.Program `ebpf:"fp_enforce_lsm_path_mkdir"`
+	FpEnforceLsmPathMknod         *ebpf.Program `ebpf:"fp_enforce_lsm_path_mknod"`
+	FpEnforceLsmPathRename        *ebpf.Program `ebpf:"fp_enforce_lsm_path_rename"`
+	FpEnforceLsmPathRmdir         *ebpf.Program `ebpf:"fp_enforce_lsm_path_rmdir"`
+	FpEnforceLsmPathSymlink       *ebpf.Program `ebpf:"fp_enforce_lsm_path_symlink"`
+	FpEnforceLsmPathTruncate      *ebpf.Program `ebpf:"fp_enforce_lsm_path_truncate"`
+	FpEnforceLsmPathUnlink        *ebpf.Program `ebpf:"fp_enforce_lsm_path_unlink"`
+	FpEnforceLsmVfsUtimes         *ebpf.Program `ebpf:"fp_enforce_lsm_vfs_utimes"`
+	FpEnforceLsmVfsUtimesExit     *ebpf.Program `ebpf:"fp_enforce_lsm_vfs_utimes_exit"`
 }
 
 func (p *enforcefilePrograms) Close() error {
@@ -270,6 +293,7 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceEnterFchown,
 		p.FpEnforceEnterFchownat,
 		p.FpEnforceEnterFtruncate,
+		p.FpEnforceEnterFutimesat,
 		p.FpEnforceEnterLchown,
 		p.FpEnforceEnterLink,
 		p.FpEnforceEnterLinkat,
@@ -286,6 +310,9 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceEnterTruncate,
 		p.FpEnforceEnterUnlink,
 		p.FpEnforceEnterUnlinkat,
+		p.FpEnforceEnterUtime,
+		p.FpEnforceEnterUtimensat,
+		p.FpEnforceEnterUtimes,
 		p.FpEnforceExitCreat,
 		p.FpEnforceExitOpen,
 		p.FpEnforceExitOpenat,
@@ -294,6 +321,7 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceFileOpenLsm,
 		p.FpEnforceFmodRetFileReceive,
 		p.FpEnforceFmodRetFileTruncate,
+		p.FpEnforceFmodRetInodeSetattr,
 		p.FpEnforceFmodRetPathChmod,
 		p.FpEnforceFmodRetPathChown,
 		p.FpEnforceFmodRetPathLink,
@@ -304,8 +332,11 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceFmodRetPathSymlink,
 		p.FpEnforceFmodRetPathTruncate,
 		p.FpEnforceFmodRetPathUnlink,
+		p.FpEnforceFmodRetVfsUtimes,
+		p.FpEnforceFmodRetVfsUtimesExit,
 		p.FpEnforceLsmFileReceive,
 		p.FpEnforceLsmFileTruncate,
+		p.FpEnforceLsmInodeSetattr,
 		p.FpEnforceLsmPathChmod,
 		p.FpEnforceLsmPathChown,
 		p.FpEnforceLsmPathLink,
@@ -316,6 +347,8 @@ func (p *enforcefilePrograms) Close() error {
 		p.FpEnforceLsmPathSymlink,
 		p.FpEnforceLsmPathTruncate,
 		p.FpEnforceLsmPathUnlink,
+		p.FpEnforceLsmVfsUtimes,
+		p.FpEnforceLsmVfsUtimesExit,
 	)
 }
 

@@ -113,10 +113,11 @@ const (
 	AccessSymlink    = Access(typesFpAccessFP_ACCESS_SYMLINK)
 	AccessMknod      = Access(typesFpAccessFP_ACCESS_MKNOD)
 	AccessReceive    = Access(typesFpAccessFP_ACCESS_RECEIVE)
+	AccessUtimes     = Access(typesFpAccessFP_ACCESS_UTIMES)
 
 	// AccessChanges are the bits of changes without an open.
 	AccessChanges = AccessDelete | AccessRenameFrom | AccessRenameTo | AccessLink | AccessLinkTarget |
-		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod | AccessReceive
+		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod | AccessReceive | AccessUtimes
 )
 
 var accessNames = []struct {
@@ -127,7 +128,8 @@ var accessNames = []struct {
 	{AccessCreate, "create"}, {AccessTruncate, "truncate"},
 	{AccessDelete, "delete"}, {AccessRenameFrom, "rename-from"}, {AccessRenameTo, "rename-to"},
 	{AccessLink, "link"}, {AccessLinkTarget, "link-target"}, {AccessChmod, "chmod"}, {AccessSetID, "setid"},
-	{AccessChown, "chown"}, {AccessSymlink, "symlink"}, {AccessMknod, "mknod"}, {AccessReceive, "receive"},
+	{AccessChown, "chown"}, {AccessUtimes, "utimes"}, {AccessSymlink, "symlink"}, {AccessMknod, "mknod"},
+	{AccessReceive, "receive"},
 }
 
 // Names lists the access kinds set, in a fixed order.

@@ -62,6 +62,7 @@ type fileProgramSpecs struct {
 	FpFileEnterFchown        *ebpf.ProgramSpec `ebpf:"fp_file_enter_fchown"`
 	FpFileEnterFchownat      *ebpf.ProgramSpec `ebpf:"fp_file_enter_fchownat"`
 	FpFileEnterFtruncate     *ebpf.ProgramSpec `ebpf:"fp_file_enter_ftruncate"`
+	FpFileEnterFutimesat     *ebpf.ProgramSpec `ebpf:"fp_file_enter_futimesat"`
 	FpFileEnterLchown        *ebpf.ProgramSpec `ebpf:"fp_file_enter_lchown"`
 	FpFileEnterLink          *ebpf.ProgramSpec `ebpf:"fp_file_enter_link"`
 	FpFileEnterLinkat        *ebpf.ProgramSpec `ebpf:"fp_file_enter_linkat"`
@@ -78,6 +79,9 @@ type fileProgramSpecs struct {
 	FpFileEnterTruncate      *ebpf.ProgramSpec `ebpf:"fp_file_enter_truncate"`
 	FpFileEnterUnlink        *ebpf.ProgramSpec `ebpf:"fp_file_enter_unlink"`
 	FpFileEnterUnlinkat      *ebpf.ProgramSpec `ebpf:"fp_file_enter_unlinkat"`
+	FpFileEnterUtime         *ebpf.ProgramSpec `ebpf:"fp_file_enter_utime"`
+	FpFileEnterUtimensat     *ebpf.ProgramSpec `ebpf:"fp_file_enter_utimensat"`
+	FpFileEnterUtimes        *ebpf.ProgramSpec `ebpf:"fp_file_enter_utimes"`
 	FpFileExitCreat          *ebpf.ProgramSpec `ebpf:"fp_file_exit_creat"`
 	FpFileExitOpen           *ebpf.ProgramSpec `ebpf:"fp_file_exit_open"`
 	FpFileExitOpenat         *ebpf.ProgramSpec `ebpf:"fp_file_exit_openat"`
@@ -94,6 +98,7 @@ type fileProgramSpecs struct {
 	FpFileFentryPathSymlink  *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_symlink"`
 	FpFileFentryPathTruncate *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_truncate"`
 	FpFileFentryPathUnlink   *ebpf.ProgramSpec `ebpf:"fp_file_fentry_path_unlink"`
+	FpFileFentryVfsUtimes    *ebpf.ProgramSpec `ebpf:"fp_file_fentry_vfs_utimes"`
 	FpFileLsmFileReceive     *ebpf.ProgramSpec `ebpf:"fp_file_lsm_file_receive"`
 	FpFileLsmFileTruncate    *ebpf.ProgramSpec `ebpf:"fp_file_lsm_file_truncate"`
 	FpFileLsmPathChmod       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_chmod"`
@@ -106,6 +111,7 @@ type fileProgramSpecs struct {
 	FpFileLsmPathSymlink     *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_symlink"`
 	FpFileLsmPathTruncate    *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_truncate"`
 	FpFileLsmPathUnlink      *ebpf.ProgramSpec `ebpf:"fp_file_lsm_path_unlink"`
+	FpFileLsmVfsUtimes       *ebpf.ProgramSpec `ebpf:"fp_file_lsm_vfs_utimes"`
 	FpFileOpenFentry         *ebpf.ProgramSpec `ebpf:"fp_file_open_fentry"`
 	FpFileOpenLsm            *ebpf.ProgramSpec `ebpf:"fp_file_open_lsm"`
 }
@@ -200,6 +206,7 @@ type filePrograms struct {
 	FpFileEnterFchown        *ebpf.Program `ebpf:"fp_file_enter_fchown"`
 	FpFileEnterFchownat      *ebpf.Program `ebpf:"fp_file_enter_fchownat"`
 	FpFileEnterFtruncate     *ebpf.Program `ebpf:"fp_file_enter_ftruncate"`
+	FpFileEnterFutimesat     *ebpf.Program `ebpf:"fp_file_enter_futimesat"`
 	FpFileEnterLchown        *ebpf.Program `ebpf:"fp_file_enter_lchown"`
 	FpFileEnterLink          *ebpf.Program `ebpf:"fp_file_enter_link"`
 	FpFileEnterLinkat        *ebpf.Program `ebpf:"fp_file_enter_linkat"`
@@ -216,6 +223,9 @@ type filePrograms struct {
 	FpFileEnterTruncate      *ebpf.Program `ebpf:"fp_file_enter_truncate"`
 	FpFileEnterUnlink        *ebpf.Program `ebpf:"fp_file_enter_unlink"`
 	FpFileEnterUnlinkat      *ebpf.Program `ebpf:"fp_file_enter_unlinkat"`
+	FpFileEnterUtime         *ebpf.Program `ebpf:"fp_file_enter_utime"`
+	FpFileEnterUtimensat     *ebpf.Program `ebpf:"fp_file_enter_utimensat"`
+	FpFileEnterUtimes        *ebpf.Program `ebpf:"fp_file_enter_utimes"`
 	FpFileExitCreat          *ebpf.Program `ebpf:"fp_file_exit_creat"`
 	FpFileExitOpen           *ebpf.Program `ebpf:"fp_file_exit_open"`
 	FpFileExitOpenat         *ebpf.Program `ebpf:"fp_file_exit_openat"`
@@ -232,6 +242,7 @@ type filePrograms struct {
 	FpFileFentryPathSymlink  *ebpf.Program `ebpf:"fp_file_fentry_path_symlink"`
 	FpFileFentryPathTruncate *ebpf.Program `ebpf:"fp_file_fentry_path_truncate"`
 	FpFileFentryPathUnlink   *ebpf.Program `ebpf:"fp_file_fentry_path_unlink"`
+	FpFileFentryVfsUtimes    *ebpf.Program `ebpf:"fp_file_fentry_vfs_utimes"`
 	FpFileLsmFileReceive     *ebpf.Program `ebpf:"fp_file_lsm_file_receive"`
 	FpFileLsmFileTruncate    *ebpf.Program `ebpf:"fp_file_lsm_file_truncate"`
 	FpFileLsmPathChmod       *ebpf.Program `ebpf:"fp_file_lsm_path_chmod"`
@@ -244,6 +255,7 @@ type filePrograms struct {
 	FpFileLsmPathSymlink     *ebpf.Program `ebpf:"fp_file_lsm_path_symlink"`
 	FpFileLsmPathTruncate    *ebpf.Program `ebpf:"fp_file_lsm_path_truncate"`
 	FpFileLsmPathUnlink      *ebpf.Program `ebpf:"fp_file_lsm_path_unlink"`
+	FpFileLsmVfsUtimes       *ebpf.Program `ebpf:"fp_file_lsm_vfs_utimes"`
 	FpFileOpenFentry         *ebpf.Program `ebpf:"fp_file_open_fentry"`
 	FpFileOpenLsm            *ebpf.Program `ebpf:"fp_file_open_lsm"`
 }
@@ -258,6 +270,7 @@ func (p *filePrograms) Close() error {
 		p.FpFileEnterFchown,
 		p.FpFileEnterFchownat,
 		p.FpFileEnterFtruncate,
+		p.FpFileEnterFutimesat,
 		p.FpFileEnterLchown,
 		p.FpFileEnterLink,
 		p.FpFileEnterLinkat,
@@ -274,6 +287,9 @@ func (p *filePrograms) Close() error {
 		p.FpFileEnterTruncate,
 		p.FpFileEnterUnlink,
 		p.FpFileEnterUnlinkat,
+		p.FpFileEnterUtime,
+		p.FpFileEnterUtimensat,
+		p.FpFileEnterUtimes,
 		p.FpFileExitCreat,
 		p.FpFileExitOpen,
 		p.FpFileExitOpenat,
@@ -290,6 +306,7 @@ func (p *filePrograms) Close() error {
 		p.FpFileFentryPathSymlink,
 		p.FpFileFentryPathTruncate,
 		p.FpFileFentryPathUnlink,
+		p.FpFileFentryVfsUtimes,
 		p.FpFileLsmFileReceive,
 		p.FpFileLsmFileTruncate,
 		p.FpFileLsmPathChmod,
@@ -302,6 +319,7 @@ func (p *filePrograms) Close() error {
 		p.FpFileLsmPathSymlink,
 		p.FpFileLsmPathTruncate,
 		p.FpFileLsmPathUnlink,
+		p.FpFileLsmVfsUtimes,
 		p.FpFileOpenFentry,
 		p.FpFileOpenLsm,
 	)

@@ -32,6 +32,7 @@ const (
 	typesFpAccessFP_ACCESS_SYMLINK     typesFpAccess = 8192
 	typesFpAccessFP_ACCESS_MKNOD       typesFpAccess = 16384
 	typesFpAccessFP_ACCESS_RECEIVE     typesFpAccess = 32768
+	typesFpAccessFP_ACCESS_UTIMES      typesFpAccess = 65536
 )
 
 type typesFpCapabilityEvent struct {
@@ -280,8 +281,8 @@ const (
 type typesFpPathNode struct {
 	_           structs.HostLayout
 	Id          uint32
-	Access      uint16
-	Descendants uint16
+	Access      uint32
+	Descendants uint32
 }
 
 type typesFpPolicy struct {

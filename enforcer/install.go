@@ -61,7 +61,7 @@ var kernelAccess = []struct {
 	{rules.AccessLinkTarget, bpf.AccessLinkTarget}, {rules.AccessChmod, bpf.AccessChmod},
 	{rules.AccessSetID, bpf.AccessSetID}, {rules.AccessChown, bpf.AccessChown},
 	{rules.AccessSymlink, bpf.AccessSymlink}, {rules.AccessMknod, bpf.AccessMknod},
-	{rules.AccessReceive, bpf.AccessReceive},
+	{rules.AccessReceive, bpf.AccessReceive}, {rules.AccessUtimes, bpf.AccessUtimes},
 }
 
 func toKernelAccess(a rules.Access) bpf.Access {

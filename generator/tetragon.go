@@ -99,7 +99,7 @@ func Tetragon(p *v1alpha1.Profile, opts TetragonOptions) (*GeneratedTetragon, er
 		}
 		out.addPathHook("security_file_open", "file", paths, violation, "file open outside the profile of "+who,
 			"File opens (security_file_open). WIDER than the footprint policy: Tetragon does not see how a file is opened, so every allowed path may be opened for any access; "+
-				"and changes made without an open (truncate, unlink, rename, link, symlink, mknod, mkdir, chmod, chown) are not in this policy at all.", true)
+				"and changes made without an open (truncate, unlink, rename, link, symlink, mknod, mkdir, chmod, chown, utimes) are not in this policy at all.", true)
 	}
 	if e := spec.Executables; e != nil {
 		var paths []string

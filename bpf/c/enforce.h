@@ -221,13 +221,13 @@ static __always_inline bool enforced_policy(struct enforced *e, __u32 kind, bool
  * descendants grant applies to every path strictly below it; its access
  * grant to the path ending at it. A truncated path matches nothing.
  */
-static __always_inline __u16 match_path(struct path_scratch *s, const struct fp_path_node *root,
+static __always_inline __u32 match_path(struct path_scratch *s, const struct fp_path_node *root,
 				       __u32 path_flags)
 {
 	struct fp_path_key key = {};
 	struct fp_path_node *node;
 	__u32 id = root->id, n = s->ncomp;
-	__u16 granted = 0, access = root->access, descendants = root->descendants;
+	__u32 granted = 0, access = root->access, descendants = root->descendants;
 
 	if (path_flags & FP_PATH_TRUNCATED)
 		return 0;

@@ -227,6 +227,49 @@ static __always_inline int file_change(struct gate *g, struct change *c, bool ca
 FP_CHANGE_TRACEPOINTS(fp_enforce)
 
 /*
+ * Times set (utimensat and its family): no LSM hook sees the path. The one
+ * that can refuse, inode_setattr, gets a dentry without the mount it was
+ * reached through; vfs_utimes, which every way to set times goes through,
+ * has the path but cannot refuse. So the fentry program decides on the
+ * path, and a refusal waits here, keyed by thread, for the
+ * security_inode_setattr of the same call, which fails with it; the fexit
+ * program clears what a call that failed before it left.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	/* One entry per thread inside a refused vfs_utimes at a time. */
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* thread id */
+	__type(value, __u64); /* the dentry whose times may not be set */
+} utimes_refused SEC(".maps");
+
+static __always_inline void utimes_decide(const struct path *path)
+{
+	struct gate g;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 dentry = (__u64)BPF_CORE_READ(path, dentry);
+
+	if (!change_gate(&g))
+		return;
+	if (hook_path(&g, path, FP_ACCESS_UTIMES, true) < 0)
+		bpf_map_update_elem(&utimes_refused, &tid, &dentry, BPF_ANY);
+}
+
+static __always_inline int utimes_refuse(struct dentry *dentry, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *refused;
+
+	if (ret)
+		return denied_before(ret);
+	refused = bpf_map_lookup_elem(&utimes_refused, &tid);
+	if (!refused || *refused != (__u64)dentry)
+		return 0;
+	bpf_map_delete_elem(&utimes_refused, &tid);
+	return eperm();
+}
+
+/*
  * FP_CHANGE_HOOK defines the program P_NAME on hook NAME of SECTION FN,
  * taking the hook's arguments (...) and deciding by CALL: a change a
  * program before this one refused (ret) stays refused, and one made outside
@@ -275,7 +318,28 @@ FP_CHANGE_TRACEPOINTS(fp_enforce)
 		       const struct path *path, umode_t mode)                                       \
 	FP_CHANGE_HOOK(S, FN, P, path_chown, hook_path(&g, path, FP_ACCESS_CHOWN, true),            \
 		       const struct path *path, unsigned int uid, unsigned int gid)                 \
-	FP_CHANGE_HOOK(S, FN, P, file_receive, hook_receive(&g, file, true), struct file *file)
+	FP_CHANGE_HOOK(S, FN, P, file_receive, hook_receive(&g, file, true), struct file *file)        \
+	SEC("fentry/vfs_utimes")                                                                    \
+	int BPF_PROG(P##_vfs_utimes, const struct path *path, struct timespec64 *times)             \
+	{                                                                                           \
+		utimes_decide(path);                                                                \
+		return 0;                                                                           \
+	}                                                                                           \
+	SEC("fexit/vfs_utimes")                                                                     \
+	int BPF_PROG(P##_vfs_utimes_exit, const struct path *path, struct timespec64 *times, int rc) \
+	{                                                                                           \
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();                                      \
+		bpf_map_delete_elem(&utimes_refused, &tid);                                         \
+		return 0;                                                                           \
+	}                                                                                           \
+	/* security_inode_setattr's arguments are the same on Linux 6.1 and \
+	 * 6.12 (the LSM hook's are not): fmod_ret on both backends. */      \
+	SEC("fmod_ret/security_inode_setattr")                                                      \
+	int BPF_PROG(P##_inode_setattr, void *idmap, struct dentry *dentry, struct iattr *attr,     \
+		     int ret)                                                                       \
+	{                                                                                           \
+		return utimes_refuse(dentry, ret);                                                  \
+	}
 
 FP_CHANGE_HOOKS(fp_enforce_lsm, "lsm/", "")
 FP_CHANGE_HOOKS(fp_enforce_fmod_ret, "fmod_ret/", "security_")

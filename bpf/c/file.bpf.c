@@ -402,6 +402,17 @@ FP_CHANGE_TRACEPOINTS(fp_file)
 			hook_path(&g, path, FP_ACCESS_CHOWN, false);                                \
 		return 0;                                                                           \
 	}                                                                                           \
+	/* No LSM hook sees the path of a time set (inode_setattr gets a  \
+	 * dentry without its mount): vfs_utimes, which every way to set   \
+	 * times goes through, does. */                                    \
+	SEC("fentry/vfs_utimes")                                                                    \
+	int BPF_PROG(P##_vfs_utimes, const struct path *path, struct timespec64 *times)             \
+	{                                                                                           \
+		struct gate g;                                                                      \
+		if (change_gate(&g))                                                                \
+			hook_path(&g, path, FP_ACCESS_UTIMES, false);                               \
+		return 0;                                                                           \
+	}                                                                                           \
 	SEC(SECTION FN "file_truncate")                                                             \
 	int BPF_PROG(P##_file_truncate, struct file *file)                                          \
 	{                                                                                           \

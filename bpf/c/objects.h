@@ -2,8 +2,8 @@
 /*
  * File changes made without an open of the path: truncate, unlink and
  * rmdir, rename (from and to), link (the new name and the file it links
- * to), chmod (and set-ID mode bits), chown, symlink, mknod and mkdir (a
- * create of the directory's path); and a
+ * to), chmod (and set-ID mode bits), chown, times set (utimensat), symlink,
+ * mknod and mkdir (a create of the directory's path); and a
  * descriptor of a file received from another process. Shared by the
  * recorder (file.bpf.c) and the enforcer (enforce_file.bpf.c): each defines
  * struct gate, change_gate (is the current process recorded, or held to a
@@ -381,6 +381,15 @@ static __always_inline int tp_fd(long fd, __u32 access)
 	return 0;
 }
 
+/* tp_name_or_fd handles a system call that names a file relative to dfd,
+ * or, given no name, means dfd's file itself (utimensat, futimesat). */
+static __always_inline int tp_name_or_fd(long dfd, const char *name, __u32 access)
+{
+	if (!name)
+		return tp_fd(dfd, access);
+	return tp_name(dfd, name, access);
+}
+
 static __always_inline __u32 rename_access(__u64 flags, __u32 access)
 {
 	return flags & RENAME_EXCHANGE ? FP_ACCESS_RENAME_FROM | FP_ACCESS_RENAME_TO : access;
@@ -479,6 +488,22 @@ static __always_inline __u32 rename_access(__u64 flags, __u32 access)
 	TP(fchmodat2) int P##_enter_fchmodat2(struct trace_event_raw_sys_enter *ctx)                \
 	{                                                                                           \
 		return tp_name(ARG(0), NAME(1), chmod_access(ARG(2)));                              \
+	}                                                                                           \
+	TP(utime) int P##_enter_utime(struct trace_event_raw_sys_enter *ctx)                        \
+	{                                                                                           \
+		return tp_name(AT_FDCWD, NAME(0), FP_ACCESS_UTIMES);                                \
+	}                                                                                           \
+	TP(utimes) int P##_enter_utimes(struct trace_event_raw_sys_enter *ctx)                      \
+	{                                                                                           \
+		return tp_name(AT_FDCWD, NAME(0), FP_ACCESS_UTIMES);                                \
+	}                                                                                           \
+	TP(futimesat) int P##_enter_futimesat(struct trace_event_raw_sys_enter *ctx)                \
+	{                                                                                           \
+		return tp_name_or_fd(ARG(0), NAME(1), FP_ACCESS_UTIMES);                            \
+	}                                                                                           \
+	TP(utimensat) int P##_enter_utimensat(struct trace_event_raw_sys_enter *ctx)                \
+	{                                                                                           \
+		return tp_name_or_fd(ARG(0), NAME(1), FP_ACCESS_UTIMES);                            \
 	}                                                                                           \
 	TP(chown) int P##_enter_chown(struct trace_event_raw_sys_enter *ctx)                        \
 	{                                                                                           \

@@ -112,6 +112,9 @@ enum fp_access {
 	 * (SCM_RIGHTS, pidfd_getfd, binder): regular files and directories
 	 * only, which have a path to govern. */
 	FP_ACCESS_RECEIVE = 1 << 15,
+	/* utimensat(2) family: the file's access or modification time was
+	 * set, to given times or to now. */
+	FP_ACCESS_UTIMES = 1 << 16,
 };
 
 /* Flags of file and exec entries. */
@@ -368,8 +371,8 @@ struct fp_held_process {
 /* A node of a path rule tree, and the value of path_rules. */
 struct fp_path_node {
 	__u32 id;          /* this node's id: the parent of its children's keys */
-	__u16 access;      /* enum fp_access granted when the path ends here */
-	__u16 descendants; /* enum fp_access granted to every path strictly below */
+	__u32 access;      /* enum fp_access granted when the path ends here */
+	__u32 descendants; /* enum fp_access granted to every path strictly below */
 };
 
 /* Key of path_rules: a child of node parent named name (or the wildcard). */

@@ -297,7 +297,8 @@ type FileRule struct {
 	// delete (unlink, rmdir), rename-from and rename-to (the old and the new
 	// name of a rename), link (a hard link made at the path) and link-target
 	// (the file it links to), chmod, setid (a mode with the set-user-ID or
-	// set-group-ID bit), chown, symlink (a symbolic link made at the path)
+	// set-group-ID bit), chown, utimes (its times set: utimensat, touch),
+	// symlink (a symbolic link made at the path)
 	// and mknod (a device node or FIFO made at the path); and receive (a
 	// descriptor of the file or directory received from another process:
 	// SCM_RIGHTS, pidfd_getfd).

@@ -200,7 +200,7 @@ type CapabilityEntry struct {
 }
 
 // FileAccessMode is one way a file was opened, or changed without an open.
-// +kubebuilder:validation:Enum=read;write;exec;create;truncate;delete;rename-from;rename-to;link;link-target;chmod;setid;chown;symlink;mknod;receive
+// +kubebuilder:validation:Enum=read;write;exec;create;truncate;delete;rename-from;rename-to;link;link-target;chmod;setid;chown;utimes;symlink;mknod;receive
 type FileAccessMode string
 
 const (
@@ -239,6 +239,9 @@ const (
 	AccessSetID FileAccessMode = "setid"
 	// AccessChown means the file's owner or group was changed (chown).
 	AccessChown FileAccessMode = "chown"
+	// AccessUtimes means the file's access or modification time was set
+	// (utimensat, utimes, utime, futimesat; touch), to given times or to now.
+	AccessUtimes FileAccessMode = "utimes"
 	// AccessSymlink means a symbolic link was made at this path.
 	AccessSymlink FileAccessMode = "symlink"
 	// AccessMknod means a device node or a FIFO was made at this path.
@@ -252,7 +255,7 @@ const (
 // list them.
 var FileAccessModes = []FileAccessMode{AccessRead, AccessWrite, AccessExec, AccessCreate, AccessTruncate,
 	AccessDelete, AccessRenameFrom, AccessRenameTo, AccessLink, AccessLinkTarget,
-	AccessChmod, AccessSetID, AccessChown, AccessSymlink, AccessMknod, AccessReceive}
+	AccessChmod, AccessSetID, AccessChown, AccessUtimes, AccessSymlink, AccessMknod, AccessReceive}
 
 // Modifies says whether the mode changes the filesystem (every mode but
 // read, exec and receive): a root filesystem that must stay writable for it.
@@ -270,7 +273,7 @@ type FileEntry struct {
 	// Access lists every way the file was opened, in the order read, write,
 	// exec, create, truncate, and then changed without an open: delete,
 	// rename-from, rename-to, link, link-target, chmod, setid, chown,
-	// symlink, mknod; and receive (a descriptor of it came from another
+	// utimes, symlink, mknod; and receive (a descriptor of it came from another
 	// process).
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1

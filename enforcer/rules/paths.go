@@ -24,7 +24,7 @@ const MaxPathNodes = 16384
 // Access is a set of ways to reach a file, as the compiler holds them. The
 // enforcer maps each bit to the kernel's (bpf.Access, from FP_ACCESS_* in
 // bpf/include/footprint.h), so that this pure package needs no loader.
-type Access uint16
+type Access uint32
 
 // The access bits.
 const (
@@ -46,11 +46,12 @@ const (
 	AccessSymlink    Access = 1 << 13
 	AccessMknod      Access = 1 << 14
 	AccessReceive    Access = 1 << 15
+	AccessUtimes     Access = 1 << 16
 
 	// AccessAll is every access bit.
 	AccessAll = AccessRead | AccessWrite | AccessExec | AccessCreate | AccessTruncate |
 		AccessDelete | AccessRenameFrom | AccessRenameTo | AccessLink | AccessLinkTarget |
-		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod | AccessReceive
+		AccessChmod | AccessSetID | AccessChown | AccessSymlink | AccessMknod | AccessReceive | AccessUtimes
 )
 
 var accessModes = []struct {
@@ -72,6 +73,7 @@ var accessModes = []struct {
 	{AccessChown, v1alpha1.AccessChown},
 	{AccessSymlink, v1alpha1.AccessSymlink},
 	{AccessMknod, v1alpha1.AccessMknod},
+	{AccessUtimes, v1alpha1.AccessUtimes},
 	{AccessReceive, v1alpha1.AccessReceive},
 }
 

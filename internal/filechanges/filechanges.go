@@ -1,6 +1,7 @@
 // Package filechanges makes, one at a time, the changes to files that need
 // no open of the file's path (truncate, unlink, rmdir, rename, link,
-// symlink, mknod, mkdir, chmod with and without set-ID bits, chown), for the tests
+// symlink, mknod, mkdir, chmod with and without set-ID bits, chown, times
+// set), for the tests
 // of what footprint records and enforces: the same operation is a
 // workload's normal behaviour in one directory and an attack in another.
 // Each operation works inside one directory, which Setup fills first.
@@ -35,6 +36,9 @@ type Op struct {
 	Denied     string
 	DeniedMode v1alpha1.FileAccessMode
 }
+
+// stamp is the time the time-setting operations give a file: 2001-09-09.
+const stamp = 1_000_000_000
 
 func modes(m ...v1alpha1.FileAccessMode) []v1alpha1.FileAccessMode { return m }
 
@@ -154,6 +158,23 @@ var Ops = []Op{
 		Happened: stat("f", func(st *unix.Stat_t) bool { return st.Uid == 1 }),
 		Want:     map[string][]v1alpha1.FileAccessMode{"f": modes(v1alpha1.AccessChown)},
 		Denied:   "f", DeniedMode: v1alpha1.AccessChown},
+	// Times set, to a time a file only gets that way: utimensat (what
+	// touch calls) and the older utime, which has its own tracepoint.
+	{Name: "utimes", Setup: file("f", 0o644),
+		Do: func(d string) error {
+			ts := []unix.Timespec{{Sec: stamp}, {Sec: stamp}}
+			return unix.UtimesNano(filepath.Join(d, "f"), ts)
+		},
+		Happened: stat("f", func(st *unix.Stat_t) bool { return st.Mtim.Sec == stamp }),
+		Want:     map[string][]v1alpha1.FileAccessMode{"f": modes(v1alpha1.AccessUtimes)},
+		Denied:   "f", DeniedMode: v1alpha1.AccessUtimes},
+	{Name: "utime", Setup: file("f", 0o644),
+		Do: func(d string) error {
+			return unix.Utime(filepath.Join(d, "f"), &unix.Utimbuf{Actime: stamp, Modtime: stamp})
+		},
+		Happened: stat("f", func(st *unix.Stat_t) bool { return st.Mtim.Sec == stamp }),
+		Want:     map[string][]v1alpha1.FileAccessMode{"f": modes(v1alpha1.AccessUtimes)},
+		Denied:   "f", DeniedMode: v1alpha1.AccessUtimes},
 	// A name relative to a directory file descriptor, with . and .. in it.
 	{Name: "unlinkat-relative", Setup: func(d string) error {
 		if err := os.Mkdir(filepath.Join(d, "sub"), 0o755); err != nil {

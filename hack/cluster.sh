@@ -165,14 +165,15 @@ WEBAPP_IMAGE=footprint.dev/webapp:dev
 WEBAPP_IMAGE_V2=footprint.dev/webapp:v2
 # The previous version of the agent, for the e2e's rollback and upgrade: built from this commit
 # of the project's own history, cached by commit. It is the last version released before this
-# one (33032d3: main before the provisional pod watch, the node packages and the system call
-# reporter), so the rollback is one a cluster really makes: that agent keeps the version of a
-# policy in force when it cannot compile a newer spec (13d747f), knows every access mode the e2e's
-# policies use, and finds maps it does not know (pod_parents, syscall_rules) pinned beside its
-# own. A layout change of a pinned map on the way back and forth (entries migrated or the map
-# replaced, loudly) is tested in package bpf (pin_test.go); an older commit here, e.g. 96f8fe0,
-# whose syscalls_seen value is shorter, exercises it on the cluster too.
-PREVIOUS_COMMIT=${FOOTPRINT_E2E_PREVIOUS:-33032d3}
+# one (b9fd131: main before mkdir and times were governed), so the rollback is one a cluster
+# really makes: that agent keeps the version of a policy in force when it cannot compile a newer
+# spec (13d747f), and the rollback and the upgrade back cross a layout change of the enforcement
+# maps (fp_path_node's access fields went from 16 to 32 bits), which both versions meet by
+# retiring the other's enforcement until their first reconcile (93f679e): the probe's reads stay
+# stopped throughout. 33032d3, from before the retirement, replaces those maps empty: its node
+# would enforce nothing from its start to its first reconcile. A layout change of a recording map (entries
+# migrated or the map replaced, loudly) is tested in package bpf (pin_test.go).
+PREVIOUS_COMMIT=${FOOTPRINT_E2E_PREVIOUS:-b9fd131}
 PREVIOUS_IMAGE=footprint.dev/footprint:previous
 
 previous_agent() { # previous_agent OUT.tar: the previous version's agent image

@@ -201,7 +201,7 @@ func NewMatcher(spec *v1alpha1.EnforcementPolicySpec) (*Matcher, error) {
 		m.filesEnforced = true
 		for _, r := range spec.Files.Allow {
 			access := map[v1alpha1.FileAccessMode]bool{}
-			for _, a := range r.Access {
+			for _, a := range v1alpha1.Granted(r.Access) {
 				access[a] = true
 			}
 			m.files = append(m.files, fileRule{pathRule: pathRule{path: r.Path, components: profiles.SplitPath(r.Path)}, access: access})

@@ -135,6 +135,8 @@ func TestMatcherDecisions(t *testing.T) {
 		{"read of an allowed file", m.FileOpen("/etc/passwd", "read"), true, "allowed by /etc/passwd"},
 		{"write of a read-only file", m.FileOpen("/etc/passwd", "read", "write"), false, "do not grant write"},
 		{"file outside every rule", m.FileOpen("/etc/shadow", "read"), false, "no rule matches"},
+		{"times set on a file it may write", m.FileOpen("/var/cache/app/x", "utimes"), true, "allowed by /var/cache/app/**"},
+		{"times set on a read-only file", m.FileOpen("/etc/passwd", "utimes"), false, "do not grant utimes"},
 		{"rules add up", m.FileOpen("/var/cache/app/fixed", "write", "truncate"), true, "/var/cache/app/**, /var/cache/app/fixed"},
 		{"open without modes is a read", m.FileOpen("/etc/passwd"), true, ""},
 		{"pipes are not governed", m.FileOpen("pipe:[123]", "write"), true, "not a filesystem path"},

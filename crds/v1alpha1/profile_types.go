@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -256,6 +258,18 @@ const (
 var FileAccessModes = []FileAccessMode{AccessRead, AccessWrite, AccessExec, AccessCreate, AccessTruncate,
 	AccessDelete, AccessRenameFrom, AccessRenameTo, AccessLink, AccessLinkTarget,
 	AccessChmod, AccessSetID, AccessChown, AccessUtimes, AccessSymlink, AccessMknod, AccessReceive}
+
+// Granted is what a rule granting the modes allows: the modes, and utimes
+// wherever write is granted. A process that may write a file may set its
+// times (a write sets them to now; AppArmor's w allows it too), so a
+// daemon that touches its own lock file now and then (PostgreSQL does,
+// hourly) is not refused it under a policy recorded in less time.
+func Granted(modes []FileAccessMode) []FileAccessMode {
+	if slices.Contains(modes, AccessWrite) && !slices.Contains(modes, AccessUtimes) {
+		return append(slices.Clip(modes), AccessUtimes)
+	}
+	return modes
+}
 
 // Modifies says whether the mode changes the filesystem (every mode but
 // read, exec and receive): a root filesystem that must stay writable for it.

@@ -136,7 +136,7 @@ func CompileSpec(spec *v1alpha1.EnforcementPolicySpec) (*Compiled, error) {
 		path := root.Child("files", "allow")
 		rules := make([]pathRule, len(r.Allow))
 		for i, rule := range r.Allow {
-			rules[i] = pathRule{field: path.Index(i).Child("path"), path: rule.Path, access: accessOf(rule.Access)}
+			rules[i] = pathRule{field: path.Index(i).Child("path"), path: rule.Path, access: accessOf(v1alpha1.Granted(rule.Access))}
 		}
 		tree, widened, treeErrs := compileTree(rules, path)
 		c.Files = tree

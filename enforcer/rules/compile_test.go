@@ -474,3 +474,33 @@ func TestExamplePolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestAFileAProcessMayWriteMayHaveItsTimesSet checks that utimes comes with
+// write, and only with it: a daemon touching its own lock file is not
+// refused, a file it may only read keeps its times.
+func TestAFileAProcessMayWriteMayHaveItsTimesSet(t *testing.T) {
+	p := &v1alpha1.EnforcementPolicy{Spec: v1alpha1.EnforcementPolicySpec{Mode: v1alpha1.ModeEnforce,
+		Files: &v1alpha1.FileRules{Allow: []v1alpha1.FileRule{
+			{Path: "/run/app.lock", Access: []v1alpha1.FileAccessMode{v1alpha1.AccessRead, v1alpha1.AccessWrite}},
+			{Path: "/etc/app.conf", Access: []v1alpha1.FileAccessMode{v1alpha1.AccessRead}},
+			{Path: "/srv/stamp", Access: []v1alpha1.FileAccessMode{v1alpha1.AccessUtimes}},
+		}}}}
+	c, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path  string
+		modes []v1alpha1.FileAccessMode
+		want  bool
+	}{
+		{"/run/app.lock", []v1alpha1.FileAccessMode{v1alpha1.AccessUtimes}, true},
+		{"/etc/app.conf", []v1alpha1.FileAccessMode{v1alpha1.AccessUtimes}, false},
+		{"/srv/stamp", []v1alpha1.FileAccessMode{v1alpha1.AccessUtimes}, true},
+		{"/srv/stamp", []v1alpha1.FileAccessMode{v1alpha1.AccessWrite}, false},
+	} {
+		if got := c.FileAllowed(tc.path, AccessOf(tc.modes...)); got != tc.want {
+			t.Errorf("%v of %s allowed: %v; want %v", tc.modes, tc.path, got, tc.want)
+		}
+	}
+}

@@ -262,8 +262,8 @@ var FileAccessModes = []FileAccessMode{AccessRead, AccessWrite, AccessExec, Acce
 // Granted is what a rule granting the modes allows: the modes, and utimes
 // wherever write is granted. A process that may write a file may set its
 // times (a write sets them to now; AppArmor's w allows it too), so a
-// daemon that touches its own lock file now and then (PostgreSQL does,
-// hourly) is not refused it under a policy recorded in less time.
+// daemon that touches a file it writes now and then (PostgreSQL its lock
+// files, hourly) is not refused it under a policy recorded in less time.
 func Granted(modes []FileAccessMode) []FileAccessMode {
 	if slices.Contains(modes, AccessWrite) && !slices.Contains(modes, AccessUtimes) {
 		return append(slices.Clip(modes), AccessUtimes)

@@ -49,6 +49,10 @@ const (
 	// (chown(2) with -1, -1): a file change made without an open, which
 	// the change hooks see and which changes nothing.
 	canaryChown = "chown"
+	// canaryUtimes sets canaryFile's modification time to now, its access
+	// time left as it is: a time set, which the times hooks see, on a file
+	// only procfs keeps (in memory, for the canary's own process).
+	canaryUtimes = "utimes"
 	// canaryPtrace reads its parent's memory with process_vm_readv at an
 	// address that is not mapped: the kernel checks the access (ptrace
 	// attach mode) first, then fails with EFAULT, reading nothing.
@@ -95,6 +99,9 @@ func runCanary(ops []string) int {
 			err = connectUDP()
 		case canaryChown:
 			err = unix.Chown(canaryFile, -1, -1)
+		case canaryUtimes:
+			err = unix.UtimesNanoAt(unix.AT_FDCWD, canaryFile,
+				[]unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_NOW}}, 0)
 		case canaryLeave:
 			err = os.WriteFile(os.Getenv(canaryOutsideEnv), []byte("0"), 0)
 		case canaryPtrace:

@@ -271,6 +271,26 @@ var NotCovered = []string{
 	"setxattr/removexattr: not recorded per path (the LSM hook that sees them, inode_setxattr, gets a dentry without its mount, so no path the process sees); the policy's seccomp filter refuses the system calls to a workload that never made them",
 }
 
+// timesRow is the FileChanges row of times set.
+var timesRow = FileChanges[slices.IndexFunc(FileChanges, func(fc FileChange) bool { return fc.Access == "utimes" })]
+
+// timesAttached says whether the backend attached programs for times set
+// (its hooks' and tracepoints' names end as timesRow's).
+func (a *attachment) timesAttached() bool {
+	return slices.ContainsFunc(a.backend.programs, func(p string) bool {
+		hook := changeHookOf(p)
+		return slices.Contains(timesRow.hooks, hook) || slices.Contains(timesRow.syscalls, hook)
+	})
+}
+
+// timesFailed marks the backend's programs for times set as not seen to
+// work: they stay attached, and the choice says times set are not covered.
+func (a *attachment) timesFailed(reason string) {
+	for _, n := range append(slices.Clone(timesRow.hooks), timesRow.syscalls...) {
+		a.missing = append(a.missing, n+" ("+reason+")")
+	}
+}
+
 // changesFailed marks the backend's change programs as not seen to work:
 // they stay attached, and the choice says changes are not covered.
 func (a *attachment) changesFailed(reason string) {

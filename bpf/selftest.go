@@ -88,6 +88,9 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 		if k == KindFile && len(a.backend.changes) > 0 {
 			ops = append(ops, canaryChown)
 		}
+		if k == KindFile && a.timesAttached() {
+			ops = append(ops, canaryUtimes)
+		}
 	}
 	defer func() {
 		for k := range failed {
@@ -110,14 +113,22 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 	}
 	defer r.Forget(own)
 	seen := map[Kind]int{}
-	changeSeen := false
+	changeSeen, timesSeen := false, false
 	for _, e := range entries {
-		seen[e.Kind]++
 		changeSeen = changeSeen || (e.File != nil && e.File.Access&AccessChown != 0)
+		timesSeen = timesSeen || (e.File != nil && e.File.Access&AccessUtimes != 0)
+		// A file backend is proven by its open alone: its change
+		// programs are another route, and the times one is an fentry
+		// program that fires where the backend's LSM hooks never run.
+		if e.File == nil || e.File.Access&AccessChanges == 0 {
+			seen[e.Kind]++
+		}
 	}
 	if a := trial[KindFile]; a != nil && len(a.backend.changes) > 0 && !changeSeen {
 		// Opens are covered all the same; changes are said not to be.
 		a.changesFailed(fmt.Sprintf("attached, but recorded nothing of the self-test canary's chown of %s (%s)", canaryFile, outcome))
+	} else if a != nil && a.timesAttached() && !timesSeen {
+		a.timesFailed(fmt.Sprintf("attached, but recorded nothing of the self-test canary's time set on %s (%s)", canaryFile, outcome))
 	}
 	for k, a := range trial {
 		if a.backend.canary != nil {
@@ -136,6 +147,9 @@ func (r *Recorder) selfTest(home *canaryHome, trial map[Kind]*attachment) (faile
 		proofs[k] = fmt.Sprintf("recorded the self-test canary's %s", canaryDoes[k])
 		if k == KindFile && changeSeen {
 			proofs[k] += " and its chown"
+			if timesSeen {
+				proofs[k] += " and time set"
+			}
 		}
 	}
 	return failed, proofs
@@ -280,10 +294,19 @@ func (e *Enforcer) selfTestKind(home *canaryHome, k Kind, a *attachment) (string
 	}
 	if k == KindFile && refused != outcome.killed && reported && len(b.changes) > 0 {
 		// The open is proven; the change hooks are tested on their own.
-		if err := e.selfTestChanges(cg, b); err != nil {
+		if err := e.selfTestChanges(cg, b, canaryChown); err != nil {
 			a.changesFailed(err.Error())
 		} else {
 			does += " and its chown"
+			// The times hooks are a route of their own (fentry and
+			// fmod_ret beside an LSM backend's path hooks).
+			if a.timesAttached() {
+				if err := e.selfTestChanges(cg, b, canaryUtimes); err != nil {
+					a.timesFailed(err.Error())
+				} else {
+					does += " and time set"
+				}
+			}
 		}
 	}
 	switch {
@@ -466,10 +489,11 @@ func removeCanaryCgroup(cg *cgroupfs.Cgroup) {
 }
 
 // selfTestChanges has a canary in cg, held to the file self-test's policy,
-// change the owner of the file it may not open, and checks the backend's
-// change hooks refused it (or killed the canary) and reported it.
-func (e *Enforcer) selfTestChanges(cg *cgroupfs.Cgroup, b backend) error {
-	outcome, err := runCanaryIn(cg, []string{canaryChown})
+// make change op (canaryChown, canaryUtimes) to the file it may not open,
+// and checks the backend's hooks for it refused it (or killed the canary)
+// and reported it.
+func (e *Enforcer) selfTestChanges(cg *cgroupfs.Cgroup, b backend, op string) error {
+	outcome, err := runCanaryIn(cg, []string{op})
 	if err != nil {
 		return fmt.Errorf("self-test could not run: %w", err)
 	}
@@ -477,10 +501,10 @@ func (e *Enforcer) selfTestChanges(cg *cgroupfs.Cgroup, b backend) error {
 	if err != nil {
 		return fmt.Errorf("self-test could not run: %w", err)
 	}
-	refused := outcome.results[canaryChown] == "EPERM"
+	refused := outcome.results[op] == "EPERM"
 	switch {
 	case b.effect == Prevented && refused && reported, b.effect == KilledAfter && outcome.killed && reported:
 		return nil
 	}
-	return fmt.Errorf("attached, but did not stop and report the self-test canary's chown of %s (%s; reported: %v)", canaryFile, outcome, reported)
+	return fmt.Errorf("attached, but did not stop and report the self-test canary's %s of %s (%s; reported: %v)", op, canaryFile, outcome, reported)
 }

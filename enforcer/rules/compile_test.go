@@ -211,7 +211,7 @@ func TestPathTreeShape(t *testing.T) {
 0	-1	/	none
 1	0	/dev	none
 2	0	/etc	none
-3	1	/dev/null	read+write
+3	1	/dev/null	read+write+utimes
 4	2	/etc/hosts	read
 5	2	/etc/passwd	read
 `},
@@ -221,7 +221,7 @@ func TestPathTreeShape(t *testing.T) {
 2	1	/a/b	none
 3	1	/a/*	none
 4	2	/a/b/x	read
-5	2	/a/b/y	write
+5	2	/a/b/y	write+utimes
 6	3	/a/*/x	read
 `},
 		{"** sets access and descendants, and reaches through wildcards", []string{"/app/** read", "/*/bin/** exec", "/app/lib/x.so write"}, `
@@ -231,7 +231,7 @@ func TestPathTreeShape(t *testing.T) {
 3	1	/app/bin	exec	/**: exec
 4	1	/app/lib	none
 5	2	/*/bin	exec	/**: exec
-6	4	/app/lib/x.so	write
+6	4	/app/lib/x.so	write+utimes
 `},
 		{"root rules", []string{"/ read", "/** exec"}, `
 0	-1	/	read+exec	/**: exec
@@ -278,16 +278,16 @@ func TestPathTreeAllowed(t *testing.T) {
 		{"/etc/shadow", 0},
 		{"/etc", 0},
 		{"/proc/1/status", AccessRead},
-		{"/proc/self/status", AccessRead | AccessWrite},
-		{"/proc/self", AccessWrite},
-		{"/proc/self/fd/3", AccessWrite},
+		{"/proc/self/status", AccessRead | AccessWrite | AccessUtimes},
+		{"/proc/self", AccessWrite | AccessUtimes},
+		{"/proc/self/fd/3", AccessWrite | AccessUtimes},
 		{"/proc/1/fd/3", 0},
 		{"/proc/" + strings.Repeat("9", 80) + "/status", AccessRead},
-		{"/var/cache/app", AccessRead | AccessWrite | AccessCreate},
-		{"/var/cache/app/a/b/c", AccessRead | AccessWrite | AccessCreate},
-		{"/var/cache/app/lock", AccessRead | AccessWrite | AccessCreate | AccessTruncate},
+		{"/var/cache/app", AccessRead | AccessWrite | AccessCreate | AccessUtimes},
+		{"/var/cache/app/a/b/c", AccessRead | AccessWrite | AccessCreate | AccessUtimes},
+		{"/var/cache/app/lock", AccessRead | AccessWrite | AccessCreate | AccessTruncate | AccessUtimes},
 		{"/var/cache", 0},
-		{"/tmp/x", AccessRead | AccessWrite | AccessCreate},
+		{"/tmp/x", AccessRead | AccessWrite | AccessCreate | AccessUtimes},
 		{"/tmp/x/y", 0},
 		{"/tmp", 0},
 		{"/", 0},

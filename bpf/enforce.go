@@ -324,6 +324,9 @@ type KernelPolicy struct {
 	// AuditUnpreventable audits, in ModeEnforce, what a hook cannot refuse
 	// instead of killing after the fact.
 	AuditUnpreventable bool
+	// SpareMkdir and SpareUtimes leave making directories and setting
+	// times alone: the policy was exported before they were governed.
+	SpareMkdir, SpareUtimes bool
 }
 
 // ConnectRule is one allowed destination of a connect set (struct
@@ -346,21 +349,37 @@ func (p KernelPolicy) value() typesFpPolicy {
 	}
 }
 
+// policyFlags pairs each flag of struct fp_policy with its field.
+var policyFlags = []struct {
+	flag  typesFpPolicyFlag
+	field func(*KernelPolicy) *bool
+}{
+	{typesFpPolicyFlagFP_POLICY_AUDIT_UNPREVENTABLE, func(p *KernelPolicy) *bool { return &p.AuditUnpreventable }},
+	{typesFpPolicyFlagFP_POLICY_SPARE_MKDIR, func(p *KernelPolicy) *bool { return &p.SpareMkdir }},
+	{typesFpPolicyFlagFP_POLICY_SPARE_UTIMES, func(p *KernelPolicy) *bool { return &p.SpareUtimes }},
+}
+
 func (p KernelPolicy) flags() uint8 {
-	if p.AuditUnpreventable {
-		return uint8(typesFpPolicyFlagFP_POLICY_AUDIT_UNPREVENTABLE)
+	var out uint8
+	for _, f := range policyFlags {
+		if *f.field(&p) {
+			out |= uint8(f.flag)
+		}
 	}
-	return 0
+	return out
 }
 
 func policyOf(v typesFpPolicy) KernelPolicy {
-	return KernelPolicy{
+	p := KernelPolicy{
 		Mode: Mode(v.Mode), Action: Action(v.Action), Governs: KindSet(v.Governs),
 		Capabilities: v.CapsAllowed, CapabilitiesInUserNamespace: v.CapsAllowedUserns,
 		Files: pathNodeOf(v.Files), Executables: pathNodeOf(v.Executables), ConnectSet: v.ConnectSet,
-		Version:            v.Version,
-		AuditUnpreventable: v.Flags&uint8(typesFpPolicyFlagFP_POLICY_AUDIT_UNPREVENTABLE) != 0,
+		Version: v.Version,
 	}
+	for _, f := range policyFlags {
+		*f.field(&p) = v.Flags&uint8(f.flag) != 0
+	}
+	return p
 }
 
 func (n PathNode) value() typesFpPathNode {

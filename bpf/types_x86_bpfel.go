@@ -304,6 +304,8 @@ type typesFpPolicyFlag uint32
 
 const (
 	typesFpPolicyFlagFP_POLICY_AUDIT_UNPREVENTABLE typesFpPolicyFlag = 1
+	typesFpPolicyFlagFP_POLICY_SPARE_MKDIR         typesFpPolicyFlag = 2
+	typesFpPolicyFlagFP_POLICY_SPARE_UTIMES        typesFpPolicyFlag = 4
 )
 
 type typesFpSeen struct {

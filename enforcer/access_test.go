@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/footprint-dev/footprint/bpf"
+	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/enforcer/rules"
 )
 
@@ -30,5 +31,39 @@ func TestEveryCompiledAccessHasItsOwnKernelBit(t *testing.T) {
 	}
 	if seen != kernelAll {
 		t.Errorf("the compiled bits reach kernel %v; want every kernel bit, %v", seen, kernelAll)
+	}
+}
+
+// TestEveryRouteCanBeLeftAlone checks that a policy of the first
+// generation leaves every route added since alone in the kernel, each by
+// a flag of its own: a route without one would be governed for a policy
+// exported before it.
+func TestEveryRouteCanBeLeftAlone(t *testing.T) {
+	spec := v1alpha1.EnforcementPolicySpec{Files: &v1alpha1.FileRules{}, Routes: v1alpha1.FirstRoutes}
+	routes := spec.RoutesLeftAlone()
+	if len(routes) == 0 {
+		t.Fatal("the first generation leaves nothing alone")
+	}
+	var before bpf.KernelPolicy
+	for _, r := range routes {
+		var kp bpf.KernelPolicy
+		if err := spare(&kp, []v1alpha1.Route{r}); err != nil {
+			t.Fatal(err)
+		}
+		if kp == before {
+			t.Errorf("route %s sets no flag", r)
+		}
+	}
+	var all bpf.KernelPolicy
+	if err := spare(&all, routes); err != nil {
+		t.Fatal(err)
+	}
+	if !all.SpareMkdir || !all.SpareUtimes {
+		t.Errorf("the first generation's policy is %+v; want mkdir and utimes left alone", all)
+	}
+	var current bpf.KernelPolicy
+	spec.Routes = v1alpha1.CurrentRoutes
+	if err := spare(&current, spec.RoutesLeftAlone()); err != nil || current != before {
+		t.Errorf("a current policy leaves %+v alone (%v); want nothing", current, err)
 	}
 }

@@ -213,4 +213,85 @@ func TestFileChangesOutsideThePolicyArePreventedInVM(t *testing.T) {
 			}
 		})
 	}
+	t.Run("routes-left-alone", func(t *testing.T) {
+		checkRoutesLeftAlone(t, generated.Policy, filepath.Join(root, "old-policy"))
+	})
+}
+
+// routeOps are the changes on routes a generation after the first added.
+func routeOps() []filechanges.Op {
+	var ops []filechanges.Op
+	for _, op := range filechanges.Ops {
+		if op.Route != "" {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// checkRoutesLeftAlone makes every change of a newer route, each in its
+// own directory below base, under p exported for the first generation of
+// routes: every one succeeds, unreported, as under an agent of the release
+// that exported p (which did not govern them, so its recording could not
+// show whether the workload needed them).
+func checkRoutesLeftAlone(t *testing.T, p *v1alpha1.EnforcementPolicy, base string) {
+	t.Helper()
+	old := p.DeepCopy()
+	old.Spec.Syscalls = nil
+	old.Spec.Routes = v1alpha1.FirstRoutes
+	if len(old.Spec.RoutesLeftAlone()) == 0 {
+		t.Fatal("the first generation leaves no route alone")
+	}
+	args := []string{base, "ok"}
+	for _, op := range routeOps() {
+		dir := filepath.Join(base, op.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := op.Setup(dir); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, op.Name)
+	}
+	res := run(t, old, helperCommand(t, "file-changes", args...))
+	if res.ExitCode != 0 {
+		t.Errorf("the command exited %d; want 0, every change allowed", res.ExitCode)
+	}
+	for _, v := range res.Violations {
+		if v.Kind == bpf.KindFile && strings.HasPrefix(v.Path, base+"/") {
+			t.Errorf("violation %s; want none: the policy's generation leaves %v alone", Describe(v), old.Spec.RoutesLeftAlone())
+		}
+	}
+	for _, op := range routeOps() {
+		if happened, err := op.Happened(filepath.Join(base, op.Name)); err != nil || !happened {
+			t.Errorf("%s did not happen (%v)", op.Name, err)
+		}
+	}
+}
+
+// TestRoutesAPolicyWasNotExportedForAreLeftAlone: a policy exported before
+// mkdir and time sets were governed (every policy an older release wrote)
+// lets its workload make directories and set times outside its rules, while
+// the same policy exported now refuses them
+// (TestFileChangesOutsideThePolicyAreReported): an upgrade of the agent
+// refuses nothing the workload may have done unseen while recorded.
+func TestRoutesAPolicyWasNotExportedForAreLeftAlone(t *testing.T) {
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A recording of nothing on these routes: the policy has file rules
+	// and allows none of the changes below.
+	rec, err := recorder.RecordCommand(context.Background(), recorder.LocalOptions{Command: helperCommand(t, "file-changes", root, "ok", "none")})
+	if err != nil || rec.ExitCode != 0 {
+		t.Fatalf("recording: %v, exit code %d", err, rec.ExitCode)
+	}
+	generated, err := generator.Policy(rec.Profile, generator.PolicyOptions{Mode: v1alpha1.ModeEnforce, Unpreventable: v1alpha1.UnpreventableKill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if generated.Policy.Spec.Files == nil || generated.Policy.Spec.Routes != v1alpha1.CurrentRoutes {
+		t.Fatalf("exported spec.routes %d, files %v; want %d and file rules", generated.Policy.Spec.Routes, generated.Policy.Spec.Files, v1alpha1.CurrentRoutes)
+	}
+	checkRoutesLeftAlone(t, generated.Policy, filepath.Join(root, "attack"))
 }

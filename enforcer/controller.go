@@ -437,6 +437,7 @@ func (c *PolicyController) cgroupsFor(p *v1alpha1.EnforcementPolicy, pod *corev1
 // effect per kind, or why the policy cannot be installed.
 func (c *PolicyController) setStatus(ctx context.Context, p *v1alpha1.EnforcementPolicy, images []v1alpha1.ImageEnforcement, installErr error) {
 	node := v1alpha1.NodeEnforcement{Node: c.Node, Images: images}
+	node.RoutesLeftAlone = p.Spec.RoutesLeftAlone()
 	if p.Spec.Syscalls != nil {
 		node.SeccompProfile = generator.SeccompLocalhostProfile(p.Namespace, p.Name)
 	}

@@ -74,6 +74,23 @@ func toKernelAccess(a rules.Access) bpf.Access {
 	return out
 }
 
+// spare leaves routes alone in kp. Every route a generation added has its
+// flag (TestEveryRouteCanBeLeftAlone): a route without one would be governed
+// for a policy exported before it, the surprise spec.routes exists to avoid.
+func spare(kp *bpf.KernelPolicy, routes []v1alpha1.Route) error {
+	for _, r := range routes {
+		switch r {
+		case v1alpha1.RouteMkdir:
+			kp.SpareMkdir = true
+		case v1alpha1.RouteUtimes:
+			kp.SpareUtimes = true
+		default:
+			return fmt.Errorf("route %s cannot be left alone for this policy: the agent has no kernel flag for it (a bug; please report it)", r)
+		}
+	}
+	return nil
+}
+
 // Install installs (or replaces) the compiled policy under id.
 func (in *Installer) Install(id uint32, c *rules.Compiled) error {
 	in.mu.Lock()
@@ -90,6 +107,9 @@ func (in *Installer) Install(id uint32, c *rules.Compiled) error {
 		kp.Action = bpf.ActionKill
 	}
 	kp.AuditUnpreventable = c.Unpreventable != v1alpha1.UnpreventableKill
+	if err := spare(&kp, c.RoutesLeftAlone); err != nil {
+		return fmt.Errorf("install policy %d: %w", id, err)
+	}
 	// Every policy follows its processes out of its cgroups: a rule that
 	// a move to another cgroup sheds holds nothing.
 	kp.Governs = kp.Governs.With(bpf.KindCgroup)

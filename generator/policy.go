@@ -97,7 +97,7 @@ func Policy(p *v1alpha1.Profile, opts PolicyOptions) (*GeneratedPolicy, error) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "EnforcementPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.Namespace},
 		Spec: v1alpha1.EnforcementPolicySpec{Mode: mode, Action: action, Unpreventable: unpreventable(opts.Unpreventable), Profile: p.Name,
-			Images: profiles.ImagesOf(spec), UnknownImages: opts.UnknownImages},
+			Images: profiles.ImagesOf(spec), UnknownImages: opts.UnknownImages, Routes: recordedRoutes(p)},
 	}
 	if p.Name != "" {
 		policy.Annotations = map[string]string{AnnotationProfile: p.Name}
@@ -484,6 +484,11 @@ func (g *GeneratedPolicy) header(p *v1alpha1.Profile, t Target) string {
 func (g *GeneratedPolicy) annotate(root *yaml.Node) {
 	spec := g.Policy.Spec
 	commentLine(root, "Audit reports and allows; Enforce applies the action", "spec", "mode")
+	if left := spec.RoutesLeftAlone(); len(left) > 0 {
+		commentLine(root, fmt.Sprintf("recorded, in whole or in part, by agents from before %s were governed: agents leave them alone for this policy; record again to govern them", v1alpha1.JoinRoutes(left)), "spec", "routes")
+	} else {
+		commentLine(root, "the routes its recording saw: a later agent leaves the ones it adds alone for this policy", "spec", "routes")
+	}
 	if spec.Selector != nil && len(spec.Selector.Containers) > 0 {
 		commentLine(root, "only this container of the workload's pods", "spec", "selector", "containers")
 	}

@@ -51,3 +51,15 @@ func socketRoutesUnrecorded(p *v1alpha1.Profile) []string {
 	}
 	return out
 }
+
+// recordedRoutes is the generation of routes the profile was recorded
+// with: its oldest source's, as a source an older agent recorded did not see
+// the routes added since. A profile without sources (written by hand) is
+// taken to say all its workload does.
+func recordedRoutes(p *v1alpha1.Profile) int32 {
+	routes := v1alpha1.CurrentRoutes
+	for _, s := range p.Spec.Sources {
+		routes = min(routes, v1alpha1.RoutesOrFirst(s.Routes))
+	}
+	return routes
+}

@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"slices"
+
 	"github.com/footprint-dev/footprint/crds/v1alpha1"
 	"github.com/footprint-dev/footprint/profiles"
 )
@@ -13,7 +15,7 @@ const KindImage profiles.EntryKind = "image"
 const KindEnforcement profiles.EntryKind = "enforcement"
 
 // Diff lists what changes from policy spec a to b: the images it
-// is bound to and each rule, in the order images, capabilities, files,
+// is bound to, the routes it leaves alone, and each rule, in the order images, routes, capabilities, files,
 // connections, executables, system calls; a kind that becomes enforced or
 // stops being enforced is one change of kind KindEnforcement, its rules
 // listed after it. It is what promoting a policy to a new image shows
@@ -21,6 +23,7 @@ const KindEnforcement profiles.EntryKind = "enforcement"
 func Diff(a, b *v1alpha1.EnforcementPolicySpec) []profiles.Change {
 	var changes []profiles.Change
 	changes = append(changes, profiles.DiffEntries(KindImage, profiles.NormalizeImages(a.Images), profiles.NormalizeImages(b.Images), profiles.ImageString, func(v1alpha1.Image) string { return "" })...)
+	changes = append(changes, routeChanges(a, b)...)
 	changes = append(changes, enforcementChange("capabilities", a.Capabilities != nil, b.Capabilities != nil)...)
 	changes = append(changes, profiles.DiffEntries(profiles.KindCapability, capabilityRuleNames(a.Capabilities), capabilityRuleNames(b.Capabilities), same, none)...)
 	changes = append(changes, enforcementChange("files", a.Files != nil, b.Files != nil)...)
@@ -33,6 +36,24 @@ func Diff(a, b *v1alpha1.EnforcementPolicySpec) []profiles.Change {
 	changes = append(changes, profiles.DiffEntries(profiles.KindExecutable, executableRules(a.Executables), executableRules(b.Executables), func(r v1alpha1.ExecutableRule) string { return r.Path }, func(v1alpha1.ExecutableRule) string { return "" })...)
 	changes = append(changes, enforcementChange("syscalls", a.Syscalls != nil, b.Syscalls != nil)...)
 	changes = append(changes, profiles.DiffEntries(profiles.KindSyscall, syscallRuleNames(a.Syscalls), syscallRuleNames(b.Syscalls), same, none)...)
+	return changes
+}
+
+// routeChanges lists the routes one spec governs and the other leaves alone
+// (spec.routes), of kinds both have rules for: a kind that starts or stops
+// being enforced is its own change.
+func routeChanges(a, b *v1alpha1.EnforcementPolicySpec) []profiles.Change {
+	word := map[bool]string{false: "enforced", true: "left alone (spec.routes)"}
+	var changes []profiles.Change
+	before, after := a.RoutesLeftAlone(), b.RoutesLeftAlone()
+	for _, r := range v1alpha1.RoutesAddedAfter(v1alpha1.FirstRoutes) {
+		if !a.HasRulesFor(r) || !b.HasRulesFor(r) {
+			continue
+		}
+		if was, is := slices.Contains(before, r), slices.Contains(after, r); was != is {
+			changes = append(changes, profiles.Change{Op: profiles.Changed, Kind: KindEnforcement, Entry: "route " + string(r), Before: word[was], After: word[is]})
+		}
+	}
 	return changes
 }
 

@@ -27,6 +27,9 @@ func TestDiff(t *testing.T) {
 		}},
 		Connect:  &v1alpha1.ConnectRules{Allow: []v1alpha1.ConnectRule{{CIDR: "10.0.0.0/8", Protocol: "TCP", Port: 443}}},
 		Syscalls: &v1alpha1.SyscallRules{Allow: []v1alpha1.SyscallSet{{Arch: v1alpha1.ArchX86_64, Names: []string{"read", "write", "socket"}}}},
+		// Re-exported from a recording of this release: the routes the
+		// old policy left alone are governed.
+		Routes: v1alpha1.CurrentRoutes,
 	}
 	var got []string
 	for _, c := range Diff(before, after) {
@@ -34,6 +37,8 @@ func TestDiff(t *testing.T) {
 	}
 	want := []string{
 		"+ image docker.io/library/app:v2@sha256:bbbbbbbbbbbb",
+		"~ enforcement route mkdir (left alone (spec.routes) -> enforced)",
+		"~ enforcement route utimes (left alone (spec.routes) -> enforced)",
 		"+ capability CAP_NET_BIND_SERVICE",
 		"- file /etc/app.conf (read)",
 		"~ file /tmp/** (read -> read+write)",
@@ -46,5 +51,19 @@ func TestDiff(t *testing.T) {
 	}
 	if changes := Diff(after, after); len(changes) != 0 {
 		t.Errorf("a policy differs from itself: %v", changes)
+	}
+}
+
+// A kind that starts being enforced is its own change: its routes are not
+// listed besides.
+func TestDiffListsRoutesOnlyOfKindsBothPoliciesEnforce(t *testing.T) {
+	before := &v1alpha1.EnforcementPolicySpec{Capabilities: &v1alpha1.CapabilityRules{}}
+	after := &v1alpha1.EnforcementPolicySpec{Capabilities: &v1alpha1.CapabilityRules{}, Files: &v1alpha1.FileRules{}}
+	var got []string
+	for _, c := range Diff(before, after) {
+		got = append(got, c.String())
+	}
+	if want := []string{"~ enforcement files (not enforced -> enforced)"}; !slices.Equal(got, want) {
+		t.Errorf("Diff:\n%q\nwant\n%q", got, want)
 	}
 }

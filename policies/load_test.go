@@ -51,6 +51,7 @@ func TestLoadRefusesBadPoliciesBeforeAnythingIsLoaded(t *testing.T) {
 		{"double star in the middle", "  executables:\n    allow:\n    - path: /usr/**/bin\n", []string{"spec.executables.allow[0].path", "** may only end a path"}},
 		{"endPort below port", "  connect:\n    allow:\n    - cidr: 10.0.0.0/8\n      protocol: TCP\n      port: 443\n      endPort: 80\n", []string{"spec.connect.allow[0].endPort", "must not be lower than port"}},
 		{"bad mode", "  mode: Sometimes\n", []string{"line 6", "spec.mode", "Audit", "Enforce"}},
+		{"negative routes generation", "  routes: -1\n", []string{"line 6", "spec.routes", "1 or more", "leave it out"}},
 		{"selector selecting everything", "  selector:\n    containers: [app]\n", []string{"spec.selector", "a workload or a podSelector"}},
 	}
 	for _, tt := range tests {

@@ -28,6 +28,9 @@ func ValidateSpec(spec *v1alpha1.EnforcementPolicySpec) field.ErrorList {
 
 func validateSpec(spec *v1alpha1.EnforcementPolicySpec, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	if spec.Routes < 0 {
+		errs = append(errs, field.Invalid(path.Child("routes"), spec.Routes, fmt.Sprintf("a generation of routes is 1 or more (this release's is %d); leave it out for 1", v1alpha1.CurrentRoutes)))
+	}
 	if s := spec.Selector; s != nil {
 		sp := path.Child("selector")
 		if s.Workload == nil && s.PodSelector == nil {

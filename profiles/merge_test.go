@@ -303,3 +303,36 @@ func TestDiffNamesWhatAppearedDisappearedAndChanged(t *testing.T) {
 		t.Fatalf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A source an agent upgraded in the middle of (two snapshots of one pod's
+// recording, the first from an agent before generations were counted)
+// keeps the older generation: that part of the recording did not see the
+// newer routes, and a policy exported from it must not govern them.
+func TestMergeKeepsTheOldestRoutesOfASource(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	later := metav1.NewTime(at.Add(time.Minute))
+	prof := func(routes int32, seen metav1.Time) *v1alpha1.Profile {
+		return &v1alpha1.Profile{Spec: v1alpha1.ProfileSpec{Container: "app", Sources: []v1alpha1.Source{
+			{Node: "n1", Pod: "web-1", Recording: "rec", FirstSeen: at, LastSeen: seen, Routes: routes},
+		}}}
+	}
+	for _, order := range [][2]*v1alpha1.Profile{
+		{prof(0, at), prof(v1alpha1.CurrentRoutes, later)},
+		{prof(v1alpha1.CurrentRoutes, later), prof(0, at)},
+	} {
+		m, err := Merge(order[0], order[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Spec.Sources) != 1 || m.Spec.Sources[0].Routes != 0 {
+			t.Errorf("merged sources %+v; want one, with no routes generation (the first)", m.Spec.Sources)
+		}
+	}
+	m, err := Merge(prof(v1alpha1.CurrentRoutes, at), prof(v1alpha1.CurrentRoutes, later))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Spec.Sources[0].Routes; got != v1alpha1.CurrentRoutes {
+		t.Errorf("routes = %d after merging two current snapshots; want %d", got, v1alpha1.CurrentRoutes)
+	}
+}

@@ -410,6 +410,9 @@ func foldSources(into, from []v1alpha1.Source) []v1alpha1.Source {
 				x.LostByKind[kind] = max(x.LostByKind[kind], n)
 			}
 			x.Kernel = minKnown(x.Kernel, s.Kernel)
+			// 0 is the first generation, so the plain minimum: a source
+			// an older agent recorded part of did not see the newer routes.
+			x.Routes = min(x.Routes, s.Routes)
 			// A container restarted with another image is one source
 			// that ran both: a policy must know each.
 			x.Images = NormalizeImages(append(x.Images, s.Images...))

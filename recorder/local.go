@@ -290,6 +290,7 @@ func (s *session) source(started, finished time.Time, counters map[bpf.Kind]bpf.
 		FirstSeen: metav1.NewTime(started.Truncate(time.Second)),
 		LastSeen:  metav1.NewTime(finished.Truncate(time.Second)),
 		Backends:  map[string]string{},
+		Routes:    recordedRoutes(s.rec.Choices()),
 	}
 	src.Node, _ = os.Hostname()
 	src.Kernel = KernelRelease()

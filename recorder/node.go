@@ -544,6 +544,7 @@ func (n *NodeRecorder) Snapshots() ([]Snapshot, error) {
 			// started yet) is not what these entries come from.
 			Images:    ranImage(pod, k.container),
 			Kernel:    n.kernel,
+			Routes:    recordedRoutes(n.rec.Choices()),
 			FirstSeen: metav1.NewTime(first),
 			LastSeen:  metav1.NewTime(time.Now().Truncate(time.Second)),
 			Backends:  map[string]string{},

@@ -197,6 +197,13 @@ static __always_inline bool change_gate(struct gate *g)
 	return enforced_policy(&g->e, FP_KIND_FILE, true);
 }
 
+/* A policy exported before a route was governed leaves it alone: its
+ * workload may have taken that route unseen while it was recorded. */
+static __always_inline bool route_spared(struct gate *g, __u32 spare)
+{
+	return g->e.policy->flags & spare;
+}
+
 /* file_change decides one access to the path walked into c->s. */
 static __always_inline int file_change(struct gate *g, struct change *c, bool can_deny)
 {
@@ -249,7 +256,7 @@ static __always_inline void utimes_decide(const struct path *path)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 dentry = (__u64)BPF_CORE_READ(path, dentry);
 
-	if (!change_gate(&g))
+	if (!change_gate(&g) || route_spared(&g, FP_POLICY_SPARE_UTIMES))
 		return;
 	if (hook_path(&g, path, FP_ACCESS_UTIMES, true) < 0)
 		bpf_map_update_elem(&utimes_refused, &tid, &dentry, BPF_ANY);
@@ -312,7 +319,9 @@ static __always_inline int utimes_refuse(struct dentry *dentry, int ret)
 		       const struct path *dir, struct dentry *dentry, const char *old_name)         \
 	FP_CHANGE_HOOK(S, FN, P, path_mknod, hook_child(&g, dir, dentry, mknod_access(mode), true), \
 		       const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev) \
-	FP_CHANGE_HOOK(S, FN, P, path_mkdir, hook_child(&g, dir, dentry, FP_ACCESS_CREATE, true),   \
+	FP_CHANGE_HOOK(S, FN, P, path_mkdir,                                                        \
+		       route_spared(&g, FP_POLICY_SPARE_MKDIR) ?                                    \
+			       0 : hook_child(&g, dir, dentry, FP_ACCESS_CREATE, true),             \
 		       const struct path *dir, struct dentry *dentry, umode_t mode)                 \
 	FP_CHANGE_HOOK(S, FN, P, path_chmod, hook_path(&g, path, chmod_access(mode), true),         \
 		       const struct path *path, umode_t mode)                                       \

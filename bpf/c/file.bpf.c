@@ -293,6 +293,12 @@ static __always_inline bool change_gate(struct gate *g)
 	return recording(FP_KIND_FILE, &g->cgid) != NULL;
 }
 
+/* A recording sees every route: a policy decides which it governs. */
+static __always_inline bool route_spared(struct gate *g, __u32 spare)
+{
+	return false;
+}
+
 /* file_change records one access to the path walked into c->s. */
 static __always_inline int file_change(struct gate *g, struct change *c, bool can_deny)
 {

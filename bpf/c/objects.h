@@ -7,8 +7,10 @@
  * descriptor of a file received from another process. Shared by the
  * recorder (file.bpf.c) and the enforcer (enforce_file.bpf.c): each defines
  * struct gate, change_gate (is the current process recorded, or held to a
- * policy with file rules?) and file_change (record, or decide, one access to
- * one path walked into a path_scratch) before including this file.
+ * policy with file rules?), route_spared (does its policy leave this route
+ * alone: fp_policy_flag FP_POLICY_SPARE_*, never for the recorder) and
+ * file_change (record, or decide, one access to one path walked into a
+ * path_scratch) before including this file.
  *
  * Backends:
  * - BPF-LSM path_* hooks (and fentry/fmod_ret on the security_path_*
@@ -57,6 +59,7 @@ struct change {
 };
 
 static __always_inline bool change_gate(struct gate *g);
+static __always_inline bool route_spared(struct gate *g, __u32 spare);
 static __always_inline int file_change(struct gate *g, struct change *c, bool can_deny);
 
 /* A name a system call was given, taken apart into its components. */
@@ -338,14 +341,21 @@ static __always_inline int name_change(struct gate *g, int dfd, const char *name
 	return file_change(g, &c, false);
 }
 
-static __always_inline int tp_name(int dfd, const char *name, __u32 access)
+/* tp_spared_name handles a system call with one name, on a route that a
+ * policy with the flag spare leaves alone (0: none does). */
+static __always_inline int tp_spared_name(__u32 spare, int dfd, const char *name, __u32 access)
 {
 	struct gate g;
 
-	if (!access || !change_gate(&g))
+	if (!access || !change_gate(&g) || route_spared(&g, spare))
 		return 0;
 	name_change(&g, dfd, name, access);
 	return 0;
+}
+
+static __always_inline int tp_name(int dfd, const char *name, __u32 access)
+{
+	return tp_spared_name(0, dfd, name, access);
 }
 
 /* tp_names handles a system call with two names (rename, link). */
@@ -361,16 +371,16 @@ static __always_inline int tp_names(int dfd1, const char *name1, __u32 access1, 
 	return 0;
 }
 
-/* tp_fd handles a system call on a file descriptor (fchmod, fchown,
+/* tp_spared_fd handles a system call on a file descriptor (fchmod, fchown,
  * ftruncate): the path is the open file's. */
-static __always_inline int tp_fd(long fd, __u32 access)
+static __always_inline int tp_spared_fd(__u32 spare, long fd, __u32 access)
 {
 	struct task_struct *task;
 	struct file *file;
 	struct change c;
 	struct gate g;
 
-	if (!change_gate(&g) || !new_change(&c))
+	if (!change_gate(&g) || route_spared(&g, spare) || !new_change(&c))
 		return 0;
 	task = bpf_get_current_task_btf();
 	file = fd_file(task, fd);
@@ -381,13 +391,18 @@ static __always_inline int tp_fd(long fd, __u32 access)
 	return 0;
 }
 
-/* tp_name_or_fd handles a system call that names a file relative to dfd,
- * or, given no name, means dfd's file itself (utimensat, futimesat). */
-static __always_inline int tp_name_or_fd(long dfd, const char *name, __u32 access)
+static __always_inline int tp_fd(long fd, __u32 access)
+{
+	return tp_spared_fd(0, fd, access);
+}
+
+/* tp_times handles a time set that names a file relative to dfd, or, given
+ * no name, means dfd's file itself (utimensat, futimesat). */
+static __always_inline int tp_times(long dfd, const char *name)
 {
 	if (!name)
-		return tp_fd(dfd, access);
-	return tp_name(dfd, name, access);
+		return tp_spared_fd(FP_POLICY_SPARE_UTIMES, dfd, FP_ACCESS_UTIMES);
+	return tp_spared_name(FP_POLICY_SPARE_UTIMES, dfd, name, FP_ACCESS_UTIMES);
 }
 
 static __always_inline __u32 rename_access(__u64 flags, __u32 access)
@@ -467,11 +482,11 @@ static __always_inline __u32 rename_access(__u64 flags, __u32 access)
 	}                                                                                           \
 	TP(mkdir) int P##_enter_mkdir(struct trace_event_raw_sys_enter *ctx)                        \
 	{                                                                                           \
-		return tp_name(AT_FDCWD, NAME(0), FP_ACCESS_CREATE);                                \
+		return tp_spared_name(FP_POLICY_SPARE_MKDIR, AT_FDCWD, NAME(0), FP_ACCESS_CREATE);  \
 	}                                                                                           \
 	TP(mkdirat) int P##_enter_mkdirat(struct trace_event_raw_sys_enter *ctx)                    \
 	{                                                                                           \
-		return tp_name(ARG(0), NAME(1), FP_ACCESS_CREATE);                                  \
+		return tp_spared_name(FP_POLICY_SPARE_MKDIR, ARG(0), NAME(1), FP_ACCESS_CREATE);    \
 	}                                                                                           \
 	TP(chmod) int P##_enter_chmod(struct trace_event_raw_sys_enter *ctx)                        \
 	{                                                                                           \
@@ -491,19 +506,19 @@ static __always_inline __u32 rename_access(__u64 flags, __u32 access)
 	}                                                                                           \
 	TP(utime) int P##_enter_utime(struct trace_event_raw_sys_enter *ctx)                        \
 	{                                                                                           \
-		return tp_name(AT_FDCWD, NAME(0), FP_ACCESS_UTIMES);                                \
+		return tp_spared_name(FP_POLICY_SPARE_UTIMES, AT_FDCWD, NAME(0), FP_ACCESS_UTIMES); \
 	}                                                                                           \
 	TP(utimes) int P##_enter_utimes(struct trace_event_raw_sys_enter *ctx)                      \
 	{                                                                                           \
-		return tp_name(AT_FDCWD, NAME(0), FP_ACCESS_UTIMES);                                \
+		return tp_spared_name(FP_POLICY_SPARE_UTIMES, AT_FDCWD, NAME(0), FP_ACCESS_UTIMES); \
 	}                                                                                           \
 	TP(futimesat) int P##_enter_futimesat(struct trace_event_raw_sys_enter *ctx)                \
 	{                                                                                           \
-		return tp_name_or_fd(ARG(0), NAME(1), FP_ACCESS_UTIMES);                            \
+		return tp_times(ARG(0), NAME(1));                                                   \
 	}                                                                                           \
 	TP(utimensat) int P##_enter_utimensat(struct trace_event_raw_sys_enter *ctx)                \
 	{                                                                                           \
-		return tp_name_or_fd(ARG(0), NAME(1), FP_ACCESS_UTIMES);                            \
+		return tp_times(ARG(0), NAME(1));                                                   \
 	}                                                                                           \
 	TP(chown) int P##_enter_chown(struct trace_event_raw_sys_enter *ctx)                        \
 	{                                                                                           \

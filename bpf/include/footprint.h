@@ -409,6 +409,10 @@ enum fp_policy_flag {
 	 * after the fact: killing once the operation has happened was not
 	 * accepted for this policy. */
 	FP_POLICY_AUDIT_UNPREVENTABLE = 1,
+	/* Routes a policy exported before they were governed leaves alone
+	 * (spec.routes): making a directory, and setting a file's times. */
+	FP_POLICY_SPARE_MKDIR = 2,
+	FP_POLICY_SPARE_UTIMES = 4,
 };
 
 /* Key of connect_rules (an LPM trie): prefixlen counts bits from set on;

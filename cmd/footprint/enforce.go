@@ -217,6 +217,10 @@ func printEnforceSummary(w io.Writer, policy *v1alpha1.EnforcementPolicy, res *e
 	for _, n := range res.Widened {
 		fmt.Fprintf(w, "footprint: note: wider than the policy text: %s\n", n)
 	}
+	if left := policy.Spec.RoutesLeftAlone(); len(left) > 0 {
+		fmt.Fprintf(w, "footprint: note: the policy was exported for routes generation %d (spec.routes), before %s were governed: they were left alone, neither reported nor refused; record again and export, or set spec.routes to %d once the policy allows what they need, to govern them\n",
+			v1alpha1.RoutesOrFirst(policy.Spec.Routes), v1alpha1.JoinRoutes(left), v1alpha1.CurrentRoutes)
+	}
 	var unreported []string
 	for _, c := range res.Choices {
 		if n := res.Counters[c.Kind].Suppressed + res.Counters[c.Kind].RingBufferLost; n > 0 {

@@ -31,6 +31,7 @@ import (
 // +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profile`,description="The Profile the policy was generated from"
 // +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.selector.workload.name`,description="The workload whose pods the policy selects"
 // +kubebuilder:printcolumn:name="Unknown Images",type=string,JSONPath=`.spec.unknownImages`,priority=1,description="The mode for pods running an image the policy was not recorded from"
+// +kubebuilder:printcolumn:name="Routes",type=integer,JSONPath=`.spec.routes`,priority=1,description="The generation of routes the policy was exported for (empty: 1); an agent leaves the routes added since alone"
 // +kubebuilder:printcolumn:name="Containers",type=string,JSONPath=`.spec.selector.containers`,priority=1,description="The containers the policy applies to; empty: all"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,description="Compiled and loaded on every node running a selected container"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -159,6 +160,20 @@ type EnforcementPolicySpec struct {
 	// +kubebuilder:default=Audit
 	// +optional
 	UnknownImages EnforcementMode `json:"unknownImages,omitempty"`
+
+	// Routes is the generation of routes (ways to reach a file, a peer or
+	// a privilege) the policy was exported for: the oldest its profile's
+	// recording agents knew. An agent of a later release governs the routes
+	// added since then for this policy only once this is raised: it leaves
+	// them alone, and says so in the status, so that an upgrade refuses
+	// nothing the workload did unseen while recorded (generation 2 added
+	// mkdir, a create of the directory's path, and setting a file's times,
+	// access utimes). Record again with the new agent and export, or raise
+	// it by hand once the policy allows what those routes need. Absent: 1,
+	// a policy written before generations were counted.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	Routes int32 `json:"routes,omitempty"`
 
 	// Profile names the Profile (in the same namespace) the policy was
 	// generated from, for reference.
@@ -488,6 +503,14 @@ type NodeEnforcement struct {
 	// Violations is how many distinct violations the node has reported.
 	// +optional
 	Violations int64 `json:"violations,omitempty"`
+
+	// RoutesLeftAlone are the routes the node's agent governs but leaves
+	// alone for this policy, which was exported for an older generation of
+	// routes (spec.routes): record again, or raise spec.routes, to govern
+	// them.
+	// +optional
+	// +listType=atomic
+	RoutesLeftAlone []Route `json:"routesLeftAlone,omitempty"`
 
 	// Images are the images the node's selected containers run, each with
 	// the mode that applies to them.

@@ -430,6 +430,13 @@ type Source struct {
 	// capabilities: tp_btf/cap_capable.
 	// +optional
 	Backends map[string]string `json:"backends,omitempty"`
+	// Routes is the generation of routes the agent saw (see
+	// EnforcementPolicySpec.Routes): its release's, or the one before a
+	// route whose hook its file backend lacked on this kernel. Absent: 1,
+	// an agent from before generations were counted.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	Routes int32 `json:"routes,omitempty"`
 	// FirstSeen is when recording started.
 	FirstSeen metav1.Time `json:"firstSeen"`
 	// LastSeen is when recording ended (or was last flushed).

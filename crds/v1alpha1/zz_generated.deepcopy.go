@@ -447,6 +447,11 @@ func (in *NodeEnforcement) DeepCopyInto(out *NodeEnforcement) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.RoutesLeftAlone != nil {
+		in, out := &in.RoutesLeftAlone, &out.RoutesLeftAlone
+		*out = make([]Route, len(*in))
+		copy(*out, *in)
+	}
 	if in.Images != nil {
 		in, out := &in.Images, &out.Images
 		*out = make([]ImageEnforcement, len(*in))

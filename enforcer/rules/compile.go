@@ -22,6 +22,10 @@ type Compiled struct {
 	// Unpreventable is what Enforce mode does where the kernel cannot
 	// refuse an operation, Audit when the policy leaves it empty.
 	Unpreventable v1alpha1.UnpreventableAction
+	// RoutesLeftAlone are the routes added after the generation the
+	// policy was exported for (spec.routes): its workload may have taken
+	// them unseen while recorded.
+	RoutesLeftAlone []v1alpha1.Route
 
 	// Capabilities are the allowed capabilities; nil when the policy does
 	// not govern capability checks (spec.capabilities absent).
@@ -116,7 +120,8 @@ func CompileSpec(spec *v1alpha1.EnforcementPolicySpec) (*Compiled, error) {
 		return nil, &InvalidPolicyError{Errors: errs}
 	}
 	root := field.NewPath("spec")
-	c := &Compiled{Mode: spec.Mode, Action: spec.Action, Unpreventable: spec.Unpreventable}
+	c := &Compiled{Mode: spec.Mode, Action: spec.Action, Unpreventable: spec.Unpreventable,
+		RoutesLeftAlone: spec.RoutesLeftAlone()}
 	if c.Unpreventable == "" {
 		c.Unpreventable = v1alpha1.UnpreventableAudit
 	}

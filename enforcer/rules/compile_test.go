@@ -172,6 +172,9 @@ func TestCompileDefaultsAndGovernedKinds(t *testing.T) {
 			Mode: v1alpha1.ModeEnforce, Action: v1alpha1.ActionKill, Unpreventable: v1alpha1.UnpreventableAudit,
 			Capabilities: &Capabilities{}, Files: &PathTree{Nodes: []PathNode{{Parent: -1}}},
 			Executables: &PathTree{Nodes: []PathNode{{Parent: -1}}}, ConnectGoverned: true,
+			// No spec.routes: the first generation, as every policy
+			// before generations were counted.
+			RoutesLeftAlone: []v1alpha1.Route{v1alpha1.RouteMkdir, v1alpha1.RouteUtimes},
 		}
 		if !reflect.DeepEqual(c, want) {
 			t.Fatalf("got %+v, want %+v", c, want)

@@ -35,6 +35,10 @@ type Op struct {
 	// grant it reports first.
 	Denied     string
 	DeniedMode v1alpha1.FileAccessMode
+	// Route is the route a generation after the first added that the
+	// change takes (a policy exported before it leaves it alone); empty
+	// for a change governed since the first.
+	Route v1alpha1.Route
 }
 
 // stamp is the time the time-setting operations give a file: 2001-09-09.
@@ -127,7 +131,7 @@ var Ops = []Op{
 		Do:       func(d string) error { return unix.Mkdir(filepath.Join(d, "d"), 0o755) },
 		Happened: exists("d"),
 		Want:     map[string][]v1alpha1.FileAccessMode{"d": modes(v1alpha1.AccessCreate)},
-		Denied:   "d", DeniedMode: v1alpha1.AccessCreate},
+		Denied:   "d", DeniedMode: v1alpha1.AccessCreate, Route: v1alpha1.RouteMkdir},
 	{Name: "mkdir-syscall",
 		Setup: func(string) error { return nil },
 		Do: func(d string) error {
@@ -142,7 +146,7 @@ var Ops = []Op{
 		},
 		Happened: exists("d"),
 		Want:     map[string][]v1alpha1.FileAccessMode{"d": modes(v1alpha1.AccessCreate)},
-		Denied:   "d", DeniedMode: v1alpha1.AccessCreate},
+		Denied:   "d", DeniedMode: v1alpha1.AccessCreate, Route: v1alpha1.RouteMkdir},
 	{Name: "chmod", Setup: file("f", 0o644),
 		Do:       func(d string) error { return unix.Chmod(filepath.Join(d, "f"), 0o600) },
 		Happened: stat("f", func(st *unix.Stat_t) bool { return st.Mode&0o777 == 0o600 }),
@@ -167,14 +171,14 @@ var Ops = []Op{
 		},
 		Happened: stat("f", func(st *unix.Stat_t) bool { return st.Mtim.Sec == stamp }),
 		Want:     map[string][]v1alpha1.FileAccessMode{"f": modes(v1alpha1.AccessUtimes)},
-		Denied:   "f", DeniedMode: v1alpha1.AccessUtimes},
+		Denied:   "f", DeniedMode: v1alpha1.AccessUtimes, Route: v1alpha1.RouteUtimes},
 	{Name: "utime", Setup: file("f", 0o644),
 		Do: func(d string) error {
 			return unix.Utime(filepath.Join(d, "f"), &unix.Utimbuf{Actime: stamp, Modtime: stamp})
 		},
 		Happened: stat("f", func(st *unix.Stat_t) bool { return st.Mtim.Sec == stamp }),
 		Want:     map[string][]v1alpha1.FileAccessMode{"f": modes(v1alpha1.AccessUtimes)},
-		Denied:   "f", DeniedMode: v1alpha1.AccessUtimes},
+		Denied:   "f", DeniedMode: v1alpha1.AccessUtimes, Route: v1alpha1.RouteUtimes},
 	// A name relative to a directory file descriptor, with . and .. in it.
 	{Name: "unlinkat-relative", Setup: func(d string) error {
 		if err := os.Mkdir(filepath.Join(d, "sub"), 0o755); err != nil {

@@ -124,6 +124,7 @@ func Profile(r *rand.Rand) *v1alpha1.Profile {
 			Node: pick(r, []string{"node-a", "node-b"}), Pod: pick(r, []string{"web-7d9f-abcde", "web-7d9f-fghij"}),
 			Recording: "web-recording", Kernel: "6.1.0-27-amd64",
 			Backends:  backends(r),
+			Routes:    r.Int32N(v1alpha1.CurrentRoutes + 1), // 0: an agent before generations
 			FirstSeen: metav1.NewTime(start), LastSeen: metav1.NewTime(start.Add(time.Duration(1+r.IntN(60)) * time.Minute)),
 			Events: r.Int64N(100000), LostRecords: r.Int64N(3),
 			Images: images(r),

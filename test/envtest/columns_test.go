@@ -27,7 +27,7 @@ import (
 var wantColumns = map[string][]string{
 	"profiles.footprint.dev":            {"Workload", "Kind (wide)", "Container", "Caps", "Files", "Conns", "Execs", "Syscalls", "Recording", "Pods (wide)", "Nodes (wide)", "Images (wide)", "Last Seen (wide)", "Age"},
 	"profilerecordings.footprint.dev":   {"Phase", "Pods", "Containers", "Duration", "Stops", "Ended", "Events (wide)", "Lost (wide)", "Age"},
-	"enforcementpolicies.footprint.dev": {"Mode", "Action", "Profile", "Workload", "Unknown Images (wide)", "Containers (wide)", "Ready", "Age"},
+	"enforcementpolicies.footprint.dev": {"Mode", "Action", "Profile", "Workload", "Unknown Images (wide)", "Routes (wide)", "Containers (wide)", "Ready", "Age"},
 }
 
 func TestPrinterColumnsAreServed(t *testing.T) {

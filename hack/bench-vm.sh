@@ -7,7 +7,8 @@
 # programs' own run times (kernel.bpf_stats_enabled) compare better across the families.
 #
 #   usage: hack/bench-vm.sh [FAMILY...]    FAMILY: lsm fmod_ret tracepoint (default all)
-#   env:   BENCHROUNDS (default 7), VM_BENCHTIME (default 200ms), VM_STATS_TIME (1s)
+#   env:   BENCHROUNDS (default 7), VM_BENCHTIME (default 200ms), VM_STATS_TIME (1s),
+#          VM_BENCH (the loops, a -test.bench pattern; default all, e.g. Chmod)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${BENCHROUNDS:-7}
@@ -25,7 +26,7 @@ without_bpf="lsm=lockdown,capability,landlock,yama"
 tracepoint="files=tracepoint/syscalls/sys_exit_open*"
 
 for family in "${families[@]}"; do
-	args=(-test.run '^$' -test.bench . -test.benchtime "$benchtime" -rounds "$rounds" -stats-time "$stats_time")
+	args=(-test.run '^$' -test.bench "${VM_BENCH:-.}" -test.benchtime "$benchtime" -rounds "$rounds" -stats-time "$stats_time")
 	case $family in
 	lsm) append=$with_bpf ;;
 	fmod_ret) append=$without_bpf ;;

@@ -268,6 +268,7 @@ func (c BackendChoice) ChangeCaveat() string {
 // yet, as `footprint probe` and the README say.
 var NotCovered = []string{
 	"a descriptor of a pipe, socket or anonymous inode received from another process: no path to govern (the socket and connect rules hold what a socket reaches)",
+	"a descriptor received over binder: the kernel installs it with no hook that sees the receiver (binder_transfer_file runs in the sender, with the receiver's credentials only); a workload reaches binder by opening a binder device or receiving a descriptor of one, which the file rules refuse (open, receive) unless it did so while recorded",
 	"setxattr/removexattr: not recorded per path (the LSM hook that sees them, inode_setxattr, gets a dentry without its mount, so no path the process sees); the policy's seccomp filter refuses the system calls to a workload that never made them",
 }
 

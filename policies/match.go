@@ -154,11 +154,6 @@ type Matcher struct {
 	executablesEnforced bool
 	// sockets holds the socket rules, normalised; nil: not enforced.
 	sockets map[v1alpha1.SocketRule]bool
-	// timesLeftAlone: the policy's generation (spec.routes) predates times
-	// set being governed. (A directory made is a create in a profile, like
-	// a file's: the matcher cannot leave mkdir alone as the kernel does, so
-	// it says such a create would be refused.)
-	timesLeftAlone bool
 }
 
 // pathRule is a policy path pattern split into components for matching.
@@ -186,7 +181,7 @@ func NewMatcher(spec *v1alpha1.EnforcementPolicySpec) (*Matcher, error) {
 	if errs := ValidateSpec(spec); len(errs) > 0 {
 		return nil, errs.ToAggregate()
 	}
-	m := &Matcher{mode: spec.Mode, action: spec.Action, timesLeftAlone: slices.Contains(spec.RoutesLeftAlone(), v1alpha1.RouteUtimes)}
+	m := &Matcher{mode: spec.Mode, action: spec.Action}
 	if m.mode == "" {
 		m.mode = v1alpha1.ModeAudit
 	}
@@ -293,22 +288,13 @@ func (m *Matcher) FileOpen(path string, access ...v1alpha1.FileAccessMode) Decis
 		}
 	}
 	var missing []v1alpha1.FileAccessMode
-	leftAlone := false
 	for _, a := range profiles.UnionAccess(access, nil) {
-		switch {
-		case granted[a]:
-		case a == v1alpha1.AccessUtimes && m.timesLeftAlone:
-			leftAlone = true
-		default:
+		if !granted[a] {
 			missing = append(missing, a)
 		}
 	}
 	if len(missing) == 0 {
-		reason := "allowed by " + strings.Join(matched, ", ")
-		if leftAlone {
-			reason = "times set left alone: the policy was exported for an older generation of routes (spec.routes)"
-		}
-		return m.allow(reason)
+		return m.allow("allowed by " + strings.Join(matched, ", "))
 	}
 	reason := fmt.Sprintf("%s of %s: no rule matches the path", profiles.JoinAccess(missing), path)
 	if len(matched) > 0 {

@@ -102,7 +102,6 @@ func TestMatchPath(t *testing.T) {
 func testPolicy() *v1alpha1.EnforcementPolicySpec {
 	endPort := int32(8090)
 	return &v1alpha1.EnforcementPolicySpec{
-		Routes:       v1alpha1.CurrentRoutes,
 		Mode:         v1alpha1.ModeEnforce,
 		Action:       v1alpha1.ActionDeny,
 		Capabilities: &v1alpha1.CapabilityRules{Allow: []string{"CAP_NET_BIND_SERVICE"}},
@@ -124,12 +123,6 @@ func TestMatcherDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	olderSpec := testPolicy()
-	olderSpec.Routes = 0
-	older, err := NewMatcher(olderSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	type check struct {
 		name    string
 		d       Decision
@@ -144,8 +137,6 @@ func TestMatcherDecisions(t *testing.T) {
 		{"file outside every rule", m.FileOpen("/etc/shadow", "read"), false, "no rule matches"},
 		{"times set on a file it may write", m.FileOpen("/var/cache/app/x", "utimes"), true, "allowed by /var/cache/app/**"},
 		{"times set on a read-only file", m.FileOpen("/etc/passwd", "utimes"), false, "do not grant utimes"},
-		{"times set under a policy from before they were governed", older.FileOpen("/etc/passwd", "utimes"), true, "times set left alone"},
-		{"and the other modes still checked", older.FileOpen("/etc/passwd", "utimes", "write"), false, "do not grant write"},
 		{"rules add up", m.FileOpen("/var/cache/app/fixed", "write", "truncate"), true, "/var/cache/app/**, /var/cache/app/fixed"},
 		{"open without modes is a read", m.FileOpen("/etc/passwd"), true, ""},
 		{"pipes are not governed", m.FileOpen("pipe:[123]", "write"), true, "not a filesystem path"},
